@@ -1,0 +1,31 @@
+# Two commands for a fresh machine:  `make book` (build the executed book)  and  `make test` (run the tests).
+# Both create or reuse the virtual environment in .venv and install sitsbench with its pinned dependencies.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.sitsbench-installed
+PROFILE ?= quick
+
+.PHONY: venv book test lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (sitsbench)" > /dev/null
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(PY) -m sitsbench.book --profile $(PROFILE)
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf _build

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``sitsbench`` command line, one module per topic."""

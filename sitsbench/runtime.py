@@ -15,7 +15,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     Returns a torch generator seeded with ``seed`` for data loaders and samplers.
     """
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - libraries that still use the global NumPy state
     torch.manual_seed(seed)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -1,0 +1,1 @@
+"""Data: the SITS cube convention, the synthetic generator, readers, splits and torch datasets."""

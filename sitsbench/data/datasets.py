@@ -1,0 +1,222 @@
+"""torch datasets over a SITS cube: pixel series, parcel pixel-sets and spatial patches.
+
+Every item is a dict of tensors with the same keys across datasets, so models and the training engine
+never depend on where a batch came from:
+
+* ``x`` — the series: ``(T, C)`` for a pixel, ``(T, C, S)`` for a parcel pixel-set, ``(T, C, H, W)`` for a patch;
+* ``doy`` — ``(T,)`` day of year of each date (the positional encoding of L-TAE / transformers);
+* ``mask`` — True where the observation is clear: ``(T,)`` for pixels and parcels, ``(T, H, W)`` for patches;
+* ``y`` — the label: a scalar class, or ``(H, W)`` for patches with ``-1`` = ignore;
+* ``parcel`` — the parcel id (pixel and parcel datasets).
+
+Values are standardised with :class:`~sitsbench.data.normalize.BandStats` computed on the training split,
+and cloudy dates are filled by linear interpolation (``fill="linear"``) or left as observed (``"none"``);
+the mask is always returned so that models may ignore filled dates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import xarray as xr
+from torch.utils.data import Dataset
+
+from sitsbench.data import cube as C
+from sitsbench.data.normalize import BandStats
+from sitsbench.data.splits import split_mask
+from sitsbench.data.timeops import day_of_year, interpolate_series, relative_days
+
+FILL_MODES = ("linear", "none")
+
+
+def pixel_series(
+    cube: xr.Dataset, rows: np.ndarray, cols: np.ndarray, stats: BandStats | None, fill: str = "linear"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Series of the pixels ``(rows, cols)``: values ``(N, T, C)`` float32 and clear mask ``(N, T)``."""
+    if fill not in FILL_MODES:
+        raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}")
+    values = np.asarray(cube[C.REFLECTANCE].values[:, :, rows, cols], dtype=np.float32)  # (T, C, N)
+    valid = np.asarray(cube[C.VALID].values[:, rows, cols])  # (T, N)
+    n_time, n_band, n_pixels = values.shape
+    if fill == "linear":
+        days = relative_days(cube[C.TIME].values).astype(float)
+        flat_valid = np.repeat(valid[:, None, :], n_band, axis=1).reshape(n_time, -1)
+        values = interpolate_series(values.reshape(n_time, -1), flat_valid, days, days).reshape(values.shape)
+        values = np.nan_to_num(values, nan=0.0)
+    series = values.transpose(2, 0, 1)
+    if stats is not None:
+        series = stats.standardize(series, band_axis=-1)
+    return np.ascontiguousarray(series, dtype=np.float32), np.ascontiguousarray(valid.T)
+
+
+class PixelSeriesDataset(Dataset):
+    """Pixel time series of one split: ``x`` ``(T, C)``, ``doy``, ``mask`` ``(T,)``, ``y``, ``parcel``.
+
+    ``max_pixels`` subsamples the split (seeded) to keep CPU runs short.
+    """
+
+    def __init__(
+        self,
+        cube: xr.Dataset,
+        split: xr.DataArray,
+        subset: str = "train",
+        stats: BandStats | None = None,
+        fill: str = "linear",
+        max_pixels: int | None = None,
+        seed: int = 0,
+    ):
+        rows, cols = np.nonzero(split_mask(split, subset))
+        if max_pixels is not None and rows.size > max_pixels:
+            keep = np.sort(np.random.default_rng(seed).choice(rows.size, max_pixels, replace=False))
+            rows, cols = rows[keep], cols[keep]
+        self.rows, self.cols = rows, cols
+        self.x, self.mask = pixel_series(cube, rows, cols, stats, fill)
+        self.y = np.asarray(cube[C.CLASS].values[rows, cols], dtype=np.int64)
+        self.parcel = np.asarray(cube[C.PARCEL].values[rows, cols], dtype=np.int64)
+        self.doy = day_of_year(cube[C.TIME].values)
+        self.class_names = C.class_names(cube)
+
+    def __len__(self) -> int:
+        return self.y.size
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {
+            "x": torch.from_numpy(self.x[index]),
+            "doy": torch.from_numpy(self.doy),
+            "mask": torch.from_numpy(self.mask[index]),
+            "y": torch.tensor(self.y[index]),
+            "parcel": torch.tensor(self.parcel[index]),
+        }
+
+
+class ParcelSeriesDataset(Dataset):
+    """Parcels as pixel sets (Garnot et al. 2020, PSE-TAE): ``x`` ``(T, C, S)`` with ``S = n_pixels``.
+
+    Parcels with fewer pixels are sampled with replacement. Each item draws a new random subset when
+    ``resample=True`` (training augmentation) and a fixed, seeded one otherwise. ``aggregate="mean"`` returns
+    the parcel's mean series ``(T, C)`` instead, for series models. ``mask`` ``(T,)`` is True where at least
+    half of the parcel is clear.
+    """
+
+    def __init__(
+        self,
+        cube: xr.Dataset,
+        split: xr.DataArray,
+        subset: str = "train",
+        stats: BandStats | None = None,
+        n_pixels: int = 32,
+        aggregate: str | None = None,
+        resample: bool = False,
+        fill: str = "linear",
+        seed: int = 0,
+    ):
+        if aggregate not in (None, "mean"):
+            raise ValueError(f"aggregate must be None or 'mean', got {aggregate!r}")
+        rows, cols = np.nonzero(split_mask(split, subset))
+        parcels = np.asarray(cube[C.PARCEL].values[rows, cols])
+        order = np.argsort(parcels, kind="stable")
+        self.ids, starts = np.unique(parcels[order], return_index=True)
+        self.members = np.split(order, starts[1:])
+        self.x, valid = pixel_series(cube, rows, cols, stats, fill)
+        self.valid = valid
+        labels = np.asarray(cube[C.CLASS].values[rows, cols], dtype=np.int64)
+        self.y = np.array([np.bincount(labels[m]).argmax() for m in self.members], dtype=np.int64)
+        self.doy = day_of_year(cube[C.TIME].values)
+        self.n_pixels, self.aggregate, self.resample, self.seed = n_pixels, aggregate, resample, seed
+        self.class_names = C.class_names(cube)
+
+    def __len__(self) -> int:
+        return self.ids.size
+
+    def _sample(self, index: int) -> np.ndarray:
+        members = self.members[index]
+        rng = np.random.default_rng(None if self.resample else [self.seed, index])
+        return rng.choice(members, self.n_pixels, replace=members.size < self.n_pixels)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        members = self.members[index]
+        mask = self.valid[members].mean(axis=0) >= 0.5
+        if self.aggregate == "mean":
+            x = self.x[members].mean(axis=0)
+        else:
+            x = self.x[self._sample(index)].transpose(1, 2, 0)
+        return {
+            "x": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+            "doy": torch.from_numpy(self.doy),
+            "mask": torch.from_numpy(mask),
+            "y": torch.tensor(self.y[index]),
+            "parcel": torch.tensor(self.ids[index]),
+        }
+
+
+class PatchDataset(Dataset):
+    """Square patches ``x`` ``(T, C, P, P)`` with ``mask`` ``(T, P, P)`` and labels ``y`` ``(P, P)``.
+
+    A patch belongs to ``subset`` when most of its labelled pixels do; labels of pixels from other splits are
+    set to ``-1`` (ignored), so no loss or metric ever sees them. Use a block split whose ``block_size`` equals
+    ``patch_size`` to get patches that lie entirely in one split.
+    """
+
+    def __init__(
+        self,
+        cube: xr.Dataset,
+        split: xr.DataArray,
+        subset: str = "train",
+        stats: BandStats | None = None,
+        patch_size: int = 32,
+        fill: str = "linear",
+    ):
+        height, width = cube.sizes[C.Y], cube.sizes[C.X]
+        if patch_size > min(height, width):
+            raise ValueError(f"patch_size {patch_size} exceeds the cube's size {height}x{width}")
+        in_subset = split_mask(split, subset)
+        labelled = np.asarray(split.values) >= 0
+        self.origins = []
+        for y0 in range(0, height - patch_size + 1, patch_size):
+            for x0 in range(0, width - patch_size + 1, patch_size):
+                window = (slice(y0, y0 + patch_size), slice(x0, x0 + patch_size))
+                if in_subset[window].sum() * 2 > labelled[window].sum() > 0:
+                    self.origins.append((y0, x0))
+        self.cube, self.stats, self.patch_size, self.fill = cube, stats, patch_size, fill
+        self.labels = np.where(in_subset, np.asarray(cube[C.CLASS].values), C.IGNORE_INDEX).astype(np.int64)
+        self.doy = day_of_year(cube[C.TIME].values)
+        self.class_names = C.class_names(cube)
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        y0, x0 = self.origins[index]
+        size = self.patch_size
+        rows, cols = np.mgrid[y0 : y0 + size, x0 : x0 + size]
+        series, valid = pixel_series(self.cube, rows.ravel(), cols.ravel(), self.stats, self.fill)
+        x = series.reshape(size, size, *series.shape[1:]).transpose(2, 3, 0, 1)
+        mask = valid.reshape(size, size, -1).transpose(2, 0, 1)
+        return {
+            "x": torch.from_numpy(np.ascontiguousarray(x)),
+            "doy": torch.from_numpy(self.doy),
+            "mask": torch.from_numpy(np.ascontiguousarray(mask)),
+            "y": torch.from_numpy(self.labels[y0 : y0 + size, x0 : x0 + size].copy()),
+        }
+
+
+def pad_collate(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack items whose series have different lengths, padding the time axis at the end.
+
+    Padded dates get ``x = 0``, ``doy = 0`` and ``mask = False``; ``pad_mask`` ``(B, T)`` is True on real dates.
+    """
+    lengths = [item["x"].shape[0] for item in batch]
+    n_time = max(lengths)
+    out: dict[str, torch.Tensor] = {}
+    for key in batch[0]:
+        values = [item[key] for item in batch]
+        if key in ("x", "doy", "mask"):
+            padded = []
+            for value, length in zip(values, lengths):
+                pad = torch.zeros((n_time - length, *value.shape[1:]), dtype=value.dtype)
+                padded.append(torch.cat([value, pad]))
+            out[key] = torch.stack(padded)
+        else:
+            out[key] = torch.stack(values)
+    out["pad_mask"] = torch.arange(n_time)[None, :] < torch.tensor(lengths)[:, None]
+    return out

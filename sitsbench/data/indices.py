@@ -1,0 +1,34 @@
+"""Spectral indices computed from the cube's bands."""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from sitsbench.data import cube as C
+
+
+def normalized_difference(cube: xr.Dataset, band_a: str, band_b: str) -> xr.DataArray:
+    """``(a - b) / (a + b)`` for two named bands, ``(time, y, x)``; NaN where the sum is zero."""
+    bands = [str(b) for b in cube[C.BAND].values]
+    for band in (band_a, band_b):
+        if band not in bands:
+            raise KeyError(f"band {band!r} not in the cube (bands: {bands})")
+    a = cube[C.REFLECTANCE].sel({C.BAND: band_a})
+    b = cube[C.REFLECTANCE].sel({C.BAND: band_b})
+    total = a + b
+    return ((a - b) / total.where(total != 0)).drop_vars(C.BAND, errors="ignore")
+
+
+def ndvi(cube: xr.Dataset) -> xr.DataArray:
+    """Normalised difference vegetation index (Rouse et al. 1974) from B08 (NIR) and B04 (red)."""
+    return normalized_difference(cube, "B08", "B04").rename("ndvi")
+
+
+def ndwi(cube: xr.Dataset) -> xr.DataArray:
+    """Normalised difference water index (McFeeters 1996) from B03 (green) and B08 (NIR)."""
+    return normalized_difference(cube, "B03", "B08").rename("ndwi")
+
+
+def ndbi(cube: xr.Dataset) -> xr.DataArray:
+    """Normalised difference built-up index (Zha et al. 2003) from B11 (SWIR) and B08 (NIR)."""
+    return normalized_difference(cube, "B11", "B08").rename("ndbi")

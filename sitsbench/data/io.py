@@ -1,0 +1,66 @@
+"""Save and open cubes on disk (zarr directories or NetCDF files), lazily by default.
+
+On disk, ``valid``/``change`` are stored as uint8 and list attributes as JSON strings, which every
+backend supports; :func:`open_cube` restores the in-memory convention and validates the cube.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import xarray as xr
+
+from sitsbench.data import cube as C
+
+_LIST_ATTRS = ("class_names",)
+
+
+def _engine(path: Path) -> str:
+    if path.suffix == ".zarr":
+        return "zarr"
+    if path.suffix in (".nc", ".nc4", ".h5"):
+        return "h5netcdf"
+    raise ValueError(f"{path}: unknown cube format; use a '.zarr' directory or a '.nc' file")
+
+
+def _encode(cube: xr.Dataset) -> xr.Dataset:
+    encoded = cube.copy()
+    encoded[C.VALID] = encoded[C.VALID].astype("uint8")
+    encoded.attrs = {k: json.dumps(v) if k in _LIST_ATTRS else v for k, v in cube.attrs.items()}
+    return encoded
+
+
+def save_cube(cube: xr.Dataset, path: str | Path, chunks: int | None = None) -> Path:
+    """Write ``cube`` to ``path`` (``.zarr`` or ``.nc``); dask-backed cubes are written chunk by chunk."""
+    path = Path(path)
+    encoded = _encode(cube)
+    if chunks:
+        encoded = encoded.chunk({C.Y: chunks, C.X: chunks})
+    engine = _engine(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if engine == "zarr":
+        encoded.to_zarr(path, mode="w", zarr_format=2, consolidated=True)
+    else:
+        encoded.to_netcdf(path, engine=engine)
+    return path
+
+
+def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bool = True) -> xr.Dataset:
+    """Open a cube written by :func:`save_cube`; dask-backed (lazy) unless ``chunks=None``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"cube {path} does not exist")
+    engine = _engine(path)
+    try:
+        cube = xr.open_dataset(path, engine=engine, chunks=chunks)
+    except Exception as error:  # the backends raise many types for a damaged file
+        raise ValueError(f"cannot read cube {path} with {engine}: {error}") from error
+    cube[C.VALID] = cube[C.VALID].astype(bool)
+    for key in _LIST_ATTRS:
+        if isinstance(cube.attrs.get(key), str):
+            cube.attrs[key] = json.loads(cube.attrs[key])
+    cube.attrs.setdefault("source", str(path))
+    if validate:
+        C.validate_cube(cube, check_values=chunks is None)
+    return cube

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from sitsbench.data import cube as C
+from sitsbench.data.cube import CubeValidationError, make_cube, validate_cube
+
+
+def small_cube(**kw):
+    rng = np.random.default_rng(0)
+    times = np.array(["2021-01-03", "2021-01-13", "2021-02-07"], dtype="datetime64[ns]")
+    return make_cube(
+        rng.random((3, 2, 4, 5)),
+        times,
+        ["B04", "B08"],
+        labels=rng.integers(0, 3, (4, 5)).astype(np.int16),
+        parcels=rng.integers(1, 4, (4, 5)).astype(np.int32),
+        class_names=["a", "b", "c"],
+        source="unit-test",
+        **kw,
+    )
+
+
+def test_valid_cube_passes_and_nan_under_mask_is_allowed():
+    cube = small_cube()
+    cube["reflectance"][0, :, 1, 1] = np.nan
+    cube["valid"][0, 1, 1] = False
+    assert validate_cube(cube) is cube
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c.transpose("band", "time", "y", "x"), "has dims ('band', 'time', 'y', 'x'), expected"),
+        (lambda c: c.drop_vars("valid"), "missing variable 'valid'"),
+        (lambda c: c.assign_coords(time=c.time.values[::-1]), "not increasing at index 1"),
+        (lambda c: c.assign_coords(time=c.time.values[[0, 0, 2]]), "duplicated at index 1"),
+        (lambda c: c.assign_coords(time=[1, 2, 3]), "expected datetime64"),
+        (lambda c: c.assign(valid=c.valid.astype("uint8")), "expected bool"),
+        (lambda c: c.assign(parcel=-c.parcel), "negative id"),
+        (lambda c: c.assign_coords(band=["B04", "B04"]), "duplicate names"),
+        (lambda c: c.assign({"class": c["class"] + 5}), "lists only 3 classes"),
+        (lambda c: c.assign({"class": c["class"] - 5}), "< -1 (the unlabelled value)"),
+        (lambda c: c.assign({"class": c["class"].astype(float)}), "expected an integer type"),
+        (lambda c: c.assign(change=c.parcel * 0 + 2), "only 0 (no change) and 1"),
+    ],
+)
+def test_validator_rejects_each_kind_of_bad_cube(mutate, message):
+    with pytest.raises(CubeValidationError) as error:
+        validate_cube(mutate(small_cube()))
+    assert message in str(error.value)
+    if "missing" not in message:
+        assert "unit-test" in str(error.value)
+
+
+def test_validator_reports_nan_where_valid():
+    cube = small_cube()
+    cube["reflectance"][2, 1, 3, 4] = np.nan
+    with pytest.raises(CubeValidationError, match=r"1 NaN/inf observations .* time index 2, y index 3, x index 4"):
+        validate_cube(cube)
+
+
+def test_validator_rejects_non_dataset():
+    with pytest.raises(CubeValidationError, match="expected an xarray.Dataset, got ndarray"):
+        validate_cube(np.zeros(3))
+
+
+def test_make_cube_defaults_and_errors():
+    values = np.ones((2, 1, 3, 3), dtype=np.float32)
+    values[1, 0, 0, 0] = np.nan
+    cube = make_cube(values, ["2020-01-01", "2020-01-02"], ["NDVI"])
+    assert cube[C.VALID].values.sum() == 2 * 9 - 1 and not cube[C.VALID].values[1, 0, 0]
+    assert (cube[C.CLASS].values == C.IGNORE_INDEX).all() and (cube[C.PARCEL].values == 0).all()
+    validate_cube(cube)
+    with pytest.raises(CubeValidationError, match="expected 4 dims"):
+        make_cube(np.ones((2, 3, 3)), ["2020-01-01", "2020-01-02"], ["NDVI"])
+    with pytest.raises(CubeValidationError, match="1 dates given for a reflectance array with 2 dates"):
+        make_cube(values, ["2020-01-01"], ["NDVI"])

@@ -1,0 +1,54 @@
+"""The chapter notebooks: stored without outputs, listed in the book, and runnable headless (quick profile)."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from sitsbench.book import BookBuildError, execute_notebook, notebooks_in_toc
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def test_toc_lists_exactly_the_notebooks():
+    assert sorted(notebooks_in_toc(REPO / "book")) == [p.stem for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_stored_clean_with_one_parameters_cell(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code), "strip outputs before committing"
+    tagged = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    for knob in ("profile", "seed", "output_dir"):
+        assert f"{knob} =" in tagged[0].source
+
+
+@pytest.mark.slow
+def test_chapter_one_runs_in_quick_mode_and_writes_its_record(tmp_path):
+    out = tmp_path / "runs"
+    execute_notebook(REPO / "notebooks" / "01_sits_data.ipynb", tmp_path / "out.ipynb",
+                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
+    record = json.loads((out / "record.json").read_text())
+    metrics = record["metrics"]
+    assert record["parameters"]["profile"] == "quick"
+    assert metrics["majority_class_accuracy"] + 0.3 < metrics["rf_overall_accuracy"] < 0.95
+
+
+def test_a_failing_cell_fails_the_build_and_is_named(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell("profile = 'quick'\noutput_dir = '.'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('boom in chapter')"),
+    ]
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(notebook, path)
+    with pytest.raises(BookBuildError, match=r"broken.ipynb failed in cell \d+: ValueError: boom in chapter") as error:
+        execute_notebook(path, tmp_path / "out.ipynb", {"profile": "quick"}, cwd=tmp_path)
+    assert isinstance(error.value.__cause__, papermill.PapermillExecutionError)

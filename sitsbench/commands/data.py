@@ -1,0 +1,45 @@
+"""``sitsbench data list|info|fetch``: the dataset manifests and their verified downloads."""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+
+from sitsbench.data.fetch import CONNECT_TIMEOUT, ENV_VAR, data_root, fetch
+from sitsbench.data.manifests import load_manifest, load_manifests, summary_rows, text_table
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("data", help="list, describe and download published SITS datasets")
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="table of the dataset manifests").set_defaults(func=run_list)
+    info = actions.add_parser("info", help="every field of one manifest")
+    info.add_argument("name")
+    info.set_defaults(func=run_info)
+    get = actions.add_parser("fetch", help="download a dataset's files and verify their checksums")
+    get.add_argument("name")
+    get.add_argument("--root", help=f"data root (default: ${ENV_VAR} or ~/.cache/sitsbench)")
+    get.add_argument("--retries", type=int, default=1, help="extra attempts after a failed download")
+    get.add_argument("--timeout", type=float, default=CONNECT_TIMEOUT, help="connect timeout in seconds")
+    get.add_argument("--progress", action="store_true", help="show a progress bar")
+    get.set_defaults(func=run_fetch)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    print(text_table(summary_rows(load_manifests())))
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    print(yaml.safe_dump(load_manifest(args.name), sort_keys=False, allow_unicode=True, width=110).rstrip())
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    print(f"fetching {args.name} into {data_root(args.root) / args.name}")
+    for item in fetch(args.name, root=args.root, retries=args.retries, connect_timeout=args.timeout,
+                      progress=args.progress):
+        status = "verified" if item.verified else "NOT verified (no published checksum)"
+        print(f"{item.path}  {item.checksum}  {status}")
+    return 0

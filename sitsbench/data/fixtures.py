@@ -1,0 +1,195 @@
+"""Tiny files in the published on-disk layout of each supported format, for tests and examples.
+
+Each ``write_*`` function writes a few samples under ``root`` with the real file names, dtypes, array
+shapes and metadata keys (see the reader modules in :mod:`sitsbench.data.readers` for the layouts) and
+returns what it wrote, so that a test can compare a reader's cube with the raw values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _yyyymmdd(dates: np.ndarray) -> list[int]:
+    return [int(str(d).replace("-", "")) for d in dates.astype("datetime64[D]")]
+
+
+def write_pastis(root: str | Path, n_patches: int = 3, size: int = 4, seed: int = 0) -> dict[int, dict]:
+    """PASTIS: ``metadata.geojson``, ``DATA_S2/S2_{id}.npy`` int16, ``ANNOTATIONS/TARGET_{id}.npy``,
+    ``INSTANCE_ANNOTATIONS/INSTANCES_{id}.npy`` and ``NORM_S2_patch.json``; patches have different dates."""
+    root, rng = Path(root), _rng(seed)
+    for folder in ("DATA_S2", "ANNOTATIONS", "INSTANCE_ANNOTATIONS"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    written, features = {}, []
+    for k in range(n_patches):
+        pid = 10000 + k
+        n_dates = 3 + k
+        dates = np.datetime64("2018-09-15") + np.sort(rng.choice(400, n_dates, replace=False))
+        s2 = rng.integers(0, 10000, (n_dates, 10, size, size)).astype(np.int16)
+        semantic = rng.integers(0, 20, (size, size)).astype(np.uint8)
+        semantic[0, 0] = 19  # one void pixel in every patch
+        instances = rng.integers(0, 5, (size, size)).astype(np.int64)
+        target = np.stack([semantic, instances.astype(np.uint8), semantic]).astype(np.uint8)
+        np.save(root / "DATA_S2" / f"S2_{pid}.npy", s2)
+        np.save(root / "ANNOTATIONS" / f"TARGET_{pid}.npy", target)
+        np.save(root / "INSTANCE_ANNOTATIONS" / f"INSTANCES_{pid}.npy", instances)
+        fold = k % 5 + 1
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1280, 0], [1280, 1280], [0, 1280], [0, 0]]]},
+            "properties": {
+                "ID_PATCH": pid, "Fold": fold, "N_Parcel": int(np.unique(instances).size - 1),
+                "Parcel_Cover": 0.5, "TILE": "t30uxv",
+                "dates-S2": {str(i): d for i, d in enumerate(_yyyymmdd(dates))},
+            },
+        })
+        written[pid] = {"s2": s2, "target": target, "instances": instances, "dates": dates, "fold": fold}
+    (root / "metadata.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    norm = {f"Fold_{f}": {"mean": [1000.0] * 10, "std": [500.0] * 10} for f in range(1, 6)}
+    (root / "NORM_S2_patch.json").write_text(json.dumps(norm))
+    return written
+
+
+def write_pixelset(root: str | Path, n_parcels: int = 3, n_dates: int = 4, seed: int = 0) -> dict:
+    """Pixel-Set (PSE-TAE): ``DATA/{id}.npy`` uint16 (T, 10, S), ``META/labels.json``, ``META/dates.json``,
+    ``META/geomfeat.json``; parcel ids start at 0 as in S2-Agri and parcels have different pixel counts."""
+    root, rng = Path(root), _rng(seed)
+    (root / "DATA").mkdir(parents=True, exist_ok=True)
+    (root / "META").mkdir(parents=True, exist_ok=True)
+    dates = np.datetime64("2017-01-05") + np.sort(rng.choice(300, n_dates, replace=False))
+    arrays, labels = {}, {}
+    for pid in range(n_parcels):
+        arrays[pid] = rng.integers(0, 10000, (n_dates, 10, 2 + pid)).astype(np.uint16)
+        labels[pid] = int(rng.integers(0, 5))
+        np.save(root / "DATA" / f"{pid}.npy", arrays[pid])
+    meta = {"label_44class": {str(p): v for p, v in labels.items()}, "label_20class": {str(p): 0 for p in labels}}
+    (root / "META" / "labels.json").write_text(json.dumps(meta))
+    (root / "META" / "dates.json").write_text(json.dumps({str(i): d for i, d in enumerate(_yyyymmdd(dates))}))
+    geom = {str(p): [float(a.shape[2]), 1.0, 1.0, 1.0] for p, a in arrays.items()}
+    (root / "META" / "geomfeat.json").write_text(json.dumps(geom))
+    return {"arrays": arrays, "labels": labels, "dates": dates}
+
+
+BREIZHCROPS_L2A_COLUMNS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12", "CLD", "EDG", "SAT", "doa")
+
+
+def write_breizhcrops(root: str | Path, region: str = "frh04", n_parcels: int = 3, seed: int = 0) -> dict:
+    """BreizhCrops L2A 2017: ``classmapping.csv``, ``codes.csv``, ``2017/L2A/{region}.csv`` and ``.h5``.
+
+    Parcel k is observed on its own dates; parcel 0 has a second observation on its first day (dropped
+    by the reader) and one cloudy date (CLD = 80); one more parcel has a crop code outside the mapping.
+    """
+    root, rng = Path(root), _rng(seed)
+    folder = root / "2017" / "L2A"
+    folder.mkdir(parents=True, exist_ok=True)
+    mapping = pd.DataFrame({"id": [0, 1, 1, 2], "classname": ["barley", "wheat", "wheat", "corn"],
+                            "code": ["ORH", "BTH", "BTP", "MIS"]})
+    mapping.to_csv(root / "classmapping.csv")
+    pd.DataFrame({"code": ["ORH", "BTH", "BTP", "MIS", "XXX"], "description": ["o", "b", "b", "m", "x"]}).to_csv(
+        root / "codes.csv", sep=";", index=False
+    )
+    days = np.datetime64("2017-01-03") + 5 * np.arange(8)
+    codes = ["ORH", "BTH", "MIS", "BTP", "MIS"][:n_parcels] + ["XXX"]
+    rows, series = [], {}
+    with h5py.File(folder / f"{region}.h5", "w") as handle:
+        for k, code in enumerate(codes):
+            pid = 100 + k
+            when = np.sort(rng.choice(days, 4 + k % 3, replace=False)).astype("datetime64[ns]")
+            if k == 0:
+                when = np.concatenate([when[:1], when[:1] + np.timedelta64(2, "h"), when[1:]])
+            values = np.zeros((when.size, len(BREIZHCROPS_L2A_COLUMNS)))
+            values[:, :10] = rng.integers(1, 10000, (when.size, 10))
+            values[:, 10] = 0
+            if k == 0:
+                values[-1, 10] = 80
+            values[:, 13] = when.astype(np.int64).astype(np.float64)
+            key = f"csv/{region}/{pid}.csv"
+            handle.create_dataset(key, data=values)
+            series[pid] = {"values": values, "code": code}
+            rows.append({"idx": k, "id": pid, "CODE_CULTU": code, "path": key, "meanQA60": 0.0,
+                         "sequencelength": when.size})
+    pd.DataFrame(rows).to_csv(folder / f"{region}.csv")
+    return {"series": series, "mapping": mapping}
+
+
+TIMESEN2CROP_COLUMNS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8A", "B11", "B12", "Flag")
+
+
+def write_timesen2crop(root: str | Path, tile: str = "33UVP", per_class: dict[int, int] | None = None,
+                       n_dates: int = 5, seed: int = 0) -> dict:
+    """TimeSen2Crop: ``{tile}/dates.csv`` and ``{tile}/{class}/{n}.csv`` with 9 bands and the Flag column."""
+    root, rng = Path(root), _rng(seed)
+    per_class = per_class or {0: 2, 3: 1}
+    dates = np.datetime64("2017-09-02") + np.sort(rng.choice(360, n_dates, replace=False))
+    (root / tile).mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"acquisition_date": _yyyymmdd(dates)}).to_csv(root / tile / "dates.csv", index=False)
+    samples = []
+    for label, count in sorted(per_class.items()):
+        (root / tile / str(label)).mkdir(exist_ok=True)
+        for n in range(count):
+            table = pd.DataFrame(rng.integers(1, 10000, (n_dates, 9)), columns=list(TIMESEN2CROP_COLUMNS[:9]))
+            table["Flag"] = rng.integers(0, 4, n_dates)
+            table.to_csv(root / tile / str(label) / f"{n}.csv", index=False)
+            samples.append({"label": label, "table": table})
+    return {"dates": dates, "samples": samples}
+
+
+def write_eolearn_ndvi(root: str | Path, n_dates: int = 4, height: int = 3, width: int = 5, seed: int = 0) -> dict:
+    """eo-learn EOPatch: ``data/NDVI.npy``, ``mask/IS_VALID.npy``, ``mask/CLM.npy``,
+    ``mask_timeless/LULC.npy`` and ``timestamps.json``; dates 1 and 2 fall on the same day."""
+    root, rng = Path(root), _rng(seed)
+    for folder in ("data", "mask", "mask_timeless"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    base = np.datetime64("2016-05-06T10:00:00") + np.arange(n_dates) * np.timedelta64(10, "D")
+    times = base.copy()
+    times[2] = times[1] + np.timedelta64(7, "m")
+    times[3:] = times[3:] + np.timedelta64(1, "D")
+    ndvi = rng.uniform(-0.2, 0.9, (n_dates, height, width, 1)).astype(np.float32)
+    is_valid = rng.random((n_dates, height, width, 1)) > 0.1
+    clm = (rng.random((n_dates, height, width, 1)) > 0.7).astype(np.uint8)
+    lulc = rng.choice([0, 1, 2, 3, 4, 8], (height, width, 1)).astype(np.uint16)
+    np.save(root / "data" / "NDVI.npy", ndvi)
+    np.save(root / "mask" / "IS_VALID.npy", is_valid)
+    np.save(root / "mask" / "CLM.npy", clm)
+    np.save(root / "mask_timeless" / "LULC.npy", lulc)
+    (root / "timestamps.json").write_text(json.dumps([str(t) for t in times.astype("datetime64[s]")]))
+    return {"ndvi": ndvi, "is_valid": is_valid, "clm": clm, "lulc": lulc, "times": times}
+
+
+VICTORIA_CLASS_MAP = """value,class,colour
+1,Bare Ground,rgb(145, 130, 105)
+2,Canola,rgb(255, 255, 0)
+3,Cereals,rgb(255, 210, 125)
+7,Legumes,rgb(255, 140, 0)
+8,Forest,rgb(50, 150, 0)
+10,Grassland,rgb(190, 230, 90)
+12,Water,rgb(0, 40, 240)
+13,Urban,rgb(255, 100, 100)
+"""
+
+
+def write_victoria(root: str | Path, n_rows: int = 4, seed: int = 0) -> dict:
+    """IGARSS 2019 Victoria CSVs: ``train_dataset.csv``, ``test_dataset.csv`` (lc_id, objectid, b0..b729)
+    and ``class_map.txt``; objectid 7 appears in both files, as in the real data."""
+    root, rng = Path(root), _rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "class_map.txt").write_text(VICTORIA_CLASS_MAP)
+    tables = {}
+    for name, first_object in (("train_dataset.csv", 5), ("test_dataset.csv", 7)):
+        values = rng.integers(1, 8000, (n_rows, 730)).astype(float)
+        values[0, :10] = 0.0  # first date of the first row: no data
+        table = pd.DataFrame(values, columns=[f"b{i}" for i in range(730)])
+        table.insert(0, "objectid", first_object + np.arange(n_rows) // 2)
+        table.insert(0, "lc_id", rng.integers(0, 8, n_rows))
+        table.to_csv(root / name, index=False)
+        tables[name] = table
+    return tables

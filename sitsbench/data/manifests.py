@@ -1,0 +1,229 @@
+"""Dataset manifests (``data_manifests/*.yaml``): schema check, loading and the book's datasets page.
+
+One YAML file per dataset records what the literature and the dataset's own pages say about it: tasks,
+sensors, bands, dates, classes, resolution, size, format, download URLs with checksums, licence, BibTeX
+citation and the split protocol. A value that could not be checked is the string ``unknown``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+MANIFEST_DIR = Path(__file__).resolve().parents[2] / "data_manifests"
+"""The manifests live in the repository next to the package (``data_manifests/``)."""
+
+UNKNOWN = "unknown"
+TASKS = ("classification", "segmentation", "change detection", "pretraining")
+REQUIRED_FIELDS = {
+    "name": str,
+    "title": str,
+    "description": str,
+    "tasks": list,
+    "sensors": list,
+    "bands": (list, str),
+    "n_dates": (int, str),
+    "classes": dict,
+    "spatial_resolution": str,
+    "size_on_disk": str,
+    "file_format": str,
+    "homepage": str,
+    "downloads": list,
+    "license": str,
+    "citation": str,
+    "splits": str,
+    "reader": str,
+}
+DOWNLOAD_FIELDS = ("url", "filename", "checksum")
+CHECKSUM = re.compile(r"^(sha256:[0-9a-f]{64}|md5:[0-9a-f]{32}|unknown)$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+URL_SCHEMES = ("http", "https", "ftp")
+
+
+class ManifestError(ValueError):
+    """A manifest does not follow the schema (the message names the file and the field)."""
+
+
+def _is_url(text: str) -> bool:
+    parts = urlparse(text)
+    return parts.scheme in URL_SCHEMES and bool(parts.netloc) and " " not in text
+
+
+def validate_manifest(data: Any, source: str = "manifest") -> dict:
+    """Check one manifest and return it; :class:`ManifestError` names ``source`` and the bad field."""
+
+    def fail(field: str, message: str) -> None:
+        raise ManifestError(f"{source}: field {field!r} {message}")
+
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+    for field, kind in REQUIRED_FIELDS.items():
+        if field not in data:
+            fail(field, "is missing")
+        if not isinstance(data[field], kind) or isinstance(data[field], bool):
+            expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            fail(field, f"has type {type(data[field]).__name__}, expected {expected}")
+    extra = sorted(set(data) - set(REQUIRED_FIELDS))
+    if extra:
+        raise ManifestError(f"{source}: unknown field(s) {extra} (allowed: {sorted(REQUIRED_FIELDS)})")
+    if not NAME.match(data["name"]):
+        fail("name", f"must be a lowercase identifier, got {data['name']!r}")
+    if not data["tasks"] or any(task not in TASKS for task in data["tasks"]):
+        fail("tasks", f"must be a non-empty list of {list(TASKS)}, got {data['tasks']}")
+    for field in ("sensors", "bands"):
+        value = data[field]
+        if isinstance(value, str) and value != UNKNOWN:
+            fail(field, f"must be a list of strings or {UNKNOWN!r}")
+        if isinstance(value, list) and (not value or not all(isinstance(v, str) for v in value)):
+            fail(field, "must be a non-empty list of strings")
+    if isinstance(data["n_dates"], int) and data["n_dates"] <= 0:
+        fail("n_dates", "must be positive")
+    _validate_classes(data["classes"], fail)
+    if not _is_url(data["homepage"]):
+        fail("homepage", f"must be an http(s) URL, got {data['homepage']!r}")
+    for i, entry in enumerate(data["downloads"]):
+        if not isinstance(entry, dict) or sorted(entry) != sorted(DOWNLOAD_FIELDS):
+            fail("downloads", f"entry {i} must have exactly the keys {list(DOWNLOAD_FIELDS)}")
+        if not _is_url(str(entry["url"])):
+            fail("downloads", f"entry {i} url {entry['url']!r} is not an http(s)/ftp URL")
+        if not isinstance(entry["filename"], str) or not entry["filename"] or "/" in entry["filename"]:
+            fail("downloads", f"entry {i} filename must be a plain file name")
+        if not CHECKSUM.match(str(entry["checksum"])):
+            fail("downloads", f"entry {i} checksum {entry['checksum']!r} must be sha256:<64 hex>, md5:<32 hex> or unknown")
+    if not data["citation"].lstrip().startswith("@"):
+        fail("citation", "must be a BibTeX entry starting with '@'")
+    if data["reader"] != "none" and not data["reader"].startswith("sitsbench.data.readers."):
+        fail("reader", "must be 'none' or a module under sitsbench.data.readers")
+    return data
+
+
+def _validate_classes(classes: dict, fail) -> None:
+    if sorted(classes) != ["count", "names"]:
+        fail("classes", "must have exactly the keys 'count' and 'names'")
+    count, names = classes["count"], classes["names"]
+    if not (count == UNKNOWN or (isinstance(count, int) and not isinstance(count, bool) and count >= 0)):
+        fail("classes", f"count must be a non-negative integer or {UNKNOWN!r}, got {count!r}")
+    if names == UNKNOWN:
+        return
+    if not isinstance(names, dict) or not all(isinstance(k, int) and isinstance(v, str) for k, v in names.items()):
+        fail("classes", f"names must map integer ids to names, or be {UNKNOWN!r}")
+
+
+def manifest_paths(directory: str | Path = MANIFEST_DIR) -> list[Path]:
+    return sorted(Path(directory).glob("*.yaml"))
+
+
+def load_manifest_file(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ManifestError(f"{path}: invalid YAML: {error}") from error
+    data = validate_manifest(data, str(path))
+    if data["name"] != path.stem:
+        raise ManifestError(f"{path}: field 'name' is {data['name']!r} but the file is named {path.stem!r}")
+    return data
+
+
+def load_manifests(directory: str | Path = MANIFEST_DIR) -> dict[str, dict]:
+    """All manifests by name, each validated."""
+    return {path.stem: load_manifest_file(path) for path in manifest_paths(directory)}
+
+
+def load_manifest(name: str, directory: str | Path = MANIFEST_DIR) -> dict:
+    path = Path(directory) / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(p.stem for p in manifest_paths(directory))
+        raise KeyError(f"no dataset manifest {name!r} in {directory} (known: {known})")
+    return load_manifest_file(path)
+
+
+def summary_rows(manifests: dict[str, dict]) -> list[dict[str, str]]:
+    """One row of short strings per dataset (the table of ``sitsbench data list`` and of the book)."""
+    rows = []
+    for name, m in sorted(manifests.items()):
+        rows.append({
+            "name": name,
+            "title": m["title"],
+            "tasks": ", ".join(m["tasks"]),
+            "sensors": ", ".join(m["sensors"]),
+            "dates": str(m["n_dates"]),
+            "classes": str(m["classes"]["count"]),
+            "resolution": m["spatial_resolution"],
+            "size": m["size_on_disk"],
+            "license": m["license"],
+        })
+    return rows
+
+
+def text_table(rows: list[dict[str, str]], max_width: int = 30) -> str:
+    """Rows as a fixed-width plain-text table; longer cells are cut to ``max_width`` characters with ``...``."""
+    if not rows:
+        return "(no dataset manifests)"
+    cut = lambda text: text if len(text) <= max_width else text[: max_width - 3] + "..."  # noqa: E731
+    rows = [{k: cut(v) for k, v in row.items()} for row in rows]
+    keys = list(rows[0])
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in keys}
+    lines = ["  ".join(k.ljust(widths[k]) for k in keys).rstrip()]
+    lines.append("  ".join("-" * widths[k] for k in keys))
+    lines += ["  ".join(r[k].ljust(widths[k]) for k in keys).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def datasets_page(directory: str | Path = MANIFEST_DIR) -> str:
+    """The book page ``datasets.md`` (MyST markdown), generated from the manifests."""
+    manifests = load_manifests(directory)
+    rows = summary_rows(manifests)
+    keys = list(rows[0]) if rows else ["name"]
+    table = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
+    table += ["| " + " | ".join(_markdown_cell(r[k]) for k in keys) + " |" for r in rows]
+    details = []
+    for name, m in sorted(manifests.items()):
+        urls = ", ".join(f"<{d['url']}>" for d in m["downloads"]) or "no direct download (see the homepage)"
+        details += [
+            f"### {m['title']} (`{name}`)",
+            "",
+            m["description"].strip(),
+            "",
+            f"- **Split protocol:** {m['splits'].strip()}",
+            f"- **Format:** {m['file_format']}; **reader:** `{m['reader']}`",
+            f"- **Homepage:** <{m['homepage']}>; **download:** {urls}",
+            "",
+        ]
+    return "\n".join([
+        "# Datasets",
+        "",
+        "Published satellite image time series datasets for self-supervised learning and their evaluation. "
+        "Every row comes from a manifest in `data_manifests/` (checked by `sitsbench.data.manifests`); "
+        "a value marked `unknown` could not be verified from the dataset's own pages.",
+        "",
+        *table,
+        "",
+        "## Fetching a dataset",
+        "",
+        "Downloads go to the data root: `--root`, else the `SITSBENCH_DATA` environment variable, else "
+        "`~/.cache/sitsbench`. Checksums are verified where published; a file that does not match is deleted.",
+        "",
+        "```bash",
+        "sitsbench data list",
+        "sitsbench data info pastis",
+        "sitsbench data fetch pastis --root /data/sits",
+        "```",
+        "",
+        "```python",
+        "from sitsbench.data.fetch import fetch",
+        "paths = fetch(\"pastis\", root=\"/data/sits\")",
+        "```",
+        "",
+        "## Dataset details",
+        "",
+        *details,
+    ])

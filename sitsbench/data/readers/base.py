@@ -1,0 +1,148 @@
+"""Shared checks for the dataset readers: one error type that names the file and what was expected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class DatasetFormatError(ValueError):
+    """A file of a dataset is missing or does not have the published layout (the message names the file)."""
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    """``path`` if it is a file, else :class:`DatasetFormatError` saying which ``what`` was expected there."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetFormatError(f"{path}: missing file (expected {what})")
+    return path
+
+
+def load_npy(path: str | Path, what: str, ndim: int, mmap: bool = True) -> np.ndarray:
+    """Load a ``.npy`` file (memory-mapped by default) and check its number of dimensions.
+
+    A truncated or corrupt file raises :class:`DatasetFormatError` naming the file, not numpy's bare error.
+    """
+    path = require_file(path, what)
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DatasetFormatError(f"{path}: unreadable or truncated .npy file (expected {what}): {error}") from error
+    if array.ndim != ndim:
+        raise DatasetFormatError(f"{path}: array has shape {array.shape}, expected {ndim} dims ({what})")
+    return array
+
+
+def load_json(path: str | Path, what: str) -> Any:
+    path = require_file(path, what)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise DatasetFormatError(f"{path}: invalid JSON (expected {what}): {error}") from error
+
+
+def check_shape(path: str | Path, array: np.ndarray, expected: tuple, what: str) -> None:
+    """Compare ``array.shape`` with ``expected`` (``None`` entries match any length)."""
+    ok = len(array.shape) == len(expected) and all(e is None or e == s for s, e in zip(array.shape, expected))
+    if not ok:
+        shown = tuple("any" if e is None else e for e in expected)
+        raise DatasetFormatError(f"{path}: array has shape {array.shape}, expected {shown} ({what})")
+
+
+def check_class_ids(path: str | Path, labels: np.ndarray, n_classes: int, allowed_extra: tuple[int, ...] = ()) -> None:
+    """Every label must be in ``0..n_classes-1`` or in ``allowed_extra`` (e.g. a void value)."""
+    values = np.unique(np.asarray(labels))
+    bad = values[~(((values >= 0) & (values < n_classes)) | np.isin(values, allowed_extra))]
+    if bad.size:
+        extra = f" or {list(allowed_extra)}" if allowed_extra else ""
+        raise DatasetFormatError(
+            f"{path}: unknown class id(s) {bad[:10].tolist()} (expected 0..{n_classes - 1}{extra})"
+        )
+
+
+def parse_yyyymmdd(path: str | Path, values, what: str) -> np.ndarray:
+    """Dates written as integers or strings ``YYYYMMDD`` as ``datetime64[D]``."""
+    text = [str(v).strip() for v in values]
+    if not all(len(t) == 8 and t.isdigit() for t in text):
+        bad = next(t for t in text if not (len(t) == 8 and t.isdigit()))
+        raise DatasetFormatError(f"{path}: date {bad!r} is not YYYYMMDD ({what})")
+    try:
+        return np.array([f"{t[:4]}-{t[4:6]}-{t[6:]}" for t in text], dtype="datetime64[D]")
+    except ValueError as error:
+        raise DatasetFormatError(f"{path}: invalid date in {what}: {error}") from error
+
+
+def check_increasing(path: str | Path, times: np.ndarray, what: str) -> None:
+    steps = np.diff(np.asarray(times).astype("datetime64[s]").astype(np.int64))
+    if np.any(steps <= 0):
+        i = int(np.flatnonzero(steps <= 0)[0])
+        raise DatasetFormatError(
+            f"{path}: {what} must be strictly increasing, but date {i + 1} ({times[i + 1]}) follows {times[i]}"
+        )
+
+
+def assemble_cube(
+    reflectance,
+    times: np.ndarray,
+    bands: list[str],
+    valid,
+    labels: np.ndarray,
+    parcels: np.ndarray,
+    class_names: list[str],
+    source: str,
+    extra: dict | None = None,
+):
+    """Like :func:`sitsbench.data.cube.make_cube` but keeps dask arrays lazy (no value is read here).
+
+    ``extra`` adds variables such as ``split`` ``(y, x)`` or attributes under the key ``"attrs"``.
+    """
+    import xarray as xr
+
+    from sitsbench.data import cube as C
+
+    n_time, _, height, width = reflectance.shape
+    extra = dict(extra or {})
+    attrs = {"class_names": [str(c) for c in class_names], "source": str(source), **extra.pop("attrs", {})}
+    data_vars = {
+        C.REFLECTANCE: ((C.TIME, C.BAND, C.Y, C.X), reflectance),
+        C.VALID: ((C.TIME, C.Y, C.X), valid),
+        C.CLASS: ((C.Y, C.X), np.asarray(labels)),
+        C.PARCEL: ((C.Y, C.X), np.asarray(parcels)),
+        **extra,
+    }
+    coords = {
+        C.TIME: np.asarray(times, dtype="datetime64[ns]"),
+        C.BAND: [str(b) for b in bands],
+        C.Y: np.arange(height),
+        C.X: np.arange(width),
+    }
+    if len(coords[C.TIME]) != n_time:
+        raise DatasetFormatError(f"{source}: {len(coords[C.TIME])} dates for a series of {n_time} dates")
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def merge_same_day(times: np.ndarray, values: np.ndarray, valid: np.ndarray):
+    """Merge acquisitions that fall on the same calendar day into one date.
+
+    ``values`` is ``(T, C, ...)`` and ``valid`` ``(T, ...)``. A merged date keeps the time of its first
+    acquisition, the mean of its clear observations (of all observations where none is clear) and is clear
+    where any of them is. Returns ``(times, values, valid)``; unchanged when every day is unique.
+    """
+    days = np.asarray(times).astype("datetime64[D]")
+    _, first, inverse = np.unique(days, return_index=True, return_inverse=True)
+    if first.size == days.size:
+        return times, values, valid
+    weights = valid.astype(np.float64)[:, None]
+    filled = np.where(weights > 0, values, 0.0)
+    sums = np.zeros((first.size, *values.shape[1:]))
+    counts = np.zeros((first.size, 1, *valid.shape[1:]))
+    np.add.at(sums, inverse, filled)
+    np.add.at(counts, inverse, weights)
+    plain = np.zeros_like(sums)
+    np.add.at(plain, inverse, values)
+    n_per_day = np.bincount(inverse).reshape(-1, *([1] * (values.ndim - 1)))
+    merged = np.where(counts > 0, sums / np.maximum(counts, 1), plain / n_per_day)
+    return np.asarray(times)[first], merged.astype(values.dtype), counts[:, 0] > 0

@@ -78,7 +78,7 @@ def read_eolearn_ndvi(path: str | Path, duplicates: str = "merge") -> xr.Dataset
     days = times.astype("datetime64[D]")
     if duplicates == "error" and np.unique(days).size != days.size:
         repeated = days[np.flatnonzero(np.diff(days.astype(np.int64)) == 0)]
-        raise DatasetFormatError(f"{stamps_path}: several acquisitions on the same day: {repeated.tolist()}")
+        raise DatasetFormatError(f"{stamps_path}: several acquisitions on the same day: {[str(d) for d in repeated]}")
     if duplicates == "merge":
         times, values, valid = merge_same_day(times, values, valid)
     return assemble_cube(

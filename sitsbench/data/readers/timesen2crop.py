@@ -64,7 +64,7 @@ def read_sample(path: str | Path, n_dates: int) -> tuple[np.ndarray, np.ndarray]
     values = table.to_numpy(dtype=np.float64)
     flags = values[:, -1]
     if not np.isin(flags, list(FLAGS)).all():
-        raise DatasetFormatError(f"{path}: Flag column holds {sorted(set(flags) - set(FLAGS))}, expected {FLAGS}")
+        raise DatasetFormatError(f"{path}: Flag column holds {sorted(int(f) for f in set(flags) - set(FLAGS))}, expected {FLAGS}")
     return (values[:, :-1] * SCALE).astype(np.float32), flags.astype(np.int8)
 
 

@@ -70,6 +70,21 @@ def test_pastis_folds(tmp_path):
         fold_patches(metadata, 5)
 
 
+def test_pastis_r_sentinel1(tmp_path):
+    written = F.write_pastis(tmp_path, n_patches=2, with_s1=True)
+    cube = read_patch(tmp_path, 10001, s1="S1A", s1_bands=("VV", "VH", "ratio"))
+    validate_cube(cube.compute())
+    np.testing.assert_array_equal(cube["backscatter"].values, written[10001]["s1"])
+    np.testing.assert_array_equal(cube["time_s1"].values, written[10001]["s1_dates"].astype("datetime64[ns]"))
+    assert list(cube["band_s1"].values) == ["VV", "VH", "ratio"] and cube.attrs["s1_orbit"] == "S1A"
+    assert list(read_patch(tmp_path, 10001, s1="S1A")["band_s1"].values) == ["S1_0", "S1_1", "S1_2"]
+    with pytest.raises(DatasetFormatError, match=r"patch 10001 has no 'dates-S1D'"):
+        read_patch(tmp_path, 10001, s1="S1D")
+    np.save(tmp_path / "DATA_S1A" / "S1A_10001.npy", written[10001]["s1"][:, :, :3])
+    with pytest.raises(DatasetFormatError, match=r"S1A_10001\.npy: array has shape \(6, 3, 3, 4\), expected \(6, 'any', 4, 4\)"):
+        read_patch(tmp_path, 10001, s1="S1A")
+
+
 def test_pastis_missing_file(tmp_path):
     F.write_pastis(tmp_path, n_patches=1)
     (tmp_path / "ANNOTATIONS" / "TARGET_10000.npy").unlink()
@@ -219,6 +234,8 @@ def test_timesen2crop_round_trip(tmp_path):
     np.testing.assert_array_equal(cube["time"].values, written["dates"].astype("datetime64[ns]"))
     assert cube.attrs["parcel_ids"] == ["33UVP/0/0.csv", "33UVP/0/1.csv", "33UVP/3/0.csv"]
     assert read_timesen2crop(tmp_path, "33UVP", max_per_class=1).sizes["x"] == 2
+    written["samples"][0]["table"].to_csv(tmp_path / "33UVP" / "0" / "0.csv", index=False, header=False)
+    np.testing.assert_array_equal(read_timesen2crop(tmp_path, "33UVP")["reflectance"].values, cube["reflectance"].values)
 
 
 def test_timesen2crop_same_day_dates_are_merged(tmp_path):

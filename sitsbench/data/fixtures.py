@@ -23,11 +23,13 @@ def _yyyymmdd(dates: np.ndarray) -> list[int]:
     return [int(str(d).replace("-", "")) for d in dates.astype("datetime64[D]")]
 
 
-def write_pastis(root: str | Path, n_patches: int = 3, size: int = 4, seed: int = 0) -> dict[int, dict]:
+def write_pastis(root: str | Path, n_patches: int = 3, size: int = 4, seed: int = 0, with_s1: bool = False) -> dict[int, dict]:
     """PASTIS: ``metadata.geojson``, ``DATA_S2/S2_{id}.npy`` int16, ``ANNOTATIONS/TARGET_{id}.npy``,
-    ``INSTANCE_ANNOTATIONS/INSTANCES_{id}.npy`` and ``NORM_S2_patch.json``; patches have different dates."""
+    ``INSTANCE_ANNOTATIONS/INSTANCES_{id}.npy`` and ``NORM_S2_patch.json``; patches have different dates.
+    ``with_s1`` adds the PASTIS-R ascending orbit: ``DATA_S1A/S1A_{id}.npy`` float32 (T1, 3, H, W)
+    and ``dates-S1A``."""
     root, rng = Path(root), _rng(seed)
-    for folder in ("DATA_S2", "ANNOTATIONS", "INSTANCE_ANNOTATIONS"):
+    for folder in ("DATA_S2", "ANNOTATIONS", "INSTANCE_ANNOTATIONS") + (("DATA_S1A",) if with_s1 else ()):
         (root / folder).mkdir(parents=True, exist_ok=True)
     written, features = {}, []
     for k in range(n_patches):
@@ -53,6 +55,12 @@ def write_pastis(root: str | Path, n_patches: int = 3, size: int = 4, seed: int 
             },
         })
         written[pid] = {"s2": s2, "target": target, "instances": instances, "dates": dates, "fold": fold}
+        if with_s1:
+            s1_dates = np.datetime64("2018-09-01") + np.sort(rng.choice(400, 6, replace=False))
+            s1 = rng.normal(-12, 3, (6, 3, size, size)).astype(np.float32)
+            np.save(root / "DATA_S1A" / f"S1A_{pid}.npy", s1)
+            features[-1]["properties"]["dates-S1A"] = {str(i): d for i, d in enumerate(_yyyymmdd(s1_dates))}
+            written[pid].update(s1=s1, s1_dates=s1_dates)
     (root / "metadata.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     norm = {f"Fold_{f}": {"mean": [1000.0] * 10, "std": [500.0] * 10} for f in range(1, 6)}
     (root / "NORM_S2_patch.json").write_text(json.dumps(norm))

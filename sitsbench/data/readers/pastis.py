@@ -7,11 +7,17 @@ Attention Networks", ICCV 2021. Layout of the published archive::
     DATA_S2/S2_{id}.npy                   (T, 10, H, W) integer reflectance x 1e4, bands B2-B8, B8A, B11, B12
     ANNOTATIONS/TARGET_{id}.npy           (3, H, W); channel 0 = semantic class 0-19 (0 background, 19 void)
     INSTANCE_ANNOTATIONS/INSTANCES_{id}.npy  (H, W) parcel ids, 0 = no parcel (optional here)
+    PASTIS-R only: DATA_S1A/S1A_{id}.npy, DATA_S1D/S1D_{id}.npy (T1, C1, H, W) Sentinel-1 ascending /
+    descending, with dates-S1A / dates-S1D in metadata.geojson
 
 Each patch becomes one cube. PASTIS ships no cloud mask, so ``valid`` is True wherever the values are
 finite. The void label 19 becomes ``-1`` (ignored), so ``class_names`` lists the 19 classes 0-18; the
 official 5-fold rotations are in :data:`FOLD_ROTATIONS` and each cube carries its ``fold`` attribute.
 With ``lazy=True`` the reflectance is a dask array: one delayed ``np.load`` per patch.
+
+PASTIS-R: ``s1="S1A"`` or ``"S1D"`` adds the ``backscatter`` variable ``(time_s1, band_s1, y, x)`` of that
+orbit, values as stored. The meaning and unit of the Sentinel-1 channels are not checked here, so the
+channels are named ``S1_0``, ``S1_1``, ... unless ``s1_bands`` gives their names.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ CLASS_NAMES = (
 )
 VOID_LABEL = 19
 BANDS = C.S2_BANDS
+S1_ORBITS = ("S1A", "S1D")
 SCALE = 1e-4
 FOLD_ROTATIONS = (
     ((1, 2, 3), 4, 5),
@@ -54,7 +61,7 @@ FOLD_ROTATIONS = (
 
 
 def read_metadata(root: str | Path) -> dict[int, dict]:
-    """``{patch id: {"fold": int, "dates": datetime64[D] array}}`` from ``metadata.geojson``."""
+    """``{patch id: {"fold": int, "dates": datetime64[D] array, "dates-S1A"/"dates-S1D": ... if present}}``."""
     path = Path(root) / "metadata.geojson"
     collection = load_json(path, "a GeoJSON FeatureCollection with one feature per patch")
     if not isinstance(collection, dict) or not isinstance(collection.get("features"), list):
@@ -74,6 +81,13 @@ def read_metadata(root: str | Path) -> dict[int, dict]:
         if fold not in range(1, 6):
             raise DatasetFormatError(f"{path}: patch {props['ID_PATCH']} has Fold {fold}, expected 1-5")
         patches[int(props["ID_PATCH"])] = {"fold": fold, "dates": times}
+        for orbit in S1_ORBITS:
+            if isinstance(props.get(f"dates-{orbit}"), dict):
+                table = props[f"dates-{orbit}"]
+                what = f"dates-{orbit} of patch {props['ID_PATCH']}"
+                s1_times = parse_yyyymmdd(path, [table[k] for k in sorted(table, key=int)], what)
+                check_increasing(path, s1_times, what)
+                patches[int(props["ID_PATCH"])][f"dates-{orbit}"] = s1_times
     return patches
 
 
@@ -86,8 +100,15 @@ def fold_patches(metadata: dict[int, dict], rotation: int) -> dict[str, list[int
     return {"train": by_fold(train), "val": by_fold((val,)), "test": by_fold((test,))}
 
 
-def read_patch(root: str | Path, patch_id: int, metadata: dict[int, dict] | None = None, lazy: bool = True) -> xr.Dataset:
-    """One PASTIS patch as a cube (reflectance lazy by default)."""
+def read_patch(
+    root: str | Path,
+    patch_id: int,
+    metadata: dict[int, dict] | None = None,
+    lazy: bool = True,
+    s1: str | None = None,
+    s1_bands: tuple[str, ...] | None = None,
+) -> xr.Dataset:
+    """One PASTIS patch as a cube (reflectance lazy by default); ``s1`` adds a PASTIS-R orbit."""
     root = Path(root)
     metadata = read_metadata(root) if metadata is None else metadata
     if patch_id not in metadata:
@@ -116,10 +137,32 @@ def read_patch(root: str | Path, patch_id: int, metadata: dict[int, dict] | None
         instances = load_npy(instances_path, "parcel ids (H, W)", ndim=2, mmap=False)
         check_shape(instances_path, instances, (height, width), "H x W like the S2 series")
         parcels = instances.astype(np.int32)
-    return assemble_cube(
+    cube = assemble_cube(
         reflectance, times, list(BANDS), valid, labels, parcels, list(CLASS_NAMES), source=str(s2_path),
         extra={"attrs": {"fold": metadata[patch_id]["fold"], "patch_id": int(patch_id)}},
     )
+    if s1 is not None:
+        cube = _with_s1(root, patch_id, metadata[patch_id], s1, s1_bands, (height, width), cube)
+    return cube
+
+
+def _with_s1(root: Path, patch_id: int, meta: dict, orbit: str, names, size: tuple[int, int], cube: xr.Dataset):
+    if orbit not in S1_ORBITS:
+        raise ValueError(f"s1 must be one of {S1_ORBITS}, got {orbit!r}")
+    if f"dates-{orbit}" not in meta:
+        raise DatasetFormatError(f"{root / 'metadata.geojson'}: patch {patch_id} has no 'dates-{orbit}' (PASTIS-R only)")
+    times = meta[f"dates-{orbit}"]
+    path = root / f"DATA_{orbit}" / f"{orbit}_{patch_id}.npy"
+    array = load_npy(path, f"Sentinel-1 {orbit} series (T, C, H, W)", ndim=4, mmap=False)
+    check_shape(path, array, (len(times), None, *size), f"T dates from dates-{orbit} x C x H x W like the S2 series")
+    names = list(names) if names is not None else [f"S1_{k}" for k in range(array.shape[1])]
+    if len(names) != array.shape[1]:
+        raise DatasetFormatError(f"{path}: {array.shape[1]} channels but {len(names)} names given in s1_bands")
+    backscatter = xr.DataArray(
+        array.astype(np.float32), dims=(C.TIME_S1, C.BAND_S1, C.Y, C.X),
+        coords={C.TIME_S1: times.astype("datetime64[ns]"), C.BAND_S1: names},
+    )
+    return cube.assign({C.BACKSCATTER: backscatter}).assign_attrs(s1_orbit=orbit)
 
 
 def read_pastis(root: str | Path, folds: tuple[int, ...] | None = None, lazy: bool = True) -> dict[int, xr.Dataset]:

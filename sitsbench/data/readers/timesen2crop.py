@@ -5,7 +5,7 @@ Series for Crop-Type Classification", IEEE JSTARS 14 (2021).
 Layout (per the dataset's catalogue page)::
 
     {tile}/dates.csv            column acquisition_date, YYYYMMDD, oldest first (one row per date)
-    {tile}/{class}/{n}.csv      header + one row per date: B2 B3 B4 B5 B6 B7 B8A B11 B12 Flag
+    {tile}/{class}/{n}.csv      one row per date: B2 B3 B4 B5 B6 B7 B8A B11 B12 Flag (header row optional)
                                 Flag: 0 clear, 1 cloud, 2 shadow, 3 snow; reflectance x 1e4
 
 Samples become ``x`` (``y`` = 1); ``valid`` is ``Flag == 0``. The class is the folder number 0-15; the
@@ -50,21 +50,31 @@ def read_dates(root: str | Path, tile: str) -> np.ndarray:
 
 
 def read_sample(path: str | Path, n_dates: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(values (T, 9) float32 reflectance, flags (T,))`` of one sample CSV."""
+    """``(values (T, 9) float32 reflectance, flags (T,))`` of one sample CSV.
+
+    The catalogue page does not say whether the files start with a header row, so a first row that is
+    not numeric is taken as a header and skipped.
+    """
     path = require_file(path, "pixel sample CSV")
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, header=None, dtype=str)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DatasetFormatError(f"{path}: unreadable CSV (expected columns {' '.join(COLUMNS)}): {error}") from error
+    if pd.to_numeric(table.iloc[0], errors="coerce").isna().any():
+        table = table.iloc[1:]
     if table.shape != (n_dates, len(COLUMNS)):
         raise DatasetFormatError(
             f"{path}: table has shape {table.shape}, expected ({n_dates}, {len(COLUMNS)}): one row per date of "
             f"dates.csv and columns {' '.join(COLUMNS)}"
         )
-    values = table.to_numpy(dtype=np.float64)
+    try:
+        values = table.to_numpy(dtype=np.float64)
+    except ValueError as error:
+        raise DatasetFormatError(f"{path}: non-numeric value in the table: {error}") from error
     flags = values[:, -1]
     if not np.isin(flags, list(FLAGS)).all():
-        raise DatasetFormatError(f"{path}: Flag column holds {sorted(int(f) for f in set(flags) - set(FLAGS))}, expected {FLAGS}")
+        bad = sorted(int(f) for f in set(flags) - set(FLAGS))
+        raise DatasetFormatError(f"{path}: Flag column holds {bad}, expected {FLAGS}")
     return (values[:, :-1] * SCALE).astype(np.float32), flags.astype(np.int8)
 
 

@@ -8,6 +8,7 @@ import sys
 
 COMMAND_MODULES = (
     "sitsbench.commands.synthetic",
+    "sitsbench.commands.predict_map",
     "sitsbench.commands.data",
 )
 """Modules that expose ``register(subparsers)``; each adds its sub-commands with ``set_defaults(func=...)``."""

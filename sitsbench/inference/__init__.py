@@ -1,0 +1,1 @@
+"""Inference at scale: land-cover maps of cubes larger than memory, chunk by chunk."""

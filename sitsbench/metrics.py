@@ -1,0 +1,105 @@
+"""Classification and segmentation metrics, all computed from one confusion matrix with NumPy.
+
+* overall accuracy (OA): share of correctly classified samples, dominated by the frequent classes;
+* per-class F1 and macro-F1 (their unweighted mean): each class counts the same, the usual headline metric
+  for imbalanced land-cover maps;
+* Cohen's kappa: agreement corrected for chance (Cohen 1960), still common in remote sensing;
+* intersection over union per class and its mean (mIoU), the segmentation metric.
+
+Macro averages run over the classes present in the reference or the prediction (as scikit-learn does):
+a class absent from both has no defined F1 or IoU. Labels equal to ``ignore_index`` are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+IGNORE_INDEX = -1
+
+
+def confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, ignore_index: int = IGNORE_INDEX
+) -> np.ndarray:
+    """``(K, K)`` counts, rows = reference class, columns = predicted class."""
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred differ in size: {y_true.size} vs {y_pred.size}")
+    keep = y_true != ignore_index
+    y_true, y_pred = y_true[keep].astype(np.int64), y_pred[keep].astype(np.int64)
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name} has labels outside 0..{num_classes - 1}: [{values.min()}, {values.max()}]")
+    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def _present(cm: np.ndarray) -> np.ndarray:
+    return (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+
+
+def overall_accuracy(cm: np.ndarray) -> float:
+    total = cm.sum()
+    return float(np.trace(cm) / total) if total else float("nan")
+
+
+def f1_per_class(cm: np.ndarray) -> np.ndarray:
+    """F1 of each class; NaN for classes absent from both reference and prediction."""
+    tp = np.diag(cm).astype(float)
+    denominator = cm.sum(axis=0) + cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, 2 * tp / denominator, np.nan)
+
+
+def macro_f1(cm: np.ndarray) -> float:
+    present = _present(cm)
+    return float(np.mean(f1_per_class(cm)[present])) if present.any() else float("nan")
+
+
+def iou_per_class(cm: np.ndarray) -> np.ndarray:
+    """Intersection over union of each class; NaN for classes absent from both."""
+    tp = np.diag(cm).astype(float)
+    union = cm.sum(axis=0) + cm.sum(axis=1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, tp / union, np.nan)
+
+
+def mean_iou(cm: np.ndarray) -> float:
+    present = _present(cm)
+    return float(np.mean(iou_per_class(cm)[present])) if present.any() else float("nan")
+
+
+def cohen_kappa(cm: np.ndarray) -> float:
+    total = cm.sum()
+    if not total:
+        return float("nan")
+    observed = np.trace(cm) / total
+    expected = float(cm.sum(axis=0) @ cm.sum(axis=1)) / total**2
+    return float((observed - expected) / (1 - expected)) if expected < 1 else float("nan")
+
+
+def classification_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    num_classes: int,
+    class_names: Sequence[str] | None = None,
+    ignore_index: int = IGNORE_INDEX,
+) -> dict:
+    """All metrics as a JSON-friendly dict: ``oa``, ``macro_f1``, ``kappa``, ``miou``, ``f1_per_class``,
+    ``iou_per_class`` (``{class name: value}``, None where undefined), ``confusion_matrix`` and ``n``."""
+    cm = confusion_matrix(y_true, y_pred, num_classes, ignore_index)
+    names = list(class_names) if class_names is not None else [str(k) for k in range(num_classes)]
+
+    def by_class(values: np.ndarray) -> dict[str, float | None]:
+        return {name: None if np.isnan(v) else float(v) for name, v in zip(names, values)}
+
+    return {
+        "oa": overall_accuracy(cm),
+        "macro_f1": macro_f1(cm),
+        "kappa": cohen_kappa(cm),
+        "miou": mean_iou(cm),
+        "f1_per_class": by_class(f1_per_class(cm)),
+        "iou_per_class": by_class(iou_per_class(cm)),
+        "confusion_matrix": cm.tolist(),
+        "n": int(cm.sum()),
+    }

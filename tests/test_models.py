@@ -1,0 +1,188 @@
+"""Model registry, the shared encoder interface, and behaviour of every registered baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sitsbench.models import create_model, list_models, register_model
+from sitsbench.models.random_forest import RandomForestBaseline, dataset_arrays
+from sitsbench.models.registry import model_entrypoint
+from sitsbench.models.utae import aggregate
+
+N_TIME, N_CHANNELS, N_CLASSES, N_PIXELS, PATCH = 36, 4, 3, 6, 8
+KNOWN_KINDS = ("series", "pixelset", "patch")
+
+
+def _batch(kind: str, batch: int = 6, seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    shape = {"series": (), "pixelset": (N_PIXELS,), "patch": (PATCH, PATCH)}[kind]
+    x = torch.randn(batch, N_TIME, N_CHANNELS, *shape, generator=generator)
+    doy = torch.sort(torch.randint(1, 365, (batch, N_TIME), generator=generator), dim=1).values
+    mask_shape = (batch, N_TIME, PATCH, PATCH) if kind == "patch" else (batch, N_TIME)
+    mask = torch.rand(mask_shape, generator=generator) > 0.3
+    if kind == "patch":  # a learnable per-pixel rule: the channel with the highest mean over time
+        y = x[:, :, :N_CLASSES].mean(dim=1).argmax(dim=1)
+    else:  # random labels: a tiny batch must be memorised
+        y = torch.randint(0, N_CLASSES, (batch,), generator=generator)
+    return {"x": x, "doy": doy, "mask": mask, "y": y}
+
+
+def _model(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    model = create_model(name, in_channels=N_CHANNELS, num_classes=N_CLASSES)
+    if getattr(model, "input_kind", None) not in KNOWN_KINDS:
+        pytest.skip(f"{name}: input kind {getattr(model, 'input_kind', None)!r} is tested elsewhere")
+    return model
+
+
+def test_registry_lists_filters_and_suggests():
+    names = list_models()
+    assert names == sorted(names)
+    for expected in ("tempcnn", "tempcnn_small", "lstm", "gru", "transformer_small", "ltae", "psetae", "utae_small"):
+        assert expected in names
+    assert list_models("tempcnn*") == ["tempcnn", "tempcnn_small"]
+    with pytest.raises(KeyError, match="tempcnn"):
+        create_model("tempcnnn", in_channels=4, num_classes=3)
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("ltae")(lambda in_channels, num_classes: nn.Identity())
+
+
+def test_create_model_records_name_and_kwargs():
+    model = create_model("tempcnn_small", in_channels=4, num_classes=3, seq_len=12)
+    assert model.model_name == "tempcnn_small"
+    assert model.model_kwargs == {"in_channels": 4, "num_classes": 3, "seq_len": 12}
+    assert model_entrypoint("tempcnn_small").input_kind == "series"
+    model.reset_classifier(5)
+    assert model.model_kwargs["num_classes"] == 5
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_backward_shapes_and_gradients(name):
+    model = _model(name)
+    batch = _batch(model.input_kind)
+    logits = model(batch["x"], doy=batch["doy"], mask=batch["mask"])
+    features = model.forward_features(batch["x"], doy=batch["doy"], mask=batch["mask"])
+    n = batch["x"].shape[0]
+    if model.input_kind == "patch":
+        assert logits.shape == (n, N_CLASSES, PATCH, PATCH)
+        assert features.shape == (n, model.num_features, PATCH, PATCH)
+    else:
+        assert logits.shape == (n, N_CLASSES)
+        assert features.shape == (n, model.num_features)
+    assert torch.isfinite(logits).all()
+    nn.functional.cross_entropy(logits, batch["y"]).backward()
+    for pname, parameter in model.named_parameters():
+        assert parameter.grad is not None, f"{name}: {pname} gets no gradient"
+        assert torch.isfinite(parameter.grad).all(), pname
+    assert any(p.grad.abs().sum() > 0 for p in model.parameters())
+    # doy and mask are optional
+    assert model(batch["x"]).shape == logits.shape
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_reset_classifier(name):
+    model = _model(name).eval()
+    batch = _batch(model.input_kind)
+    features = model.forward_features(batch["x"], batch["doy"])
+    model.reset_classifier(7)
+    assert model(batch["x"], batch["doy"]).shape[1] == 7
+    model.reset_classifier(0)
+    torch.testing.assert_close(model(batch["x"], batch["doy"]), features)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_overfits_a_tiny_batch(name):
+    model = _model(name)
+    batch = _batch(model.input_kind, batch=8, seed=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+
+    def eval_loss() -> float:
+        model.eval()
+        with torch.no_grad():
+            return float(nn.functional.cross_entropy(model(batch["x"], batch["doy"]), batch["y"]))
+
+    before = eval_loss()
+    for _ in range(100):
+        model.train()
+        loss = nn.functional.cross_entropy(model(batch["x"], batch["doy"]), batch["y"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = eval_loss()
+    assert after < before / 5, f"{name}: loss {before:.3f} -> {after:.3f}"
+
+
+@pytest.mark.parametrize("name", ["ltae", "transformer_small", "psetae"])
+def test_masked_dates_are_ignored_when_use_mask(name):
+    torch.manual_seed(0)
+    model = create_model(name, in_channels=N_CHANNELS, num_classes=N_CLASSES, use_mask=True).eval()
+    batch = _batch(model.input_kind)
+    altered = batch["x"].clone()
+    altered[~batch["mask"]] += 10 * torch.randn_like(altered[~batch["mask"]])
+    with torch.no_grad():
+        reference = model(batch["x"], batch["doy"], batch["mask"])
+        torch.testing.assert_close(model(altered, batch["doy"], batch["mask"]), reference)
+        assert not torch.allclose(model(altered, batch["doy"]), reference)  # without the mask they matter
+
+
+@pytest.mark.parametrize("name", ["ltae", "transformer_small"])
+def test_day_of_year_changes_the_output(name):
+    model = _model(name).eval()
+    batch = _batch("series")
+    with torch.no_grad():
+        assert not torch.allclose(model(batch["x"], batch["doy"]), model(batch["x"], batch["doy"] + 40))
+
+
+def test_ltae_attention_is_a_distribution_over_dates():
+    model = _model("ltae").eval()
+    batch = _batch("series")
+    attention = model.attention(batch["x"], batch["doy"])
+    assert attention.shape == (6, model.encoder.num_heads, N_TIME)
+    torch.testing.assert_close(attention.sum(-1), torch.ones(6, model.encoder.num_heads))
+
+
+def test_pixel_set_encoder_ignores_pixel_order():
+    model = _model("psetae").eval()
+    batch = _batch("pixelset")
+    shuffled = batch["x"][..., torch.randperm(N_PIXELS)]
+    with torch.no_grad():
+        torch.testing.assert_close(model(shuffled, batch["doy"]), model(batch["x"], batch["doy"]))
+
+
+def test_tempcnn_rejects_a_series_of_another_length():
+    model = _model("tempcnn_small")
+    with pytest.raises(ValueError, match="36 dates"):
+        model(torch.randn(2, N_TIME - 1, N_CHANNELS))
+
+
+def test_utae_aggregate_uses_one_head_per_channel_group():
+    features = torch.randn(2, 5, 8, 4, 4)  # (B, T, D, H, W), 2 heads -> 2 groups of 4 channels
+    attention = torch.zeros(2, 2, 5, 2, 2)
+    attention[:, 0, 1] = 1.0  # head 0 looks at date 1
+    attention[:, 1] = 0.2  # head 1 averages the dates
+    out = aggregate(features, attention)
+    torch.testing.assert_close(out[:, :4], features[:, 1, :4])
+    torch.testing.assert_close(out[:, 4:], features[:, :, 4:].mean(dim=1))
+
+
+def test_random_forest_learns_and_reports_every_class():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)  # class 3 of 4 never seen
+    x = rng.normal(size=(300, 5, 2)) + 2 * y[:, None, None]
+    forest = RandomForestBaseline(num_classes=4, n_estimators=30, seed=0).fit(x[:200], y[:200])
+    proba = forest.predict_proba(x[200:])
+    assert proba.shape == (100, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba[:, 3] == 0).all()
+    assert (forest.predict(x[200:]) == y[200:]).mean() > 0.9
+    assert forest.feature_importance(5, 2).shape == (5, 2)
+
+
+def test_dataset_arrays_from_items():
+    items = [{"x": torch.full((3, 2), float(i)), "y": torch.tensor(i % 2)} for i in range(4)]
+    x, y = dataset_arrays(items)
+    assert x.shape == (4, 3, 2) and x[3, 0, 0] == 3.0
+    np.testing.assert_array_equal(y, [0, 1, 0, 1])

@@ -78,6 +78,14 @@ def test_verified_download_and_per_file_resume(server, tmp_path):
     assert requests == ["/payload.bin"], "a present file with a matching checksum is not downloaded again"
 
 
+def test_files_land_in_the_reader_layout(server, tmp_path):
+    base, _ = server
+    manifest = _manifest(f"{base}/payload.bin", "unknown")
+    manifest["downloads"][0]["filename"] = "2017/L2A/frh04.csv"
+    [item] = fetch("tiny", root=tmp_path, manifest=manifest, retries=0)
+    assert item.path == tmp_path / "tiny" / "2017" / "L2A" / "frh04.csv" and item.path.read_bytes() == PAYLOAD
+
+
 def test_md5_checksum_is_accepted(server, tmp_path):
     base, _ = server
     manifest = _manifest(f"{base}/payload.bin", "md5:" + hashlib.md5(PAYLOAD).hexdigest())

@@ -66,6 +66,8 @@ def good():
         (lambda m: m["downloads"][0].update(url="not a url"), "downloads", "not an http(s)/ftp URL"),
         (lambda m: m["downloads"][0].update(checksum="sha256:abc"), "downloads", "sha256:<64 hex>"),
         (lambda m: m["downloads"][0].update(checksum="crc32:0a0b0c0d"), "downloads", "sha256:<64 hex>"),
+        (lambda m: m["downloads"][0].update(filename="../escape.zip"), "downloads", "relative path"),
+        (lambda m: m["downloads"][0].update(filename="/abs.zip"), "downloads", "relative path"),
         (lambda m: m.update(classes={"count": -1, "names": "unknown"}), "classes", "non-negative"),
         (lambda m: m.update(classes={"count": 2, "names": {"a": "b"}}), "classes", "integer ids"),
         (lambda m: m.update(citation="Garnot 2021"), "citation", "BibTeX"),

@@ -53,6 +53,13 @@ def _is_url(text: str) -> bool:
     return parts.scheme in URL_SCHEMES and bool(parts.netloc) and " " not in text
 
 
+def _is_relative_path(text: Any) -> bool:
+    """A file name or ``a/b/name`` path that stays inside the dataset folder (the readers' layout)."""
+    if not isinstance(text, str) or not text or text.startswith("/") or "\\" in text:
+        return False
+    return all(part not in ("", ".", "..") for part in text.split("/"))
+
+
 def validate_manifest(data: Any, source: str = "manifest") -> dict:
     """Check one manifest and return it; :class:`ManifestError` names ``source`` and the bad field."""
 
@@ -90,8 +97,8 @@ def validate_manifest(data: Any, source: str = "manifest") -> dict:
             fail("downloads", f"entry {i} must have exactly the keys {list(DOWNLOAD_FIELDS)}")
         if not _is_url(str(entry["url"])):
             fail("downloads", f"entry {i} url {entry['url']!r} is not an http(s)/ftp URL")
-        if not isinstance(entry["filename"], str) or not entry["filename"] or "/" in entry["filename"]:
-            fail("downloads", f"entry {i} filename must be a plain file name")
+        if not _is_relative_path(entry["filename"]):
+            fail("downloads", f"entry {i} filename must be a relative path inside the dataset folder")
         if not CHECKSUM.match(str(entry["checksum"])):
             fail("downloads", f"entry {i} checksum {entry['checksum']!r} must be sha256:<64 hex>, md5:<32 hex> or unknown")
     if not data["citation"].lstrip().startswith("@"):

@@ -31,8 +31,21 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+class _InfoDumper(yaml.SafeDumper):
+    """Multi-line strings (description, BibTeX) as readable ``|`` blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_InfoDumper.add_representer(str, _represent_str)
+
+
 def run_info(args: argparse.Namespace) -> int:
-    print(yaml.safe_dump(load_manifest(args.name), sort_keys=False, allow_unicode=True, width=110).rstrip())
+    manifest = load_manifest(args.name)
+    print(yaml.dump(manifest, Dumper=_InfoDumper, sort_keys=False, allow_unicode=True, width=110).rstrip())
     return 0
 
 

@@ -169,21 +169,24 @@ def test_pixelset_wrong_shape_missing_and_truncated(tmp_path):
 # --- BreizhCrops --------------------------------------------------------------------------------------
 
 
-def test_breizhcrops_round_trip(tmp_path):
-    written = F.write_breizhcrops(tmp_path, region="frh04", n_parcels=3)
-    cube = read_breizhcrops(tmp_path, region="frh04", level="L2A")
+@pytest.mark.parametrize("level", ["L2A", "L1C"])
+def test_breizhcrops_round_trip(tmp_path, level):
+    written = F.write_breizhcrops(tmp_path, region="frh04", level=level, n_parcels=3)
+    cube = read_breizhcrops(tmp_path, region="frh04", level=level)
     validate_cube(cube)
+    assert cube.sizes["band"] == (13 if level == "L1C" else 10)
     assert cube.attrs["parcel_ids"] == [100, 101, 102], "the parcel with code XXX (not mapped) is dropped"
     assert cube.attrs["class_names"] == ["barley", "wheat", "corn"]
     np.testing.assert_array_equal(cube["class"].values[0], [0, 1, 2])
     np.testing.assert_array_equal(cube["parcel"].values[0], [1, 2, 3])
+    columns = [written["columns"].index("B" + b[1:].lstrip("0")) for b in cube["band"].values]
     for k, pid in enumerate(cube.attrs["parcel_ids"]):
         values = written["series"][pid]["values"]
         days = values[:, -1].astype(np.int64).astype("datetime64[ns]").astype("datetime64[D]")
         _, first = np.unique(days, return_index=True)
         rows = np.searchsorted(cube["time"].values.astype("datetime64[D]"), days[first])
         got = cube["reflectance"].values[rows, :, 0, k]
-        np.testing.assert_allclose(got, (values[first, :10] * 1e-4).astype(np.float32))
+        np.testing.assert_allclose(got, (values[first][:, columns] * 1e-4).astype(np.float32))
         observed = np.zeros(cube.sizes["time"], dtype=bool)
         observed[rows] = True
         assert not cube["valid"].values[~observed, 0, k].any(), "no observation -> not valid"

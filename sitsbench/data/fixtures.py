@@ -87,17 +87,26 @@ def write_pixelset(root: str | Path, n_parcels: int = 3, n_dates: int = 4, seed:
     return {"arrays": arrays, "labels": labels, "dates": dates}
 
 
-BREIZHCROPS_L2A_COLUMNS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12", "CLD", "EDG", "SAT", "doa")
+BREIZHCROPS_COLUMNS = {
+    "L1C": ("B1", "B10", "B11", "B12", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9",
+            "QA10", "QA20", "QA60", "doa"),
+    "L2A": ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12", "CLD", "EDG", "SAT", "doa"),
+}
 
 
-def write_breizhcrops(root: str | Path, region: str = "frh04", n_parcels: int = 3, seed: int = 0) -> dict:
-    """BreizhCrops L2A 2017: ``classmapping.csv``, ``codes.csv``, ``2017/L2A/{region}.csv`` and ``.h5``.
+def write_breizhcrops(root: str | Path, region: str = "frh04", level: str = "L2A", n_parcels: int = 3,
+                      seed: int = 0) -> dict:
+    """BreizhCrops 2017: ``classmapping.csv``, ``codes.csv``, ``2017/{level}/{region}.csv`` and ``.h5``.
 
     Parcel k is observed on its own dates; parcel 0 has a second observation on its first day (dropped
-    by the reader) and one cloudy date (CLD = 80); one more parcel has a crop code outside the mapping.
+    by the reader) and one cloudy date (L2A ``CLD = 80``, L1C ``QA60 = 1024``); one more parcel has a crop
+    code outside the mapping. Returns the raw arrays (columns of :data:`BREIZHCROPS_COLUMNS`).
     """
     root, rng = Path(root), _rng(seed)
-    folder = root / "2017" / "L2A"
+    columns = BREIZHCROPS_COLUMNS[level]
+    n_bands = 13 if level == "L1C" else 10
+    cloud_column, cloud_value = ("QA60", 1024) if level == "L1C" else ("CLD", 80)
+    folder = root / "2017" / level
     folder.mkdir(parents=True, exist_ok=True)
     mapping = pd.DataFrame({"id": [0, 1, 1, 2], "classname": ["barley", "wheat", "wheat", "corn"],
                             "code": ["ORH", "BTH", "BTP", "MIS"]})
@@ -114,19 +123,18 @@ def write_breizhcrops(root: str | Path, region: str = "frh04", n_parcels: int = 
             when = np.sort(rng.choice(days, 4 + k % 3, replace=False)).astype("datetime64[ns]")
             if k == 0:
                 when = np.concatenate([when[:1], when[:1] + np.timedelta64(2, "h"), when[1:]])
-            values = np.zeros((when.size, len(BREIZHCROPS_L2A_COLUMNS)))
-            values[:, :10] = rng.integers(1, 10000, (when.size, 10))
-            values[:, 10] = 0
+            values = np.zeros((when.size, len(columns)))
+            values[:, :n_bands] = rng.integers(1, 10000, (when.size, n_bands))
             if k == 0:
-                values[-1, 10] = 80
-            values[:, 13] = when.astype(np.int64).astype(np.float64)
+                values[-1, columns.index(cloud_column)] = cloud_value
+            values[:, -1] = when.astype(np.int64).astype(np.float64)
             key = f"csv/{region}/{pid}.csv"
             handle.create_dataset(key, data=values)
             series[pid] = {"values": values, "code": code}
             rows.append({"idx": k, "id": pid, "CODE_CULTU": code, "path": key, "meanQA60": 0.0,
                          "sequencelength": when.size})
     pd.DataFrame(rows).to_csv(folder / f"{region}.csv")
-    return {"series": series, "mapping": mapping}
+    return {"series": series, "mapping": mapping, "columns": columns}
 
 
 TIMESEN2CROP_COLUMNS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8A", "B11", "B12", "Flag")

@@ -171,8 +171,7 @@ def text_table(rows: list[dict[str, str]], max_width: int = 30) -> str:
     """Rows as a fixed-width plain-text table; longer cells are cut to ``max_width`` characters with ``...``."""
     if not rows:
         return "(no dataset manifests)"
-    cut = lambda text: text if len(text) <= max_width else text[: max_width - 3] + "..."  # noqa: E731
-    rows = [{k: cut(v) for k, v in row.items()} for row in rows]
+    rows = [{k: v if len(v) <= max_width else v[: max_width - 3] + "..." for k, v in row.items()} for row in rows]
     keys = list(rows[0])
     widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in keys}
     lines = ["  ".join(k.ljust(widths[k]) for k in keys).rstrip()]

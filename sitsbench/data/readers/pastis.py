@@ -96,8 +96,10 @@ def fold_patches(metadata: dict[int, dict], rotation: int) -> dict[str, list[int
     if rotation not in range(len(FOLD_ROTATIONS)):
         raise ValueError(f"rotation must be 0-{len(FOLD_ROTATIONS) - 1}, got {rotation}")
     train, val, test = FOLD_ROTATIONS[rotation]
-    by_fold = lambda folds: sorted(pid for pid, m in metadata.items() if m["fold"] in folds)  # noqa: E731
-    return {"train": by_fold(train), "val": by_fold((val,)), "test": by_fold((test,))}
+    return {
+        subset: sorted(pid for pid, m in metadata.items() if m["fold"] in folds)
+        for subset, folds in (("train", train), ("val", (val,)), ("test", (test,)))
+    }
 
 
 def read_patch(

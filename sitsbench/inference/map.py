@@ -74,7 +74,7 @@ def classify_window(window: xr.Dataset, predictor) -> tuple[np.ndarray, np.ndarr
 
 def _process_window(cube: xr.Dataset | str, predictor, output: str, chunk: int, cy: int, cx: int) -> tuple[int, int]:
     if isinstance(cube, str):
-        cube = open_cube(cube, validate=False)
+        cube = open_cube(cube, chunks={}, validate=False)
     rows = slice(cy * chunk, (cy + 1) * chunk)
     cols = slice(cx * chunk, (cx + 1) * chunk)
     window = cube[[C.REFLECTANCE, C.VALID]].isel({C.Y: rows, C.X: cols}).load()
@@ -102,7 +102,7 @@ def predict_map(
     """
     output = Path(output)
     source = str(cube) if isinstance(cube, str | Path) else cube.attrs.get("source", "in-memory cube")
-    dataset = open_cube(cube, validate=False) if isinstance(cube, str | Path) else cube
+    dataset = open_cube(cube, chunks={}, validate=False) if isinstance(cube, str | Path) else cube
     height, width = dataset.sizes[C.Y], dataset.sizes[C.X]
     group = _open_store(output, height, width, chunk, source)
     done = np.asarray(group["done"][:])

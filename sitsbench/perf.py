@@ -1,0 +1,143 @@
+"""Measurements behind ``benchmarks/`` and the "Performance and scale" chapter.
+
+Each function measures one path and a baseline *in the same run*, so the reported ratios do not depend on the
+machine's absolute speed. Peak memory is traced with :mod:`tracemalloc`, which sees the NumPy / Python
+allocations of the data path (not torch's allocator).
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sitsbench.data import cube as C
+from sitsbench.data.datasets import PixelSeriesDataset, pixel_series
+from sitsbench.data.io import open_cube, save_cube
+from sitsbench.data.normalize import BandStats
+from sitsbench.data.splits import split_mask, split_parcels
+from sitsbench.data.synthetic import generate_cube
+from sitsbench.inference.map import predict_map, window_grid
+from sitsbench.inference.predictors import ForestPredictor
+from sitsbench.runtime import resolve_device
+
+
+def timed(function: Callable[[], object]) -> tuple[float, int]:
+    """Seconds and peak traced bytes of one call of ``function``."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    function()
+    seconds = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return seconds, peak
+
+
+def small_forest(seed: int = 0, n_trees: int = 20) -> ForestPredictor:
+    """A Random Forest predictor trained on the toy cube (enough to exercise map inference)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    cube = generate_cube("toy", seed=seed, with_s1=False)
+    split = split_parcels(cube, seed=seed)
+    stats = BandStats.from_cube(cube, split_mask(split, "train"))
+    train = PixelSeriesDataset(cube, split, "train", stats)
+    forest = RandomForestClassifier(n_trees, max_depth=12, random_state=seed, n_jobs=1)
+    return ForestPredictor(forest.fit(train.x.reshape(len(train), -1), train.y), stats)
+
+
+def write_synthetic(workdir: Path, side: int, n_dates: int = 20, seed: int = 0, chunk: int = 64) -> Path:
+    """Render a ``side`` x ``side`` synthetic cube lazily and write it to zarr chunk by chunk."""
+    cube = generate_cube("toy", seed=seed, height=side, width=side, n_dates=n_dates, with_s1=False,
+                         mean_parcel_area=120.0, block_size=chunk, chunks=chunk)
+    return save_cube(cube, workdir / f"cube_{side}.zarr")
+
+
+def map_inference_scaling(workdir: Path, sides=(64, 128, 256, 512), chunk: int = 64, n_dates: int = 20) -> list[dict]:
+    """Map inference cost and peak memory for square cubes whose pixel count grows x4 per step."""
+    predictor = small_forest()
+    rows = []
+    for side in sides:
+        path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
+        output = workdir / f"map_{side}.zarr"
+        seconds, peak = timed(partial(predict_map, path, predictor, output, chunk=chunk, progress=False))
+        pixels = side * side
+        rows.append({
+            "side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
+            "seconds": seconds, "pixels_per_s": pixels / seconds, "peak_mib": peak / 2**20,
+        })
+    return rows
+
+
+def data_path_throughput(workdir: Path, side: int = 256, n_dates: int = 20, chunk: int = 64) -> dict:
+    """Pixels/s of cube-on-disk -> standardised batches vs a raw NumPy memmap read of the same bytes."""
+    path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
+    cube = open_cube(path, chunks={}, validate=False)
+    raw_path = workdir / f"raw_{side}.npy"
+    np.save(raw_path, np.asarray(cube[C.REFLECTANCE].values))
+    stats = BandStats.from_cube(cube.isel({C.Y: slice(0, chunk), C.X: slice(0, chunk)}).load(),
+                                np.ones((chunk, chunk), dtype=bool))
+    windows = window_grid(side, side, chunk)
+
+    def cube_batches() -> None:
+        for cy, cx in windows:
+            window = cube[[C.REFLECTANCE, C.VALID]].isel(
+                {C.Y: slice(cy * chunk, (cy + 1) * chunk), C.X: slice(cx * chunk, (cx + 1) * chunk)}).load()
+            rows, cols = np.divmod(np.arange(chunk * chunk), chunk)
+            pixel_series(window, rows, cols, stats, fill="none")
+
+    def memmap_batches() -> None:
+        raw = np.load(raw_path, mmap_mode="r")
+        for cy, cx in windows:
+            block = np.asarray(raw[:, :, cy * chunk:(cy + 1) * chunk, cx * chunk:(cx + 1) * chunk])
+            block.reshape(n_dates, len(C.S2_BANDS), -1).transpose(2, 0, 1).copy()
+
+    cube_s, _ = timed(cube_batches)
+    raw_s, _ = timed(memmap_batches)
+    pixels = side * side
+    return {"pixels": pixels, "cube_pixels_per_s": pixels / cube_s, "memmap_pixels_per_s": pixels / raw_s,
+            "cube_over_memmap_time": cube_s / raw_s}
+
+
+def _train_step(model, optimizer, x, doy, mask, y) -> None:
+    optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(model(x, doy=doy, mask=mask), y).backward()
+    optimizer.step()
+
+
+def training_step_throughput(names=("tempcnn", "ltae", "transformer_small"), batch_size: int = 256,
+                             n_dates: int = 36, n_bands: int = 10, steps: int = 10, device: str = "auto") -> list[dict]:
+    """Training samples/s (forward + backward + Adam step) of registered series models on random batches."""
+    from sitsbench.models import create_model
+
+    device_ = resolve_device(device)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, n_dates, n_bands, generator=generator).to(device_)
+    doy = torch.linspace(1, 365, n_dates).long().expand(batch_size, -1).to(device_)
+    mask = torch.ones(batch_size, n_dates, dtype=torch.bool, device=device_)
+    y = torch.randint(0, 10, (batch_size,), generator=generator).to(device_)
+    rows = []
+    for name in names:
+        torch.manual_seed(0)
+        model = create_model(name, in_channels=n_bands, num_classes=10).to(device_).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        step = partial(_train_step, model, optimizer, x, doy, mask, y)
+        step()  # warm-up
+        if device_.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if device_.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        rows.append({"model": name, "device": str(device_), "samples_per_s": steps * batch_size / seconds,
+                     "parameters": sum(p.numel() for p in model.parameters())})
+    baseline = rows[0]["samples_per_s"]
+    for row in rows:
+        row[f"speed_vs_{rows[0]['model']}"] = row["samples_per_s"] / baseline
+    return rows

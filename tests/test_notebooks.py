@@ -52,3 +52,30 @@ def test_a_failing_cell_fails_the_build_and_is_named(tmp_path):
     with pytest.raises(BookBuildError, match=r"broken.ipynb failed in cell \d+: ValueError: boom in chapter") as error:
         execute_notebook(path, tmp_path / "out.ipynb", {"profile": "quick"}, cwd=tmp_path)
     assert isinstance(error.value.__cause__, papermill.PapermillExecutionError)
+
+
+@pytest.mark.slow
+def test_chapter_two_baselines_beat_the_majority_class(tmp_path):
+    out = tmp_path / "runs"
+    execute_notebook(REPO / "notebooks" / "02_supervised_baselines.ipynb", tmp_path / "out.ipynb",
+                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
+    metrics = json.loads((out / "record.json").read_text())["metrics"]
+    expected = {"majority class", "Random Forest", "TempCNN", "LSTM", "GRU", "Transformer", "L-TAE", "PSE-TAE", "U-TAE"}
+    assert set(metrics) == expected
+    floor = metrics["majority class"]["macro_f1"]
+    for name in ("Random Forest", "TempCNN", "L-TAE", "Transformer"):
+        assert metrics[name]["macro_f1"] > floor + 0.4, name
+        assert metrics[name]["train_time_s"] > 0
+
+
+@pytest.mark.slow
+def test_performance_chapter_shows_linear_cost_and_flat_memory(tmp_path):
+    out = tmp_path / "runs"
+    execute_notebook(REPO / "notebooks" / "07_performance.ipynb", tmp_path / "out.ipynb",
+                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
+    metrics = json.loads((out / "record.json").read_text())["metrics"]
+    assert metrics["map_pixel_ratio_last"] == 16
+    assert metrics["map_time_ratio_last"] > 3  # cost grows with the pixels...
+    assert metrics["map_memory_ratio_last"] < 3  # ...while memory does not follow the x16 cube
+    assert metrics["data_path_cube_over_memmap_time"] > 1
+    assert metrics["train_samples_per_s_ltae"] > 0

@@ -9,3 +9,5 @@ from sitsbench.models.base import SITSClassifier
 from sitsbench.models.registry import create_model, list_models, model_entrypoint, register_model
 
 __all__ = ["SITSClassifier", "create_model", "list_models", "model_entrypoint", "register_model"]
+
+import sitsbench.autoencoders  # noqa: E402,F401  (registers the auto-encoders, which build on the modules above)

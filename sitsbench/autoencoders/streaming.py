@@ -1,0 +1,137 @@
+"""Training and encoding that stream over a cube larger than memory, one window at a time.
+
+The cube is opened lazily (``open_cube(path, chunks={})``: zarr/NetCDF chunks read on demand) and visited in the
+square windows of :func:`sitsbench.inference.map.window_grid`; each window is loaded, prepared as in training
+(standardised, gaps left as they are: the auto-encoders read the mask) and dropped. Memory therefore depends on
+the window size, not on the cube size (the same design as :mod:`sitsbench.inference.map`).
+
+* :class:`StreamingPixelDataset` — an iterable dataset of pixel series, windows in a seeded random order and
+  pixels shuffled within each window, for :func:`~sitsbench.autoencoders.training.fit_autoencoder`;
+* :func:`encode_cube` — the code map ``(H, W, latent_dim)`` of a cube by a pixel or a patch auto-encoder, into
+  memory or into a zarr array;
+* :func:`encode_scaling` — encode throughput (pixels/s) and peak memory for growing cube sizes
+  (``benchmarks/bench_ae_encode.py``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+import zarr
+from torch.utils.data import IterableDataset
+from tqdm.auto import tqdm
+
+from sitsbench.autoencoders.base import SITSAutoEncoder
+from sitsbench.data import cube as C
+from sitsbench.data.datasets import pixel_series
+from sitsbench.data.io import open_cube
+from sitsbench.data.normalize import BandStats
+from sitsbench.data.timeops import day_of_year
+from sitsbench.inference.map import window_grid
+from sitsbench.runtime import resolve_device
+
+
+def _lazy(cube: xr.Dataset | str | Path) -> xr.Dataset:
+    return open_cube(cube, chunks={}, validate=False) if isinstance(cube, (str, Path)) else cube
+
+
+def read_window(cube: xr.Dataset, cy: int, cx: int, chunk: int, stats: BandStats | None):
+    """Pixel series ``(h * w, T, C)``, clear mask ``(h * w, T)`` and shape ``(h, w)`` of window ``(cy, cx)``."""
+    window = cube[[C.REFLECTANCE, C.VALID]].isel(
+        {C.Y: slice(cy * chunk, (cy + 1) * chunk), C.X: slice(cx * chunk, (cx + 1) * chunk)}).load()
+    height, width = window.sizes[C.Y], window.sizes[C.X]
+    rows, cols = np.divmod(np.arange(height * width), width)
+    x, mask = pixel_series(window, rows, cols, stats, fill="none")
+    return np.nan_to_num(x, nan=0.0), mask, (height, width)
+
+
+class StreamingPixelDataset(IterableDataset):
+    """Pixel series ``x``/``doy``/``mask`` of a (lazily opened) cube, read window by window.
+
+    Each pass visits the windows in a new seeded random order (``seed + pass``) and shuffles the pixels of a
+    window, so a DataLoader gets mixed batches while holding one window in memory.
+    """
+
+    def __init__(self, cube: xr.Dataset | str | Path, stats: BandStats | None, chunk: int = 64, seed: int = 0):
+        self.cube, self.stats, self.chunk, self.seed = _lazy(cube), stats, chunk, seed
+        self.windows = window_grid(self.cube.sizes[C.Y], self.cube.sizes[C.X], chunk)
+        self.doy = torch.from_numpy(day_of_year(self.cube[C.TIME].values))
+        self.passes = 0
+
+    def __len__(self) -> int:
+        return self.cube.sizes[C.Y] * self.cube.sizes[C.X]
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.passes])
+        self.passes += 1
+        for index in rng.permutation(len(self.windows)):
+            x, mask, _ = read_window(self.cube, *self.windows[index], self.chunk, self.stats)
+            for pixel in rng.permutation(len(x)):
+                yield {"x": torch.from_numpy(x[pixel]), "doy": self.doy, "mask": torch.from_numpy(mask[pixel])}
+
+
+@torch.no_grad()
+def _encode_window(model: SITSAutoEncoder, x: np.ndarray, doy: torch.Tensor, mask: np.ndarray,
+                   shape: tuple[int, int], batch_size: int, device: torch.device) -> np.ndarray:
+    """``(h, w, latent_dim)`` codes of one window's pixels."""
+    x_t, mask_t = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
+    if model.data_kind == "patch":  # the window is one patch (T, C, h, w)
+        patch = x_t.reshape(*shape, *x_t.shape[1:]).permute(2, 3, 0, 1)[None]
+        patch_mask = mask_t.reshape(*shape, -1).permute(2, 0, 1)[None]
+        return model.encode(patch, doy[None], patch_mask)[0].permute(1, 2, 0).cpu().numpy()
+    codes = [model.encode(x_t[s:s + batch_size], doy.expand(len(x_t[s:s + batch_size]), -1),
+                          mask_t[s:s + batch_size]) for s in range(0, len(x_t), batch_size)]
+    return torch.cat(codes).reshape(*shape, -1).cpu().numpy()
+
+
+def encode_cube(model: SITSAutoEncoder, cube: xr.Dataset | str | Path, stats: BandStats | None, chunk: int = 64,
+                batch_size: int = 4096, output: str | Path | None = None, device: str = "auto",
+                progress: bool = False) -> np.ndarray | zarr.Array:
+    """Code map ``(H, W, latent_dim)`` float32 of ``cube`` (a path is opened lazily), one window at a time.
+
+    With ``output`` the codes go to a zarr array at that path (chunked like the windows) and that array is
+    returned; otherwise a NumPy array. A patch auto-encoder encodes each window as one patch.
+    """
+    if model.data_kind not in ("series", "patch"):
+        raise ValueError(f"encode_cube needs a series or patch auto-encoder, got input_kind {model.input_kind!r}")
+    cube = _lazy(cube)
+    device_ = resolve_device(device)
+    model.to(device_).eval()
+    height, width = cube.sizes[C.Y], cube.sizes[C.X]
+    shape = (height, width, model.latent_dim)
+    if output is None:
+        codes = np.zeros(shape, dtype=np.float32)
+    else:
+        codes = zarr.open_array(str(output), mode="w", shape=shape, chunks=(chunk, chunk, model.latent_dim),
+                                dtype="float32", zarr_format=2)
+    doy = torch.from_numpy(day_of_year(cube[C.TIME].values)).to(device_)
+    encode = partial(_encode_window, model, doy=doy, batch_size=batch_size, device=device_)
+    for cy, cx in tqdm(window_grid(height, width, chunk), desc="encode", disable=not progress, leave=False):
+        x, mask, window_shape = read_window(cube, cy, cx, chunk, stats)
+        codes[cy * chunk:cy * chunk + window_shape[0], cx * chunk:cx * chunk + window_shape[1]] = encode(
+            x=x, mask=mask, shape=window_shape)
+    return codes
+
+
+def encode_scaling(workdir: Path, sides=(32, 64, 128, 256), chunk: int = 32, n_dates: int = 20,
+                   model_name: str = "ae_tempconv", device: str = "auto") -> list[dict]:
+    """Encode seconds, pixels/s and peak traced memory (NumPy/Python) of :func:`encode_cube` from zarr cubes
+    whose side doubles per step (an untrained model: the cost does not depend on the weights)."""
+    from sitsbench.models import create_model
+    from sitsbench.perf import timed, write_synthetic
+
+    torch.manual_seed(0)
+    model = create_model(model_name, in_channels=len(C.S2_BANDS), num_classes=0)
+    rows = []
+    for side in sides:
+        path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
+        seconds, peak = timed(partial(encode_cube, model, path, None, chunk=chunk, device=device,
+                                      output=workdir / f"codes_{side}.zarr"))
+        pixels = side * side
+        rows.append({"side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
+                     "seconds": seconds, "pixels_per_s": pixels / seconds, "peak_mib": peak / 2**20})
+    return rows

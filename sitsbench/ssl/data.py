@@ -1,0 +1,55 @@
+"""Unlabeled pixel series for pretraining: reads only ``reflectance``, ``valid`` and ``time``, never ``class``.
+
+Each item is the list of augmented views of one pixel series (see :class:`~sitsbench.ssl.augment.MultiView`);
+views are drawn with a generator seeded by ``(seed, epoch, index)``, so a run is reproducible and every
+epoch sees new views (call :meth:`UnlabeledPixelDataset.set_epoch`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import xarray as xr
+from torch.utils.data import Dataset
+
+from sitsbench.data import cube as C
+from sitsbench.data.datasets import pixel_series
+from sitsbench.data.normalize import BandStats
+from sitsbench.data.timeops import day_of_year
+
+
+class UnlabeledPixelDataset(Dataset):
+    """All pixels of ``cube`` (or those where ``where`` ``(y, x)`` is True), standardised, as view lists."""
+
+    def __init__(
+        self,
+        cube: xr.Dataset,
+        transform,
+        where: np.ndarray | None = None,
+        stats: BandStats | None = None,
+        max_pixels: int | None = None,
+        seed: int = 0,
+    ):
+        shape = (cube.sizes[C.Y], cube.sizes[C.X])
+        where = np.ones(shape, dtype=bool) if where is None else np.asarray(where, dtype=bool)
+        if where.shape != shape:
+            raise ValueError(f"where has shape {where.shape}, expected the cube's (y, x) = {shape}")
+        rows, cols = np.nonzero(where)
+        if max_pixels is not None and rows.size > max_pixels:
+            keep = np.sort(np.random.default_rng(seed).choice(rows.size, max_pixels, replace=False))
+            rows, cols = rows[keep], cols[keep]
+        self.stats = stats if stats is not None else BandStats.from_cube(cube, where)
+        self.x, self.mask = pixel_series(cube, rows, cols, self.stats)
+        self.doy = torch.from_numpy(day_of_year(cube[C.TIME].values).astype(np.int64))
+        self.transform, self.seed, self.epoch = transform, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __getitem__(self, index: int) -> list[dict[str, torch.Tensor]]:
+        sample = {"x": torch.from_numpy(self.x[index]), "doy": self.doy, "mask": torch.from_numpy(self.mask[index])}
+        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0]))
+        return self.transform(sample, generator)

@@ -1,0 +1,190 @@
+"""Pretraining loop: build the views, the method (SimCLR or DINO), train, monitor collapse, save.
+
+Methods are looked up in :data:`METHODS` (name -> builder), so adding one is a new entry, not a new branch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import xarray as xr
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from sitsbench.data import cube as C
+from sitsbench.models.registry import create_model
+from sitsbench.records import write_run_record
+from sitsbench.runtime import resolve_device, seed_everything
+from sitsbench.ssl.augment import (
+    BandDropout,
+    CloudMask,
+    Compose,
+    DateResample,
+    GaussianNoise,
+    MultiView,
+    SpectralJitter,
+    TemporalCrop,
+)
+from sitsbench.ssl.data import UnlabeledPixelDataset
+from sitsbench.ssl.methods import DINO, SimCLR
+from sitsbench.ssl.monitor import collapse_metrics, warn_if_collapsed
+from sitsbench.training.checkpoint import load_checkpoint, save_checkpoint
+
+
+@dataclass
+class PretrainConfig:
+    """Every knob of :func:`pretrain`. ``global_dates=None`` keeps all dates in the global views (needed by
+    encoders built for a fixed length, e.g. TempCNN); ``local_dates`` is the temporal-crop length of DINO's
+    local views."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    max_pixels: int | None = 2000
+    global_dates: int | None = None
+    local_dates: int = 8
+    n_local: int = 4
+    cloud_p: float = 0.2
+    jitter: float = 0.1
+    band_dropout: float = 0.1
+    noise_std: float = 0.05
+    temperature: float = 0.1
+    student_temp: float = 0.1
+    teacher_temp: float = 0.04
+    base_momentum: float = 0.99
+    head_dim: int = 64
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class PretrainHistory:
+    """Per-epoch ``loss``, ``embedding_std``, ``mean_cosine`` (collapse metrics), and ``uniform_std``."""
+
+    loss: list[float] = field(default_factory=list)
+    embedding_std: list[float] = field(default_factory=list)
+    mean_cosine: list[float] = field(default_factory=list)
+    uniform_std: float | None = None
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _common_augment(config: PretrainConfig) -> list:
+    return [
+        CloudMask(config.cloud_p),
+        SpectralJitter(config.jitter, config.jitter),
+        BandDropout(config.band_dropout),
+        GaussianNoise(config.noise_std),
+    ]
+
+
+def build_views(config: PretrainConfig, n_local: int) -> MultiView:
+    """Global views (optional date re-sampling + clouds, jitter, band drop-out, noise) and local temporal crops."""
+    resample = [] if config.global_dates is None else [DateResample(config.global_dates)]
+    global_view = Compose(resample + _common_augment(config))
+    local_view = Compose([TemporalCrop(config.local_dates), *_common_augment(config)]) if n_local else None
+    return MultiView(global_view, 2, local_view, n_local)
+
+
+def _simclr(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, MultiView]:
+    return SimCLR(encoder, out_dim=config.head_dim, temperature=config.temperature), build_views(config, 0)
+
+
+def _dino(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, MultiView]:
+    method = DINO(
+        encoder,
+        out_dim=4 * config.head_dim,
+        student_temp=config.student_temp,
+        teacher_temp=config.teacher_temp,
+        base_momentum=config.base_momentum,
+    )
+    return method, build_views(config, config.n_local)
+
+
+METHODS = {"simclr": _simclr, "dino": _dino}
+
+
+def _to_device(views: list[dict[str, torch.Tensor]], device: torch.device) -> list[dict[str, torch.Tensor]]:
+    return [{key: value.to(device) for key, value in view.items()} for view in views]
+
+
+def pretrain(
+    cube: xr.Dataset,
+    method: str = "simclr",
+    backbone: str = "transformer_tiny",
+    config: PretrainConfig | None = None,
+    output_dir: str | Path | None = None,
+) -> tuple[nn.Module, PretrainHistory]:
+    """Pretrain ``backbone`` (a registered encoder) with ``method`` on all pixels of ``cube`` (no labels).
+
+    Returns the encoder (``num_classes=0``, in eval mode) and the per-epoch history. With ``output_dir``,
+    writes ``encoder.pt`` (see :func:`load_encoder`) and ``record.json``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    config = config or PretrainConfig()
+    generator = seed_everything(config.seed)
+    device = resolve_device(config.device)
+    encoder = create_model(backbone, in_channels=cube.sizes[C.BAND], num_classes=0, **config.backbone_kwargs)
+    model, views = METHODS[method](encoder, config)
+    model = model.to(device)
+    dataset = UnlabeledPixelDataset(cube, views, max_pixels=config.max_pixels, seed=config.seed)
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator)
+    if len(loader) == 0:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(dataset)} pretraining pixels")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    history, total_steps, step, start = PretrainHistory(), config.epochs * len(loader), 0, time.perf_counter()
+    for epoch in tqdm(range(config.epochs), desc=f"{method} pretraining", disable=not config.progress):
+        dataset.set_epoch(epoch)
+        model.train()
+        losses, embeddings = [], []
+        for batch in loader:
+            loss, features = model.loss(_to_device(batch, device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            model.step_end(step, total_steps)
+            step += 1
+            losses.append(loss.item())
+            embeddings.append(features.detach().cpu())
+        metrics = collapse_metrics(torch.cat(embeddings))
+        warn_if_collapsed(metrics)
+        history.loss.append(sum(losses) / len(losses))
+        history.embedding_std.append(metrics["embedding_std"])
+        history.mean_cosine.append(metrics["mean_cosine"])
+        history.uniform_std = metrics["uniform_std"]
+    history.duration_s = time.perf_counter() - start
+    encoder = model.encoder.eval()
+    if output_dir is not None:
+        _save(Path(output_dir), encoder, method, backbone, config, history, device)
+    return encoder, history
+
+
+def _save(output_dir: Path, encoder, method, backbone, config, history, device) -> None:
+    save_checkpoint(output_dir / "encoder.pt", encoder, config, method=method)
+    write_run_record(
+        output_dir / "record.json",
+        name=f"ssl_{method}_{backbone}",
+        parameters={"method": method, "backbone": backbone, **asdict(config)},
+        metrics={"final_loss": history.loss[-1], "history": history.to_dict()},
+        seed=config.seed,
+        device=str(device),
+        duration_s=history.duration_s,
+    )
+
+
+def load_encoder(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """The pretrained encoder of a checkpoint written by :func:`pretrain`, in eval mode."""
+    encoder, _ = load_checkpoint(path, map_location=map_location)
+    return encoder.eval()

@@ -1,0 +1,35 @@
+"""Chapter 3 (auto-encoders) executes in quick mode and its record shows learning, gap filling and scaling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sitsbench.book import execute_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_autoencoder_chapter_learns_fills_gaps_and_streams(tmp_path):
+    out = tmp_path / "run"
+    execute_notebook(REPO / "notebooks" / "03_autoencoders.ipynb", tmp_path / "out.ipynb",
+                     {"profile": "quick", "output_dir": str(out)}, cwd=tmp_path)
+    record = json.loads((out / "record.json").read_text())
+    assert record["parameters"]["profile"] == "quick"
+    metrics = record["metrics"]
+    for name, result in metrics["reconstruction"].items():
+        assert result["val_loss_final"] < 0.8 * result["val_loss_initial"], name
+    rmse = metrics["gap_filling_rmse_mean"]
+    for name in record["parameters"]["series_models"]:
+        assert rmse[name] < 0.8 * rmse["constant"], name
+    assert rmse["linear interpolation"] < rmse["constant"]
+    full_labels = [row for row in metrics["probes"] if row["fraction"] == 1.0]
+    assert {row["features"] for row in full_labels} == {"raw", *record["parameters"]["series_models"]}
+    for row in full_labels:
+        assert row["oa"] > metrics["majority_class_oa"] + 0.3, row
+    scaling = metrics["encode_scaling"]
+    assert scaling[-1]["pixel_ratio"] == 16
+    assert scaling[-1]["memory_ratio"] < 3  # memory does not follow the x16 cube

@@ -14,6 +14,7 @@ from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_parcels
 from sitsbench.data.synthetic import generate_cube
 from sitsbench.models import create_model
+from sitsbench.records import read_run_record
 from sitsbench.runtime import seed_everything
 from sitsbench.ssl import (
     DINO,
@@ -23,6 +24,7 @@ from sitsbench.ssl import (
     DateResample,
     GaussianNoise,
     MultiView,
+    PretrainConfig,
     SimCLR,
     SpatialCrop,
     SpatialFlipRotate,
@@ -32,7 +34,10 @@ from sitsbench.ssl import (
     collapse_metrics,
     cosine_momentum,
     dino_loss,
+    linear_probe_accuracy,
+    load_encoder,
     nt_xent,
+    pretrain,
 )
 from sitsbench.ssl.monitor import warn_if_collapsed
 
@@ -292,3 +297,33 @@ def probe_data(cube, seed):
     train = PixelSeriesDataset(cube, split, "train", stats, max_pixels=400, seed=seed)
     test = PixelSeriesDataset(cube, split, "test", stats, max_pixels=400, seed=seed)
     return train, test
+
+
+def test_pretrain_writes_a_checkpoint_and_record_that_reload_the_encoder(toy_cube, tmp_path):
+    config = PretrainConfig(epochs=2, max_pixels=128, batch_size=64, n_local=2, local_dates=6, progress=False)
+    encoder, history = pretrain(toy_cube.drop_vars("class"), "dino", "transformer_tiny", config, output_dir=tmp_path)
+    assert len(history.loss) == 2 and len(history.embedding_std) == 2 and len(history.mean_cosine) == 2
+    assert all(np.isfinite(history.loss))
+    record = read_run_record(tmp_path / "record.json")
+    assert record["parameters"]["method"] == "dino" and record["metrics"]["final_loss"] == history.loss[-1]
+    reloaded = load_encoder(tmp_path / "encoder.pt")
+    x = torch.randn(3, 20, 10, generator=gen(0))
+    doy = torch.arange(20).repeat(3, 1) * 18
+    with torch.no_grad():
+        assert torch.allclose(reloaded.forward_features(x, doy), encoder.forward_features(x, doy))
+    with pytest.raises(ValueError, match="method must be one of"):
+        pretrain(toy_cube, "byol", config=config)
+
+
+def test_simclr_pretraining_beats_a_random_encoder_in_a_linear_probe(toy_cube):
+    # Measured (seeds 0, 1, 2): pretrained 0.665 / 0.655 / 0.74 vs random 0.628 / 0.615 / 0.675.
+    seed = 0
+    train, test = probe_data(toy_cube, seed)
+    config = PretrainConfig(epochs=8, max_pixels=512, batch_size=128, temperature=0.2, seed=seed, progress=False)
+    encoder, history = pretrain(toy_cube, "simclr", "transformer_tiny", config)
+    assert history.loss[-1] < 0.85 * history.loss[0]
+    seed_everything(seed)
+    random_encoder = create_model("transformer_tiny", toy_cube.sizes["band"], 0).eval()
+    pretrained_accuracy = linear_probe_accuracy(encoder, train, test, device="cpu")
+    random_accuracy = linear_probe_accuracy(random_encoder, train, test, device="cpu")
+    assert pretrained_accuracy >= random_accuracy + 0.02, (pretrained_accuracy, random_accuracy)

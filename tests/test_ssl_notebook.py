@@ -1,0 +1,31 @@
+"""Chapter 5 (SSL pretraining) runs headless in quick mode and its record shows what the chapter claims."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sitsbench.book import execute_notebook
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_ssl_chapter_pretrains_both_methods_and_probes_them(tmp_path):
+    out = tmp_path / "runs"
+    execute_notebook(REPO / "notebooks" / "05_ssl_pretraining.ipynb", tmp_path / "out.ipynb",
+                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
+    record = json.loads((out / "record.json").read_text())
+    metrics = record["metrics"]
+    simclr, dino = metrics["simclr"], metrics["dino"]
+    assert simclr["final_loss"] < 0.8 * simclr["first_loss"]  # the contrastive task is being learned
+    assert simclr["mean_cosine"] < 0.5 and simclr["embedding_std"] > 0.5 * simclr["uniform_std"]  # not collapsed
+    assert all(value == value for value in dino.values())  # finite (NaN != NaN)
+    probe = metrics["linear_probe_macro_f1"]
+    assert set(probe) == {"raw series", "random init", "simclr", "dino"}
+    smallest = str(min(record["parameters"]["label_fractions"]))
+    assert probe["simclr"][smallest] >= probe["random init"][smallest] + 0.03
+    for name in probe:
+        assert max(probe[name].values()) > 0.4, name  # ten classes: chance macro-F1 is about 0.1 at best
+    for method in ("simclr", "dino"):  # each pretraining left its checkpoint and record
+        assert (out / method / "encoder.pt").exists() and (out / method / "record.json").exists()

@@ -79,3 +79,5 @@ def test_performance_chapter_shows_linear_cost_and_flat_memory(tmp_path):
     assert metrics["map_memory_ratio_last"] < 3  # ...while memory does not follow the x16 cube
     assert metrics["data_path_cube_over_memmap_time"] > 1
     assert metrics["train_samples_per_s_ltae"] > 0
+    assert metrics["ssl_epoch_time_vs_supervised_simclr"] > 1  # augmenting and encoding 2 views costs more
+    assert metrics["ssl_epoch_time_vs_supervised_dino"] > metrics["ssl_epoch_time_vs_supervised_simclr"]

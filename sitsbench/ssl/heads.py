@@ -23,14 +23,24 @@ class ProjectionHead(nn.Module):
 
 class DINOHead(nn.Module):
     """DINO's head (Caron et al. 2021): MLP to a bottleneck, L2 normalisation, then a weight-normalised
-    linear layer to ``out_dim`` prototypes whose softmax is the distribution the student and teacher match."""
+    linear layer to ``out_dim`` prototypes whose softmax is the distribution the student and teacher match.
 
-    def __init__(self, in_features: int, hidden_dim: int = 128, bottleneck_dim: int = 32, out_dim: int = 256):
+    ``use_bn`` puts batch normalisation in the MLP, as DINO's reference code does for convolutional backbones.
+    It is the default here: the pooled features of small temporal encoders share a large common component
+    (mean pairwise cosine about 0.93 at initialisation on the synthetic cube), so without it the bottleneck
+    vectors barely differ between inputs, the centred teacher logits spread by about 0.02, and the sharpened
+    teacher distribution stays near uniform (measured: loss rising to ln K, linear probe no better than a random
+    encoder; with it the loss falls and the probe beats the random encoder).
+    """
+
+    def __init__(self, in_features: int, hidden_dim: int = 128, bottleneck_dim: int = 32, out_dim: int = 256,
+                 use_bn: bool = True):
         super().__init__()
-        self.mlp = nn.Sequential(
-            nn.Linear(in_features, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, hidden_dim), nn.GELU(),
-            nn.Linear(hidden_dim, bottleneck_dim),
-        )
+
+        def block(n_in: int) -> list[nn.Module]:
+            return [nn.Linear(n_in, hidden_dim), *([nn.BatchNorm1d(hidden_dim)] if use_bn else []), nn.GELU()]
+
+        self.mlp = nn.Sequential(*block(in_features), *block(hidden_dim), nn.Linear(hidden_dim, bottleneck_dim))
         self.prototypes = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck_dim, out_dim, bias=False))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ An STR (Chelali et al., Deep-STaR, CVIU 2021) reads the pixels of one curve Γ (
 :mod:`sitsbench.planes.curves`) at every date: row ``t`` is the date, column ``j`` the ``j``-th pixel of the
 curve, bands are channels, so a 2D image network can classify it. Per parcel, the extraction
 
-1. loads only the parcel's bounding box of the cube (a dask-backed cube reads just those chunks);
+1. loads only the parcel's bounding box of the cube (a dask-backed cube reads just the chunks it overlaps);
 2. fills cloud-masked dates and resamples time to ``height`` regular dates by linear interpolation, once per
    pixel of the parcel;
 3. scales each band with the 2 %/98 % percentiles of :class:`~sitsbench.data.normalize.BandStats` (the
@@ -16,13 +16,14 @@ curve, bands are channels, so a 2D image network can classify it. Per parcel, th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from sitsbench.data import cube as C
 from sitsbench.data.normalize import BandStats
-from sitsbench.data.timeops import interpolate_series, relative_days
+from sitsbench.data.timeops import relative_days
 from sitsbench.planes import curves as K
 
 
@@ -67,32 +68,73 @@ def parcel_boxes(parcel_map: np.ndarray) -> dict[int, tuple[int, int, int, int]]
     return {int(i): (int(a), int(b) + 1, int(c), int(d) + 1) for i, a, b, c, d in zip(ids, r0, r1, c0, c1)}
 
 
+@dataclass
+class _Source:
+    """The cube's arrays, numpy or dask: slicing a dask array and converting it reads only the chunks needed."""
+
+    reflectance: Any  # (T, C, Y, X)
+    valid: Any  # (T, Y, X)
+    parcel: np.ndarray  # (Y, X)
+    days: np.ndarray  # (T,) days since the first date
+    stats: BandStats | None
+
+    @classmethod
+    def from_cube(cls, cube: xr.Dataset, bands: list[str] | None, stats: BandStats | None) -> _Source:
+        reflectance = cube[C.REFLECTANCE] if bands is None else cube[C.REFLECTANCE].sel({C.BAND: list(bands)})
+        if stats is not None and bands is not None:
+            stats = _select_bands(stats, bands)
+        return cls(
+            reflectance=reflectance.data,
+            valid=cube[C.VALID].data,
+            parcel=np.asarray(cube[C.PARCEL].values),
+            days=relative_days(cube[C.TIME].values).astype(np.float64),
+            stats=stats,
+        )
+
+
+def interpolate_pixels(values: np.ndarray, valid: np.ndarray, days: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Linear interpolation in time of every pixel's clear observations: ``values`` ``(T, C, P)``, ``valid``
+    ``(T, P)``, source ``days`` ``(T,)`` -> ``(len(target), C, P)``, as ``np.interp`` per pixel and band
+    (constant beyond the first/last clear date, NaN for a pixel never clear).
+
+    The clear neighbours of every target date are found for all pixels at once with running maxima/minima
+    of the clear-date indices, so the cost does not depend on how many cloud patterns the parcel has.
+    """
+    n_time, n_pix = valid.shape
+    index = np.arange(n_time)[:, None]
+    last_clear = np.maximum.accumulate(np.where(valid, index, -1), axis=0)  # (T, P)
+    next_clear = np.minimum.accumulate(np.where(valid, index, n_time)[::-1], axis=0)[::-1]
+    before = np.searchsorted(days, target, side="right") - 1  # last source date <= t
+    after = np.searchsorted(days, target, side="left")  # first source date >= t
+    left = np.where(before[:, None] >= 0, last_clear[np.clip(before, 0, None)], -1)  # (H, P)
+    right = np.where(after[:, None] < n_time, next_clear[np.clip(after, None, n_time - 1)], n_time)
+    has_left, has_right = left >= 0, right < n_time
+    left, right = np.where(has_left, left, right), np.where(has_right, right, left)
+    left, right = np.clip(left, 0, n_time - 1), np.clip(right, 0, n_time - 1)
+    span = days[right] - days[left]
+    weight = np.where(span > 0, (target[:, None] - days[left]) / np.where(span > 0, span, 1.0), 0.0)
+    by_pixel = values.transpose(0, 2, 1)  # (T, P, C)
+    pixels = np.arange(n_pix)
+    out = (1 - weight)[..., None] * by_pixel[left, pixels] + weight[..., None] * by_pixel[right, pixels]
+    out[~(has_left | has_right)] = np.nan
+    return out.transpose(0, 2, 1).astype(np.float32)
+
+
 def _parcel_grid(
-    cube: xr.Dataset,
-    box: tuple[int, int, int, int],
-    parcel_id: int,
-    height: int | None,
-    bands: list[str] | None,
-    stats: BandStats | None,
+    source: _Source, box: tuple[int, int, int, int], parcel_id: int, height: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The parcel's mask ``(h, w)`` and its gap-filled, resampled, scaled values ``(H, C, h, w)`` (0 outside)."""
     r0, r1, c0, c1 = box
-    window = cube.isel({C.Y: slice(r0, r1), C.X: slice(c0, c1)})
-    reflectance = window[C.REFLECTANCE] if bands is None else window[C.REFLECTANCE].sel({C.BAND: list(bands)})
-    mask = np.asarray(window[C.PARCEL].values) == parcel_id
+    mask = source.parcel[r0:r1, c0:c1] == parcel_id
     rows, cols = np.nonzero(mask)
-    values = np.asarray(reflectance.values, dtype=np.float32)[:, :, rows, cols]  # (T, C, P)
-    valid = np.asarray(window[C.VALID].values)[:, rows, cols]  # (T, P)
-    n_time, n_band, n_pix = values.shape
-    days = relative_days(cube[C.TIME].values).astype(np.float64)
+    values = np.asarray(source.reflectance[:, :, r0:r1, c0:c1], dtype=np.float32)[:, :, rows, cols]  # (T, C, P)
+    valid = np.asarray(source.valid[:, r0:r1, c0:c1])[:, rows, cols]  # (T, P)
+    days = source.days
     target = days if height is None else np.linspace(days[0], days[-1], height)
-    flat_valid = np.repeat(valid[:, None, :], n_band, axis=1).reshape(n_time, -1)
-    series = interpolate_series(values.reshape(n_time, -1), flat_valid, days, target).reshape(-1, n_band, n_pix)
-    if stats is not None:
-        if bands is not None:
-            stats = _select_bands(stats, bands)
-        series = stats.percentile_scale(series, band_axis=1)
-    grid = np.zeros((len(target), n_band, *mask.shape), dtype=np.float32)
+    series = interpolate_pixels(values, valid, days, target)
+    if source.stats is not None:
+        series = source.stats.percentile_scale(series, band_axis=1)
+    grid = np.zeros((len(target), values.shape[1], *mask.shape), dtype=np.float32)
     grid[:, :, rows, cols] = np.nan_to_num(series, nan=0.0)  # a pixel never seen clear reads 0
     return mask, grid
 
@@ -162,7 +204,8 @@ def extract_planes(
     cube's dates) and ``W = width``. See :func:`draw_curves` for the curve options."""
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
-    boxes = parcel_boxes(cube[C.PARCEL].values)
+    source = _Source.from_cube(cube, bands, stats)
+    boxes = parcel_boxes(source.parcel)
     ids = sorted(boxes) if parcels is None else [int(p) for p in parcels]
     unknown = [p for p in ids if p not in boxes]
     if unknown:
@@ -170,7 +213,7 @@ def extract_planes(
     items = []
     for parcel_id in ids:
         box = boxes[parcel_id]
-        mask, grid = _parcel_grid(cube, box, parcel_id, height, bands, stats)
+        mask, grid = _parcel_grid(source, box, parcel_id, height)
         rng = np.random.default_rng([seed, parcel_id])
         lines = draw_curves(mask, kind, width, rng, walk_fraction, walk_length, transforms)
         items.append(_gather(grid, lines, box, parcel_id, kind))
@@ -189,10 +232,11 @@ def random_walk_planes(
 ) -> Planes:
     """``n`` random-walk STRs of ``length`` pixels of one parcel, ``values`` ``(n, C, H, length)``: the plane
     views for self-supervised learning (two calls with different seeds give two views of the parcel)."""
-    boxes = parcel_boxes(cube[C.PARCEL].values)
+    source = _Source.from_cube(cube, bands, stats)
+    boxes = parcel_boxes(source.parcel)
     if int(parcel_id) not in boxes:
         raise ValueError(f"parcel id {parcel_id} is not in the cube's parcel layer")
     box = boxes[int(parcel_id)]
-    mask, grid = _parcel_grid(cube, box, int(parcel_id), height, bands, stats)
+    mask, grid = _parcel_grid(source, box, int(parcel_id), height)
     lines = K.random_walks(mask, n, length, np.random.default_rng([seed, int(parcel_id)]))
     return _gather(grid, lines, box, int(parcel_id), "random_walk")

@@ -228,3 +228,16 @@ def test_interpolate_pixels_matches_np_interp_per_pixel_and_band():
         for b in range(2):
             expected = np.interp(target, days[valid[:, p]], values[valid[:, p], b, p])
             np.testing.assert_allclose(out[:, b, p], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_local_checkpoint_loads_matching_weights_and_skips_the_rest(tmp_path):
+    torch.manual_seed(0)
+    donor = create_model("plane_resnet18", in_channels=3, num_classes=5)
+    path = tmp_path / "resnet18.pth"
+    torch.save(donor.backbone.state_dict(), path)
+    torch.manual_seed(1)
+    model = create_model("plane_resnet18", in_channels=4, num_classes=2, checkpoint_path=str(path))
+    torch.testing.assert_close(model.backbone.layer4[1].conv2.weight, donor.backbone.layer4[1].conv2.weight)
+    assert model.backbone.conv1.weight.shape[1] == 4  # 3-band stem skipped, not forced into a 4-band model
+    with pytest.raises(FileNotFoundError, match="checkpoint_path"):
+        create_model("plane_resnet18", in_channels=3, num_classes=2, checkpoint_path=str(tmp_path / "missing.pth"))

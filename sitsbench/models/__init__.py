@@ -11,3 +11,4 @@ from sitsbench.models.registry import create_model, list_models, model_entrypoin
 __all__ = ["SITSClassifier", "create_model", "list_models", "model_entrypoint", "register_model"]
 
 import sitsbench.autoencoders  # noqa: E402,F401  (registers the auto-encoders, which build on the modules above)
+import sitsbench.planes  # noqa: E402,F401  (registers the Deep-STaR plane classifiers, input_kind "plane")

@@ -241,3 +241,12 @@ def test_local_checkpoint_loads_matching_weights_and_skips_the_rest(tmp_path):
     assert model.backbone.conv1.weight.shape[1] == 4  # 3-band stem skipped, not forced into a 4-band model
     with pytest.raises(FileNotFoundError, match="checkpoint_path"):
         create_model("plane_resnet18", in_channels=3, num_classes=2, checkpoint_path=str(tmp_path / "missing.pth"))
+
+
+def test_multi_scale_walks_repeat_short_walks_and_cut_long_ones(toy_cube):
+    planes = extract_planes(toy_cube, parcels=[7], kind="random_walk", width=12, walk_length=(5, 30), seed=2)
+    n = max(1, round(0.3 * int((toy_cube[C.PARCEL].values == 7).sum())))
+    assert len(planes) == n + 3 * n  # n walks of 5 px (repeated), n walks of 30 px cut in 3 chunks of 12
+    short = planes.coords[:n]
+    np.testing.assert_array_equal(short[:, 5:10], short[:, :5])
+    np.testing.assert_array_equal(planes.values[:n, :, :, 5:10], planes.values[:n, :, :, :5])

@@ -166,20 +166,23 @@ def draw_curves(
     width: int,
     rng: np.random.Generator,
     walk_fraction: float = 0.3,
-    walk_length: int | None = None,
+    walk_length: int | tuple[int, ...] | None = None,
     transforms: tuple[int, ...] = (0,),
 ) -> np.ndarray:
     """Curves of one object cut to ``width``: ``(n, width, 2)``.
 
     Local curves: ``max(1, round(walk_fraction * n_pixels))`` walks (or random sequences) of ``walk_length``
-    pixels (default ``width``). Global curves: one curve per dihedral transform in ``transforms``.
+    pixels (default ``width``); several lengths, e.g. ``(10, 50, 100)``, give that many walks of each length,
+    the multi-scale MS-STR of the paper (short walks are repeated, long ones cut to ``width``).
+    Global curves: one curve per dihedral transform in ``transforms``.
     """
     if kind in K.LOCAL_CURVES:
         if not 0 < walk_fraction:
             raise ValueError(f"walk_fraction must be > 0, got {walk_fraction}")
         n = max(1, int(round(walk_fraction * int(mask.sum()))))
         draw = K.random_walks if kind == "random_walk" else K.random_sequences
-        lines = draw(mask, n, walk_length or width, rng)
+        lengths = np.atleast_1d(walk_length or width)
+        lines = [walk for length in lengths for walk in draw(mask, n, int(length), rng)]
     elif kind in K.GLOBAL_CURVES:
         lines = [K.global_curve(mask, kind, t) for t in transforms]
     else:
@@ -196,7 +199,7 @@ def extract_planes(
     bands: list[str] | None = None,
     stats: BandStats | None = None,
     walk_fraction: float = 0.3,
-    walk_length: int | None = None,
+    walk_length: int | tuple[int, ...] | None = None,
     transforms: tuple[int, ...] = (0,),
     seed: int = 0,
 ) -> Planes:

@@ -27,7 +27,9 @@ from tqdm.auto import tqdm
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-PAGE_GENERATORS: dict[str, str] = {}
+PAGE_GENERATORS: dict[str, str] = {
+    "datasets.md": "sitsbench.data.manifests:datasets_page",
+}
 """Book pages written at build time: file name in the book source -> ``"module:function"`` returning MyST."""
 
 

@@ -151,9 +151,8 @@ def _gather(
     grid: np.ndarray, lines: np.ndarray, box: tuple[int, int, int, int], parcel_id: int, kind: str
 ) -> Planes:
     """Read the ``(n, W, 2)`` curves (window coordinates) in the ``(H, C, h, w)`` grid, as one indexing op."""
-    values = grid[:, :, lines[..., 0], lines[..., 1]].transpose(2, 1, 0, 3)  # (n, C, H, W)
     return Planes(
-        values=np.ascontiguousarray(values),
+        values=gather_curves(grid, lines),
         coords=lines + np.array([box[0], box[2]]),
         parcel=np.full(len(lines), parcel_id, dtype=np.int64),
         kind=kind,
@@ -221,6 +220,29 @@ def extract_planes(
         lines = draw_curves(mask, kind, width, rng, walk_fraction, walk_length, transforms)
         items.append(_gather(grid, lines, box, parcel_id, kind))
     return Planes.concatenate(items)
+
+
+def parcel_grids(
+    cube: xr.Dataset,
+    parcels: list[int] | np.ndarray | None = None,
+    height: int | None = None,
+    bands: list[str] | None = None,
+    stats: BandStats | None = None,
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per parcel id (default: every id > 0), its bounding-box mask ``(h, w)`` and gap-filled, resampled,
+    scaled values ``(H, C, h, w)``: what curves are read from, kept to draw new curves at every epoch."""
+    source = _Source.from_cube(cube, bands, stats)
+    boxes = parcel_boxes(source.parcel)
+    ids = sorted(boxes) if parcels is None else [int(p) for p in parcels]
+    unknown = [p for p in ids if p not in boxes]
+    if unknown:
+        raise ValueError(f"parcel ids {unknown[:5]} are not in the cube's parcel layer")
+    return {parcel_id: _parcel_grid(source, boxes[parcel_id], parcel_id, height) for parcel_id in ids}
+
+
+def gather_curves(grid: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """The STRs ``(n, C, H, W)`` read along curves ``lines`` ``(n, W, 2)`` in a parcel grid ``(H, C, h, w)``."""
+    return np.ascontiguousarray(grid[:, :, lines[..., 0], lines[..., 1]].transpose(2, 1, 0, 3))
 
 
 def random_walk_planes(

@@ -1,7 +1,8 @@
 """Self-supervised pretraining for SITS: augmentations, SimCLR (Chen et al. 2020), DINO (Caron et al. 2021).
 
 The public API a downstream chapter needs: :func:`pretrain` (returns the pretrained encoder and its
-history), :func:`load_encoder` (rebuilds it from a checkpoint) and :func:`linear_probe_accuracy`.
+history), :func:`load_encoder` (rebuilds it from a checkpoint), :func:`linear_probe_accuracy` and, for
+plane encoders pretrained on random-walk views, :func:`parcel_linear_probe`.
 """
 
 from sitsbench.ssl.augment import (
@@ -20,8 +21,9 @@ from sitsbench.ssl.data import UnlabeledPixelDataset
 from sitsbench.ssl.losses import dino_loss, nt_xent
 from sitsbench.ssl.methods import DINO, SimCLR, cosine_momentum
 from sitsbench.ssl.monitor import collapse_metrics
+from sitsbench.ssl.planes import UnlabeledPlaneDataset
 from sitsbench.ssl.pretrain import PretrainConfig, load_encoder, pretrain
-from sitsbench.ssl.probe import encode, linear_probe_accuracy
+from sitsbench.ssl.probe import encode, linear_probe_accuracy, parcel_linear_probe
 
 __all__ = [
     "DINO",
@@ -38,6 +40,7 @@ __all__ = [
     "SpectralJitter",
     "TemporalCrop",
     "UnlabeledPixelDataset",
+    "UnlabeledPlaneDataset",
     "collapse_metrics",
     "cosine_momentum",
     "dino_loss",
@@ -45,5 +48,6 @@ __all__ = [
     "linear_probe_accuracy",
     "load_encoder",
     "nt_xent",
+    "parcel_linear_probe",
     "pretrain",
 ]

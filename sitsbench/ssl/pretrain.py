@@ -1,6 +1,8 @@
 """Pretraining loop: build the views, the method (SimCLR or DINO), train, monitor collapse, save.
 
-Methods are looked up in :data:`METHODS` (name -> builder), so adding one is a new entry, not a new branch.
+Methods are looked up in :data:`METHODS` (name -> builder), so adding one is a new entry, not a new branch;
+the unlabeled data likewise in :data:`VIEW_DATASETS` by the backbone's ``input_kind``: pixel series for
+series encoders, random-walk plane views (:mod:`sitsbench.ssl.planes`) for 2D image encoders.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from sitsbench.data import cube as C
-from sitsbench.models.registry import create_model
+from sitsbench.models.registry import create_model, model_entrypoint
 from sitsbench.records import write_run_record
 from sitsbench.runtime import resolve_device, seed_everything
 from sitsbench.ssl.augment import (
@@ -33,6 +35,7 @@ from sitsbench.ssl.augment import (
 from sitsbench.ssl.data import UnlabeledPixelDataset
 from sitsbench.ssl.methods import DINO, SimCLR
 from sitsbench.ssl.monitor import collapse_metrics, warn_if_collapsed
+from sitsbench.ssl.planes import UnlabeledPlaneDataset
 from sitsbench.training.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -40,7 +43,8 @@ from sitsbench.training.checkpoint import load_checkpoint, save_checkpoint
 class PretrainConfig:
     """Every knob of :func:`pretrain`. ``global_dates=None`` keeps all dates in the global views (needed by
     encoders built for a fixed length, e.g. TempCNN); ``local_dates`` is the temporal-crop length of DINO's
-    local views."""
+    local views. ``plane_*`` apply to plane backbones (``input_kind="plane"``): walk lengths of the global and
+    local views, STR height (resampled dates), bands, and how many times each parcel is seen per epoch."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -59,6 +63,11 @@ class PretrainConfig:
     teacher_temp: float = 0.04
     base_momentum: float = 0.99
     head_dim: int = 64
+    plane_width: int = 32
+    plane_local_width: int = 16
+    plane_height: int = 32
+    plane_bands: list[str] | None = None
+    plane_repeats: int = 4
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     seed: int = 0
@@ -96,11 +105,13 @@ def build_views(config: PretrainConfig, n_local: int) -> MultiView:
     return MultiView(global_view, 2, local_view, n_local)
 
 
-def _simclr(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, MultiView]:
-    return SimCLR(encoder, out_dim=config.head_dim, temperature=config.temperature), build_views(config, 0)
+def _simclr(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, int]:
+    """SimCLR and its number of local views (none)."""
+    return SimCLR(encoder, out_dim=config.head_dim, temperature=config.temperature), 0
 
 
-def _dino(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, MultiView]:
+def _dino(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, int]:
+    """DINO and its number of local views."""
     method = DINO(
         encoder,
         out_dim=4 * config.head_dim,
@@ -108,10 +119,29 @@ def _dino(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, MultiV
         teacher_temp=config.teacher_temp,
         base_momentum=config.base_momentum,
     )
-    return method, build_views(config, config.n_local)
+    return method, config.n_local
 
 
 METHODS = {"simclr": _simclr, "dino": _dino}
+
+
+def _pixel_views(cube: xr.Dataset, config: PretrainConfig, n_local: int) -> UnlabeledPixelDataset:
+    return UnlabeledPixelDataset(cube, build_views(config, n_local), max_pixels=config.max_pixels, seed=config.seed)
+
+
+def _plane_views(cube: xr.Dataset, config: PretrainConfig, n_local: int) -> UnlabeledPlaneDataset:
+    spectral = Compose([
+        SpectralJitter(config.jitter, config.jitter), BandDropout(config.band_dropout), GaussianNoise(config.noise_std)
+    ])
+    return UnlabeledPlaneDataset(
+        cube, width=config.plane_width, local_width=config.plane_local_width, n_local=n_local,
+        height=config.plane_height, bands=config.plane_bands, augment=spectral, repeats=config.plane_repeats,
+        seed=config.seed,
+    )
+
+
+VIEW_DATASETS = {"series": _pixel_views, "plane": _plane_views}
+"""Backbone ``input_kind`` -> builder of the unlabeled dataset of views."""
 
 
 def _to_device(views: list[dict[str, torch.Tensor]], device: torch.device) -> list[dict[str, torch.Tensor]]:
@@ -125,7 +155,8 @@ def pretrain(
     config: PretrainConfig | None = None,
     output_dir: str | Path | None = None,
 ) -> tuple[nn.Module, PretrainHistory]:
-    """Pretrain ``backbone`` (a registered encoder) with ``method`` on all pixels of ``cube`` (no labels).
+    """Pretrain ``backbone`` (a registered encoder) with ``method`` on all pixels of ``cube`` (no labels), or
+    on random-walk plane views of all its parcels for a plane backbone.
 
     Returns the encoder (``num_classes=0``, in eval mode) and the per-epoch history. With ``output_dir``,
     writes ``encoder.pt`` (see :func:`load_encoder`) and ``record.json``.
@@ -135,13 +166,17 @@ def pretrain(
     config = config or PretrainConfig()
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
-    encoder = create_model(backbone, in_channels=cube.sizes[C.BAND], num_classes=0, **config.backbone_kwargs)
-    model, views = METHODS[method](encoder, config)
+    kind = getattr(model_entrypoint(backbone), "input_kind", "series")
+    if kind not in VIEW_DATASETS:
+        raise ValueError(f"backbone {backbone!r} reads {kind!r} inputs; pretraining supports {sorted(VIEW_DATASETS)}")
+    n_bands = cube.sizes[C.BAND] if kind != "plane" or config.plane_bands is None else len(config.plane_bands)
+    encoder = create_model(backbone, in_channels=n_bands, num_classes=0, **config.backbone_kwargs)
+    model, n_local = METHODS[method](encoder, config)
     model = model.to(device)
-    dataset = UnlabeledPixelDataset(cube, views, max_pixels=config.max_pixels, seed=config.seed)
+    dataset = VIEW_DATASETS[kind](cube, config, n_local)
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator)
     if len(loader) == 0:
-        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(dataset)} pretraining pixels")
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(dataset)} pretraining samples")
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     history, total_steps, step, start = PretrainHistory(), config.epochs * len(loader), 0, time.perf_counter()

@@ -27,5 +27,8 @@ def test_ssl_chapter_pretrains_both_methods_and_probes_them(tmp_path):
     assert probe["simclr"][smallest] >= probe["random init"][smallest] + 0.03
     for name in probe:
         assert max(probe[name].values()) > 0.4, name  # ten classes: chance macro-F1 is about 0.1 at best
-    for method in ("simclr", "dino"):  # each pretraining left its checkpoint and record
+    planes = metrics["plane_views"]["parcel_probe"]  # random walks of one parcel as positives, ViT on planes
+    assert planes["simclr (planes)"]["macro_f1"] >= planes["random ViT"]["macro_f1"] + 0.05
+    assert planes["simclr (planes)"]["overall_accuracy"] > planes["random ViT"]["overall_accuracy"]
+    for method in ("simclr", "dino", "simclr_planes", "dino_planes"):  # each pretraining left its checkpoint, record
         assert (out / method / "encoder.pt").exists() and (out / method / "record.json").exists()

@@ -50,6 +50,7 @@ class UnlabeledPlaneDataset(Dataset):
             raise ValueError(f"local_width must be >= 1 when n_local > 0, got {local_width}")
         if stats is None:
             stats = BandStats.from_cube(cube, np.asarray(cube[C.PARCEL].values) > 0)
+        self.stats = stats
         grids = parcel_grids(cube, height=height, bands=bands, stats=stats)
         if not grids:
             raise ValueError("the cube's parcel layer has no parcel (ids > 0): plane views need objects")

@@ -327,3 +327,14 @@ def test_simclr_pretraining_beats_a_random_encoder_in_a_linear_probe(toy_cube):
     pretrained_accuracy = linear_probe_accuracy(encoder, train, test, device="cpu")
     random_accuracy = linear_probe_accuracy(random_encoder, train, test, device="cpu")
     assert pretrained_accuracy >= random_accuracy + 0.02, (pretrained_accuracy, random_accuracy)
+
+
+@pytest.mark.parametrize("backbone, kwargs", [("tempcnn_small", {"seq_len": 20}), ("ltae", {}), ("gru", {})])
+def test_any_registered_series_encoder_can_be_pretrained(toy_cube, backbone, kwargs):
+    config = PretrainConfig(epochs=3, max_pixels=256, batch_size=64, backbone_kwargs=kwargs, progress=False)
+    encoder, history = pretrain(toy_cube, "simclr", backbone, config)
+    assert encoder.model_name == backbone and not encoder.training
+    assert history.loss[-1] < history.loss[0]  # the contrastive task is being learned, whatever the backbone
+    x, doy = torch.randn(2, 20, 10, generator=gen(1)), torch.arange(20).repeat(2, 1) * 18
+    mask = torch.ones(2, 20, dtype=torch.bool)
+    assert encoder.forward_features(x, doy=doy, mask=mask).shape == (2, encoder.num_features)

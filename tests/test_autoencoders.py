@@ -10,7 +10,7 @@ from torch.utils.data import Subset
 from sitsbench.autoencoders import AETrainConfig, EncoderClassifier, fit_autoencoder, masked_mse
 from sitsbench.autoencoders.gapfill import gap_filling_scores, hold_out_dates, rmse_per_band
 from sitsbench.autoencoders.multisensor import MultiSensorPixelDataset
-from sitsbench.autoencoders.probe import encode_series, probe_scores, stratified_fraction
+from sitsbench.autoencoders.probe import encode_series, probe_scores
 from sitsbench.autoencoders.streaming import StreamingPixelDataset, encode_cube
 from sitsbench.autoencoders.training import reconstruction_loss
 from sitsbench.data import cube as C
@@ -206,15 +206,6 @@ def test_streaming_dataset_covers_each_pixel_once_per_pass(toy, tmp_path):
     assert history.train_loss[1] < history.train_loss[0]
     with pytest.raises(ValueError, match="input_kind"):
         encode_cube(_model("ae_multisensor", len(C.S2_BANDS)), path, stats)
-
-
-def test_stratified_fraction_keeps_every_class():
-    y = np.repeat(np.arange(4), [100, 50, 10, 1])
-    chosen = stratified_fraction(y, 0.1, seed=0)
-    np.testing.assert_array_equal(np.bincount(y[chosen]), [10, 5, 1, 1])
-    np.testing.assert_array_equal(chosen, stratified_fraction(y, 0.1, seed=0))
-    with pytest.raises(ValueError, match="fraction"):
-        stratified_fraction(y, 0.0)
 
 
 def test_probe_on_codes_beats_chance_and_encoder_classifier_wraps_the_encoder(toy):

@@ -4,21 +4,17 @@ The protocol of self-supervised learning papers (linear evaluation: Chen et al. 
 Contrastive Learning of Visual Representations", ICML; for SITS, Yuan & Lin 2021, SITS-BERT): the encoder is
 frozen, its codes are the features of a linear classifier (logistic regression) or a Random Forest (Breiman
 2001), trained on a stratified fraction of the labelled training pixels. Good codes keep accuracy up when
-labels are few.
+labels are few. The probes and label fractions are those of :mod:`sitsbench.evaluation`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from sitsbench.autoencoders.base import SITSAutoEncoder
+from sitsbench.evaluation.label_fraction import stratified_fraction
+from sitsbench.evaluation.protocols import PROBES
 from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy
 from sitsbench.runtime import resolve_device
 
@@ -36,32 +32,6 @@ def encode_series(model: SITSAutoEncoder, x: np.ndarray, doy: np.ndarray, mask: 
         batch_mask = torch.as_tensor(mask[start:start + batch_size], device=device_)
         codes.append(model.encode(batch, doy_t.expand(len(batch), -1), batch_mask).cpu().numpy())
     return np.concatenate(codes).astype(np.float32)
-
-
-def stratified_fraction(y: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
-    """Sorted indices of a seeded random ``fraction`` of each class of ``y`` (at least one item per class)."""
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        size = max(1, round(fraction * members.size))
-        chosen.append(rng.choice(members, size, replace=False))
-    return np.sort(np.concatenate(chosen))
-
-
-def linear_probe(seed: int) -> object:
-    """Standardised features + multinomial logistic regression."""
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
-
-
-def random_forest(seed: int) -> object:
-    """A 100-tree Random Forest (one core: the probe runs beside other jobs)."""
-    return RandomForestClassifier(100, random_state=seed, n_jobs=1)
-
-
-PROBES: dict[str, Callable[[int], object]] = {"linear": linear_probe, "random_forest": random_forest}
 
 
 def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np.ndarray, y_test: np.ndarray,

@@ -1,0 +1,47 @@
+"""Downstream evaluation (issue 9): protocols on frozen or fine-tuned encoders, nested label fractions, and
+label-efficiency curves over methods x fractions x seeds."""
+
+from sitsbench.evaluation.efficiency import (
+    EfficiencyMethod,
+    label_efficiency,
+    network_method,
+    plane_network_method,
+    plot_label_efficiency,
+    probe_method,
+    summarize,
+)
+from sitsbench.evaluation.label_fraction import nested_subsets, stratified_fraction
+from sitsbench.evaluation.protocols import (
+    PROBES,
+    FineTuneConfig,
+    KNNClassifier,
+    embed,
+    fine_tune,
+    freeze,
+    knn_scores,
+    probe,
+    scores,
+    to_parcels,
+)
+
+__all__ = [
+    "PROBES",
+    "EfficiencyMethod",
+    "FineTuneConfig",
+    "KNNClassifier",
+    "embed",
+    "fine_tune",
+    "freeze",
+    "knn_scores",
+    "label_efficiency",
+    "nested_subsets",
+    "network_method",
+    "plane_network_method",
+    "plot_label_efficiency",
+    "probe",
+    "probe_method",
+    "scores",
+    "stratified_fraction",
+    "summarize",
+    "to_parcels",
+]

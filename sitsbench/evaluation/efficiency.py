@@ -1,0 +1,137 @@
+"""Label-efficiency curves: test score vs the fraction of training labels, per method, over several seeds.
+
+The question SSL must answer for SITS is not "how good with every label" but "how much of it with 1 % of the
+labels" (Hénaff et al. 2020, "Data-Efficient Image Recognition with Contrastive Predictive Coding", ICML; for
+SITS, Yuan & Lin 2021). :func:`label_efficiency` runs every method on the same **nested, stratified** label subsets
+(:mod:`sitsbench.evaluation.label_fraction`) for every seed, scores it on one common test set, and returns a tidy
+table (one row per method x fraction x seed); :func:`plot_label_efficiency` draws the mean curve of each method
+with a band (std or min-max over the seeds).
+
+A method is an :class:`EfficiencyMethod`: the labels of the units it can be given labels for (pixels, or parcels
+for Deep-STaR), and ``fit_predict(indices, seed)`` that trains on those units and predicts the common test items.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from torch.utils.data import Dataset, Subset
+
+from sitsbench.evaluation.label_fraction import nested_subsets
+from sitsbench.evaluation.protocols import FineTuneConfig, fine_tune, probe, scores
+from sitsbench.models.base import SITSClassifier
+from sitsbench.planes.dataset import PlaneDataset, predict_parcels
+from sitsbench.training.engine import predict
+
+
+@dataclass
+class EfficiencyMethod:
+    """``train_labels``: labels of the units labels are drawn from; ``fit_predict(indices, seed)``: train on the
+    units ``indices`` with ``seed`` and return the predicted class of every test item; ``unit``: what a label is."""
+
+    train_labels: np.ndarray
+    fit_predict: Callable[[np.ndarray, int], np.ndarray]
+    unit: str = "pixel"
+
+
+def probe_method(name: str, train_features: np.ndarray, train_labels: np.ndarray,
+                 test_features: np.ndarray) -> EfficiencyMethod:
+    """Probe ``name`` (``"linear"``, ``"knn"``, ``"random_forest"``) on fixed features (frozen embeddings, raw series)."""
+    train_labels = np.asarray(train_labels)
+
+    def fit_predict(indices: np.ndarray, seed: int) -> np.ndarray:
+        return probe(name, (train_features[indices], train_labels[indices]), test_features, seed)
+
+    return EfficiencyMethod(train_labels, fit_predict)
+
+
+def network_method(build: Callable[[int], SITSClassifier], train: Dataset, test: Dataset, num_classes: int,
+                   config: FineTuneConfig) -> EfficiencyMethod:
+    """Fine-tune ``build(seed)`` (a pretrained encoder, or a random one for supervised training) on the labelled
+    training items, predict ``test``. ``train`` must expose its labels as ``train.y``."""
+
+    def fit_predict(indices: np.ndarray, seed: int) -> np.ndarray:
+        seeded = replace(config, seed=seed)
+        model = fine_tune(build(seed), num_classes, Subset(train, indices.tolist()), seeded)
+        return predict(model, test, device=config.device)[1]
+
+    return EfficiencyMethod(np.asarray(train.y), fit_predict)
+
+
+def plane_network_method(build: Callable[[int], SITSClassifier], train: PlaneDataset, test: PlaneDataset,
+                         test_parcel: np.ndarray, num_classes: int, config: FineTuneConfig) -> EfficiencyMethod:
+    """Deep-STaR (Chelali et al. 2021) under the label budget: labels are given per **parcel** (the STRs of a
+    labelled training parcel), the plane network decides per test parcel (mean STR probability), and every test
+    item (pixel) of ``test_parcel`` gets its parcel's class, so that its score is comparable with pixel methods."""
+    parcel_ids, first = np.unique(train.planes.parcel, return_index=True)
+
+    def fit_predict(indices: np.ndarray, seed: int) -> np.ndarray:
+        strs = np.flatnonzero(np.isin(train.planes.parcel, parcel_ids[indices]))
+        seeded = replace(config, seed=seed)
+        model = fine_tune(build(seed), num_classes, Subset(train, strs.tolist()), seeded)
+        ids, _, proba = predict_parcels(model, test, device=config.device)
+        decision = dict(zip(ids.tolist(), proba.argmax(axis=1).tolist()))
+        missing = sorted(set(np.unique(test_parcel).tolist()) - set(decision))
+        if missing:
+            raise ValueError(f"test_parcel has parcels {missing[:5]} with no STR in the test plane dataset")
+        return np.array([decision[p] for p in np.asarray(test_parcel).tolist()])
+
+    return EfficiencyMethod(train.y[first], fit_predict, unit="parcel")
+
+
+def label_efficiency(methods: dict[str, EfficiencyMethod], y_test: np.ndarray, fractions: Sequence[float],
+                     seeds: Sequence[int], num_classes: int, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Tidy table: one row per method x fraction x seed with ``unit``, ``n_labels``, ``oa``, ``macro_f1``,
+    ``time_s``. For a seed, all fractions of a method draw nested subsets of its units."""
+    rows = []
+    for name, method in methods.items():
+        for seed in seeds:
+            for fraction, indices in nested_subsets(method.train_labels, fractions, seed).items():
+                start = time.perf_counter()
+                predicted = method.fit_predict(indices, seed)
+                elapsed = time.perf_counter() - start
+                row = {"method": name, "unit": method.unit, "fraction": fraction, "seed": seed,
+                       "n_labels": int(indices.size), **scores(y_test, predicted, num_classes), "time_s": elapsed}
+                rows.append(row)
+                if log is not None:
+                    log(f"{name} seed {seed} {fraction:.0%}: macro-F1 {row['macro_f1']:.3f} ({elapsed:.1f} s)")
+    return pd.DataFrame(rows)
+
+
+def summarize(table: pd.DataFrame, metric: str = "macro_f1") -> pd.DataFrame:
+    """Mean, std, min and max of ``metric`` over the seeds, per method and fraction."""
+    if metric not in table:
+        raise ValueError(f"metric {metric!r} is not a column of the table ({list(table.columns)})")
+    return table.groupby(["method", "fraction"], sort=False)[metric].agg(["mean", "std", "min", "max", "count"])
+
+
+def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: str = "std", ax=None,
+                          chance: float | None = None):
+    """Mean ``metric`` vs label fraction (log x axis) per method, with a band of +-1 std (``band="std"``) or the
+    min-max range (``"minmax"``) over the seeds; ``chance`` draws a reference line. Returns the axes."""
+    if band not in ("std", "minmax"):
+        raise ValueError(f"band must be 'std' or 'minmax', got {band!r}")
+    summary = summarize(table, metric)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5))
+    for method in summary.index.get_level_values("method").unique():
+        part = summary.loc[method]
+        fractions = 100 * part.index.to_numpy(dtype=float)
+        low, high = ((part["mean"] - part["std"].fillna(0), part["mean"] + part["std"].fillna(0)) if band == "std"
+                     else (part["min"], part["max"]))
+        line, = ax.plot(fractions, part["mean"], "o-", label=method)
+        ax.fill_between(fractions, low, high, color=line.get_color(), alpha=0.2)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", label="chance")
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training fraction (%)")
+    ax.set_ylabel(f"test {metric}")
+    band_name = "±1 std" if band == "std" else "min–max"
+    ax.set_title(f"label efficiency (mean over seeds, band: {band_name})")
+    ax.legend(fontsize=8)
+    return ax

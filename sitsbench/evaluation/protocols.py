@@ -1,0 +1,219 @@
+"""Downstream evaluation protocols for a (pretrained) encoder: what its representation is worth with labels.
+
+Four protocols, from the cheapest to the most expensive, as in the SSL literature:
+
+* **linear probe** (Chen et al. 2020, SimCLR): the encoder is frozen, a logistic regression is fit on its
+  standardised embeddings. A linear classifier cannot create structure the embeddings lack;
+* **k-NN** (Wu et al. 2018, "Unsupervised Feature Learning via Non-Parametric Instance Discrimination", CVPR;
+  Caron et al. 2021, DINO): no training at all; a test item takes the classes of its ``k`` most cosine-similar
+  training embeddings, each vote weighted by ``exp(similarity / temperature)``;
+* **Random Forest** on the embeddings (Breiman 2001): the operational baseline of land-cover mapping, non-linear;
+* **fine-tuning**: a head is added and the whole network is trained, the encoder with a smaller learning rate
+  (``encoder_lr_scale``) so that it adapts without forgetting its pretraining. With ``encoder_lr_scale=1`` on a
+  randomly initialised encoder it is supervised training from scratch.
+
+Frozen encoders are always run in ``eval()`` mode (dropout off, batch-norm statistics fixed) and without gradients:
+:func:`embed` enforces it whatever mode the encoder was handed in.
+
+Every encoder is a :class:`~sitsbench.models.base.SITSClassifier` (``forward_features`` + ``head``); auto-encoders
+enter through :class:`~sitsbench.autoencoders.classifiers.EncoderClassifier`.
+
+**Pixels and parcels.** Pixel classification scores every test pixel. Parcel classification (one decision per
+parcel, as an agricultural declaration is checked) aggregates pixels *before* deciding: a parcel's embedding is the
+**mean of its pixels' embeddings** for the probes (:func:`to_parcels` on features), and a network's parcel decision
+is the class of the **mean of its pixels' softmax probabilities** (:func:`to_parcels` on probabilities). Its label
+is the majority label of its pixels.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy
+from sitsbench.models.base import SITSClassifier
+from sitsbench.planes.dataset import parcel_average
+from sitsbench.runtime import resolve_device, seed_everything
+from sitsbench.ssl.probe import encode
+
+
+def freeze(encoder: nn.Module) -> nn.Module:
+    """Put ``encoder`` in eval mode without gradients (in place) and return it."""
+    encoder.eval()
+    encoder.requires_grad_(False)
+    return encoder
+
+
+def embed(
+    encoder: nn.Module, dataset: Dataset, batch_size: int = 256, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, D)`` embeddings (``forward_features``) and ``(N,)`` labels of ``dataset`` by the frozen ``encoder``."""
+    return encode(freeze(encoder), dataset, batch_size=batch_size, device=device)
+
+
+def linear_probe(seed: int) -> object:
+    """Standardised features + multinomial logistic regression."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+
+
+def random_forest(seed: int, n_estimators: int = 100) -> object:
+    """A Random Forest (one core: probes run beside other jobs)."""
+    return RandomForestClassifier(n_estimators, random_state=seed, n_jobs=1)
+
+
+def _normalise(features: np.ndarray) -> np.ndarray:
+    features = np.asarray(features, dtype=np.float64)
+    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+
+
+def knn_scores(
+    train_features: np.ndarray,
+    train_labels: np.ndarray,
+    test_features: np.ndarray,
+    num_classes: int,
+    k: int = 20,
+    temperature: float = 0.07,
+    chunk: int = 1024,
+) -> np.ndarray:
+    """``(N_test, K)`` class votes of the weighted k-NN of Wu et al. (2018), as in DINO's evaluation.
+
+    Similarities are cosines; the ``k`` nearest training items (all of them when fewer) vote for their class
+    with weight ``exp(cos / temperature)``.
+    """
+    if k < 1 or temperature <= 0:
+        raise ValueError(f"k must be >= 1 and temperature > 0, got k={k}, temperature={temperature}")
+    train, labels = _normalise(train_features), np.asarray(train_labels, dtype=np.int64)
+    if train.shape[0] != labels.shape[0]:
+        raise ValueError(f"train_features has {train.shape[0]} rows but train_labels {labels.shape[0]}")
+    k = min(k, train.shape[0])
+    votes = np.zeros((len(test_features), num_classes))
+    for start in range(0, len(test_features), chunk):
+        similarity = _normalise(test_features[start:start + chunk]) @ train.T
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        weights = np.exp(np.take_along_axis(similarity, nearest, axis=1) / temperature)
+        rows = np.repeat(np.arange(len(nearest)), k)
+        np.add.at(votes[start:start + chunk], (rows, labels[nearest].ravel()), weights.ravel())
+    return votes
+
+
+class KNNClassifier:
+    """Weighted cosine k-NN (:func:`knn_scores`) with the ``fit``/``predict`` interface of scikit-learn."""
+
+    def __init__(self, k: int = 20, temperature: float = 0.07):
+        self.k, self.temperature = k, temperature
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> KNNClassifier:
+        self.features_, self.labels_ = np.asarray(features), np.asarray(labels, dtype=np.int64)
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        votes = knn_scores(self.features_, self.labels_, features, int(self.labels_.max()) + 1, self.k,
+                           self.temperature)
+        return votes.argmax(axis=1)
+
+
+def knn(seed: int) -> KNNClassifier:
+    """k = 20, temperature 0.07 (DINO's defaults); deterministic, ``seed`` unused."""
+    del seed
+    return KNNClassifier()
+
+
+PROBES: dict[str, Callable[[int], object]] = {"linear": linear_probe, "knn": knn, "random_forest": random_forest}
+"""Protocols on frozen embeddings: name -> ``factory(seed)`` of an estimator with ``fit`` and ``predict``."""
+
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
+    """Overall accuracy and macro-F1."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    return {"oa": overall_accuracy(cm), "macro_f1": macro_f1(cm)}
+
+
+def probe(name: str, train: tuple[np.ndarray, np.ndarray], test_features: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Fit the probe ``name`` (see :data:`PROBES`) on ``train = (features, labels)``; predicted test labels."""
+    if name not in PROBES:
+        raise ValueError(f"probe must be one of {sorted(PROBES)}, got {name!r}")
+    return np.asarray(PROBES[name](seed).fit(*train).predict(test_features))
+
+
+def to_parcels(values: np.ndarray, labels: np.ndarray, parcel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted parcel ids, the mean of ``values`` (embeddings or probabilities) over each parcel's pixels, and each
+    parcel's majority pixel label."""
+    ids, means = parcel_average(values, parcel)
+    _, inverse = np.unique(np.asarray(parcel), return_inverse=True)
+    labels = np.asarray(labels, dtype=np.int64)
+    votes = np.zeros((ids.size, labels.max() + 1), dtype=np.int64)
+    np.add.at(votes, (inverse.ravel(), labels), 1)
+    return ids, means, votes.argmax(axis=1)
+
+
+@dataclass
+class FineTuneConfig:
+    """Knobs of :func:`fine_tune`. Training runs a fixed number of optimiser ``steps`` (not epochs), so that a run
+    on 1 % of the labels gets as many updates as one on 100 %. Encoder learning rate = ``lr * encoder_lr_scale``
+    (1 = supervised training, 0 = frozen encoder and a linear head trained by SGD)."""
+
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 1e-3
+    encoder_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    device: str = "auto"
+    seed: int = 0
+
+
+def _batches(dataset: Dataset, config: FineTuneConfig, generator: torch.Generator) -> Iterator[dict]:
+    """Endless shuffled batches (a new order each pass), full-size only: no size-1 batch-norm batch."""
+    size = min(config.batch_size, len(dataset))
+    loader = DataLoader(dataset, batch_size=size, shuffle=True, generator=generator, drop_last=True)
+    while True:
+        yield from loader
+
+
+def fine_tune(
+    encoder: SITSClassifier, num_classes: int, train: Dataset, config: FineTuneConfig | None = None
+) -> SITSClassifier:
+    """A copy of ``encoder`` with a fresh ``num_classes`` head, trained end to end on ``train`` (AdamW,
+    cross-entropy); ``encoder`` itself is left unchanged. Items are dicts with ``x``, ``y`` and optionally
+    ``doy``, ``mask``. Returns the model in eval mode."""
+    config = config or FineTuneConfig()
+    if config.encoder_lr_scale < 0:
+        raise ValueError(f"encoder_lr_scale must be >= 0, got {config.encoder_lr_scale}")
+    generator = seed_everything(config.seed)
+    device = resolve_device(config.device)
+    model = copy.deepcopy(encoder)
+    model.reset_classifier(num_classes)
+    model.requires_grad_(True).to(device)
+    head = list(model.head.parameters())
+    head_ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if id(p) not in head_ids]
+    groups = [{"params": head, "lr": config.lr}]
+    if config.encoder_lr_scale > 0:
+        groups.append({"params": body, "lr": config.lr * config.encoder_lr_scale})
+    else:
+        for parameter in body:
+            parameter.requires_grad_(False)
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    criterion = nn.CrossEntropyLoss()
+    model.train()
+    if config.encoder_lr_scale == 0:
+        model.eval()
+        model.head.train()
+    batches = _batches(train, config, generator)
+    for _ in range(config.steps):
+        batch = {key: value.to(device) for key, value in next(batches).items()}
+        logits = model(batch["x"], doy=batch.get("doy"), mask=batch.get("mask"))
+        loss = criterion(logits, batch["y"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return model.eval()

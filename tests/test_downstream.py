@@ -1,0 +1,208 @@
+"""Downstream evaluation (issue 9, part A): label subsets, k-NN, frozen vs fine-tuned encoders, label efficiency."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from sitsbench.data import cube as C
+from sitsbench.data.datasets import PixelSeriesDataset
+from sitsbench.data.normalize import BandStats
+from sitsbench.data.splits import split_mask, split_parcels
+from sitsbench.evaluation import (
+    FineTuneConfig,
+    KNNClassifier,
+    embed,
+    fine_tune,
+    knn_scores,
+    label_efficiency,
+    nested_subsets,
+    network_method,
+    plane_network_method,
+    plot_label_efficiency,
+    probe,
+    probe_method,
+    scores,
+    stratified_fraction,
+    summarize,
+    to_parcels,
+)
+from sitsbench.models import create_model
+from sitsbench.planes import PlaneDataset, extract_planes
+from sitsbench.runtime import seed_everything
+
+FRACTIONS = (0.01, 0.05, 0.1, 0.5, 1.0)
+
+
+@pytest.fixture(scope="module")
+def pixels(toy_cube):
+    """Train/test pixel series of the toy cube (parcel split), standardised with the training statistics."""
+    split = split_parcels(toy_cube, seed=0)
+    stats = BandStats.from_cube(toy_cube, split_mask(split, "train"))
+    return {subset: PixelSeriesDataset(toy_cube, split, subset, stats, max_pixels=600, seed=0)
+            for subset in ("train", "test")}
+
+
+def _encoder(n_bands: int, seed: int = 0, **kwargs) -> torch.nn.Module:
+    seed_everything(seed)
+    return create_model("transformer_tiny", n_bands, 0, **kwargs)
+
+
+def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {key: value.detach().clone() for key, value in module.state_dict().items()}
+
+
+def test_label_subsets_are_stratified_nested_and_deterministic():
+    y = np.repeat(np.arange(5), [1000, 400, 90, 10, 1])
+    subsets = nested_subsets(y, FRACTIONS, seed=3)
+    assert list(subsets) == list(FRACTIONS)
+    for fraction, chosen in subsets.items():
+        expected = [max(1, round(fraction * n)) for n in (1000, 400, 90, 10, 1)]
+        np.testing.assert_array_equal(np.bincount(y[chosen], minlength=5), expected)  # stratified, >= 1 per class
+        assert np.unique(chosen).size == chosen.size
+        np.testing.assert_array_equal(chosen, stratified_fraction(y, fraction, seed=3))
+    for small, large in zip(FRACTIONS, FRACTIONS[1:]):
+        assert set(subsets[small]) < set(subsets[large])  # 1 % in 5 % in 10 % in 50 % in 100 %
+    np.testing.assert_array_equal(subsets[1.0], np.arange(y.size))
+    again, other = nested_subsets(y, FRACTIONS, seed=3), nested_subsets(y, FRACTIONS, seed=4)
+    assert all(np.array_equal(subsets[f], again[f]) for f in FRACTIONS)
+    assert not np.array_equal(subsets[0.1], other[0.1])
+    np.testing.assert_array_equal(np.bincount(y[stratified_fraction(y, 0.1, seed=0)]), [100, 40, 9, 1, 1])
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="fraction"):
+            nested_subsets(y, (0.1, bad))
+
+
+def _knn_reference(train, labels, test, num_classes, k, temperature):
+    """Loop-by-loop weighted k-NN: cosine similarity to every training item, sort, vote."""
+    votes = np.zeros((len(test), num_classes))
+    for i, query in enumerate(test):
+        similarity = np.array([query @ item / (np.linalg.norm(query) * np.linalg.norm(item)) for item in train])
+        for j in np.argsort(-similarity)[:k]:
+            votes[i, labels[j]] += np.exp(similarity[j] / temperature)
+    return votes
+
+
+@pytest.mark.parametrize(("k", "temperature"), [(5, 0.07), (20, 0.5), (500, 0.1)])
+def test_knn_equals_brute_force_reference(k, temperature):
+    rng = np.random.default_rng(0)
+    train, test = rng.normal(size=(60, 8)), rng.normal(size=(25, 8))
+    labels = rng.integers(0, 4, size=60)
+    votes = knn_scores(train, labels, test, 4, k=k, temperature=temperature, chunk=7)  # several chunks
+    reference = _knn_reference(train, labels, test, 4, min(k, 60), temperature)
+    np.testing.assert_allclose(votes, reference, rtol=1e-10)
+    np.testing.assert_array_equal(KNNClassifier(k, temperature).fit(train, labels).predict(test),
+                                  reference.argmax(axis=1))
+    with pytest.raises(ValueError, match="k must be"):
+        knn_scores(train, labels, test, 4, k=0)
+
+
+def test_frozen_encoder_is_in_eval_mode_during_the_protocol(pixels):
+    encoder = _encoder(pixels["train"].x.shape[-1], dropout=0.5).train()
+    batch = torch.from_numpy(pixels["test"].x[:32])
+    assert not torch.equal(encoder.forward_features(batch), encoder.forward_features(batch))  # dropout is active
+    first, labels = embed(encoder, pixels["test"], device="cpu")
+    encoder.train()  # handed in training mode again: embed must still switch it off
+    second, _ = embed(encoder, pixels["test"], device="cpu")
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(labels, pixels["test"].y)
+    assert not encoder.training and not any(p.requires_grad for p in encoder.parameters())
+
+
+def test_fine_tuning_changes_encoder_weights_while_linear_probe_does_not(pixels):
+    train, test = pixels["train"], pixels["test"]
+    encoder = _encoder(train.x.shape[-1])
+    before = _state(encoder)
+    features = {name: embed(encoder, data, device="cpu") for name, data in (("train", train), ("test", test))}
+    probe("linear", features["train"], features["test"][0])
+    assert all(torch.equal(before[key], value) for key, value in encoder.state_dict().items())
+    config = FineTuneConfig(steps=20, batch_size=32, device="cpu", encoder_lr_scale=0.1)
+    tuned = fine_tune(encoder, 10, train, config)
+    assert all(torch.equal(before[key], value) for key, value in encoder.state_dict().items())  # a copy is tuned
+    changed = [key for key in before if not torch.equal(before[key], tuned.state_dict()[key])]
+    assert "embed.weight" in changed and len(changed) == len(before)  # every encoder tensor moved
+    assert tuned.head.weight.shape == (10, encoder.num_features) and not tuned.training
+    head_only = fine_tune(encoder, 10, train, FineTuneConfig(steps=20, batch_size=32, device="cpu",
+                                                             encoder_lr_scale=0.0))
+    assert all(torch.equal(before[key], head_only.state_dict()[key]) for key in before)  # frozen: only the head
+    doy = torch.from_numpy(test.doy).expand(8, -1)
+    np.testing.assert_allclose(head_only.forward_features(torch.from_numpy(test.x[:8]), doy).detach().numpy(),
+                               features["test"][0][:8], rtol=1e-5, atol=1e-6)
+    repeat = fine_tune(encoder, 10, train, config)  # same seed, same weights
+    assert all(torch.equal(value, repeat.state_dict()[key]) for key, value in tuned.state_dict().items())
+
+
+def test_every_protocol_runs_end_to_end_on_pixels_and_parcels(pixels):
+    train, test = pixels["train"], pixels["test"]
+    chance = np.bincount(test.y).max() / test.y.size
+    encoder = _encoder(train.x.shape[-1])
+    (train_x, train_y), (test_x, test_y) = embed(encoder, train, device="cpu"), embed(encoder, test, device="cpu")
+    results = {name: scores(test_y, probe(name, (train_x, train_y), test_x), 10)
+               for name in ("linear", "knn", "random_forest")}
+    tuned = fine_tune(encoder, 10, train, FineTuneConfig(steps=60, device="cpu", encoder_lr_scale=1.0))
+    with torch.no_grad():
+        proba = torch.softmax(tuned(torch.from_numpy(test.x), torch.from_numpy(test.doy).expand(len(test), -1)), dim=1).numpy()
+    results["fine_tune"] = scores(test_y, proba.argmax(axis=1), 10)
+    for name, result in results.items():
+        assert result["oa"] > chance + 0.1, (name, result, chance)
+    # parcels: mean embedding for the probes, mean probability for the network
+    _, parcel_train, parcel_train_y = to_parcels(train_x, train_y, train.parcel)
+    ids, parcel_test, parcel_test_y = to_parcels(test_x, test_y, test.parcel)
+    assert ids.size == np.unique(test.parcel).size == parcel_test.shape[0]
+    linear = scores(parcel_test_y, probe("linear", (parcel_train, parcel_train_y), parcel_test), 10)
+    _, parcel_proba, _ = to_parcels(proba, test_y, test.parcel)
+    network = scores(parcel_test_y, parcel_proba.argmax(axis=1), 10)
+    parcel_chance = np.bincount(parcel_test_y).max() / parcel_test_y.size
+    assert linear["oa"] > parcel_chance and network["oa"] > parcel_chance, (linear, network, parcel_chance)
+
+
+def test_to_parcels_averages_values_and_takes_the_majority_label():
+    values = np.array([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0], [0.0, 1.0], [2.0, 3.0]])
+    ids, means, labels = to_parcels(values, np.array([4, 4, 1, 2, 2]), np.array([7, 7, 7, 3, 3]))
+    np.testing.assert_array_equal(ids, [3, 7])
+    np.testing.assert_allclose(means, [[1.0, 2.0], [3.0, 7.0 / 3.0]])
+    np.testing.assert_array_equal(labels, [2, 4])
+
+
+def test_label_efficiency_table_and_curves(toy_cube, pixels):
+    train, test = pixels["train"], pixels["test"]
+    config = FineTuneConfig(steps=60, lr=2e-3, encoder_lr_scale=1.0, device="cpu")
+    bands = ["B08", "B04", "B03"]
+    split = split_parcels(toy_cube, seed=0)
+    planes = {subset: PlaneDataset.from_cube(toy_cube, extract_planes(
+        toy_cube.sel({C.BAND: bands}), np.unique(toy_cube[C.PARCEL].values[split_mask(split, subset)]),
+        width=16, height=16, walk_fraction=0.1)) for subset in ("train", "test")}
+    methods = {
+        "supervised": network_method(lambda seed: _encoder(train.x.shape[-1], seed), train, test, 10, config),
+        "raw + RF": probe_method("random_forest", train.x.reshape(len(train), -1), train.y,
+                                 test.x.reshape(len(test), -1)),
+        "deep-star": plane_network_method(lambda seed: create_model("plane_timm", 3, 0), planes["train"],
+                                          planes["test"], test.parcel, 10,
+                                          FineTuneConfig(steps=3, batch_size=16, device="cpu")),
+    }
+    fractions, seeds = (0.05, 0.2, 1.0), (0, 1)
+    table = label_efficiency(methods, test.y, fractions, seeds, num_classes=10)
+    assert len(table) == len(methods) * len(fractions) * len(seeds)
+    assert set(map(tuple, table[["method", "fraction", "seed"]].to_numpy().tolist())) == {
+        (m, f, s) for m in methods for f in fractions for s in seeds}
+    assert set(table.loc[table.method == "deep-star", "unit"]) == {"parcel"}
+    n_parcels = np.unique(planes["train"].planes.parcel).size
+    assert table.loc[(table.method == "deep-star") & (table.fraction == 1.0), "n_labels"].eq(n_parcels).all()
+    assert table.loc[(table.method == "supervised") & (table.fraction == 1.0), "n_labels"].eq(len(train)).all()
+    labels = table[table.method == "supervised"].groupby("fraction")["n_labels"].first()
+    assert labels.is_monotonic_increasing and labels.iloc[0] < labels.iloc[-1]
+    chance = np.bincount(test.y).max() / test.y.size
+    full = table[(table.method == "supervised") & (table.fraction == 1.0)]
+    assert (full["oa"] > chance + 0.2).all(), (full, chance)
+    summary = summarize(table)
+    one = table[(table.method == "raw + RF") & (table.fraction == 0.2)]["macro_f1"]
+    np.testing.assert_allclose(summary.loc[("raw + RF", 0.2), ["mean", "min", "max"]],
+                               [one.mean(), one.min(), one.max()])
+    ax = plot_label_efficiency(table, band="minmax", chance=0.1)
+    assert len(ax.lines) == len(methods) + 1 and len(ax.collections) == len(methods)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), summary.loc["supervised", "mean"])
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="band"):
+        plot_label_efficiency(table, band="iqr")

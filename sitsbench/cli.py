@@ -10,6 +10,7 @@ COMMAND_MODULES = (
     "sitsbench.commands.synthetic",
     "sitsbench.commands.predict_map",
     "sitsbench.commands.data",
+    "sitsbench.commands.sweep",
 )
 """Modules that expose ``register(subparsers)``; each adds its sub-commands with ``set_defaults(func=...)``."""
 

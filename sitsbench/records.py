@@ -6,6 +6,7 @@ atomically (temporary file + rename), so an interrupted run never leaves a half-
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -73,6 +74,31 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return path
 
 
+def dataset_provenance(name: str, manifest_dir: str | Path | None = None) -> dict[str, str]:
+    """Name, manifest file and manifest SHA-256 of a published dataset (``data_manifests/<name>.yaml``).
+
+    The manifest lists the download URLs and file checksums, so its hash pins the exact data a run used.
+    Raises ``KeyError`` naming the dataset when it has no manifest.
+    """
+    from sitsbench.data.manifests import MANIFEST_DIR
+
+    path = Path(manifest_dir or MANIFEST_DIR) / f"{name}.yaml"
+    if not path.is_file():
+        raise KeyError(f"dataset {name!r} has no manifest {path}")
+    return {"name": name, "manifest": path.name, "manifest_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def _with_provenance(dataset: dict[str, Any] | None) -> dict[str, Any]:
+    """``dataset`` completed with the manifest checksum when its ``name`` is a published dataset."""
+    dataset = dict(dataset or {})
+    if "manifest_sha256" not in dataset and isinstance(dataset.get("name"), str):
+        try:
+            dataset.update(dataset_provenance(dataset["name"]))
+        except KeyError:  # synthetic or local data: nothing published to pin
+            pass
+    return dataset
+
+
 def make_run_record(
     name: str,
     parameters: dict[str, Any],
@@ -82,7 +108,10 @@ def make_run_record(
     duration_s: float | None = None,
     dataset: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A run record as a plain dict (see :func:`write_run_record`)."""
+    """A run record as a plain dict (see :func:`write_run_record`).
+
+    A ``dataset`` whose ``name`` has a manifest gets its manifest checksum (:func:`dataset_provenance`).
+    """
     return _jsonable(
         {
             "record_version": RECORD_VERSION,
@@ -91,7 +120,7 @@ def make_run_record(
             "seed": seed,
             "parameters": parameters,
             "metrics": metrics,
-            "dataset": dataset or {},
+            "dataset": _with_provenance(dataset),
             "device": str(device),
             "duration_s": duration_s,
             "versions": package_versions(),
@@ -107,6 +136,14 @@ def write_run_record(path: str | Path, **fields: Any) -> Path:
     return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True))
 
 
+def update_run_record(path: str | Path, destination: str | Path | None = None, **fields: Any) -> Path:
+    """Add or replace top-level ``fields`` of the record at ``path``; write it atomically to ``destination``
+    (default: in place)."""
+    record = read_run_record(path)
+    record.update(_jsonable(fields))
+    return atomic_write_text(destination or path, json.dumps(record, indent=2, sort_keys=True))
+
+
 def read_run_record(path: str | Path) -> dict[str, Any]:
     """Read a record; a file that is not a valid record raises ``ValueError`` naming the file."""
     path = Path(path)
@@ -114,6 +151,8 @@ def read_run_record(path: str | Path) -> dict[str, Any]:
         record = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"run record {path} is not valid JSON: {error}") from error
+    if not isinstance(record, dict):
+        raise ValueError(f"run record {path} holds a {type(record).__name__}, expected a JSON object")
     missing = [key for key in ("name", "parameters", "metrics", "seed") if key not in record]
     if missing:
         raise ValueError(f"run record {path} lacks the fields {missing}")

@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "sitsbench.commands.predict_map",
     "sitsbench.commands.data",
     "sitsbench.commands.sweep",
+    "sitsbench.commands.results",
 )
 """Modules that expose ``register(subparsers)``; each adds its sub-commands with ``set_defaults(func=...)``."""
 

@@ -1,0 +1,57 @@
+"""``sitsbench results collect|leaderboard``: run records gathered into a table, plots and a leaderboard page."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sitsbench.results import collect, write_table
+from sitsbench.results.leaderboard import leaderboard_page
+from sitsbench.results.plots import standard_plots
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("results", help="gather run records into tables, plots and a leaderboard")
+    actions = parser.add_subparsers(dest="action", required=True)
+    gather = actions.add_parser("collect", help="one table row per run record found under DIR")
+    gather.add_argument("directory", help="folder searched recursively for run records (runs/, _build/runs/)")
+    gather.add_argument("--out", default="results.csv",
+                        help="table file: .csv, or .parquet when pyarrow is installed (else CSV)")
+    gather.add_argument("--scores", help="also write the long table of scores (method, label fraction, metric)")
+    gather.add_argument("--plots", help="folder for the label-efficiency and accuracy-vs-time figures")
+    gather.add_argument("--allow-corrupt", action="store_true",
+                        help="exit with status 0 even when some records cannot be read (they are still listed)")
+    gather.set_defaults(func=run_collect)
+    board = actions.add_parser("leaderboard", help="the leaderboard page (MyST markdown) of the records under DIR")
+    board.add_argument("directory")
+    board.add_argument("--out", help="write the page to this file instead of printing it")
+    board.set_defaults(func=run_leaderboard)
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    collection = collect(args.directory)
+    table = write_table(collection.runs, args.out)
+    print(f"{len(collection.runs)} runs, {len(collection.scores)} scores -> {table}")
+    if args.scores:
+        print(f"scores -> {write_table(collection.scores, args.scores)}")
+    if args.plots:
+        for path in standard_plots(collection.scores, args.plots):
+            print(f"plot -> {path}")
+    for error in collection.errors:
+        print(f"unreadable run record: {error}", file=sys.stderr)
+    if collection.errors and not args.allow_corrupt:
+        print(f"{len(collection.errors)} unreadable record(s); fix or remove them, or pass --allow-corrupt",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    page = leaderboard_page(args.directory)
+    if args.out:
+        Path(args.out).write_text(page)
+        print(f"leaderboard -> {args.out}")
+    else:
+        print(page)
+    return 0

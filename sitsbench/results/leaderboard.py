@@ -1,0 +1,112 @@
+"""The leaderboard page of the book (MyST markdown), generated from run records at build time.
+
+One section per notebook and dataset; one row per method, setting (the launch parameters that differ between
+runs, seeds aside) and label fraction, with every score as mean ± sample standard deviation over the runs
+(seeds), and the exact commands that reproduce the runs behind each row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sitsbench.results.collect import collect
+from sitsbench.results.plots import seed_statistics
+
+METRIC_TITLES = {"oa": "OA", "macro_f1": "macro-F1", "kappa": "kappa"}
+ROW_KEYS = ["name", "dataset", "method", "setting", "label_fraction"]
+
+
+def format_mean_std(mean: float, std: float, count: int, digits: int = 3) -> str:
+    """``0.812 ± 0.013`` (the ± part only when there are two runs or more)."""
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if count > 1 else f"{mean:.{digits}f}"
+
+
+def leaderboard_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per notebook/dataset/method/setting/label fraction: ``<metric>_mean``, ``<metric>_std``,
+    ``<metric>_n``, the seeds and the reproducing commands of its runs."""
+    if scores.empty:
+        return pd.DataFrame(columns=ROW_KEYS)
+    stats = seed_statistics(scores, ROW_KEYS + ["metric"])
+    table = stats.pivot_table(index=ROW_KEYS, columns="metric", values=["mean", "std", "count"], sort=True)
+    table.columns = [f"{metric}_{stat if stat != 'count' else 'n'}" for stat, metric in table.columns]
+    runs = scores.groupby(ROW_KEYS, sort=True).agg(
+        seeds=("seed", lambda s: sorted(set(s))), commands=("command", lambda c: sorted(set(c))),
+        configurations=("configuration", lambda c: sorted(set(c))))
+    return table.join(runs).reset_index()
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def common_parameters(configurations: list[str]) -> dict:
+    """The launch parameters (JSON configurations) that every run shares, with their value."""
+    parsed = [json.loads(c) for c in configurations]
+    return {k: v for k, v in parsed[0].items() if all(k in p and p[k] == v for p in parsed[1:])}
+
+
+def _section(rows: pd.DataFrame) -> list[str]:
+    name, dataset = rows.iloc[0][["name", "dataset"]]
+    common = common_parameters(sorted({c for cs in rows["configurations"] for c in cs}))
+    show_setting = rows["setting"].astype(bool).any()
+    metrics = [m for m in METRIC_TITLES if f"{m}_mean" in rows and rows[f"{m}_mean"].notna().any()]
+    rank_by = next((m for m in ("macro_f1", "oa", "kappa") if m in metrics), None)
+    if rank_by:
+        rows = rows.sort_values(["label_fraction", f"{rank_by}_mean"], ascending=[True, False])
+    commands = sorted({c for cs in rows["commands"] for c in cs})
+    keys = {command: f"R{i + 1}" for i, command in enumerate(commands)}
+    shared = ", ".join(f"{k}={v}" for k, v in sorted(common.items())) or "none"
+    lines = [f"## {name} on {dataset}", "", f"Launch parameters shared by every run (seeds aside): `{shared}`", ""]
+    header = ["method", *(["setting"] if show_setting else []), "labels", *(METRIC_TITLES[m] for m in metrics),
+              "seeds", "reproduce"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for _, row in rows.iterrows():
+        scores = [format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], int(row[f"{m}_n"]))
+                  if pd.notna(row.get(f"{m}_mean")) else "–" for m in metrics]
+        cells = [_cell(row["method"]), *([_cell(row["setting"])] if show_setting else []),
+                 f"{row['label_fraction']:.0%}", *scores,
+                 ", ".join(map(str, row["seeds"])), ", ".join(keys[c] for c in row["commands"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Commands that reproduce the runs of this table:", ""]
+    lines += [f"* **{key}**: `{command}`" for command, key in keys.items()]
+    return lines + [""]
+
+
+def render_leaderboard(scores: pd.DataFrame, errors: list[str], source: str) -> str:
+    lines = [
+        "# Leaderboard",
+        "",
+        f"Generated from the run records under `{source}` when the book was built. Every score is the mean ± "
+        "sample standard deviation over the runs (seeds) of one setting; **labels** is the fraction of the "
+        "training labels used. Scores are found in each record's metrics by name (`oa`, `macro_f1`, `kappa`; see "
+        "`sitsbench.results.scores`). To add runs, execute a sweep (`sitsbench sweep sweeps/example.yaml`) and "
+        "render its table with `sitsbench results leaderboard runs/`.",
+        "",
+    ]
+    if errors:
+        lines += ["```{warning}", f"{len(errors)} run record(s) could not be read and are not in the tables:", ""]
+        lines += [f"* {_cell(error)}" for error in errors] + ["```", ""]
+    table = leaderboard_table(scores)
+    if table.empty:
+        lines += ["No scores yet: no run record with classification scores was found. Build the book "
+                  "(`make book`) or run a sweep to fill this page.", ""]
+        return "\n".join(lines)
+    for _, rows in table.groupby(["name", "dataset"], sort=True):
+        lines += _section(rows)
+    return "\n".join(lines)
+
+
+def leaderboard_page(results_dir: str | Path) -> str:
+    """The ``leaderboard.md`` page for the records under ``results_dir`` (a page saying so when there are none)."""
+    results_dir = Path(results_dir)
+    try:
+        shown = str(results_dir.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(results_dir)
+    if not results_dir.is_dir():
+        return render_leaderboard(pd.DataFrame(), [], shown)
+    collection = collect(results_dir)
+    return render_leaderboard(collection.scores, collection.errors, shown)

@@ -1,0 +1,181 @@
+"""Results: scores found in records, the collected tables, corrupted records reported, plots, leaderboard values."""
+
+import hashlib
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sitsbench.cli import main
+from sitsbench.records import read_run_record, write_run_record
+from sitsbench.results import collect, write_table
+from sitsbench.results.leaderboard import format_mean_std, leaderboard_page, leaderboard_table
+from sitsbench.results.plots import plot_accuracy_vs_time, plot_label_efficiency, standard_plots
+from sitsbench.results.scores import record_scores, score_suffix
+from sitsbench.sweep import run_sweep
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def scores_of(metrics, fraction=1.0):
+    return {(r["method"], r["label_fraction"], r["metric"]): r["value"] for r in record_scores(metrics, fraction)}
+
+
+def test_scores_are_found_in_the_shapes_chapters_use():
+    # chapter 2: one mapping per method, with the training time beside the scores
+    chapter2 = {"TempCNN": {"oa": 0.9, "macro_f1": 0.8, "kappa": 0.7, "unit": "pixel", "train_time_s": 12.0,
+                            "f1_per_class": {"maize": 0.5}}}
+    rows = record_scores(chapter2)
+    assert {(r["method"], r["metric"], r["value"], r["train_time_s"]) for r in rows} == {
+        ("TempCNN", "oa", 0.9, 12.0), ("TempCNN", "macro_f1", 0.8, 12.0), ("TempCNN", "kappa", 0.7, 12.0)}
+    # chapter 3: a list of rows with text fields and a fraction
+    chapter3 = {"probes": [{"features": "raw", "probe": "linear", "fraction": 0.1, "n_labels": 30, "oa": 0.6,
+                            "macro_f1": 0.5}], "majority_class_oa": 0.25, "gap_filling_rmse_mean": {"linear": 0.1}}
+    assert scores_of(chapter3) == {("probes / raw / linear", 0.1, "oa"): 0.6,
+                                   ("probes / raw / linear", 0.1, "macro_f1"): 0.5,
+                                   ("majority_class", 1.0, "oa"): 0.25}
+    # chapter 5: the score name in the key, methods then fractions below it
+    chapter5 = {"linear_probe_macro_f1": {"simclr": {"0.01": 0.4, "1.0": 0.8}}, "simclr": {"final_loss": 3.0}}
+    assert scores_of(chapter5) == {("linear_probe / simclr", 0.01, "macro_f1"): 0.4,
+                                   ("linear_probe / simclr", 1.0, "macro_f1"): 0.8}
+    # chapter 1: flat keys; the run's label fraction applies when the record names none
+    assert scores_of({"rf_overall_accuracy": 0.83, "n_parcels": 200}, fraction=0.5) == {("rf", 0.5, "oa"): 0.83}
+    assert score_suffix("rf_overall_accuracy") == ("rf", "oa") and score_suffix("accuracy") is None
+
+
+def write_record(folder, name="chapter", seed=0, metrics=None, parameters=None, **extra):
+    path = write_run_record(folder / f"seed{seed}" / "record.json", name=name, seed=seed,
+                            parameters=parameters or {"profile": "quick"}, metrics=metrics or {},
+                            dataset={"name": "synthetic", "landscape": "toy"}, duration_s=1.5)
+    if extra:
+        record = read_run_record(path)
+        record.update(extra)
+        path.write_text(json.dumps(record))
+    return path
+
+
+def test_collect_builds_one_row_per_run_and_reports_corrupted_records(tmp_path, capsys):
+    for seed, f1 in enumerate([0.6, 0.7]):
+        write_record(tmp_path, seed=seed, metrics={"L-TAE": {"macro_f1": f1, "oa": f1 + 0.1, "train_time_s": 2.0}},
+                     reproduce={"parameters": {"profile": "quick", "seed": seed}, "command": "sitsbench sweep s.yaml"})
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "record.json").write_text('{"name": "x", "metrics": {')
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "run1.json").write_text('{"name": "x"}')  # a sweep record (beside its notebook)...
+    (tmp_path / "sweep" / "run1.ipynb").write_text("{}")
+    (tmp_path / "sweep" / "notes.json").write_text("[]")  # ...while other JSON files are not records
+    collection = collect(tmp_path)
+    assert list(collection.runs["seed"]) == [0, 1]
+    assert list(collection.runs["metric.L-TAE.macro_f1"]) == [0.6, 0.7]
+    assert collection.runs["param.profile"].tolist() == ["quick", "quick"]
+    assert collection.runs["dataset"].tolist() == ["synthetic/toy"] * 2
+    assert set(collection.runs["configuration"]) == {'{"profile":"quick"}'}
+    assert collection.scores.shape[0] == 4 and set(collection.scores["method"]) == {"L-TAE"}
+    assert len(collection.errors) == 2
+    assert collection.errors[0].startswith(f"{tmp_path / 'broken' / 'record.json'}: ") and "not valid JSON" in \
+        collection.errors[0]
+    assert collection.errors[1].startswith(f"{tmp_path / 'sweep' / 'run1.json'}: ") and "lacks the fields" in \
+        collection.errors[1]
+
+    out = tmp_path / "table.csv"
+    assert main(["results", "collect", str(tmp_path), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert str(tmp_path / "broken" / "record.json") in err and str(tmp_path / "sweep" / "run1.json") in err
+    assert out.read_text().count("\n") == 3  # header + 2 runs
+    assert main(["results", "collect", str(tmp_path), "--out", str(out), "--allow-corrupt"]) == 0
+
+
+def test_parquet_falls_back_to_csv_without_pyarrow(tmp_path):
+    import pandas as pd
+
+    written = write_table(pd.DataFrame({"a": [1, 2]}), tmp_path / "t.parquet")
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        assert written == tmp_path / "t.csv" and written.read_text() == "a\n1\n2\n"
+    else:
+        assert pd.read_parquet(written)["a"].tolist() == [1, 2]
+
+
+def test_dataset_provenance_pins_the_manifest(tmp_path):
+    path = write_run_record(tmp_path / "r.json", name="n", parameters={}, metrics={}, seed=0,
+                            dataset={"name": "pastis"})
+    dataset = read_run_record(path)["dataset"]
+    manifest = REPO / "data_manifests" / "pastis.yaml"
+    assert dataset["manifest_sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
+    synthetic = write_run_record(tmp_path / "s.json", name="n", parameters={}, metrics={}, seed=0,
+                                 dataset={"name": "synthetic"})
+    assert "manifest_sha256" not in read_run_record(synthetic)["dataset"]
+
+
+def label_efficiency_records(tmp_path):
+    values = {0.1: [0.5, 0.6, 0.7], 1.0: [0.8, 0.82, 0.9]}
+    for seed in range(3):
+        metrics = {"linear_probe_macro_f1": {"simclr": {str(f): v[seed] for f, v in values.items()}},
+                   "TempCNN": {"oa": 0.9 - 0.1 * seed, "macro_f1": 0.8, "train_time_s": 10.0 + seed}}
+        write_record(tmp_path, name="05_ssl", seed=seed, metrics=metrics)
+    return values
+
+
+def test_leaderboard_reports_mean_and_std_over_seeds(tmp_path):
+    values = label_efficiency_records(tmp_path)
+    table = leaderboard_table(collect(tmp_path).scores).set_index(["method", "label_fraction"])
+    for fraction, runs in values.items():
+        row = table.loc[("linear_probe / simclr", fraction)]
+        assert row["macro_f1_mean"] == pytest.approx(statistics.mean(runs))
+        assert row["macro_f1_std"] == pytest.approx(statistics.stdev(runs))
+        assert row["macro_f1_n"] == 3 and row["seeds"] == [0, 1, 2]
+    assert table.loc[("TempCNN", 1.0), "oa_std"] == pytest.approx(0.1)
+    page = leaderboard_page(tmp_path)
+    assert "## 05_ssl on synthetic/toy" in page
+    assert "| linear_probe / simclr | 10% | – | 0.600 ± 0.100 | 0, 1, 2 | R1, R2, R3 |" in page
+    assert "| TempCNN | 100% | 0.800 ± 0.100 | 0.800 ± 0.000 | 0, 1, 2 | R1, R2, R3 |" in page
+    # records without a reproduce block: the papermill command with each run's profile and seed
+    assert "* **R2**: `papermill notebooks/05_ssl.ipynb out.ipynb -p profile quick -p seed 1`" in page
+    assert format_mean_std(0.5, 0.1, 1) == "0.500"
+
+
+def test_leaderboard_without_results_and_with_corrupted_records(tmp_path):
+    assert "No scores yet" in leaderboard_page(tmp_path / "missing")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "record.json").write_text("not json")
+    page = leaderboard_page(tmp_path)
+    assert "No scores yet" in page and "1 run record(s) could not be read" in page
+    assert str(tmp_path / "x" / "record.json") in page
+
+
+def test_standard_plots_draw_mean_curves_and_bands(tmp_path):
+    label_efficiency_records(tmp_path)
+    scores = collect(tmp_path).scores
+    figure = plot_label_efficiency(scores, "macro_f1")
+    (line,) = figure.axes[0].lines  # TempCNN has one fraction only: no curve
+    assert list(line.get_xdata()) == [0.1, 1.0]
+    assert list(line.get_ydata()) == pytest.approx([0.6, statistics.mean([0.8, 0.82, 0.9])])
+    band = figure.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.5) and band.max() == pytest.approx(
+        statistics.mean([0.8, 0.82, 0.9]) + statistics.stdev([0.8, 0.82, 0.9]))
+    figure = plot_accuracy_vs_time(scores, "oa")
+    (points,) = [c for c in figure.axes[0].containers]
+    x, y = points.lines[0].get_data()
+    assert list(x) == pytest.approx([11.0]) and list(y) == pytest.approx([0.8])
+    written = standard_plots(scores, tmp_path / "plots")
+    assert sorted(p.name for p in written) == ["accuracy_vs_time_05_ssl_synthetic-toy.png",
+                                               "label_efficiency_05_ssl_synthetic-toy.png"]
+    assert all(p.stat().st_size > 5000 for p in written)
+
+
+def test_a_collected_sweep_has_one_row_per_run(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"name": "tiny", "notebook": "tests/data/tiny_sweep.ipynb",
+                                      "grid": {"label_fraction": [0.1, 1.0], "seed": [0, 1]}}))
+    assert run_sweep(config, runs_dir=tmp_path / "runs", jobs=2, root=REPO, progress=False).ok
+    collection = collect(tmp_path / "runs")
+    assert collection.errors == []
+    runs = collection.runs.sort_values(["param.label_fraction", "seed"])
+    assert runs[["param.label_fraction", "seed"]].values.tolist() == [[0.1, 0], [0.1, 1], [1.0, 0], [1.0, 1]]
+    assert runs["metric.a.oa"].tolist() == pytest.approx([0.05, 0.06, 0.5, 0.51])
+    assert set(runs["sweep"]) == {"tiny"} and runs["command"].str.startswith("sitsbench sweep").all()
+    assert collection.scores.groupby("label_fraction")["value"].count().tolist() == [4, 4]
+    assert set(collection.scores["setting"]) == {""}  # runs differ only by seed and label fraction

@@ -3,10 +3,11 @@
 ``python -m sitsbench.book --profile quick`` (what ``make book`` runs):
 
 1. copies ``book/`` to a fresh ``_build/book_src`` (nothing stale survives from an earlier build);
-2. writes the generated pages (dataset table, leaderboard) from :data:`PAGE_GENERATORS`;
-3. executes each notebook of ``notebooks/`` listed in ``book/_toc.yml`` with papermill, injecting ``profile``
+2. executes each notebook of ``notebooks/`` listed in ``book/_toc.yml`` with papermill, injecting ``profile``
    and ``output_dir`` (run records land in ``_build/runs/<notebook>/``); any cell error stops the build and
    names the notebook and the cell;
+3. writes the generated pages (dataset table, leaderboard) from :data:`PAGE_GENERATORS`, after the notebooks
+   so that the leaderboard includes the records of this build;
 4. runs ``jupyter-book build`` (Jupyter Book 1, Sphinx; offline) on the executed copies into ``_build/html``.
 """
 
@@ -29,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PAGE_GENERATORS: dict[str, str] = {
     "datasets.md": "sitsbench.data.manifests:datasets_page",
+    "leaderboard.md": "sitsbench.results.leaderboard:leaderboard_page",
 }
 """Book pages written at build time: file name in the book source -> ``"module:function"`` returning MyST."""
 
@@ -102,7 +104,6 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
     shutil.rmtree(source, ignore_errors=True)
     shutil.rmtree(build_dir / "html", ignore_errors=True)
     shutil.copytree(book_dir, source)
-    write_generated_pages(source, runs)
     stems = notebooks_in_toc(book_dir)
     missing = [stem for stem in stems if not (notebook_dir / f"{stem}.ipynb").exists()]
     if missing:
@@ -119,6 +120,7 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
             cwd=REPO_ROOT,
         )
         tqdm.write(f"  {stem}: {seconds:.0f} s")
+    write_generated_pages(source, runs)
     if not html:
         return source
     sphinx_out = build_dir / "sphinx"

@@ -179,3 +179,21 @@ def test_a_collected_sweep_has_one_row_per_run(tmp_path):
     assert set(runs["sweep"]) == {"tiny"} and runs["command"].str.startswith("sitsbench sweep").all()
     assert collection.scores.groupby("label_fraction")["value"].count().tolist() == [4, 4]
     assert set(collection.scores["setting"]) == {""}  # runs differ only by seed and label fraction
+
+
+def test_book_build_writes_the_leaderboard_after_the_notebooks_ran(tmp_path, monkeypatch):
+    from sitsbench import book
+
+    def fake_execute(notebook, output, parameters, cwd):  # stands for papermill: the chapter writes its record
+        write_run_record(Path(parameters["output_dir"]) / "record.json", name=notebook.stem, seed=0,
+                         parameters={"profile": parameters["profile"]}, metrics={"RF": {"oa": 0.75}})
+        output.write_text("{}")
+        return 0.0
+
+    monkeypatch.setattr(book, "execute_notebook", fake_execute)
+    source = book.build("quick", tmp_path / "_build", only=["01"], html=False)
+    page = (source / "leaderboard.md").read_text()
+    assert "## 01_sits_data on unknown" in page and "| RF | 100% | 0.750 | 0 | R1 |" in page
+    assert "`papermill notebooks/01_sits_data.ipynb out.ipynb -p profile quick -p seed 0`" in page
+    assert (source / "datasets.md").read_text().startswith("#")
+    assert "leaderboard" in book.toc_files(REPO / "book" / "_toc.yml")

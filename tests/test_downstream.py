@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import Subset
 
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import PixelSeriesDataset
@@ -134,6 +135,22 @@ def test_fine_tuning_changes_encoder_weights_while_linear_probe_does_not(pixels)
     assert all(torch.equal(value, repeat.state_dict()[key]) for key, value in tuned.state_dict().items())
 
 
+def test_fine_tuning_starts_from_the_linear_probe(pixels):
+    train, test = pixels["train"], pixels["test"]
+    keep = np.flatnonzero(train.y != 9)  # class 9 (bare soil) left out of the labels
+    encoder = _encoder(train.x.shape[-1])
+    train_x, _ = embed(encoder, train, device="cpu")
+    test_x, _ = embed(encoder, test, device="cpu")
+    expected = probe("linear", (train_x[keep], train.y[keep]), test_x)
+    start = fine_tune(encoder, 10, Subset(train, keep.tolist()), FineTuneConfig(steps=0, device="cpu"))  # LP-FT
+    with torch.no_grad():
+        logits = start.forward_head(torch.from_numpy(test_x)).numpy()
+    np.testing.assert_array_equal(logits.argmax(axis=1), expected)
+    assert (logits[:, 9] < -20).all()  # a class never seen is never predicted
+    random_head = fine_tune(encoder, 10, train, FineTuneConfig(steps=0, device="cpu", probe_init=False))
+    assert not torch.equal(random_head.head.weight, start.head.weight)
+
+
 def test_every_protocol_runs_end_to_end_on_pixels_and_parcels(pixels):
     train, test = pixels["train"], pixels["test"]
     chance = np.bincount(test.y).max() / test.y.size
@@ -141,7 +158,8 @@ def test_every_protocol_runs_end_to_end_on_pixels_and_parcels(pixels):
     (train_x, train_y), (test_x, test_y) = embed(encoder, train, device="cpu"), embed(encoder, test, device="cpu")
     results = {name: scores(test_y, probe(name, (train_x, train_y), test_x), 10)
                for name in ("linear", "knn", "random_forest")}
-    tuned = fine_tune(encoder, 10, train, FineTuneConfig(steps=60, device="cpu", encoder_lr_scale=1.0))
+    tuned = fine_tune(encoder, 10, train, FineTuneConfig(steps=60, device="cpu", encoder_lr_scale=1.0,
+                                                        probe_init=False))
     with torch.no_grad():
         proba = torch.softmax(tuned(torch.from_numpy(test.x), torch.from_numpy(test.doy).expand(len(test), -1)), dim=1).numpy()
     results["fine_tune"] = scores(test_y, proba.argmax(axis=1), 10)
@@ -168,19 +186,19 @@ def test_to_parcels_averages_values_and_takes_the_majority_label():
 
 def test_label_efficiency_table_and_curves(toy_cube, pixels):
     train, test = pixels["train"], pixels["test"]
-    config = FineTuneConfig(steps=60, lr=2e-3, encoder_lr_scale=1.0, device="cpu")
+    config = FineTuneConfig(steps=60, lr=2e-3, encoder_lr_scale=1.0, probe_init=False, device="cpu")
     bands = ["B08", "B04", "B03"]
     split = split_parcels(toy_cube, seed=0)
     planes = {subset: PlaneDataset.from_cube(toy_cube, extract_planes(
         toy_cube.sel({C.BAND: bands}), np.unique(toy_cube[C.PARCEL].values[split_mask(split, subset)]),
-        width=16, height=16, walk_fraction=0.1)) for subset in ("train", "test")}
+        width=8, height=16, walk_fraction=0.05)) for subset in ("train", "test")}
     methods = {
         "supervised": network_method(lambda seed: _encoder(train.x.shape[-1], seed), train, test, 10, config),
         "raw + RF": probe_method("random_forest", train.x.reshape(len(train), -1), train.y,
                                  test.x.reshape(len(test), -1)),
         "deep-star": plane_network_method(lambda seed: create_model("plane_timm", 3, 0), planes["train"],
                                           planes["test"], test.parcel, 10,
-                                          FineTuneConfig(steps=3, batch_size=16, device="cpu")),
+                                          FineTuneConfig(steps=3, batch_size=16, probe_init=False, device="cpu")),
     }
     fractions, seeds = (0.05, 0.2, 1.0), (0, 1)
     table = label_efficiency(methods, test.y, fractions, seeds, num_classes=10)

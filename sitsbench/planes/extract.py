@@ -15,6 +15,7 @@ curve, bands are channels, so a 2D image network can classify it. Per parcel, th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,20 +207,31 @@ def extract_planes(
     cube's dates) and ``W = width``. See :func:`draw_curves` for the curve options."""
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
+    items = []
+    for parcel_id, box, mask, grid in iter_parcel_grids(cube, parcels, height, bands, stats):
+        rng = np.random.default_rng([seed, parcel_id])
+        lines = draw_curves(mask, kind, width, rng, walk_fraction, walk_length, transforms)
+        items.append(_gather(grid, lines, box, parcel_id, kind))
+    return Planes.concatenate(items)
+
+
+def iter_parcel_grids(
+    cube: xr.Dataset,
+    parcels: list[int] | np.ndarray | None = None,
+    height: int | None = None,
+    bands: list[str] | None = None,
+    stats: BandStats | None = None,
+) -> Iterator[tuple[int, tuple[int, int, int, int], np.ndarray, np.ndarray]]:
+    """Parcel by parcel (default: every id > 0, sorted): its id, bounding box, mask ``(h, w)`` and gap-filled,
+    resampled, scaled values ``(H, C, h, w)``, computed only when the iteration reaches it."""
     source = _Source.from_cube(cube, bands, stats)
     boxes = parcel_boxes(source.parcel)
     ids = sorted(boxes) if parcels is None else [int(p) for p in parcels]
     unknown = [p for p in ids if p not in boxes]
     if unknown:
         raise ValueError(f"parcel ids {unknown[:5]} are not in the cube's parcel layer")
-    items = []
     for parcel_id in ids:
-        box = boxes[parcel_id]
-        mask, grid = _parcel_grid(source, box, parcel_id, height)
-        rng = np.random.default_rng([seed, parcel_id])
-        lines = draw_curves(mask, kind, width, rng, walk_fraction, walk_length, transforms)
-        items.append(_gather(grid, lines, box, parcel_id, kind))
-    return Planes.concatenate(items)
+        yield parcel_id, boxes[parcel_id], *_parcel_grid(source, boxes[parcel_id], parcel_id, height)
 
 
 def parcel_grids(
@@ -229,15 +241,9 @@ def parcel_grids(
     bands: list[str] | None = None,
     stats: BandStats | None = None,
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per parcel id (default: every id > 0), its bounding-box mask ``(h, w)`` and gap-filled, resampled,
-    scaled values ``(H, C, h, w)``: what curves are read from, kept to draw new curves at every epoch."""
-    source = _Source.from_cube(cube, bands, stats)
-    boxes = parcel_boxes(source.parcel)
-    ids = sorted(boxes) if parcels is None else [int(p) for p in parcels]
-    unknown = [p for p in ids if p not in boxes]
-    if unknown:
-        raise ValueError(f"parcel ids {unknown[:5]} are not in the cube's parcel layer")
-    return {parcel_id: _parcel_grid(source, boxes[parcel_id], parcel_id, height) for parcel_id in ids}
+    """Per parcel id, its mask and grid (see :func:`iter_parcel_grids`), all kept in memory: what plane
+    views draw new curves from at every epoch."""
+    return {pid: (mask, grid) for pid, _, mask, grid in iter_parcel_grids(cube, parcels, height, bands, stats)}
 
 
 def gather_curves(grid: np.ndarray, lines: np.ndarray) -> np.ndarray:

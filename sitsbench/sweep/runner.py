@@ -210,7 +210,7 @@ class _ProcessExecutor:
         return concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
 
     def close(self) -> None:
-        self.pool.shutdown()
+        self.pool.shutdown(cancel_futures=True)  # after Ctrl-C: queued runs are dropped, completed ones are saved
 
 
 class _DaskExecutor:

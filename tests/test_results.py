@@ -135,6 +135,8 @@ def test_leaderboard_reports_mean_and_std_over_seeds(tmp_path):
     # records without a reproduce block: the papermill command with each run's profile and seed
     assert "* **R2**: `papermill notebooks/05_ssl.ipynb out.ipynb -p profile quick -p seed 1`" in page
     assert format_mean_std(0.5, 0.1, 1) == "0.500"
+    out = tmp_path / "leaderboard.md"
+    assert main(["results", "leaderboard", str(tmp_path), "--out", str(out)]) == 0 and out.read_text() == page
 
 
 def test_leaderboard_without_results_and_with_corrupted_records(tmp_path):

@@ -143,8 +143,10 @@ def run_task(task: Task, attempt: int) -> dict[str, Any]:
             kernel_name=task.kernel_name, cwd=task.cwd, progress_bar=False,
         )
     except papermill.PapermillExecutionError as error:
+        notebook_record.unlink(missing_ok=True)  # a failed run leaves no record behind, even a partial one
         return {"ok": False, "cell": error.exec_count, "ename": error.ename, "evalue": error.evalue}
     except Exception as error:  # a dead kernel, a missing kernel spec...: reported like a cell error
+        notebook_record.unlink(missing_ok=True)
         return {"ok": False, "cell": None, "ename": type(error).__name__, "evalue": str(error)}
     seconds = time.perf_counter() - start
     if not notebook_record.is_file():

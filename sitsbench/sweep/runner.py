@@ -139,7 +139,8 @@ def run_task(task: Task, attempt: int) -> dict[str, Any]:
         # nbclient keeps its event loop in a context variable; dask worker threads inherit a copied context and
         # would share one loop ("This event loop is already running"): each run starts from an empty context
         contextvars.Context().run(
-            papermill.execute_notebook, task.notebook, str(task.output_notebook), parameters={**task.parameters, "output_dir": str(task.output_dir)},
+            papermill.execute_notebook, task.notebook, str(task.output_notebook),
+            parameters={**task.parameters, "output_dir": str(task.output_dir)},
             kernel_name=task.kernel_name, cwd=task.cwd, progress_bar=False,
         )
     except papermill.PapermillExecutionError as error:

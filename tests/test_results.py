@@ -43,6 +43,12 @@ def test_scores_are_found_in_the_shapes_chapters_use():
     # chapter 1: flat keys; the run's label fraction applies when the record names none
     assert scores_of({"rf_overall_accuracy": 0.83, "n_parcels": 200}, fraction=0.5) == {("rf", 0.5, "oa"): 0.83}
     assert score_suffix("rf_overall_accuracy") == ("rf", "oa") and score_suffix("accuracy") is None
+    # chapter 6: a protocol repeated over seeds inside one run; each row carries its seed
+    rows = record_scores({"label_efficiency": {"rows": [
+        {"method": "simclr", "fraction": 0.1, "seed": seed, "macro_f1": 0.5 + seed} for seed in (0, 1)]}})
+    assert [(r["method"], r["label_fraction"], r["seed"], r["value"]) for r in rows] == [
+        ("label_efficiency / rows / simclr", 0.1, 0, 0.5), ("label_efficiency / rows / simclr", 0.1, 1, 1.5)]
+    assert record_scores({"TempCNN": {"oa": 0.9}})[0]["seed"] is None  # the run's seed applies
 
 
 def write_record(folder, name="chapter", seed=0, metrics=None, parameters=None, **extra):
@@ -199,3 +205,14 @@ def test_book_build_writes_the_leaderboard_after_the_notebooks_ran(tmp_path, mon
     assert "`papermill notebooks/01_sits_data.ipynb out.ipynb -p profile quick -p seed 0`" in page
     assert (source / "datasets.md").read_text().startswith("#")
     assert "leaderboard" in book.toc_files(REPO / "book" / "_toc.yml")
+
+
+def test_seeds_repeated_inside_one_run_are_averaged_like_runs(tmp_path):
+    rows = [{"method": "simclr", "fraction": 0.1, "seed": seed, "macro_f1": value}
+            for seed, value in [(0, 0.4), (1, 0.5), (2, 0.9)]]
+    write_record(tmp_path, name="06_downstream", seed=7, metrics={"label_efficiency": {"rows": rows}})
+    table = leaderboard_table(collect(tmp_path).scores)
+    (row,) = table.to_dict("records")
+    assert row["seeds"] == [0, 1, 2] and row["macro_f1_n"] == 3
+    assert row["macro_f1_mean"] == pytest.approx(0.6) and row["macro_f1_std"] == pytest.approx(
+        statistics.stdev([0.4, 0.5, 0.9]))

@@ -138,9 +138,9 @@ def collect(directory: str | Path) -> Collection:
         row = _run_row(path, record, directory)
         runs.append(row)
         fraction = as_fraction(record["parameters"].get("label_fraction")) or 1.0
-        identity = {k: row[k] for k in ("path", "name", "run_id", "sweep", "seed", "dataset", "configuration",
-                                         "command")}
-        scores += [{**identity, **score} for score in record_scores(record["metrics"], fraction)]
+        identity = {k: row[k] for k in ("path", "name", "run_id", "sweep", "dataset", "configuration", "command")}
+        for score in record_scores(record["metrics"], fraction):  # a row's own seed, else the run's
+            scores.append({**identity, **score, "seed": row["seed"] if score["seed"] is None else score["seed"]})
     score_columns = ["path", "name", "run_id", "sweep", "seed", "dataset", "configuration", "command", "method",
                      "label_fraction", "metric", "value", "train_time_s"]
     scores = pd.DataFrame(scores, columns=score_columns)

@@ -10,7 +10,9 @@ Chapters store their metrics in the shape that suits them, so scores are found b
   of a list (``probes: [{features: raw, probe: linear, fraction: 0.1, oa: ...}]``), the row's text fields;
 * the **label fraction** is a key that reads as a number in (0, 1], a ``fraction`` / ``label_fraction`` field of
   the row, else the run's ``label_fraction`` parameter, else 1 (all labels);
-* the **training time** is a ``train_time_s`` field next to the score, when there is one.
+* the **training time** is a ``train_time_s`` field next to the score, when there is one;
+* the **seed** is a ``seed`` field of the row (a chapter that repeats a protocol over seeds inside one run),
+  else ``None`` (the run's seed applies).
 """
 
 from __future__ import annotations
@@ -45,32 +47,35 @@ def score_suffix(key: str) -> tuple[str, str] | None:
 
 
 def record_scores(metrics: dict[str, Any], default_fraction: float = 1.0) -> list[dict[str, Any]]:
-    """Rows ``{method, label_fraction, metric, value, train_time_s}`` for every score in ``metrics``."""
+    """Rows ``{method, label_fraction, metric, value, train_time_s, seed}`` for every score in ``metrics``."""
     rows: list[dict[str, Any]] = []
 
-    def emit(labels, fraction, metric, value, train_time=None):
+    def emit(labels, fraction, metric, value, seed, train_time=None):
         rows.append({"method": " / ".join(labels) or "(run)", "label_fraction": fraction, "metric": metric,
-                     "value": float(value), "train_time_s": float(train_time) if _is_number(train_time) else None})
+                     "value": float(value), "train_time_s": float(train_time) if _is_number(train_time) else None,
+                     "seed": seed})
 
-    def walk(node: Any, labels: list[str], fraction: float, metric: str | None) -> None:
+    def walk(node: Any, labels: list[str], fraction: float, metric: str | None, seed: int | None = None) -> None:
         if isinstance(node, list):
             for item in node:
                 if isinstance(item, dict):
                     text = [str(v) for k, v in item.items() if isinstance(v, str) and k not in FRACTION_FIELDS]
-                    walk(item, labels + text, fraction, metric)
+                    walk(item, labels + text, fraction, metric, seed)
             return
         if not isinstance(node, dict):
             return
         for key in FRACTION_FIELDS:
             if as_fraction(node.get(key)) is not None:
                 fraction = as_fraction(node[key])
+        if isinstance(node.get("seed"), int) and not isinstance(node["seed"], bool):
+            seed = node["seed"]
         if metric is None:
             for key, value in node.items():
                 if key in SCORE_NAMES and _is_number(value):
-                    emit(labels, fraction, SCORE_NAMES[key], value, node.get("train_time_s"))
+                    emit(labels, fraction, SCORE_NAMES[key], value, seed, node.get("train_time_s"))
         for key, value in node.items():
             key = str(key)
-            if key in SCORE_NAMES or key in FRACTION_FIELDS:
+            if key in SCORE_NAMES or key in FRACTION_FIELDS or key == "seed":
                 continue
             child_labels, child_fraction, child_metric = labels, fraction, metric
             if as_fraction(key) is not None:
@@ -81,9 +86,9 @@ def record_scores(metrics: dict[str, Any], default_fraction: float = 1.0) -> lis
             else:
                 child_labels = labels + [key]
             if _is_number(value) and child_metric is not None:
-                emit(child_labels, child_fraction, child_metric, value)
+                emit(child_labels, child_fraction, child_metric, value, seed)
             else:
-                walk(value, child_labels, child_fraction, child_metric)
+                walk(value, child_labels, child_fraction, child_metric, seed)
 
     walk(metrics, [], default_fraction, None)
     return rows

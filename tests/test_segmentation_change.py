@@ -7,11 +7,29 @@ import numpy as np
 import pytest
 import torch
 
+from sitsbench.data import cube as C
+from sitsbench.data.cube import make_cube
 from sitsbench.data.datasets import PatchDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.data.synthetic import generate_cube
+from sitsbench.evaluation.change import (
+    anomaly_dates,
+    bitemporal_change,
+    bitemporal_targets,
+    candidate_days,
+    change_scores,
+    change_targets,
+    cosine_profile,
+    detect_changes,
+    ndvi_profile,
+    plot_change_dates,
+    run_change_detection,
+    window_embeddings,
+)
 from sitsbench.evaluation.segmentation import (
+    DecoderOnly,
+    EmbeddedPatches,
     PixelEncoderSegmenter,
     SegmentationConfig,
     build_segmenter,
@@ -22,6 +40,15 @@ from sitsbench.evaluation.segmentation import (
 )
 from sitsbench.models import create_model
 from sitsbench.runtime import seed_everything
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a loaded 2-core machine two spinning threads make these runs ~10x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +148,7 @@ def test_frozen_encoder_stays_in_eval_mode_and_only_finetune_moves_it(seg_cube, 
     split = split_parcels(seg_cube, (0.7, 0.0, 0.3), by="block", block_size=16)
     train = PatchDataset(seg_cube, split, "train", BandStats.from_cube(seg_cube, split_mask(split, "train")), 16)
     before = _weights(model)
-    train_segmenter(model, train, SegmentationConfig(epochs=1, batch_size=4, device="cpu"))
+    train_segmenter(model, train, SegmentationConfig(epochs=1, batch_size=4))
     moved = _changed(before, model)
     encoder_keys = {k for k in before if k.startswith("encoder.")}
     assert modes and all(mode == (method == "finetune") for mode in modes)
@@ -129,6 +156,12 @@ def test_frozen_encoder_stays_in_eval_mode_and_only_finetune_moves_it(seg_cube, 
     if method == "frozen":
         assert not moved & encoder_keys
         assert all(not p.requires_grad for p in model.encoder.parameters())
+        # training the decoder on embedding maps computed once gives the same weights
+        cached = build_segmenter(method, 10, 10, encoder)
+        cached.load_state_dict(before)
+        train_segmenter(DecoderOnly(cached), EmbeddedPatches(cached, train), SegmentationConfig(epochs=1, batch_size=4))
+        for key, value in cached.state_dict().items():
+            torch.testing.assert_close(value, model.state_dict()[key], rtol=1e-3, atol=2e-4)  # Adam amplifies float noise
     else:
         assert encoder_keys <= moved | {k for k in encoder_keys if "norm" in k and "running" in k}
         assert len(moved & encoder_keys) > len(encoder_keys) // 2
@@ -149,13 +182,17 @@ def test_segmentation_end_to_end_learns_and_plots(seg_cube):
     assert scores["miou"] == pytest.approx(segmentation_scores(run.y_true, run.y_pred, 10)["miou"])
     model = run.model
     assert model.feature_std.min() > 0 and not torch.equal(model.feature_mean, torch.zeros_like(model.feature_mean))
-    few = segment(seg_cube, "utae", patch_size=16, label_fraction=0.3, seed=1,
-                  config=SegmentationConfig(epochs=2, batch_size=2, device="cpu"))
-    assert few.scores["n_train_patches"] < scores["n_train_patches"]
-    assert np.isfinite(few.scores["miou"]) and few.losses[-1] < few.losses[0]
     fig = plot_segmentation(run, seg_cube, n_patches=3)
     assert len(fig.axes) == 3 * 4
     plt.close(fig)
+
+
+def test_utae_from_scratch_on_a_fraction_of_the_patches(seg_cube):
+    config = SegmentationConfig(epochs=2, batch_size=2, device="cpu")
+    few = segment(seg_cube, "utae", patch_size=16, label_fraction=0.3, seed=1, config=config)
+    assert 0 < few.scores["n_train_patches"] < 11  # 11 training patches in all on this cube
+    assert few.losses[-1] < few.losses[0]
+    assert few.scores["miou"] == pytest.approx(segmentation_scores(few.y_true, few.y_pred, 10)["miou"])
 
 
 def test_segmentation_errors_name_the_problem(seg_cube):
@@ -165,3 +202,115 @@ def test_segmentation_errors_name_the_problem(seg_cube):
         build_segmenter("frozen", 10, 10)
     with pytest.raises(ValueError, match="use a smaller patch_size"):
         segment(seg_cube, "utae", patch_size=64)
+
+
+# ---------------------------------------------------------------------------------------------- change detection
+
+
+def test_change_scores_on_a_hand_built_example():
+    changed = np.array([1, 1, 1, 0, 0, 0, 0, -1])
+    predicted = np.array([1, 1, 0, 1, 0, 0, 0, 1])
+    day = np.array([100, 150, 200, np.nan, np.nan, np.nan, np.nan, 120])
+    predicted_day = np.array([110, 120, 260, 50, 60, 70, 80, 90])
+    scores = change_scores(changed, predicted, day, predicted_day)
+    # TP 2, FP 1, FN 1 (the ambiguous last item is not scored): precision = recall = F1 = 2/3
+    assert scores["f1"] == pytest.approx(2 / 3)
+    assert scores["precision"] == pytest.approx(2 / 3) and scores["recall"] == pytest.approx(2 / 3)
+    # change rate 3/7: answering "changed" everywhere gives F1 = 2p / (1 + p) = 0.6
+    assert scores["change_rate"] == pytest.approx(3 / 7) and scores["all_changed_f1"] == pytest.approx(0.6)
+    assert scores["n"] == 7
+    assert scores["date_mae_days"] == pytest.approx((10 + 30 + 60) / 3)  # over the three true changes
+    assert scores["date_mae_detected_days"] == pytest.approx((10 + 30) / 2)  # over the two detected ones
+    with pytest.raises(ValueError, match="differ in size"):
+        change_scores(changed, predicted[:3])
+
+
+def test_ndvi_break_profile_and_anomaly_date_by_hand():
+    days = np.arange(10) * 10.0
+    step = np.where(np.arange(10) < 6, 0.8, 0.1)  # drops between day 50 and day 60
+    profile = ndvi_profile(np.stack([np.full(10, 0.6), step]), window=2)
+    np.testing.assert_allclose(candidate_days(days, 2), [15, 25, 35, 45, 55, 65, 75])
+    np.testing.assert_allclose(profile[0], 0.0)
+    # k = 5: |0.8 - (0.8 + 0.1) / 2| = 0.35; k = 6: |0.8 - 0.1| = 0.7; k = 7: |(0.8 + 0.1) / 2 - 0.1| = 0.35
+    np.testing.assert_allclose(profile[1], [0, 0, 0, 0.35, 0.7, 0.35, 0], atol=1e-12)
+    reference = np.random.default_rng(0).normal(0.05, 0.01, size=(20, 7))
+    assert anomaly_dates(profile[1:], candidate_days(days, 2), reference) == pytest.approx([55.0])
+    # a break where unchanged pixels also move a lot (green-up) is less anomalous than a smaller one elsewhere
+    seasonal = np.tile([0.0, 0.0, 0.0, 0.0, 0.6, 0.0, 0.0], (20, 1)) + reference
+    assert anomaly_dates(np.array([[0, 0.3, 0, 0, 0.7, 0, 0]]), candidate_days(days, 2), seasonal) == [25.0]
+    with pytest.raises(ValueError, match="window must be between 1 and 5"):
+        candidate_days(days, 6)
+
+
+def test_window_embeddings_and_cosine_profile():
+    embeddings = np.array([[[1.0, 0.0], [2.0, 0.0], [0.0, 3.0], [0.0, 1.0]]])  # (N=1, S=4, D=2)
+    np.testing.assert_allclose(cosine_profile(embeddings, window=1), [[0.0, 1.0, 0.0]], atol=1e-12)
+    encoder = _encoder().train()  # handed in training mode: dropout must be switched off
+    series = np.random.default_rng(1).normal(size=(3, 8, 10)).astype(np.float32)
+    doy = np.arange(8) * 20 + 5
+    runs = window_embeddings(encoder, series, doy, window=3, device="cpu")
+    assert runs.shape == (3, 6, encoder.num_features) and not encoder.training
+    with torch.no_grad():
+        expected = encoder.forward_features(torch.from_numpy(series[2:3, 4:7]), doy=torch.as_tensor(doy[None, 4:7]))
+    np.testing.assert_allclose(runs[2, 4], expected[0].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_bitemporal_targets_by_hand():
+    times = np.datetime64("2021-01-01") + np.array([0, 10, 20, 30, 40, 50]).astype("timedelta64[D]")
+    cube = make_cube(np.full((6, 10, 1, 4), 0.1), times, C.S2_BANDS, labels=np.zeros((1, 4), int))
+    cube[C.CHANGE] = ((C.Y, C.X), np.array([[0, 1, 1, 1]], dtype=np.int8))
+    change_day = np.datetime64("2021-01-01") + np.array([0, 25, 5, 45]).astype("timedelta64[D]")
+    cube["change_date"] = ((C.Y, C.X), np.where([False, True, True, True], change_day, np.datetime64("NaT"))[None])
+    # before = dates 0-1 (days 0, 10), after = dates 3-4 (days 30, 40): a change on day 25 lies between them,
+    # day 5 inside 'before' (ambiguous), day 45 after the last date considered (no change between the windows)
+    np.testing.assert_array_equal(bitemporal_targets(cube, [0, 1], [3, 4]), [[0, 1, -1, 0]])
+    with pytest.raises(ValueError, match="must all precede"):
+        bitemporal_targets(cube, [2, 3], [3, 4])
+    with pytest.raises(ValueError, match="change_fraction"):
+        bitemporal_targets(cube.drop_vars(C.CHANGE), [0], [5])
+
+
+@pytest.fixture(scope="module")
+def change_cube():
+    """A 96x96 px cube where ~30 % of the parcels change (to bare soil or buildings) on a day between 60 and 300."""
+    return generate_cube("toy", seed=0, with_s1=False, change_fraction=0.3, height=96, width=96)
+
+
+def test_change_detection_end_to_end_beats_the_trivial_answers(change_cube):
+    run = detect_changes(change_cube, "series", "regression", n_estimators=50, seed=0, device="cpu")
+    s = run.scores
+    assert 0.2 < s["pixel_change_rate"] < 0.6
+    # answering "changed" everywhere is the best answer that ignores the data (a random answer with rate q scores
+    # 2pq / (p + q) <= 2p / (1 + p)); the forest must clearly beat it, on pixels and on parcels
+    assert s["pixel_f1"] > s["pixel_all_changed_f1"] + 0.15
+    assert s["parcel_f1"] > s["parcel_all_changed_f1"] + 0.1
+    # change days are uniform on [60, 300): guessing the middle would miss by ~60 days on average
+    assert s["pixel_date_mae_days"] < 40 and s["parcel_date_mae_days"] < 40
+    changed, day = change_targets(change_cube)
+    np.testing.assert_array_equal(run.pixels["changed"], changed[run.pixels["row"], run.pixels["col"]])
+    assert set(run.parcels["parcel"]) == set(run.pixels["parcel"])
+    fig = plot_change_dates(run, change_cube, n_parcels=3)
+    assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 3
+    plt.close(fig)
+    bands = bitemporal_change(change_cube, "bands", n_estimators=50, device="cpu")
+    cva = bitemporal_change(change_cube, "cva", device="cpu")
+    for scores in (bands, cva):
+        assert scores["pixel_f1"] > scores["pixel_all_changed_f1"] + 0.05
+    assert bands["pixel_f1"] > cva["pixel_f1"]
+
+
+def test_change_detection_with_a_frozen_encoder_runs_on_few_labels(change_cube):
+    small = change_cube.isel({C.Y: slice(0, 48), C.X: slice(0, 96)})
+    encoder = _encoder()
+    before = _weights(encoder)
+    s = run_change_detection(small, "embedding", "argmax", encoder=encoder, label_fraction=0.3,
+                             n_estimators=20, max_train_pixels=600, device="cpu")
+    assert s["n_train_pixels"] == pytest.approx(0.3 * 600, abs=2)
+    assert 0 <= s["pixel_f1"] <= 1 and 0 <= s["pixel_date_mae_days"] <= 365
+    bi = bitemporal_change(small, "embedding", encoder=encoder, n_estimators=20, max_train_pixels=600, device="cpu")
+    assert 0 <= bi["pixel_f1"] <= 1
+    assert not _changed(before, encoder)
+    with pytest.raises(ValueError, match="needs a \\(pretrained\\) series encoder"):
+        run_change_detection(small, "embedding")
+    with pytest.raises(ValueError, match="features must be one of"):
+        run_change_detection(small, "pixels")

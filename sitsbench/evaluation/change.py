@@ -8,12 +8,13 @@ bare soil or buildings on a random day between day 60 and day 300; the cube then
 
 * ``"series"`` — the whole gap-filled, standardised series flattened (``T x C`` values) into a Random Forest
   (Breiman 2001), the supervised operational baseline;
-* ``"ndvi"`` — the *window-difference profile* of NDVI: for every candidate break ``k``, the absolute difference of
+* ``"ndvi"`` — the NDVI series and its *break profile*: for every candidate break ``k``, the absolute difference of
   mean NDVI over the ``window`` dates before and after ``k``;
-* ``"embedding"`` — the same profile with a frozen encoder: the cosine distance between the embeddings of the two
-  half-windows (a *sliding pair of half-series*), so that a pretrained representation decides what differs.
+* ``"embedding"`` — a frozen encoder's embeddings of every run of ``window`` dates and their break profile: the
+  cosine distance between the embeddings of the two half-windows around each ``k`` (a *sliding pair of
+  half-series*), so that a pretrained representation decides what differs.
 
-The profiles feed the same Random Forest. The change date is estimated either by a Random Forest **regressor**
+Each representation feeds the same Random Forest. The change date is estimated either by a Random Forest **regressor**
 trained on the changed training pixels (``date_method="regression"``), or without labels of dates by the
 **argmax of the profile's anomaly** (``"argmax"``): each candidate's profile value is standardised with the mean and
 standard deviation of the *unchanged* training pixels at that candidate, which removes the jumps that phenology
@@ -320,16 +321,20 @@ def bitemporal_targets(cube: xr.Dataset, before: Sequence[int], after: Sequence[
     return np.where(between, 1, np.where(inside, AMBIGUOUS, 0))
 
 
+@torch.no_grad()
+def _embed_dates(encoder: SITSClassifier, series: np.ndarray, doy: np.ndarray, dates: np.ndarray,
+                 device: str) -> np.ndarray:
+    """``(N, D)`` frozen embeddings of the sub-series made of the date indices ``dates``."""
+    device = resolve_device(device)
+    x = torch.from_numpy(np.ascontiguousarray(series[:, dates])).to(device)
+    days = torch.as_tensor(doy[dates], dtype=torch.long, device=device).expand(len(x), -1)
+    return freeze(encoder).to(device).forward_features(x, doy=days).cpu().numpy()
+
+
 def _bitemporal_features(method: str, pixels: _Pixels, before: np.ndarray, after: np.ndarray, doy: np.ndarray,
                          encoder: SITSClassifier | None, device: str) -> np.ndarray:
     if method == "embedding":
-        device_ = resolve_device(device)
-        encoder = freeze(encoder).to(device_)
-        with torch.no_grad():
-            first, second = (encoder.forward_features(
-                torch.from_numpy(np.ascontiguousarray(pixels.series[:, dates])).to(device_),
-                doy=torch.as_tensor(doy[dates], dtype=torch.long).expand(len(pixels.series), -1).to(device_),
-            ).cpu().numpy() for dates in (before, after))
+        first, second = (_embed_dates(encoder, pixels.series, doy, dates, device) for dates in (before, after))
         return np.concatenate([first, second, np.abs(second - first)], axis=1)
     first, second = pixels.series[:, before].mean(axis=1), pixels.series[:, after].mean(axis=1)
     if method == "cva":

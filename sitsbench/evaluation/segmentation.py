@@ -27,7 +27,8 @@ prediction). Pixels whose reference equals ``ignore_index`` (unlabelled, other s
 (:func:`sitsbench.data.splits.split_parcels` with ``by="block"``), so that a patch lies (almost) entirely in one
 split; labels of pixels from the other split are ignored (:class:`~sitsbench.data.datasets.PatchDataset`).
 ``label_fraction`` keeps a nested, seeded subset of the training patches, stratified by each patch's majority class
-(:func:`sitsbench.evaluation.label_fraction.stratified_fraction`).
+(:func:`sitsbench.evaluation.label_fraction.stratified_fraction`: at least one patch per majority class, so very small
+fractions of a small cube round up).
 """
 
 from __future__ import annotations
@@ -218,11 +219,12 @@ class DecoderOnly(nn.Module):
 @dataclass
 class SegmentationConfig:
     """Training knobs shared by the three protocols: AdamW for ``epochs`` passes over the training patches;
-    the encoder of ``"finetune"`` learns at ``lr * encoder_lr_scale``."""
+    the encoder of ``"finetune"`` learns at ``lr * encoder_lr_scale``. A small cube has few patches: small batches
+    give more optimiser steps per epoch."""
 
     epochs: int = 20
-    batch_size: int = 8
-    lr: float = 2e-3
+    batch_size: int = 4
+    lr: float = 5e-3
     encoder_lr_scale: float = 0.1
     weight_decay: float = 1e-4
     decoder: str = "conv"

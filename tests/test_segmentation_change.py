@@ -36,6 +36,7 @@ from sitsbench.evaluation.segmentation import (
     plot_segmentation,
     segment,
     segmentation_scores,
+    segmentation_table,
     train_segmenter,
 )
 from sitsbench.models import create_model
@@ -195,6 +196,16 @@ def test_utae_from_scratch_on_a_fraction_of_the_patches(seg_cube):
     assert few.scores["miou"] == pytest.approx(segmentation_scores(few.y_true, few.y_pred, 10)["miou"])
 
 
+def test_segmentation_table_has_one_row_per_method_fraction_and_seed(seg_cube):
+    config = SegmentationConfig(epochs=1, device="cpu")
+    table = segmentation_table(seg_cube, ["frozen", "finetune"], _encoder(), label_fractions=(0.3, 1.0), seeds=(0,),
+                               config=config)
+    assert len(table) == 4 and list(table["method"]) == ["frozen", "frozen", "finetune", "finetune"]
+    assert {"miou", "oa", "n_train_patches", "iou_winter_wheat", "iou_bare_soil"} <= set(table.columns)
+    assert table["miou"].between(0, 1).all()
+    assert table.groupby("method")["n_train_patches"].apply(list).to_dict() == {"finetune": [5, 11], "frozen": [5, 11]}
+
+
 def test_segmentation_errors_name_the_problem(seg_cube):
     with pytest.raises(ValueError, match="method must be one of"):
         build_segmenter("unet", 10, 10)
@@ -314,3 +325,14 @@ def test_change_detection_with_a_frozen_encoder_runs_on_few_labels(change_cube):
         run_change_detection(small, "embedding")
     with pytest.raises(ValueError, match="features must be one of"):
         run_change_detection(small, "pixels")
+
+
+def test_runs_are_deterministic_for_a_seed(seg_cube, change_cube):
+    config = SegmentationConfig(epochs=2, device="cpu")
+    first, second = (segment(seg_cube, "finetune", _encoder(), label_fraction=0.3, seed=4, config=config)
+                     for _ in range(2))
+    np.testing.assert_array_equal(first.y_pred, second.y_pred)
+    assert first.losses == second.losses
+    small = change_cube.isel({C.Y: slice(0, 48)})
+    runs = [run_change_detection(small, "ndvi", "regression", n_estimators=20, seed=2) for _ in range(2)]
+    assert runs[0] == runs[1]

@@ -36,6 +36,12 @@ and their difference; ``"embedding"`` — a Random Forest on both windows' embed
 "no change" everywhere), the F1 of the trivial all-"changed" answer for reference (``2p / (1 + p)`` for a change rate
 ``p``), and the mean absolute error of the estimated date in days over the true changes (``date_mae_days``) and over
 the detected true changes (``date_mae_detected_days``).
+
+>>> cube = generate_cube("toy", change_fraction=0.3, height=96, width=96)
+>>> run = detect_changes(cube, "embedding", "regression", encoder=pretrained)
+>>> run.scores["pixel_f1"], run.scores["parcel_date_mae_days"]   # flat dict, one DataFrame row
+>>> fig = plot_change_dates(run, cube)                            # NDVI with true and estimated dates
+>>> bitemporal_change(cube, "cva")["pixel_f1"]
 """
 
 from __future__ import annotations

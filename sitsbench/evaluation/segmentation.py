@@ -29,6 +29,11 @@ split; labels of pixels from the other split are ignored (:class:`~sitsbench.dat
 ``label_fraction`` keeps a nested, seeded subset of the training patches, stratified by each patch's majority class
 (:func:`sitsbench.evaluation.label_fraction.stratified_fraction`: at least one patch per majority class, so very small
 fractions of a small cube round up).
+
+>>> run = segment(cube, "frozen", encoder=pretrained, label_fraction=0.1, config=SegmentationConfig(epochs=20))
+>>> run.scores["miou"], run.scores["iou_per_class"]          # tidy, JSON-friendly
+>>> fig = plot_segmentation(run, cube)                       # RGB, NDVI, reference, prediction
+>>> table = segmentation_table(cube, METHODS, pretrained, label_fractions=(0.1, 1.0), seeds=(0, 1))
 """
 
 from __future__ import annotations

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 from torch.utils.data import Subset
 
+from sitsbench.book import execute_notebook
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
@@ -34,7 +40,19 @@ from sitsbench.models import create_model
 from sitsbench.planes import PlaneDataset, extract_planes
 from sitsbench.runtime import seed_everything
 
+REPO = Path(__file__).resolve().parent.parent
 FRACTIONS = (0.01, 0.05, 0.1, 0.5, 1.0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One CPU thread for torch and NumPy in this module: on a shared CPU, two threads per process stall each other
+    (a Deep-STaR fit took 80 s with two threads and 8 s with one while other jobs ran)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +242,30 @@ def test_label_efficiency_table_and_curves(toy_cube, pixels):
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="band"):
         plot_label_efficiency(table, band="iqr")
+
+
+@pytest.mark.slow
+def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(tmp_path):
+    out = tmp_path / "runs"
+    execute_notebook(REPO / "notebooks" / "06_downstream.ipynb", tmp_path / "out.ipynb",
+                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
+    record = json.loads((out / "record.json").read_text())
+    parameters, metrics = record["parameters"], record["metrics"]
+    fractions, seeds = parameters["fractions"], parameters["seeds"]
+    rows = pd.DataFrame(metrics["label_efficiency"]["rows"])
+    methods = set(rows["method"])
+    assert {"supervised", "raw + RF", "AE + linear", "SimCLR + linear", "DINO + linear", "Deep-STaR"} <= methods
+    assert len(rows) == len(methods) * len(fractions) * len(seeds)
+    for _, group in rows.groupby(["method", "seed"]):  # nested subsets: more labels at each larger fraction
+        assert group.sort_values("fraction")["n_labels"].is_monotonic_increasing
+    majority = metrics["majority_oa"]
+    supervised = rows[(rows.method == "supervised") & (rows.fraction == 1.0)]
+    assert (supervised["oa"] > majority + 0.3).all() and (supervised["macro_f1"] > 0.45).all(), supervised
+    assert rows[["oa", "macro_f1"]].notna().all().all()
+    protocols = metrics["protocols_oa"]
+    assert set(protocols) == {"random init", "ae", "simclr", "dino"}
+    for encoder, levels in protocols.items():
+        assert set(levels) == {"pixel", "parcel"}
+        for level, scores_ in levels.items():
+            assert set(scores_) == {"linear", "knn", "random_forest", "fine-tune"}
+            assert scores_["linear"] > majority + 0.2, (encoder, level, scores_)

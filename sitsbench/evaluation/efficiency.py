@@ -111,9 +111,10 @@ def summarize(table: pd.DataFrame, metric: str = "macro_f1") -> pd.DataFrame:
 
 
 def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: str = "std", ax=None,
-                          chance: float | None = None):
+                          chance: float | None = None, chance_label: str = "chance"):
     """Mean ``metric`` vs label fraction (log x axis) per method, with a band of +-1 std (``band="std"``) or the
-    min-max range (``"minmax"``) over the seeds; ``chance`` draws a reference line. Returns the axes."""
+    min-max range (``"minmax"``) over the seeds; ``chance`` draws a reference line labelled ``chance_label``.
+    Returns the axes."""
     if band not in ("std", "minmax"):
         raise ValueError(f"band must be 'std' or 'minmax', got {band!r}")
     summary = summarize(table, metric)
@@ -127,8 +128,11 @@ def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: s
         line, = ax.plot(fractions, part["mean"], "o-", label=method)
         ax.fill_between(fractions, low, high, color=line.get_color(), alpha=0.2)
     if chance is not None:
-        ax.axhline(chance, color="grey", ls=":", label="chance")
+        ax.axhline(chance, color="grey", ls=":", label=chance_label)
     ax.set_xscale("log")
+    ticks = 100 * np.sort(table["fraction"].unique().astype(float))
+    ax.set_xticks(ticks, [f"{tick:g}" for tick in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("labelled training fraction (%)")
     ax.set_ylabel(f"test {metric}")
     band_name = "±1 std" if band == "std" else "min–max"

@@ -57,8 +57,10 @@ def plot_label_efficiency(scores: pd.DataFrame, metric: str = "macro_f1", ax=Non
 
 
 def plot_accuracy_vs_time(scores: pd.DataFrame, metric: str = "oa", ax=None, title: str | None = None):
-    """Mean score against mean training time per method, with ±1 std error bars over seeds."""
-    data = _with_setting(scores[(scores["metric"] == metric) & scores["train_time_s"].notna()])
+    """Mean score against mean training time per method, with ±1 std error bars over seeds (methods with a
+    positive training time)."""
+    # a time of 0 (a baseline that does not train, e.g. the majority class) has no place on the log axis
+    data = _with_setting(scores[(scores["metric"] == metric) & (scores["train_time_s"] > 0)])
     score_stats = seed_statistics(data, ["method"])
     time_stats = seed_statistics(data, ["method"], column="train_time_s")
     if ax is None:
@@ -95,7 +97,7 @@ def standard_plots(scores: pd.DataFrame, out_dir: str | Path, label_metric: str 
             written.append(out_dir / f"label_efficiency_{_slug(name)}_{_slug(dataset)}.png")
             figure.savefig(written[-1], dpi=110, bbox_inches="tight")
             plt.close(figure)
-        timed = group[(group["metric"] == time_metric) & group["train_time_s"].notna()]
+        timed = group[(group["metric"] == time_metric) & (group["train_time_s"] > 0)]
         if len(timed):
             figure = plot_accuracy_vs_time(group, time_metric, title=f"{time_metric} vs training time: {title}")
             written.append(out_dir / f"accuracy_vs_time_{_slug(name)}_{_slug(dataset)}.png")

@@ -269,3 +269,14 @@ def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(tmp_path):
         for level, scores_ in levels.items():
             assert set(scores_) == {"linear", "knn", "random_forest", "fine-tune"}
             assert scores_["linear"] > majority + 0.2, (encoder, level, scores_)
+    segmentation = pd.DataFrame(metrics["segmentation"]["rows"])  # U-TAE, frozen and fine-tuned SimCLR, random frozen
+    assert len(segmentation) == (len(parameters["seg_methods"]) + 1) * len(parameters["seg_fractions"]) * len(
+        parameters["seg_seeds"])
+    full_labels = segmentation[segmentation.label_fraction == 1.0].set_index(["method", "encoder"])["miou"]
+    assert full_labels[("finetune", "SimCLR")] > full_labels[("utae", "-")] + 0.1  # ten classes: far above chance
+    for _, group in segmentation.groupby(["method", "encoder"]):
+        assert group.sort_values("label_fraction")["n_train_patches"].is_monotonic_increasing
+    changes = metrics["change_detection"]
+    for row in changes["series"] + changes["bitemporal"]:  # every detector beats answering "changed" everywhere
+        assert row["pixel_f1"] > row["pixel_all_changed_f1"] + 0.2, row
+    assert all(row["parcel_date_mae_days"] < 60 for row in changes["series"])  # dates within two months

@@ -26,6 +26,8 @@ def test_notebook_is_stored_clean_with_one_parameters_cell(path):
     assert len(tagged) == 1
     for knob in ("profile", "seed", "output_dir"):
         assert f"{knob} =" in tagged[0].source
+    cell_ids = [cell.get("id") for cell in json.loads(path.read_text())["cells"]]  # nbformat 4.5: ids required
+    assert None not in cell_ids and len(set(cell_ids)) == len(cell_ids), "every cell needs its own id"
 
 
 @pytest.mark.slow

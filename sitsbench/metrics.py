@@ -89,6 +89,8 @@ def classification_metrics(
     ``iou_per_class`` (``{class name: value}``, None where undefined), ``confusion_matrix`` and ``n``."""
     cm = confusion_matrix(y_true, y_pred, num_classes, ignore_index)
     names = list(class_names) if class_names is not None else [str(k) for k in range(num_classes)]
+    if len(names) != num_classes:
+        raise ValueError(f"class_names has {len(names)} names for num_classes={num_classes}")
 
     def by_class(values: np.ndarray) -> dict[str, float | None]:
         return {name: None if np.isnan(v) else float(v) for name, v in zip(names, values)}

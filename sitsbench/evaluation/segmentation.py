@@ -56,7 +56,7 @@ from sitsbench.data.datasets import PatchDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.evaluation.label_fraction import stratified_fraction
-from sitsbench.metrics import IGNORE_INDEX, confusion_matrix, iou_per_class, mean_iou, overall_accuracy
+from sitsbench.metrics import IGNORE_INDEX, classification_metrics
 from sitsbench.models.base import SITSClassifier
 from sitsbench.models.registry import create_model
 from sitsbench.plot import class_colormap
@@ -76,17 +76,8 @@ def segmentation_scores(
     """``miou``, ``oa``, ``iou_per_class`` (``{name: IoU}``, None for classes absent from reference and prediction),
     ``confusion_matrix`` and ``n`` (scored pixels) of label maps of any shape; pixels with
     ``y_true == ignore_index`` are dropped."""
-    cm = confusion_matrix(y_true, y_pred, num_classes, ignore_index)
-    names = list(class_names) if class_names is not None else [str(k) for k in range(num_classes)]
-    if len(names) != num_classes:
-        raise ValueError(f"class_names has {len(names)} names for num_classes={num_classes}")
-    return {
-        "miou": mean_iou(cm),
-        "oa": overall_accuracy(cm),
-        "iou_per_class": {name: None if np.isnan(v) else float(v) for name, v in zip(names, iou_per_class(cm))},
-        "confusion_matrix": cm.tolist(),
-        "n": int(cm.sum()),
-    }
+    metrics = classification_metrics(y_true, y_pred, num_classes, class_names, ignore_index)
+    return {key: metrics[key] for key in ("miou", "oa", "iou_per_class", "confusion_matrix", "n")}
 
 
 class PixelEncoderSegmenter(SITSClassifier):

@@ -26,6 +26,8 @@ from sitsbench.data.manifests import (
 REQUIRED_DATASETS = {
     "pastis", "pastis-r", "breizhcrops", "timesen2crop", "s2agri-pixelset", "sen4agrinet", "denethor", "mtlcc",
     "eurocropsml", "tiselac", "dynamicearthnet", "ssl4eo-s12",
+    # small real samples (local copies in ../shared/data, verified by tests/test_fetch.py)
+    "victoria-s2", "eolearn-slovenia", "sits-sinop-modis", "sits-samples",
 }
 
 

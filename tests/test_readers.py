@@ -14,7 +14,7 @@ import pytest
 
 from sitsbench.data import fixtures as F
 from sitsbench.data.cube import IGNORE_INDEX, validate_cube
-from sitsbench.data.datasets import PixelSeriesDataset
+from sitsbench.data.datasets import SampleSeriesDataset
 from sitsbench.data.readers import DatasetFormatError
 from sitsbench.data.readers.breizhcrops import OFFICIAL_SPLIT, read_breizhcrops
 from sitsbench.data.readers.eolearn import LULC_NAMES, read_eolearn_ndvi
@@ -22,7 +22,7 @@ from sitsbench.data.readers.pastis import CLASS_NAMES, fold_patches, read_metada
 from sitsbench.data.readers.pixelset import read_pixelset
 from sitsbench.data.readers.timesen2crop import read_timesen2crop
 from sitsbench.data.readers.victoria import read_victoria
-from sitsbench.data.splits import split_parcels
+from sitsbench.data.samples import split_samples, validate_samples
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -328,19 +328,20 @@ def test_eolearn_bad_files(tmp_path):
 
 def test_victoria_round_trip(tmp_path):
     tables = F.write_victoria(tmp_path, n_rows=4)
-    cube = validate_cube(read_victoria(tmp_path))
-    assert cube.sizes == {"time": 73, "band": 10, "y": 1, "x": 8}
+    samples = validate_samples(read_victoria(tmp_path))
+    assert dict(samples.sizes) == {"sample": 8, "time": 73, "band": 10}
     both = pd.concat(tables.values(), ignore_index=True)
     raw = both.iloc[:, 2:].to_numpy().reshape(8, 73, 10)
-    np.testing.assert_allclose(cube["reflectance"].values[:, :, 0, :], (raw.transpose(1, 2, 0) * 1e-4).astype(np.float32), rtol=1e-6)
-    np.testing.assert_array_equal(cube["class"].values[0], both["lc_id"])
-    np.testing.assert_array_equal(cube["parcel"].values[0], both["objectid"])
-    np.testing.assert_array_equal(cube["split"].values[0], [0] * 4 + [2] * 4)
-    assert not cube["valid"].values[0, 0, 0] and not cube["valid"].values[0, 0, 4], "all-zero bands = no data"
-    assert int(cube["valid"].sum()) == 73 * 8 - 2
-    assert cube["time"].values[1] - cube["time"].values[0] == np.timedelta64(5, "D")
-    assert cube.attrs["class_names"][:3] == ["Bare Ground", "Canola", "Cereals"]
-    test_set = PixelSeriesDataset(cube, cube["split"], "test", fill="none")
+    np.testing.assert_allclose(samples["series"].values, (raw * 1e-4).astype(np.float32), rtol=1e-6)
+    np.testing.assert_array_equal(samples["label"].values, both["lc_id"])
+    np.testing.assert_array_equal(samples["group"].values, both["objectid"])
+    np.testing.assert_array_equal(samples["split"].values, [0] * 4 + [2] * 4)
+    assert not samples["valid"].values[0, 0] and not samples["valid"].values[4, 0], "all-zero bands = no data"
+    assert int(samples["valid"].sum()) == 73 * 8 - 2
+    assert samples["date"].values[0, 1] - samples["date"].values[0, 0] == np.timedelta64(5, "D")
+    assert samples.attrs["class_names"][:3] == ["Bare Ground", "Canola", "Cereals"]
+    split = split_samples(samples, "predefined", seed=0)
+    test_set = SampleSeriesDataset(samples, split, "test", fill="none")
     item = test_set[0]
     assert len(test_set) == 4 and item["x"].shape == (73, 10) and item["mask"].shape == (73,)
     assert int(item["y"]) == both["lc_id"][4] and int(item["parcel"]) == both["objectid"][4]
@@ -390,16 +391,21 @@ def test_real_slovenia_sample():
 
 @victoria
 def test_real_victoria_sample():
-    cube = validate_cube(read_victoria(SHARED / "igarss2019_victoria_s2"))
-    assert cube.sizes == {"time": 73, "band": 10, "y": 1, "x": 800}
-    assert cube.attrs["class_names"] == ["Bare Ground", "Canola", "Cereals", "Legumes", "Forest", "Grassland",
-                                         "Water", "Urban"]
-    labels, split, parcels = cube["class"].values[0], cube["split"].values[0], cube["parcel"].values[0]
+    samples = validate_samples(read_victoria(SHARED / "igarss2019_victoria_s2"))
+    assert dict(samples.sizes) == {"sample": 800, "time": 73, "band": 10}
+    assert samples.attrs["class_names"] == ["Bare Ground", "Canola", "Cereals", "Legumes", "Forest", "Grassland",
+                                            "Water", "Urban"]
+    labels, split, groups = samples["label"].values, samples["split"].values, samples["group"].values
     assert np.bincount(labels[split == 0]).tolist() == [50] * 8 and np.bincount(labels[split == 2]).tolist() == [50] * 8
-    shared = np.intersect1d(parcels[split == 0], parcels[split == 2])
+    shared = np.intersect1d(groups[split == 0], groups[split == 2])
     assert shared.size == 38, "the published files share polygons"
-    regrouped = split_parcels(cube, by="parcel").values[0]
-    for polygon in np.unique(parcels):
-        assert np.unique(regrouped[parcels == polygon]).size == 1, f"polygon {polygon} is split"
-    reflectance = cube["reflectance"].values[cube["valid"].values.repeat(10, axis=0).reshape(73, 10, 1, 800)]
-    assert 0 < reflectance.min() and reflectance.max() < 1
+    with pytest.raises(ValueError, match="puts 38 group"):
+        split_samples(samples, "predefined")
+    regrouped = split_samples(samples, "group", seed=0)
+    for polygon in np.unique(groups):
+        assert np.unique(regrouped[groups == polygon]).size == 1, f"polygon {polygon} is split"
+    values = samples["series"].values[samples["valid"].values]
+    assert 0 < values.min() and values.max() < 1
+    # the first row of the CSV, by hand: b0..b9 are the ten bands of the first date
+    first = pd.read_csv(SHARED / "igarss2019_victoria_s2" / "train_dataset.csv", nrows=1)
+    np.testing.assert_allclose(samples["series"].values[0, 0], first.iloc[0, 2:12].to_numpy() * 1e-4, rtol=1e-6)

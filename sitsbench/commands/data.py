@@ -6,7 +6,7 @@ import argparse
 
 import yaml
 
-from sitsbench.data.fetch import CONNECT_TIMEOUT, ENV_VAR, data_root, fetch
+from sitsbench.data.fetch import CONNECT_TIMEOUT, ENV_VAR, SOURCE_ENV_VAR, data_root, fetch, local_source
 from sitsbench.data.manifests import load_manifest, load_manifests, summary_rows, text_table
 
 
@@ -23,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     get.add_argument("--retries", type=int, default=1, help="extra attempts after a failed download")
     get.add_argument("--timeout", type=float, default=CONNECT_TIMEOUT, help="connect timeout in seconds")
     get.add_argument("--progress", action="store_true", help="show a progress bar")
+    get.add_argument(
+        "--from", dest="source", metavar="DIR",
+        help=f"take the files from a local copy of the dataset's folder (DIR/<filename>) instead of downloading: "
+        f"each is copied only if its checksum matches the manifest (default: ${SOURCE_ENV_VAR} if set)",
+    )
     get.set_defaults(func=run_fetch)
 
 
@@ -50,9 +55,11 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    print(f"fetching {args.name} into {data_root(args.root) / args.name}")
+    source = local_source(args.source)
+    origin = f" from the local copy {source}" if source is not None else ""
+    print(f"fetching {args.name} into {data_root(args.root) / args.name}{origin}")
     for item in fetch(args.name, root=args.root, retries=args.retries, connect_timeout=args.timeout,
-                      progress=args.progress):
+                      progress=args.progress, source=source):
         status = "verified" if item.verified else "NOT verified (no published checksum)"
         print(f"{item.path}  {item.checksum}  {status}")
     return 0

@@ -89,6 +89,58 @@ class PixelSeriesDataset(Dataset):
         }
 
 
+class SampleSeriesDataset(Dataset):
+    """Labelled samples (:mod:`sitsbench.data.samples`) of one split, with the items of :class:`PixelSeriesDataset`.
+
+    Each sample keeps its own dates: ``doy`` is per item (``0`` on padded dates, whose ``mask`` is False), and
+    gap filling interpolates over the sample's own dates. ``parcel`` is the sample's ``group``. ``split`` is a
+    code per sample (:func:`sitsbench.data.samples.split_samples`).
+    """
+
+    def __init__(
+        self,
+        samples: xr.Dataset,
+        split: np.ndarray,
+        subset: str = "train",
+        stats: BandStats | None = None,
+        fill: str = "linear",
+        max_pixels: int | None = None,
+        seed: int = 0,
+    ):
+        from sitsbench.data import samples as S
+
+        if fill not in FILL_MODES:
+            raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}")
+        index = np.flatnonzero(S.subset_mask(split, subset))
+        if max_pixels is not None and index.size > max_pixels:
+            index = np.sort(np.random.default_rng(seed).choice(index, max_pixels, replace=False))
+        self.index = index
+        chosen = samples.isel({S.SAMPLE: index})
+        values = S.fill_gaps(chosen) if fill == "linear" else np.nan_to_num(chosen[S.VALUES].values, nan=0.0)
+        if stats is not None:
+            values = stats.standardize(values, band_axis=-1)
+        padding = np.isnat(chosen[S.DATE].values)
+        values[padding] = 0.0
+        self.x = np.ascontiguousarray(values, dtype=np.float32)
+        self.mask = np.ascontiguousarray(chosen[S.VALID].values)
+        self.y = np.asarray(chosen[S.LABEL].values, dtype=np.int64)
+        self.parcel = np.asarray(chosen[S.GROUP].values, dtype=np.int64)
+        self.doy = S.day_of_year(chosen)
+        self.class_names = S.class_names(samples)
+
+    def __len__(self) -> int:
+        return self.y.size
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {
+            "x": torch.from_numpy(self.x[index]),
+            "doy": torch.from_numpy(self.doy[index]),
+            "mask": torch.from_numpy(self.mask[index]),
+            "y": torch.tensor(self.y[index]),
+            "parcel": torch.tensor(self.parcel[index]),
+        }
+
+
 class ParcelSeriesDataset(Dataset):
     """Parcels as pixel sets (Garnot et al. 2020, PSE-TAE): ``x`` ``(T, C, S)`` with ``S = n_pixels``.
 

@@ -39,14 +39,32 @@ class BandStats:
         rows, cols = np.nonzero(where)
         values = np.asarray(cube[C.REFLECTANCE].values[:, :, rows, cols])  # (T, C, N)
         valid = np.asarray(cube[C.VALID].values[:, rows, cols])  # (T, N)
-        samples = values.transpose(0, 2, 1)[valid]  # (n_clear, C)
+        observations = values.transpose(0, 2, 1)[valid]  # (n_clear, C)
+        return cls._from_observations(observations, tuple(str(b) for b in cube[C.BAND].values), max_samples, seed)
+
+    @classmethod
+    def from_samples(cls, samples: xr.Dataset, where: np.ndarray, max_samples: int = 500_000, seed: int = 0) -> BandStats:
+        """Statistics of the clear observations of the samples where ``where`` (``(sample,)`` bool) is True."""
+        from sitsbench.data import samples as S
+
+        where = np.asarray(where, dtype=bool)
+        if where.shape != (samples.sizes[S.SAMPLE],):
+            raise ValueError(f"mask has shape {where.shape}, expected ({samples.sizes[S.SAMPLE]},) samples")
+        if not where.any():
+            raise ValueError("the mask selects no sample: cannot compute normalisation statistics")
+        values = np.asarray(samples[S.VALUES].values[where])[np.asarray(samples[S.VALID].values[where])]
+        return cls._from_observations(values, tuple(str(b) for b in samples[S.BAND].values), max_samples, seed)
+
+    @classmethod
+    def _from_observations(cls, samples: np.ndarray, bands: tuple[str, ...], max_samples: int, seed: int) -> BandStats:
+        """Statistics of clear observations ``(n, C)``."""
         if samples.shape[0] == 0:
             raise ValueError("the selected pixels have no clear observation")
         if samples.shape[0] > max_samples:
             samples = samples[np.random.default_rng(seed).choice(samples.shape[0], max_samples, replace=False)]
         low, high = np.percentile(samples, [2, 98], axis=0)
         return cls(
-            bands=tuple(str(b) for b in cube[C.BAND].values),
+            bands=bands,
             mean=samples.mean(axis=0),
             std=samples.std(axis=0) + 1e-6,
             low=low,

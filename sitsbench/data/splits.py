@@ -17,7 +17,8 @@ SPLITS = ("train", "val", "test")
 NO_SPLIT = -1
 
 
-def _allocate(n_items: int, fractions: np.ndarray) -> np.ndarray:
+def allocate(n_items: int, fractions: np.ndarray) -> np.ndarray:
+    """Share ``n_items`` out by ``fractions`` (largest remainders), e.g. 10 items by (0.6, 0.2, 0.2) -> 6, 2, 2."""
     exact = fractions * n_items
     counts = np.floor(exact).astype(int)
     counts[np.argsort(-(exact - counts))[: n_items - counts.sum()]] += 1
@@ -62,13 +63,13 @@ def split_parcels(
     if by == "parcel":
         for label in np.unique(table["label"][labelled]):
             members = rng.permutation(np.flatnonzero(table["label"] == label))
-            counts = _allocate(members.size, fractions_array)
+            counts = allocate(members.size, fractions_array)
             assignment[members] = np.repeat(np.arange(3), counts)
     elif by == "block":
         block = (table["centroid"] // block_size).astype(int)
         block_id = block[:, 0] * (cube.sizes[C.X] // block_size + 1) + block[:, 1]
         unique_blocks = rng.permutation(np.unique(block_id[labelled]))
-        counts = _allocate(unique_blocks.size, fractions_array)
+        counts = allocate(unique_blocks.size, fractions_array)
         block_split = dict(zip(unique_blocks.tolist(), np.repeat(np.arange(3), counts).tolist()))
         for i in np.flatnonzero(labelled):
             assignment[i] = block_split[int(block_id[i])]

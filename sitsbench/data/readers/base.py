@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,23 @@ def parse_yyyymmdd(path: str | Path, values, what: str) -> np.ndarray:
         return np.array([f"{t[:4]}-{t[4:6]}-{t[6:]}" for t in text], dtype="datetime64[D]")
     except ValueError as error:
         raise DatasetFormatError(f"{path}: invalid date in {what}: {error}") from error
+
+
+def parse_iso_dates(values: Sequence, where: str) -> np.ndarray:
+    """ISO dates as ``datetime64[D]``, refusing ambiguous or unparseable strings with the offending value."""
+    out = []
+    for i, value in enumerate(values):
+        text = str(value).strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+)?", text):
+            raise DatasetFormatError(
+                f"{where}: date {i} {text!r} is not an ISO date YYYY-MM-DD (day-first or month-first strings "
+                "such as 01/02/2020 are ambiguous and refused)"
+            )
+        try:
+            out.append(np.datetime64(text[:10], "D"))
+        except ValueError as error:
+            raise DatasetFormatError(f"{where}: date {i} {text!r} is not a valid date: {error}") from error
+    return np.array(out, dtype="datetime64[D]")
 
 
 def check_increasing(path: str | Path, times: np.ndarray, what: str) -> None:

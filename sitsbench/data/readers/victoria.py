@@ -7,11 +7,11 @@ et al.; https://github.com/charlotte-pel/igarss2019-dl4sits, GPL-3). Layout::
                                           bands B2 B3 B4 B5 B6 B7 B8 B8A B11 B12, reflectance x 1e4
     class_map.txt                         value,class,colour: the 8 classes in lc_id order 0-7
 
-All rows of both files become one cube of samples on ``x`` (``y`` = 1): ``class`` = ``lc_id``, ``parcel``
-= ``objectid`` (the polygon; rows of one polygon share it) and a ``split`` variable with the file each row
-came from (0 = train file, 2 = test file; codes of :mod:`sitsbench.data.splits`). The two files share
-polygons (38 objectids appear in both), so that split leaks; use
-``sitsbench.data.splits.split_parcels(cube, by="parcel")``, which keeps each polygon on one side.
+All rows of both files become labelled samples (:mod:`sitsbench.data.samples`): ``label`` = ``lc_id``,
+``group`` = ``objectid`` (the polygon; rows of one polygon share it) and a predefined ``split`` with the file
+each row came from (0 = train file, 2 = test file). The two files share polygons (38 objectids appear in
+both), so that split leaks: ``split_samples(samples, "predefined")`` refuses it, and
+``split_samples(samples, "group")`` keeps each polygon on one side.
 
 Dates: the files carry none. We use 73 dates every 5 days from ``start`` (default 2018-01-01), one year
 at the 5-day Sentinel-2 revisit; this is an assumption (the real dates and year are unknown to us),
@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sitsbench.data.readers.base import DatasetFormatError, assemble_cube, require_file
+from sitsbench.data.readers.base import DatasetFormatError, require_file
+from sitsbench.data.samples import make_samples
 
 BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 N_DATES = 73
@@ -49,7 +50,7 @@ def read_class_map(path: str | Path) -> list[str]:
 
 
 def read_victoria(path: str | Path, start: str = "2018-01-01") -> xr.Dataset:
-    """Both CSV files as one cube of pixel samples with the ``split`` of the files."""
+    """Both CSV files as samples with the predefined ``split`` of the files."""
     path = Path(path)
     class_names = read_class_map(path)
     expected = ["lc_id", "objectid"] + [f"b{i}" for i in range(N_DATES * len(BANDS))]
@@ -73,16 +74,10 @@ def read_victoria(path: str | Path, start: str = "2018-01-01") -> xr.Dataset:
         splits.append(np.full(len(table), code, dtype=np.int8))
     table = pd.concat(tables, ignore_index=True)
     raw = table[expected[2:]].to_numpy(dtype=np.float32).reshape(len(table), N_DATES, len(BANDS))
-    values = raw.transpose(1, 2, 0)[:, :, None, :] * np.float32(SCALE)  # (T, C, 1, N)
-    valid = (raw != 0).all(axis=2).T[:, None, :]
     times = np.datetime64(start, "D") + REVISIT_DAYS * np.arange(N_DATES)
-    return assemble_cube(
-        values, times, list(BANDS), valid,
-        labels=table["lc_id"].to_numpy(np.int16)[None, :],
-        parcels=table["objectid"].to_numpy(np.int32)[None, :],
-        class_names=class_names, source=str(path),
-        extra={
-            "split": (("y", "x"), np.concatenate(splits)[None, :]),
-            "attrs": {"dates": f"assumed: {N_DATES} dates every {REVISIT_DAYS} days from {start} (not in the files)"},
-        },
+    return make_samples(
+        raw * np.float32(SCALE), times, BANDS, table["lc_id"].to_numpy(np.int64), class_names,
+        groups=table["objectid"].to_numpy(np.int64), valid=(raw != 0).all(axis=2), split=np.concatenate(splits),
+        source=str(path),
+        attrs={"dates": f"assumed: {N_DATES} dates every {REVISIT_DAYS} days from {start} (not in the files)"},
     )

@@ -1,0 +1,111 @@
+"""Georeferencing of cubes and samples: CRS and affine transform kept the way rioxarray keeps them.
+
+A georeferenced cube has ``x``/``y`` coordinates in map units (pixel centres) and a scalar ``spatial_ref``
+coordinate whose attributes hold the CRS (``crs_wkt``) and the ``GeoTransform``, exactly as
+``rioxarray.open_rasterio`` returns them and as ``xarray`` writes them to zarr/NetCDF (CF grid mapping).
+Cubes without ``spatial_ref`` (synthetic landscapes, pixel datasets) have ``x``/``y`` as pixel indices and
+cannot be placed on the ground; :func:`require_crs` says so.
+
+This module places points on a cube (reprojecting lon/lat with pyproj), cuts windows without losing the
+georeferencing (plain ``isel`` keeps ``spatial_ref`` and map coordinates) and writes maps as GeoTIFF.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+SPATIAL_REF = "spatial_ref"
+WGS84 = "EPSG:4326"
+
+
+class GeoreferenceError(ValueError):
+    """A cube has no CRS, or points do not fall on it (the message names the cube and the points)."""
+
+
+def has_crs(data: xr.Dataset | xr.DataArray) -> bool:
+    return SPATIAL_REF in data.coords and bool(data[SPATIAL_REF].attrs.get("crs_wkt"))
+
+
+def crs_of(data: xr.Dataset | xr.DataArray):
+    """The cube's CRS as a :class:`pyproj.CRS`."""
+    from pyproj import CRS
+
+    require_crs(data)
+    return CRS.from_wkt(data[SPATIAL_REF].attrs["crs_wkt"])
+
+
+def require_crs(data: xr.Dataset | xr.DataArray) -> None:
+    if not has_crs(data):
+        source = data.attrs.get("source", "cube")
+        raise GeoreferenceError(
+            f"{source}: no CRS (no 'spatial_ref' coordinate with 'crs_wkt'): x/y are pixel indices, so points "
+            "cannot be placed and maps cannot be put back on the ground; read the data with a raster reader"
+        )
+
+
+def transform_of(data: xr.Dataset | xr.DataArray):
+    """The affine transform (pixel corner -> map coordinates) of a georeferenced cube."""
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+
+    require_crs(data)
+    return data.rio.transform(recalc=True)
+
+
+def copy_georeference(source: xr.Dataset | xr.DataArray, target: xr.DataArray) -> xr.DataArray:
+    """``target`` (dims ``(..., y, x)`` of the same grid) with the ``x``, ``y`` and ``spatial_ref`` of ``source``."""
+    if not has_crs(source):
+        return target
+    return target.assign_coords({"x": source["x"], "y": source["y"], SPATIAL_REF: source[SPATIAL_REF]})
+
+
+def to_pixels(cube: xr.Dataset, x: np.ndarray, y: np.ndarray, crs: str | None = WGS84) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of the pixels holding the points ``(x, y)`` given in ``crs`` (default lon/lat).
+
+    Points are reprojected to the cube's CRS and located with its affine transform; a point outside the cube
+    raises :class:`GeoreferenceError` naming it.
+    """
+    from pyproj import Transformer
+
+    target = crs_of(cube)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if crs is not None:
+        transformer = Transformer.from_crs(crs, target, always_xy=True)
+        x, y = transformer.transform(x, y)
+    inverse = ~transform_of(cube)
+    cols, rows = inverse * (x, y)
+    rows, cols = np.floor(np.asarray(rows)).astype(np.int64), np.floor(np.asarray(cols)).astype(np.int64)
+    height, width = cube.sizes["y"], cube.sizes["x"]
+    outside = (rows < 0) | (rows >= height) | (cols < 0) | (cols >= width)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        raise GeoreferenceError(
+            f"{cube.attrs.get('source', 'cube')}: {int(outside.sum())} point(s) fall outside the cube "
+            f"({height} x {width} px), e.g. point {first} at ({x[first]:.2f}, {y[first]:.2f}) in the cube's CRS"
+        )
+    return rows, cols
+
+
+def write_geotiff(array: xr.DataArray, path: str | Path, nodata: float | int | None = None) -> Path:
+    """Write a georeferenced ``(y, x)`` or ``(band, y, x)`` array as a tiled, compressed GeoTIFF.
+
+    The file is written under a temporary name and renamed, so an existing file is replaced only by a
+    complete one.
+    """
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+
+    require_crs(array)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    data = array.rio.write_crs(crs_of(array).to_wkt())
+    if nodata is not None:
+        data = data.rio.write_nodata(nodata)
+    try:
+        data.rio.to_raster(tmp, driver="GTiff", tiled=True, compress="deflate")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,269 @@
+"""Raster time series on disk -> a georeferenced cube: a folder of per-date rasters, or one multi-band stack.
+
+This is the "bring your own rasters" path (GeoTIFF, cloud-optimised GeoTIFF, JPEG 2000: whatever GDAL reads
+through rasterio; the rasterio wheels include the JP2OpenJPEG driver). Files are opened lazily with
+``rioxarray.open_rasterio`` (dask chunks), so a cube larger than memory is read block by block.
+
+**Folder of per-date files** (:func:`read_raster_folder`), e.g. the ``sits`` example data::
+
+    TERRA_MODIS_012010_NDVI_2013-09-14.jp2, TERRA_MODIS_012010_NDVI_2013-10-16.jp2, ...
+
+* the date of each file is parsed from its name (``YYYY-MM-DD``, ``YYYY_MM_DD`` or ``YYYYMMDD``), or given
+  by a dates file / list (one date per file, in sorted file-name order);
+* one band per file: the band name is the part of the file name that differs between files of one date
+  (``..._B04_2020-05-01.tif``), or the token before the date when every date has one file (``NDVI``);
+  multi-band files: band names from the files' band descriptions, else ``band1``, ``band2`` ...
+* every file must share the CRS, the transform, the size and the band count of the first one; a file that
+  does not is named in the error, as is a date that cannot be parsed or a (date, band) given twice.
+
+**Multi-band stack** (:func:`read_raster_stack`): one file whose layers are the dates (one band) or the
+dates x bands in date-major order (``bands`` names them), with the dates from a text file (one ISO date per
+line) or a list.
+
+Values: the files' ``scale_factor``/``add_offset`` are applied when present. Vegetation indices stored as
+integers beyond ``[-1, 1]`` (MODIS and ``sits`` store NDVI x 10,000 with no scale in the file) are divided by
+10,000 when ``index_scale="auto"``; the factor used is recorded in ``attrs["scale"]``. The files' nodata
+value and non-finite values are ``valid = False``; there is no cloud mask in plain rasters (``valid`` is
+only about missing data) unless ``cloud_mask`` files are given with the same naming (1 = cloud).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from sitsbench.data import cube as C
+from sitsbench.data.readers.base import DatasetFormatError, parse_iso_dates
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
+DATE_PATTERN = re.compile(r"(?<!\d)(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?!\d)")
+INDEX_BANDS = ("NDVI", "EVI", "NDWI", "NBR", "SAVI", "EVI2", "NDMI")
+INDEX_SCALE = 1e-4
+
+
+def raster_files(path: str | Path) -> list[Path]:
+    """The raster files directly inside ``path``, sorted by name."""
+    path = Path(path)
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in RASTER_SUFFIXES)
+
+
+def parse_file_date(path: Path) -> tuple[np.datetime64, str]:
+    """The date in a file name and the name with the date removed; :class:`DatasetFormatError` otherwise."""
+    matches = list(DATE_PATTERN.finditer(path.stem))
+    if not matches:
+        raise DatasetFormatError(
+            f"{path}: no date in the file name (expected YYYY-MM-DD, YYYY_MM_DD or YYYYMMDD, e.g. "
+            "S2_B04_2020-05-01.tif); give the dates with a dates file instead"
+        )
+    match = matches[-1]
+    try:
+        date = np.datetime64(f"{match[1]}-{match[2]}-{match[3]}", "D")
+    except ValueError as error:
+        raise DatasetFormatError(f"{path}: {match[0]!r} in the file name is not a valid date: {error}") from error
+    return date, path.stem[: match.start()] + "{date}" + path.stem[match.end():]
+
+
+def read_dates_file(path: str | Path) -> np.ndarray:
+    """Dates from a text file with one ISO date (``YYYY-MM-DD``) per line (a header line is allowed)."""
+    path = Path(path)
+    lines = [line.strip().split(",")[0] for line in path.read_text().splitlines() if line.strip()]
+    if lines and not DATE_PATTERN.search(lines[0]):
+        lines = lines[1:]  # header
+    return parse_iso_dates(lines, str(path))
+
+
+def _open(path: Path, chunks) -> xr.DataArray:
+    import rioxarray
+
+    try:
+        with warnings.catch_warnings():  # rioxarray 0.19 passes dask its own tuple chunks (FutureWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            array = rioxarray.open_rasterio(path, chunks=chunks, mask_and_scale=False)
+    except Exception as error:  # rasterio raises RasterioIOError, CPLE_* and others for unreadable files
+        raise DatasetFormatError(f"{path}: cannot read the raster: {error}") from error
+    if array.rio.crs is None:
+        raise DatasetFormatError(f"{path}: the raster has no CRS; sitsbench needs georeferenced rasters")
+    return array
+
+
+def _check_same_grid(reference: xr.DataArray, ref_path: Path, other: xr.DataArray, path: Path) -> None:
+    checks = [
+        ("CRS", reference.rio.crs, other.rio.crs),
+        ("size (bands, rows, columns)", reference.shape, other.shape),
+        ("transform", tuple(reference.rio.transform()), tuple(other.rio.transform())),
+    ]
+    for what, expected, actual in checks:
+        same = np.allclose(expected, actual) if what == "transform" else expected == actual
+        if not same:
+            raise DatasetFormatError(
+                f"{path}: {what} differs from the first raster {ref_path.name}: {actual} instead of {expected}; "
+                "every raster of a cube must share the grid (resample them first, e.g. with gdalwarp)"
+            )
+
+
+def _values(array: xr.DataArray) -> xr.DataArray:
+    """Apply scale/offset and turn nodata into NaN (float32)."""
+    nodata = array.rio.nodata
+    scale = float(array.attrs.get("scale_factor", 1.0))
+    offset = float(array.attrs.get("add_offset", 0.0))
+    values = array.astype(np.float32)
+    if nodata is not None and not np.isnan(nodata):
+        values = values.where(array != nodata)
+    return values * np.float32(scale) + np.float32(offset) if (scale, offset) != (1.0, 0.0) else values
+
+
+def _index_scale(values: xr.DataArray, bands: list[str], dtype, index_scale) -> float:
+    if index_scale != "auto":
+        return float(index_scale)
+    if not np.issubdtype(dtype, np.integer) or not all(b.upper() in INDEX_BANDS for b in bands):
+        return 1.0
+    sample = values.isel(time=0).values
+    return INDEX_SCALE if np.nanmax(np.abs(sample)) > 1 else 1.0
+
+
+def _assemble(values: xr.DataArray, first: xr.DataArray, times, bands, source, scale, attrs) -> xr.Dataset:
+    values = values.transpose(C.TIME, C.BAND, C.Y, C.X)
+    if scale != 1.0:
+        values = values * np.float32(scale)
+    valid = np.isfinite(values).all(C.BAND)
+    height, width = values.sizes[C.Y], values.sizes[C.X]
+    cube = xr.Dataset(
+        {
+            C.REFLECTANCE: values.fillna(0.0).astype(np.float32),
+            C.VALID: valid,
+            C.CLASS: ((C.Y, C.X), np.full((height, width), C.IGNORE_INDEX, dtype=np.int16)),
+            C.PARCEL: ((C.Y, C.X), np.zeros((height, width), dtype=np.int32)),
+        },
+        coords={C.TIME: np.asarray(times, dtype="datetime64[ns]"), C.BAND: list(bands)},
+        attrs={"class_names": [], "source": str(source), "scale": scale, **attrs},
+    )
+    cube = cube.assign_coords({C.X: first[C.X], C.Y: first[C.Y], "spatial_ref": first["spatial_ref"]})
+    for name in cube.data_vars:
+        cube[name].attrs.pop("grid_mapping", None)
+    C.validate_cube(cube, check_values=False)
+    return cube
+
+
+def read_raster_folder(
+    path: str | Path,
+    dates: str | Path | Sequence | None = None,
+    bands: Sequence[str] | None = None,
+    chunks: int | str | None = "auto",
+    index_scale: float | str = "auto",
+) -> xr.Dataset:
+    """A cube from the per-date rasters in the folder ``path`` (see the module docstring)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DatasetFormatError(f"{path}: not a folder of rasters")
+    files = raster_files(path)
+    if not files:
+        raise DatasetFormatError(f"{path}: no raster file ({', '.join(RASTER_SUFFIXES)}) in the folder")
+    if dates is None:
+        parsed = [parse_file_date(f) for f in files]
+        file_dates = np.array([d for d, _ in parsed])
+        templates = [t for _, t in parsed]
+    else:
+        file_dates = read_dates_file(dates) if isinstance(dates, str | Path) else parse_iso_dates(dates, "dates")
+        if file_dates.size != len(files):
+            raise DatasetFormatError(f"{path}: {len(files)} raster files but {file_dates.size} dates given")
+        templates = [f.stem for f in files]
+    arrays = [_open(f, chunks) for f in files]
+    for f, a in zip(files[1:], arrays[1:]):
+        _check_same_grid(arrays[0], files[0], a, f)
+    unique_dates = np.unique(file_dates)
+    per_date = len(files) // unique_dates.size
+    if per_date * unique_dates.size != len(files):
+        counts = {str(d): int((file_dates == d).sum()) for d in unique_dates}
+        raise DatasetFormatError(f"{path}: dates have different numbers of files: {counts}")
+    band_names = _band_names(files, templates, file_dates, arrays[0], per_date, bands)
+    layers = []
+    for date in unique_dates:
+        members = [i for i in np.flatnonzero(file_dates == date)]
+        members.sort(key=lambda i: band_names[i][0])
+        layers.append(xr.concat([_values(arrays[i]) for i in members], dim=C.BAND, coords="minimal",
+                                compat="override"))
+    names = [name for i in sorted(np.flatnonzero(file_dates == unique_dates[0]), key=lambda i: band_names[i][0])
+             for name in band_names[i][1]]
+    values = xr.concat(layers, dim=C.TIME, coords="minimal", compat="override").assign_coords(band=names)
+    values = values.assign_coords(time=unique_dates.astype("datetime64[ns]"))
+    scale = _index_scale(values, names, arrays[0].dtype, index_scale)
+    return _assemble(values, arrays[0], unique_dates, names, path, scale,
+                     {"files": len(files), "dates_from": "file names" if dates is None else str(dates)})
+
+
+def _band_names(files, templates, file_dates, first, per_date, bands) -> list[tuple[int, list[str]]]:
+    """For each file: (order key within its date, names of its bands)."""
+    n_file_bands = first.sizes["band"]
+    if per_date == 1:
+        if bands is not None:
+            if len(bands) != n_file_bands:
+                raise DatasetFormatError(f"{files[0]}: {n_file_bands} band(s) per file but {len(bands)} names given")
+            names = [str(b) for b in bands]
+        elif n_file_bands == 1:
+            token = re.split(r"[_\-.]", templates[0].replace("{date}", "").strip("_-."))[-1]
+            names = [token if token and not token.isdigit() else "band1"]
+        else:
+            described = first.attrs.get("long_name")  # rioxarray: the band descriptions, when set
+            described = list(described) if isinstance(described, tuple | list) else []
+            names = described if len(described) == n_file_bands else [f"band{i + 1}" for i in range(n_file_bands)]
+        return [(0, names)] * len(files)
+    if n_file_bands != 1:
+        raise DatasetFormatError(f"{files[0]}: several files per date must hold one band each, not {n_file_bands}")
+    stems = [template.replace("{date}", "") for template in templates]
+    prefix, suffix = _common_affixes(stems)
+    names = [stem[prefix: len(stem) - suffix].strip("_-.") or stem for stem in stems]
+    for date in np.unique(file_dates):
+        members = [names[i] for i in np.flatnonzero(file_dates == date)]
+        if len(set(members)) != len(members):
+            raise DatasetFormatError(f"{files[0].parent}: band(s) given twice for date {date}: {sorted(members)}")
+    first_date = sorted(names[i] for i in np.flatnonzero(file_dates == file_dates[0]))
+    for date in np.unique(file_dates):
+        if sorted(names[i] for i in np.flatnonzero(file_dates == date)) != first_date:
+            raise DatasetFormatError(f"{files[0].parent}: date {date} does not have the bands {first_date}")
+    if bands is not None:
+        raise DatasetFormatError("band names are read from the file names when a date has several files")
+    return [(n, [n]) for n in names]
+
+
+def _common_affixes(names: list[str]) -> tuple[int, int]:
+    prefix = 0
+    first, last = min(names), max(names)
+    while prefix < min(len(first), len(last)) and first[prefix] == last[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(first), len(last)) - prefix and first[-1 - suffix] == last[-1 - suffix]:
+        suffix += 1
+    return prefix, suffix
+
+
+def read_raster_stack(
+    path: str | Path,
+    dates: str | Path | Sequence,
+    bands: Sequence[str] | None = None,
+    chunks: int | str | None = "auto",
+    index_scale: float | str = "auto",
+) -> xr.Dataset:
+    """A cube from one multi-band file whose layers are ``dates x bands`` in date-major order."""
+    path = Path(path)
+    times = read_dates_file(dates) if isinstance(dates, str | Path) else parse_iso_dates(dates, "dates")
+    array = _open(path, chunks)
+    names = [str(b) for b in bands] if bands is not None else ["band1"]
+    n_layers = array.sizes["band"]
+    if n_layers != times.size * len(names):
+        raise DatasetFormatError(
+            f"{path}: {n_layers} layers, expected {times.size} dates x {len(names)} band(s) = "
+            f"{times.size * len(names)} (date-major order)"
+        )
+    if np.unique(times).size != times.size or np.any(np.diff(times.astype(np.int64)) <= 0):
+        raise DatasetFormatError(f"{dates}: the dates of a stack must be strictly increasing and unique")
+    values = _values(array)
+    values = values.coarsen(band=len(names)).construct(band=(C.TIME, "_b")) if len(names) > 1 else values.rename(
+        band=C.TIME).expand_dims({"_b": 1}, axis=1)
+    values = values.rename(_b=C.BAND).assign_coords({C.BAND: names, C.TIME: times.astype("datetime64[ns]")})
+    scale = _index_scale(values, names, array.dtype, index_scale)
+    return _assemble(values, array, times, names, path, scale, {"dates_from": str(dates)})

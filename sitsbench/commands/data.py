@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import yaml
 
@@ -14,8 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="list, describe and download published SITS datasets")
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="table of the dataset manifests").set_defaults(func=run_list)
-    info = actions.add_parser("info", help="every field of one manifest")
-    info.add_argument("name")
+    info = actions.add_parser(
+        "info", help="every field of one manifest, or a description of a local dataset (path or NAME:ROOT)"
+    )
+    info.add_argument("name", help="a manifest name, a path to a local dataset, NAME:ROOT or a synthetic preset")
     info.set_defaults(func=run_info)
     get = actions.add_parser("fetch", help="download a dataset's files and verify their checksums")
     get.add_argument("name")
@@ -49,9 +52,21 @@ _InfoDumper.add_representer(str, _represent_str)
 
 
 def run_info(args: argparse.Namespace) -> int:
+    if Path(args.name).expanduser().exists() or ":" in args.name or args.name in _presets():
+        from sitsbench.data.loading import load_dataset
+
+        description = load_dataset(args.name).describe()
+        print(yaml.dump(description, Dumper=_InfoDumper, sort_keys=False, allow_unicode=True, width=110).rstrip())
+        return 0
     manifest = load_manifest(args.name)
     print(yaml.dump(manifest, Dumper=_InfoDumper, sort_keys=False, allow_unicode=True, width=110).rstrip())
     return 0
+
+
+def _presets() -> set[str]:
+    from sitsbench.data.synthetic import PRESETS
+
+    return set(PRESETS)
 
 
 def run_fetch(args: argparse.Namespace) -> int:

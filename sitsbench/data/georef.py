@@ -12,6 +12,7 @@ georeferencing (plain ``isel`` keeps ``spatial_ref`` and map coordinates) and wr
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,22 @@ def crs_of(data: xr.Dataset | xr.DataArray):
 
     require_crs(data)
     return CRS.from_wkt(data[SPATIAL_REF].attrs["crs_wkt"])
+
+
+def crs_label(crs) -> str:
+    """A short readable name of a CRS: ``EPSG:<code>`` when it has one, else its PROJ string."""
+    from pyproj import CRS
+
+    try:
+        parsed = CRS.from_user_input(crs)
+    except Exception:  # pyproj raises CRSError and others for unparseable input: show it as stored
+        return str(crs)[:80]
+    epsg = parsed.to_epsg()
+    if epsg:
+        return f"EPSG:{epsg}"
+    with warnings.catch_warnings():  # a PROJ string is lossy for some CRSs; here it is only a label
+        warnings.simplefilter("ignore", UserWarning)
+        return parsed.to_proj4()
 
 
 def require_crs(data: xr.Dataset | xr.DataArray) -> None:

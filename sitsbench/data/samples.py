@@ -339,21 +339,12 @@ def summary(samples: xr.Dataset) -> dict:
     if SPLIT in samples:
         out["predefined split"] = {k: int((samples[SPLIT].values == v).sum()) for k, v in SPLIT_CODES.items()}
     if "crs" in samples.attrs:
-        out["crs"] = _short_crs(samples.attrs["crs"])
+        from sitsbench.data.georef import crs_label
+
+        out["crs"] = crs_label(samples.attrs["crs"])
     if "dates" in samples.attrs:
         out["dates note"] = samples.attrs["dates"]
     return out
-
-
-def _short_crs(crs: str) -> str:
-    try:
-        from pyproj import CRS
-
-        parsed = CRS.from_user_input(crs)
-        epsg = parsed.to_epsg()
-        return f"EPSG:{epsg}" if epsg else parsed.name
-    except Exception:  # an unparseable CRS is shown as stored
-        return str(crs)[:60]
 
 
 def samples_from_cube(

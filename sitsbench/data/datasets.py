@@ -141,6 +141,26 @@ class SampleSeriesDataset(Dataset):
         }
 
 
+def sample_datasets(
+    samples: xr.Dataset,
+    split: np.ndarray,
+    subsets: tuple[str, ...] = ("train", "val", "test"),
+    max_samples: dict[str, int | None] | None = None,
+    fill: str = "linear",
+    seed: int = 0,
+) -> tuple[dict[str, SampleSeriesDataset], BandStats]:
+    """One :class:`SampleSeriesDataset` per subset, standardised with statistics of the training samples only."""
+    from sitsbench.data import samples as S
+
+    stats = BandStats.from_samples(samples, S.subset_mask(split, "train"))
+    max_samples = max_samples or {}
+    datasets = {
+        subset: SampleSeriesDataset(samples, split, subset, stats, fill, max_pixels=max_samples.get(subset), seed=seed)
+        for subset in subsets
+    }
+    return datasets, stats
+
+
 class ParcelSeriesDataset(Dataset):
     """Parcels as pixel sets (Garnot et al. 2020, PSE-TAE): ``x`` ``(T, C, S)`` with ``S = n_pixels``.
 

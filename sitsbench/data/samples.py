@@ -285,6 +285,20 @@ def split_samples(
     return split
 
 
+def choose_split_policy(samples: xr.Dataset) -> tuple[str, str]:
+    """``("predefined", why)`` when the samples carry a split that keeps every group on one side, else
+    ``("group", why)``; ``why`` is a sentence for the reader of a chapter."""
+    if SPLIT not in samples:
+        return "group", "the dataset has no predefined split: groups are shared out at random, per class"
+    labels = np.asarray(samples[LABEL].values)
+    split = np.where(labels == IGNORE_INDEX, NO_SPLIT, np.asarray(samples[SPLIT].values))
+    crossing = _groups_on_several_sides(np.asarray(samples[GROUP].values), split)
+    if crossing.size:
+        return "group", (f"the predefined split puts {crossing.size} group(s) on both sides (their samples would "
+                         "leak from training to test): groups are shared out again, per class")
+    return "predefined", "the dataset's own split keeps every group on one side: it is used as published"
+
+
 def _groups_on_several_sides(groups: np.ndarray, split: np.ndarray) -> np.ndarray:
     keep = split != NO_SPLIT
     pairs = np.unique(np.stack([groups[keep], split[keep]], axis=1), axis=0)

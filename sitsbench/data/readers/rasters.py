@@ -29,6 +29,7 @@ only about missing data) unless ``cloud_mask`` files are given with the same nam
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -72,8 +73,8 @@ def read_dates_file(path: str | Path) -> np.ndarray:
     """Dates from a text file with one ISO date (``YYYY-MM-DD``) per line (a header line is allowed)."""
     path = Path(path)
     lines = [line.strip().split(",")[0] for line in path.read_text().splitlines() if line.strip()]
-    if lines and not DATE_PATTERN.search(lines[0]):
-        lines = lines[1:]  # header
+    if lines and not any(ch.isdigit() for ch in lines[0]):
+        lines = lines[1:]  # a header ("date"); a line with digits is a date, refused below if not ISO
     return parse_iso_dates(lines, str(path))
 
 
@@ -144,7 +145,9 @@ def _assemble(values: xr.DataArray, first: xr.DataArray, times, bands, source, s
     )
     cube = cube.assign_coords({C.X: first[C.X], C.Y: first[C.Y], "spatial_ref": first["spatial_ref"]})
     for name in cube.data_vars:
-        cube[name].attrs.pop("grid_mapping", None)
+        # the files' encoding (nodata, scale) is applied above: kept, save_cube would re-apply it on reopening
+        for key in ("grid_mapping", "_FillValue", "scale_factor", "add_offset", "missing_value"):
+            cube[name].attrs.pop(key, None)
     C.validate_cube(cube, check_values=False)
     return cube
 
@@ -176,10 +179,8 @@ def read_raster_folder(
     for f, a in zip(files[1:], arrays[1:]):
         _check_same_grid(arrays[0], files[0], a, f)
     unique_dates = np.unique(file_dates)
-    per_date = len(files) // unique_dates.size
-    if per_date * unique_dates.size != len(files):
-        counts = {str(d): int((file_dates == d).sum()) for d in unique_dates}
-        raise DatasetFormatError(f"{path}: dates have different numbers of files: {counts}")
+    # the most files of one date: a date with fewer lacks a band, named by _band_names
+    per_date = max(int((file_dates == d).sum()) for d in unique_dates)
     band_names = _band_names(files, templates, file_dates, arrays[0], per_date, bands)
     layers = []
     for date in unique_dates:
@@ -216,28 +217,42 @@ def _band_names(files, templates, file_dates, first, per_date, bands) -> list[tu
         raise DatasetFormatError(f"{files[0]}: several files per date must hold one band each, not {n_file_bands}")
     stems = [template.replace("{date}", "") for template in templates]
     prefix, suffix = _common_affixes(stems)
-    names = [stem[prefix: len(stem) - suffix].strip("_-.") or stem for stem in stems]
+    names = [stem[prefix: len(stem) - suffix].strip("_-.") or stem.strip("_-.") or stem for stem in stems]
     for date in np.unique(file_dates):
-        members = [names[i] for i in np.flatnonzero(file_dates == date)]
-        if len(set(members)) != len(members):
-            raise DatasetFormatError(f"{files[0].parent}: band(s) given twice for date {date}: {sorted(members)}")
-    first_date = sorted(names[i] for i in np.flatnonzero(file_dates == file_dates[0]))
+        seen: dict[str, Path] = {}
+        for i in np.flatnonzero(file_dates == date):
+            if names[i] in seen:
+                raise DatasetFormatError(
+                    f"{files[i]}: band {names[i]!r} of date {date} is given twice (also by {seen[names[i]].name}); "
+                    "expected one file per (date, band)"
+                )
+            seen[names[i]] = files[i]
+    every_band = sorted(set(names))
     for date in np.unique(file_dates):
-        if sorted(names[i] for i in np.flatnonzero(file_dates == date)) != first_date:
-            raise DatasetFormatError(f"{files[0].parent}: date {date} does not have the bands {first_date}")
+        present = {names[i] for i in np.flatnonzero(file_dates == date)}
+        if present != set(every_band):
+            raise DatasetFormatError(
+                f"{files[0].parent}: date {date} has no file for band(s) {sorted(set(every_band) - present)} "
+                f"(expected one file per band {every_band} for every date)"
+            )
     if bands is not None:
         raise DatasetFormatError("band names are read from the file names when a date has several files")
     return [(n, [n]) for n in names]
 
 
 def _common_affixes(names: list[str]) -> tuple[int, int]:
-    prefix = 0
-    first, last = min(names), max(names)
-    while prefix < min(len(first), len(last)) and first[prefix] == last[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < min(len(first), len(last)) - prefix and first[-1 - suffix] == last[-1 - suffix]:
-        suffix += 1
+    """Lengths of the prefix and suffix shared by every name, cut at a separator (``_``, ``-``, ``.``) so that
+    ``S2_B04_``/``S2_B08_`` give the band names ``B04``/``B08``, not ``4``/``8``."""
+    shortest = min(len(name) for name in names)
+    prefix = len(os.path.commonprefix(names))
+    suffix = min(len(os.path.commonprefix([name[::-1] for name in names])), shortest - prefix)
+    first = names[0]
+    if prefix < len(first):  # back off to the start of the token the shared part ends in
+        prefix = max(first.rfind(sep, 0, prefix) + 1 for sep in "_-.")
+    if suffix:
+        ends = [first.find(sep, len(first) - suffix) for sep in "_-."]
+        ends = [end for end in ends if end >= 0]
+        suffix = len(first) - min(ends) if ends else 0
     return prefix, suffix
 
 

@@ -1,4 +1,5 @@
-"""Unlabeled pixel series for pretraining: reads only ``reflectance``, ``valid`` and ``time``, never ``class``.
+"""Unlabeled series for pretraining: the pixels of a cube (``reflectance``, ``valid``, ``time``, never ``class``)
+or labelled samples with their labels ignored (``series``, ``valid``, ``date``).
 
 Each item is the list of augmented views of one pixel series (see :class:`~sitsbench.ssl.augment.MultiView`);
 views are drawn with a generator seeded by ``(seed, epoch, index)``, so a run is reproducible and every
@@ -13,13 +14,18 @@ import xarray as xr
 from torch.utils.data import Dataset
 
 from sitsbench.data import cube as C
-from sitsbench.data.datasets import pixel_series
+from sitsbench.data import samples as S
+from sitsbench.data.datasets import SampleSeriesDataset, pixel_series
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year
 
 
 class UnlabeledPixelDataset(Dataset):
-    """All pixels of ``cube`` (or those where ``where`` ``(y, x)`` is True), standardised, as view lists."""
+    """All pixels of ``cube`` (or those where ``where`` ``(y, x)`` is True), standardised, as view lists.
+
+    ``cube`` may also be labelled samples (:mod:`sitsbench.data.samples`): then every sample (or those where
+    ``where`` ``(sample,)`` is True) is a series, with its own dates, and its label is never read.
+    """
 
     def __init__(
         self,
@@ -30,6 +36,10 @@ class UnlabeledPixelDataset(Dataset):
         max_pixels: int | None = None,
         seed: int = 0,
     ):
+        self.transform, self.seed, self.epoch = transform, seed, 0
+        if S.is_samples(cube):
+            self._from_samples(cube, where, stats, max_pixels, seed)
+            return
         shape = (cube.sizes[C.Y], cube.sizes[C.X])
         where = np.ones(shape, dtype=bool) if where is None else np.asarray(where, dtype=bool)
         if where.shape != shape:
@@ -40,8 +50,17 @@ class UnlabeledPixelDataset(Dataset):
             rows, cols = rows[keep], cols[keep]
         self.stats = stats if stats is not None else BandStats.from_cube(cube, where)
         self.x, self.mask = pixel_series(cube, rows, cols, self.stats)
-        self.doy = torch.from_numpy(day_of_year(cube[C.TIME].values).astype(np.int64))
-        self.transform, self.seed, self.epoch = transform, seed, 0
+        self.doy = np.broadcast_to(day_of_year(cube[C.TIME].values).astype(np.int64), self.mask.shape)
+
+    def _from_samples(self, samples: xr.Dataset, where, stats, max_pixels, seed) -> None:
+        where = np.ones(samples.sizes[S.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
+        index = np.flatnonzero(where)
+        if max_pixels is not None and index.size > max_pixels:
+            index = np.sort(np.random.default_rng(seed).choice(index, max_pixels, replace=False))
+        self.stats = stats if stats is not None else BandStats.from_samples(samples, where)
+        split = np.where(np.isin(np.arange(samples.sizes[S.SAMPLE]), index), 0, -1)
+        data = SampleSeriesDataset(samples, split, "train", self.stats)
+        self.x, self.mask, self.doy = data.x, data.mask, data.doy
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -50,6 +69,7 @@ class UnlabeledPixelDataset(Dataset):
         return self.x.shape[0]
 
     def __getitem__(self, index: int) -> list[dict[str, torch.Tensor]]:
-        sample = {"x": torch.from_numpy(self.x[index]), "doy": self.doy, "mask": torch.from_numpy(self.mask[index])}
+        sample = {"x": torch.from_numpy(self.x[index]), "doy": torch.from_numpy(np.ascontiguousarray(self.doy[index])),
+                  "mask": torch.from_numpy(self.mask[index])}
         generator = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0]))
         return self.transform(sample, generator)

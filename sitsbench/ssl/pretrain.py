@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from sitsbench.data import cube as C
+from sitsbench.data.samples import is_samples
 from sitsbench.models.registry import create_model, model_entrypoint
 from sitsbench.records import write_run_record
 from sitsbench.runtime import resolve_device, seed_everything
@@ -156,7 +157,8 @@ def pretrain(
     output_dir: str | Path | None = None,
 ) -> tuple[nn.Module, PretrainHistory]:
     """Pretrain ``backbone`` (a registered encoder) with ``method`` on all pixels of ``cube`` (no labels), or
-    on random-walk plane views of all its parcels for a plane backbone.
+    on random-walk plane views of all its parcels for a plane backbone. ``cube`` may also be labelled samples
+    (:mod:`sitsbench.data.samples`; series backbones only): their labels are never read.
 
     Returns the encoder (``num_classes=0``, in eval mode) and the per-epoch history. With ``output_dir``,
     writes ``encoder.pt`` (see :func:`load_encoder`) and ``record.json``.
@@ -169,6 +171,9 @@ def pretrain(
     kind = getattr(model_entrypoint(backbone), "input_kind", "series")
     if kind not in VIEW_DATASETS:
         raise ValueError(f"backbone {backbone!r} reads {kind!r} inputs; pretraining supports {sorted(VIEW_DATASETS)}")
+    if kind == "plane" and is_samples(cube):
+        raise ValueError(f"backbone {backbone!r} reads plane views of parcels, which need a cube with parcels; "
+                         "labelled samples have no parcel geometry")
     n_bands = cube.sizes[C.BAND] if kind != "plane" or config.plane_bands is None else len(config.plane_bands)
     encoder = create_model(backbone, in_channels=n_bands, num_classes=0, **config.backbone_kwargs)
     model, n_local = METHODS[method](encoder, config)

@@ -144,6 +144,17 @@ def test_index_scale_explicit_and_float_files(ndvi_folder, tmp_path):
     np.testing.assert_array_equal(cube[C.REFLECTANCE].values[1, 0], ndvi)
 
 
+def test_index_scale_decided_by_first_date_with_data(tmp_path):
+    values = np.random.default_rng(6).integers(-2000, 9000, (2, HEIGHT, WIDTH)).astype(np.int16)
+    values[0] = NODATA  # the first date is entirely nodata (e.g. masked clouds)
+    for t, date in enumerate(DATES[:2]):
+        write_tif(tmp_path / f"NDVI_{date}.tif", values[t], "int16", nodata=NODATA)
+    cube = read_raster_folder(tmp_path)
+    assert cube.attrs["scale"] == pytest.approx(1e-4)
+    assert not cube[C.VALID].values[0].any() and cube[C.VALID].values[1].all()
+    np.testing.assert_allclose(cube[C.REFLECTANCE].values[1, 0], values[1] * 1e-4, rtol=1e-6)
+
+
 def test_reader_is_lazy(ndvi_folder):
     cube = read_raster_folder(ndvi_folder[0])
     assert cube[C.REFLECTANCE].chunks is not None  # dask-backed: read block by block
@@ -354,17 +365,21 @@ def test_error_invalid_date_in_name(tmp_path):
         read_raster_folder(tmp_path)
 
 
-@pytest.mark.parametrize("content", ["01/02/2020\n01/03/2020\n", "date\n2020-05-01\n01/03/2020\n"])
-def test_error_unparseable_dates_file(tmp_path, content):
+@pytest.mark.parametrize(
+    ("content", "bad"),
+    [("01/02/2020\n01/03/2020\n", "date 0 '01/02/2020'"), ("date\n2020-05-01\n01/03/2020\n", "date 1 '01/03/2020'")],
+)
+def test_error_unparseable_dates_file(tmp_path, content, bad):
     folder = tmp_path / "scenes"
     folder.mkdir()
     for t in range(2):
         write_tif(folder / f"scene_{t}.tif", np.ones((HEIGHT, WIDTH)), "float32")
     dates_file = tmp_path / "dates.txt"
     dates_file.write_text(content)
-    with pytest.raises(DatasetFormatError, match=r"dates\.txt: date \d '01/0\d/2020' is not an ISO date YYYY-MM-DD"):
+    # a first line with digits is a date, not a header: it is refused, not skipped
+    with pytest.raises(DatasetFormatError, match=rf"dates\.txt: {bad} is not an ISO date YYYY-MM-DD \(day-first"):
         read_raster_folder(folder, dates=dates_file)
-    with pytest.raises(DatasetFormatError, match=r"dates\.txt: date \d '01/0\d/2020' is not an ISO date"):
+    with pytest.raises(DatasetFormatError, match=rf"dates\.txt: {bad} is not an ISO date"):
         read_raster_stack(folder / "scene_0.tif", dates_file)
 
 

@@ -179,7 +179,7 @@ def make_samples(
         VALUES: ((SAMPLE, TIME, BAND), values),
         VALID: ((SAMPLE, TIME), np.asarray(valid, dtype=bool)),
         DATE: ((SAMPLE, TIME), dates),
-        LABEL: ((SAMPLE,), np.asarray(labels).astype(np.int64, casting="same_kind")),
+        LABEL: ((SAMPLE,), _integer_labels(labels, source)),
         GROUP: ((SAMPLE,), groups.astype(np.int64)),
     }
     if split is not None:
@@ -194,6 +194,16 @@ def make_samples(
     if source is not None:
         all_attrs["source"] = str(source)
     return validate_samples(xr.Dataset(data_vars, coords=coords, attrs=all_attrs))
+
+
+def _integer_labels(labels, source: str | None) -> np.ndarray:
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        where = f"samples from {source!r}" if source else "samples"
+        raise SamplesValidationError(
+            f"{where}: labels have dtype {labels.dtype}, expected integer class ids (map names to ids first)"
+        )
+    return labels.astype(np.int64)
 
 
 def class_names(samples: xr.Dataset) -> list[str]:
@@ -417,8 +427,9 @@ def samples_from_cube(
         intervals = None
         if start in points.columns and end in points.columns:
             intervals = (table_dates(points[start], start), table_dates(points[end], end))
-    values = np.asarray(cube[C.REFLECTANCE].values[:, :, rows, cols]).transpose(2, 0, 1)  # (N, T, C)
-    valid = np.asarray(cube[C.VALID].values[:, rows, cols]).T
+    at = {C.Y: xr.DataArray(rows, dims=SAMPLE), C.X: xr.DataArray(cols, dims=SAMPLE)}  # reads only these pixels
+    values = np.asarray(cube[C.REFLECTANCE].isel(at).transpose(SAMPLE, C.TIME, C.BAND).values)  # (N, T, C)
+    valid = np.asarray(cube[C.VALID].isel(at).transpose(SAMPLE, C.TIME).values)
     dates = np.broadcast_to(times.astype("datetime64[ns]"), valid.shape).copy()
     if intervals is not None:
         day = times.astype("datetime64[D]")

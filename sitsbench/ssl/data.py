@@ -50,7 +50,7 @@ class UnlabeledPixelDataset(Dataset):
             rows, cols = rows[keep], cols[keep]
         self.stats = stats if stats is not None else BandStats.from_cube(cube, where)
         self.x, self.mask = pixel_series(cube, rows, cols, self.stats)
-        self.doy = np.broadcast_to(day_of_year(cube[C.TIME].values).astype(np.int64), self.mask.shape)
+        self.doy = day_of_year(cube[C.TIME].values).astype(np.int64)  # (T,): shared by every pixel
 
     def _from_samples(self, samples: xr.Dataset, where, stats, max_pixels, seed) -> None:
         where = np.ones(samples.sizes[S.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
@@ -60,7 +60,7 @@ class UnlabeledPixelDataset(Dataset):
         self.stats = stats if stats is not None else BandStats.from_samples(samples, where)
         split = np.where(np.isin(np.arange(samples.sizes[S.SAMPLE]), index), 0, -1)
         data = SampleSeriesDataset(samples, split, "train", self.stats)
-        self.x, self.mask, self.doy = data.x, data.mask, data.doy
+        self.x, self.mask, self.doy = data.x, data.mask, data.doy  # doy (N, T): each sample's own dates
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -69,7 +69,7 @@ class UnlabeledPixelDataset(Dataset):
         return self.x.shape[0]
 
     def __getitem__(self, index: int) -> list[dict[str, torch.Tensor]]:
-        sample = {"x": torch.from_numpy(self.x[index]), "doy": torch.from_numpy(np.ascontiguousarray(self.doy[index])),
-                  "mask": torch.from_numpy(self.mask[index])}
+        doy = self.doy if self.doy.ndim == 1 else self.doy[index]
+        sample = {"x": torch.from_numpy(self.x[index]), "doy": torch.from_numpy(doy), "mask": torch.from_numpy(self.mask[index])}
         generator = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0]))
         return self.transform(sample, generator)

@@ -123,8 +123,11 @@ def _index_scale(values: xr.DataArray, bands: list[str], dtype, index_scale) -> 
         return float(index_scale)
     if not np.issubdtype(dtype, np.integer) or not all(b.upper() in INDEX_BANDS for b in bands):
         return 1.0
-    sample = values.isel(time=0).values
-    return INDEX_SCALE if np.nanmax(np.abs(sample)) > 1 else 1.0
+    for t in range(values.sizes[C.TIME]):  # the first date with data decides: a date may be all nodata
+        sample = np.abs(values.isel({C.TIME: t}).values)
+        if np.isfinite(sample).any():
+            return INDEX_SCALE if np.nanmax(sample) > 1 else 1.0
+    return 1.0
 
 
 def _assemble(values: xr.DataArray, first: xr.DataArray, times, bands, source, scale, attrs) -> xr.Dataset:

@@ -35,7 +35,19 @@ def hold_out_dates(mask: np.ndarray, fraction: float, seed: int = 0, keep: int =
 
 def linear_fill(x: np.ndarray, mask: np.ndarray, days: np.ndarray) -> np.ndarray:
     """``(N, T, C)`` series with every date replaced by linear interpolation of the clear ones over ``days``
-    (constant before the first and after the last clear date; a series with no clear date gets 0)."""
+    (constant before the first and after the last clear date; a series with no clear date gets 0).
+
+    ``days`` is ``(T,)`` for series sharing their dates, or ``(N, T)`` for series with their own dates
+    (labelled samples); series with the same days are interpolated together.
+    """
+    days = np.asarray(days, dtype=np.float64)
+    if days.ndim == 2:
+        out = np.zeros(np.shape(x), dtype=np.float32)
+        unique, inverse = np.unique(days, axis=0, return_inverse=True)
+        for k, row in enumerate(unique):
+            members = np.flatnonzero(inverse.ravel() == k)
+            out[members] = linear_fill(x[members], np.asarray(mask)[members], row)
+        return out
     n_series, n_time, n_band = x.shape
     values = np.asarray(x, dtype=np.float32).transpose(1, 0, 2).reshape(n_time, -1)
     valid = np.repeat(np.asarray(mask, dtype=bool).T, n_band, axis=1)
@@ -50,18 +62,25 @@ def constant_fill(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.broadcast_to(mean[:, None, :], x.shape).astype(np.float32)
 
 
+def batch_doy(doy: np.ndarray, start: int, size: int, device: torch.device) -> torch.Tensor:
+    """The ``(size, T)`` day-of-year rows of a batch starting at ``start``: ``doy`` is ``(T,)`` (shared dates)
+    or ``(N, T)`` (each series its own dates)."""
+    doy = np.asarray(doy)
+    rows = doy[start:start + size] if doy.ndim == 2 else np.broadcast_to(doy, (size, doy.size))
+    return torch.as_tensor(np.ascontiguousarray(rows), device=device)
+
+
 @torch.no_grad()
 def model_fill(model: SITSAutoEncoder, x: np.ndarray, doy: np.ndarray, mask: np.ndarray,
                batch_size: int = 1024, device: str = "auto") -> np.ndarray:
     """``(N, T, C)`` reconstruction by a pixel auto-encoder that sees only the ``mask`` dates of ``x``."""
     device_ = resolve_device(device)
     model.to(device_).eval()
-    doy_t = torch.as_tensor(np.asarray(doy), device=device_)
     out = []
     for start in range(0, len(x), batch_size):
         batch = torch.as_tensor(x[start:start + batch_size], device=device_)
         batch_mask = torch.as_tensor(mask[start:start + batch_size], device=device_)
-        out.append(model(batch, doy_t.expand(len(batch), -1), batch_mask).cpu().numpy())
+        out.append(model(batch, batch_doy(doy, start, len(batch), device_), batch_mask).cpu().numpy())
     return np.concatenate(out).astype(np.float32)
 
 

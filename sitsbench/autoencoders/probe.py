@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from sitsbench.autoencoders.base import SITSAutoEncoder
+from sitsbench.autoencoders.gapfill import batch_doy
 from sitsbench.evaluation.label_fraction import stratified_fraction
 from sitsbench.evaluation.protocols import PROBES
 from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy
@@ -25,12 +26,11 @@ def encode_series(model: SITSAutoEncoder, x: np.ndarray, doy: np.ndarray, mask: 
     """``(N, latent_dim)`` codes of ``(N, T, C)`` pixel series by a pixel auto-encoder."""
     device_ = resolve_device(device)
     model.to(device_).eval()
-    doy_t = torch.as_tensor(np.asarray(doy), device=device_)
     codes = []
     for start in range(0, len(x), batch_size):
         batch = torch.as_tensor(x[start:start + batch_size], device=device_)
         batch_mask = torch.as_tensor(mask[start:start + batch_size], device=device_)
-        codes.append(model.encode(batch, doy_t.expand(len(batch), -1), batch_mask).cpu().numpy())
+        codes.append(model.encode(batch, batch_doy(doy, start, len(batch), device_), batch_mask).cpu().numpy())
     return np.concatenate(codes).astype(np.float32)
 
 

@@ -252,6 +252,17 @@ def day_of_year(samples: xr.Dataset) -> np.ndarray:
     return np.where(np.isnat(dates), 0, doy)
 
 
+def relative_days(samples: xr.Dataset) -> np.ndarray:
+    """``(sample, time)`` days since each sample's first date (monotonic across a new year, unlike the day of
+    year); padded positions continue one day apart after the last real date, so the axis stays increasing."""
+    dates = samples[DATE].values
+    padding = np.isnat(dates)
+    days = (dates.astype("datetime64[D]") - dates[:, :1].astype("datetime64[D]")).astype(np.float64)
+    last = np.where(padding, -np.inf, days).max(axis=1, keepdims=True)
+    offset = np.cumsum(padding, axis=1)
+    return np.where(padding, last + offset, days)
+
+
 def split_samples(
     samples: xr.Dataset,
     policy: str = "group",

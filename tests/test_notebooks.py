@@ -11,6 +11,20 @@ from sitsbench.book import BookBuildError, execute_notebook, notebooks_in_toc
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+SHARED = REPO.parent / "shared" / "data"
+VICTORIA, CERRADO = SHARED / "igarss2019_victoria_s2", SHARED / "sits_samples" / "cerrado_2classes.rda"
+SINOP = SHARED / "sits_sinop_modis"
+
+
+def needs(path: Path):
+    return pytest.mark.skipif(not path.exists(), reason=f"real sample {path} absent (../shared/data not beside the clone)")
+
+
+def run_chapter(name: str, tmp_path: Path, **parameters) -> dict:
+    out = tmp_path / "runs"
+    execute_notebook(REPO / "notebooks" / f"{name}.ipynb", tmp_path / "out.ipynb",
+                     {"profile": "quick", "output_dir": str(out), **parameters}, cwd=REPO)
+    return json.loads((out / "record.json").read_text())
 
 
 def test_toc_lists_exactly_the_notebooks():
@@ -24,7 +38,7 @@ def test_notebook_is_stored_clean_with_one_parameters_cell(path):
     assert all(not cell.outputs and cell.execution_count is None for cell in code), "strip outputs before committing"
     tagged = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
     assert len(tagged) == 1
-    for knob in ("profile", "seed", "output_dir"):
+    for knob in ("profile", "seed", "output_dir", "dataset"):
         assert f"{knob} =" in tagged[0].source
     cell_ids = [cell.get("id") for cell in json.loads(path.read_text())["cells"]]  # nbformat 4.5: ids required
     assert None not in cell_ids and len(set(cell_ids)) == len(cell_ids), "every cell needs its own id"
@@ -84,3 +98,78 @@ def test_performance_chapter_shows_linear_cost_and_flat_memory(tmp_path):
     assert metrics["ssl_epoch_time_vs_supervised_simclr"] > 1  # augmenting and encoding 2 views costs more
     assert metrics["ssl_epoch_time_vs_supervised_dino"] > metrics["ssl_epoch_time_vs_supervised_simclr"]
     assert metrics["str_extraction_speed_up_random_walk"] > 2  # vectorised STRs beat the per-pixel loop
+
+
+# --- chapters on real data (../shared/data), with only the dataset parameter --------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "name"), [pytest.param(VICTORIA, "victoria-s2", marks=needs(VICTORIA)),
+                                            pytest.param(CERRADO, "sits-samples", marks=needs(CERRADO))],
+                         ids=["victoria", "cerrado"])
+def test_chapter_two_runs_on_real_samples(tmp_path, path, name):
+    from sitsbench.data.loading import content_checksum
+
+    record = run_chapter("02_supervised_baselines", tmp_path, dataset=str(path))
+    dataset, metrics = record["dataset"], record["metrics"]
+    assert dataset["name"] == name and dataset["checksum"] == content_checksum(path)
+    assert dataset["manifest_sha256"], "a verified copy of a published dataset pins its manifest"
+    assert dataset["split"].startswith("group"), "Victoria's published split leaks polygons; Cerrado has none"
+    assert set(metrics) == {"majority class", "Random Forest", "TempCNN", "LSTM", "GRU", "Transformer", "L-TAE"}
+    assert set(dataset["skipped"]) == {"PSE-TAE", "U-TAE"}
+    floor = metrics["majority class"]["oa"]
+    for model in ("Random Forest", "TempCNN", "L-TAE"):
+        assert metrics[model]["oa"] > floor + 0.3, model
+
+
+@pytest.mark.slow
+@needs(VICTORIA)
+def test_chapter_six_classification_runs_on_victoria(tmp_path):
+    record = run_chapter("06_downstream", tmp_path, dataset=str(VICTORIA))
+    assert record["dataset"]["name"] == "victoria-s2"
+    assert set(record["dataset"]["skipped"]) == {"segmentation", "change detection"}
+    rows = record["metrics"]["label_efficiency"]["rows"]
+    methods = {row["method"] for row in rows}
+    assert {"supervised", "raw + RF", "SimCLR + linear"} <= methods and "Deep-STaR" not in methods
+    full = [row["macro_f1"] for row in rows if row["method"] == "raw + RF" and row["fraction"] == 1.0]
+    assert min(full) > 1 / 8 + 0.3, "8 classes: the forest on raw series beats chance by a margin"
+    assert record["metrics"]["segmentation"]["rows"] == []
+
+
+@pytest.mark.slow
+@needs(SINOP)
+def test_chapter_one_walks_through_sinop_rasters_and_points(tmp_path):
+    import rioxarray
+
+    from sitsbench.data import georef, load_dataset
+
+    record = run_chapter("01_sits_data", tmp_path, dataset=str(SINOP))
+    assert record["dataset"]["name"] == "sits-sinop-modis" and record["dataset"]["kind"] == "cube+samples"
+    metrics = record["metrics"]
+    assert metrics["real_n_points"] == 18 and metrics["real_map_same_crs_and_transform"]
+    written = rioxarray.open_rasterio(tmp_path / "runs" / "sinop_map.tif")
+    cube = load_dataset(SINOP).cube
+    assert written.rio.crs == georef.crs_of(cube) and written.shape[1:] == (cube.sizes["y"], cube.sizes["x"])
+    assert set(map(int, set(written.values.ravel().tolist()))) <= {0, 1, 2, 3}
+
+
+@pytest.mark.slow
+@needs(VICTORIA)
+@pytest.mark.parametrize("chapter", ["03_autoencoders", "04_deepstar_planes", "05_ssl_pretraining"])
+def test_other_chapters_take_real_samples(tmp_path, chapter):
+    record = run_chapter(chapter, tmp_path, dataset=str(VICTORIA))
+    assert record["dataset"]["name"] == "victoria-s2"
+    if chapter == "04_deepstar_planes":
+        assert "no cube with parcels" in record["dataset"]["skipped"] and record["metrics"] == {}
+    else:
+        assert record["metrics"], "the sample-level sections ran"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter(path):
+    """papermill cannot parse a parameters line whose comment holds '=' and then warns of unknown parameters."""
+    notebook = nbformat.read(path, as_version=4)
+    tagged = next(cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
+    assigned = [line.split("=")[0].strip() for line in tagged.source.splitlines()
+                if "=" in line and not line.lstrip().startswith("#")]
+    assert list(papermill.inspect_notebook(str(path))) == assigned

@@ -57,7 +57,13 @@ def flatten(value: Any, prefix: str) -> dict[str, Any]:
 
 
 def dataset_label(dataset: dict[str, Any]) -> str:
-    """``pastis``, ``synthetic/default``...: the dataset's name, with the synthetic landscape preset."""
+    """``victoria-s2``, ``synthetic/default``...: the dataset's name, with the synthetic landscape preset.
+
+    Records written by ``load_dataset`` name the layout (``synthetic`` for a preset); older records name the
+    preset as ``landscape``.
+    """
+    if dataset.get("layout") == "synthetic":
+        return f"synthetic/{dataset.get('name')}"
     name = dataset.get("name") or ("synthetic" if "landscape" in dataset else "unknown")
     landscape = dataset.get("landscape")
     return f"{name}/{landscape}" if landscape else str(name)
@@ -111,6 +117,7 @@ def _run_row(path: Path, record: dict[str, Any], root: Path) -> dict[str, Any]:
         "seed": record["seed"],
         "dataset": dataset_label(dataset),
         "dataset_manifest_sha256": dataset.get("manifest_sha256"),
+        "dataset_checksum": dataset.get("checksum"),
         "configuration": configuration(record),
         "device": record.get("device"),
         "duration_s": record.get("duration_s"),

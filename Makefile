@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sitsbench-installed
 PROFILE ?= quick
+REAL_DATA ?= ../shared/data
 
 .PHONY: venv book test lint clean
 
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m sitsbench.book --profile $(PROFILE)
+	$(PY) -m sitsbench.book --profile $(PROFILE) --real-data $(REAL_DATA)
 
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -216,3 +216,27 @@ def test_seeds_repeated_inside_one_run_are_averaged_like_runs(tmp_path):
     assert row["seeds"] == [0, 1, 2] and row["macro_f1_n"] == 3
     assert row["macro_f1_mean"] == pytest.approx(0.6) and row["macro_f1_std"] == pytest.approx(
         statistics.stdev([0.4, 0.5, 0.9]))
+
+
+def test_real_data_page_reads_the_real_runs_and_lists_skipped_ones(tmp_path):
+    from sitsbench.book import run_real_data
+    from sitsbench.results.real_data import real_data_page
+
+    skipped = run_real_data("quick", tmp_path, tmp_path / "executed", real_data=tmp_path / "nowhere")
+    assert len(skipped) == 4 and all("is not on this machine" in line for line in skipped)
+    page = real_data_page(tmp_path)
+    assert "No real-data run in this build" in page and "## Skipped runs" in page
+    record = {
+        "name": "02_supervised_baselines", "parameters": {"profile": "quick", "dataset": "/data/v"},
+        "dataset": {"name": "victoria-s2", "n_samples": 800, "classes": ["a", "b"], "split": "group (reason)",
+                    "source": "/data/v", "checksum": "sha256:" + "0" * 64, "skipped": {"U-TAE": "no patches"}},
+        "metrics": {"majority class": {"oa": 0.5, "macro_f1": 0.33, "kappa": 0.0, "train_time_s": 0.0, "n": 100},
+                    "TempCNN": {"oa": 0.8, "macro_f1": 0.75, "kappa": 0.6, "train_time_s": 1.0, "n": 100}},
+    }
+    run = tmp_path / "real" / "02_supervised_baselines--v"
+    run.mkdir(parents=True)
+    (run / "record.json").write_text(json.dumps(record))
+    page = real_data_page(tmp_path)
+    assert "## victoria-s2" in page and "| TempCNN | 0.800 | 0.750 | 0.600 | 1.0 |" in page
+    assert "(100 test series; at OA 0.80 the binomial standard error is ±0.040" in page
+    assert "U-TAE: no patches" in page and "-p dataset /data/v" in page

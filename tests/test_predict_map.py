@@ -117,3 +117,24 @@ def test_cli_predict_map_with_a_saved_forest(toy_cube, predictor, tmp_path, caps
     assert code == 0 and "of pixels classified" in capsys.readouterr().out
     labels, _ = classify_window(toy_cube, predictor)
     np.testing.assert_array_equal(open_map(tmp_path / "map.zarr")["class"].values, labels)
+
+
+def test_map_of_a_georeferenced_cube_keeps_its_crs_and_transform(toy_cube, predictor, tmp_path):
+    import rioxarray
+    from affine import Affine
+
+    from sitsbench.data import georef
+
+    transform = Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 5000000.0)
+    placed = georef.georeference(toy_cube, "EPSG:32631", transform)
+    path = save_cube(placed, tmp_path / "cube.zarr")
+    result = predict_map(path, predictor, tmp_path / "map.zarr", chunk=32, progress=False)
+    assert georef.crs_of(result).to_epsg() == 32631 and georef.transform_of(result) == transform
+    np.testing.assert_array_equal(result["x"].values, 600005.0 + 10 * np.arange(toy_cube.sizes["x"]))
+    tif = georef.write_geotiff(result["class"], tmp_path / "map.tif", nodata=-1)
+    written = rioxarray.open_rasterio(tif)
+    assert written.rio.crs.to_epsg() == 32631 and written.rio.transform() == transform
+    np.testing.assert_array_equal(written.values[0], result["class"].values)
+    plain = predict_map(save_cube(toy_cube, tmp_path / "plain.zarr"), predictor, tmp_path / "plain_map.zarr",
+                        chunk=32, progress=False)
+    assert not georef.has_crs(plain), "a cube without CRS gives a map without CRS, never an invented one"

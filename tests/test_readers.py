@@ -389,6 +389,25 @@ def test_real_slovenia_sample():
         read_eolearn_ndvi(path, duplicates="error")
 
 
+@slovenia
+def test_real_slovenia_patch_is_georeferenced_from_its_bbox(tmp_path):
+    from sitsbench.data import georef
+    from sitsbench.data.io import open_cube, save_cube
+
+    path = SHARED / "eolearn_slovenia_s2"
+    cube = read_eolearn_ndvi(path)
+    assert georef.crs_of(cube).to_epsg() == 32633
+    ring = np.asarray(json.loads((path / "bbox.geojson").read_text())["coordinates"][0])
+    transform = georef.transform_of(cube)
+    assert transform.c == pytest.approx(ring[:, 0].min()) and transform.f == pytest.approx(ring[:, 1].max())
+    assert transform.a == pytest.approx(10, abs=0.02) and transform.e == pytest.approx(-10, abs=0.02)
+    assert cube["x"].values[0] == pytest.approx(ring[:, 0].min() + transform.a / 2)
+    for name in ("cube.zarr", "cube.nc"):  # an in-memory georeferenced cube keeps its CRS through save/open
+        reopened = open_cube(save_cube(cube, tmp_path / name))
+        assert georef.crs_of(reopened) == georef.crs_of(cube)
+        assert georef.transform_of(reopened).almost_equals(transform)
+
+
 @victoria
 def test_real_victoria_sample():
     samples = validate_samples(read_victoria(SHARED / "igarss2019_victoria_s2"))

@@ -71,11 +71,25 @@ def transform_of(data: xr.Dataset | xr.DataArray):
     return data.rio.transform(recalc=True)
 
 
-def copy_georeference(source: xr.Dataset | xr.DataArray, target: xr.DataArray) -> xr.DataArray:
+def copy_georeference(source: xr.Dataset | xr.DataArray, target: xr.Dataset | xr.DataArray):
     """``target`` (dims ``(..., y, x)`` of the same grid) with the ``x``, ``y`` and ``spatial_ref`` of ``source``."""
     if not has_crs(source):
         return target
     return target.assign_coords({"x": source["x"], "y": source["y"], SPATIAL_REF: source[SPATIAL_REF]})
+
+
+def georeference(cube: xr.Dataset, crs, transform) -> xr.Dataset:
+    """``cube`` with ``x``/``y`` set to the pixel centres of the affine ``transform`` (pixel corner -> map) and a
+    ``spatial_ref`` coordinate holding ``crs`` and the transform, as rioxarray writes them."""
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+    from affine import Affine
+
+    transform = Affine(*tuple(transform)[:6])
+    cols, rows = np.arange(cube.sizes["x"]) + 0.5, np.arange(cube.sizes["y"]) + 0.5
+    xs = transform.c + cols * transform.a
+    ys = transform.f + rows * transform.e
+    placed = cube.assign_coords(x=xs, y=ys)
+    return placed.rio.write_crs(crs).rio.write_transform(transform)
 
 
 def to_pixels(cube: xr.Dataset, x: np.ndarray, y: np.ndarray, crs: str | None = WGS84) -> tuple[np.ndarray, np.ndarray]:

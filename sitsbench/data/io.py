@@ -1,7 +1,8 @@
 """Save and open cubes on disk (zarr directories or NetCDF files), lazily by default.
 
 On disk, ``valid``/``change`` are stored as uint8 and list attributes as JSON strings, which every
-backend supports; :func:`open_cube` restores the in-memory convention and validates the cube.
+backend supports; :func:`open_cube` restores the in-memory convention (including the ``spatial_ref``
+coordinate of a georeferenced cube) and validates the cube.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import xarray as xr
 
 from sitsbench.data import cube as C
+from sitsbench.data.georef import SPATIAL_REF
 
 _LIST_ATTRS = ("class_names",)
 
@@ -57,6 +59,8 @@ def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bo
     except Exception as error:  # the backends raise many types for a damaged file
         raise ValueError(f"cannot read cube {path} with {engine}: {error}") from error
     cube[C.VALID] = cube[C.VALID].astype(bool)
+    if SPATIAL_REF in cube.data_vars:  # the CRS is a coordinate (rioxarray's convention), whatever the backend kept
+        cube = cube.set_coords(SPATIAL_REF)
     for key in _LIST_ATTRS:
         if isinstance(cube.attrs.get(key), str):
             cube.attrs[key] = json.loads(cube.attrs[key])

@@ -22,6 +22,7 @@ import zarr
 from tqdm.auto import tqdm
 
 from sitsbench.data import cube as C
+from sitsbench.data import georef
 from sitsbench.data.datasets import pixel_series
 from sitsbench.data.io import open_cube
 from sitsbench.data.timeops import day_of_year
@@ -95,7 +96,8 @@ def predict_map(
     progress: bool = True,
     on_window: Callable[[int, int], None] | None = None,
 ) -> xr.Dataset:
-    """Classify every pixel of ``cube`` window by window into the zarr store ``output``; returns the map.
+    """Classify every pixel of ``cube`` window by window into the zarr store ``output``; returns the map, with
+    the cube's ``x``/``y`` and ``spatial_ref`` when the cube is georeferenced (the store itself holds no CRS).
 
     ``cube`` is a path (opened lazily; required with ``scheduler``) or a dataset (dask-backed for big cubes).
     Windows already marked done in ``output`` are skipped. ``on_window(cy, cx)`` is called after each window.
@@ -130,7 +132,7 @@ def predict_map(
                 if on_window is not None:
                     on_window(cy, cx)
     bar.close()
-    return open_map(output)
+    return georef.copy_georeference(dataset, open_map(output))
 
 
 def open_map(path: str | Path) -> xr.Dataset:

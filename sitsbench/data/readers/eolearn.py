@@ -11,7 +11,9 @@ https://github.com/sentinel-hub/eo-learn; land-use labels from the Slovenian LPI
     timestamps.json               ISO acquisition times
 
 The cube has one band ``NDVI`` (values in [-1, 1], not reflectance), ``valid = IS_VALID & ~CLM``, LULC
-mapped to contiguous ids (0 no data -> -1) with :data:`LULC_NAMES`, and no parcels.
+mapped to contiguous ids (0 no data -> -1) with :data:`LULC_NAMES`, and no parcels. When the patch has its
+``bbox.geojson`` (a polygon with a ``crs`` name such as ``urn:ogc:def:crs:EPSG::32633``), the cube is
+georeferenced: the bounding box divided by the array size gives the transform (:func:`georef.georeference`).
 
 Same-day acquisitions: two scenes of 2015-12-08 (10:04 and 10:11 UTC, adjacent granules of one orbit).
 ``duplicates="merge"`` (default) merges them into one date (mean of clear observations, clear if either
@@ -81,7 +83,28 @@ def read_eolearn_ndvi(path: str | Path, duplicates: str = "merge") -> xr.Dataset
         raise DatasetFormatError(f"{stamps_path}: several acquisitions on the same day: {[str(d) for d in repeated]}")
     if duplicates == "merge":
         times, values, valid = merge_same_day(times, values, valid)
-    return assemble_cube(
+    cube = assemble_cube(
         values, times, ["NDVI"], valid, labels, np.zeros((height, width), dtype=np.int32), list(LULC_NAMES),
         source=str(path), extra={"attrs": {"duplicates": duplicates}},
     )
+    bbox_path = path / "bbox.geojson"
+    return _georeferenced(cube, bbox_path) if bbox_path.is_file() else cube
+
+
+def _georeferenced(cube: xr.Dataset, bbox_path: Path) -> xr.Dataset:
+    from rasterio.transform import from_bounds
+
+    from sitsbench.data import georef
+
+    bbox = load_json(bbox_path, "a GeoJSON polygon with a 'crs' name")
+    try:
+        crs = bbox["crs"]["properties"]["name"]
+        ring = np.asarray(bbox["coordinates"][0], dtype=np.float64)
+    except (KeyError, TypeError, IndexError, ValueError) as error:
+        raise DatasetFormatError(f"{bbox_path}: expected a GeoJSON polygon with crs.properties.name: {error}") from error
+    if ring.ndim != 2 or ring.shape[1] != 2:
+        raise DatasetFormatError(f"{bbox_path}: the polygon's ring has shape {ring.shape}, expected (n, 2)")
+    crs = crs.replace("urn:ogc:def:crs:EPSG::", "EPSG:")
+    (west, south), (east, north) = ring.min(axis=0), ring.max(axis=0)
+    transform = from_bounds(west, south, east, north, cube.sizes[C.X], cube.sizes[C.Y])
+    return georef.georeference(cube, crs, transform)

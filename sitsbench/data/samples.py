@@ -16,6 +16,9 @@ variable               dims                           meaning
                                                       are always kept on one side of a split
 ``split`` (opt.)       ``(sample,)`` int8             predefined split: 0 train, 1 val, 2 test, -1 none
 ``x``, ``y`` (coords)  ``(sample,)`` float            optional location, in the CRS of ``attrs["crs"]``
+``pixels`` (opt.)      ``(sample, time, band, pixel)``  pixel sets (PSE-TAE): the values of each parcel's pixels,
+                                                      padded along ``pixel``; ``series`` is then their mean
+``pixel_mask`` (opt.)  ``(sample, pixel)`` bool         True on a parcel's real pixels (a parcel may have none)
 =====================  =============================  ======================================================
 
 Series from different years or with different acquisition dates live side by side: the time axis is a
@@ -38,6 +41,7 @@ import xarray as xr
 from sitsbench.data import cube as C
 
 VALUES, VALID, DATE, LABEL, GROUP, SPLIT = "series", "valid", "date", "label", "group", "split"
+PIXELS, PIXEL_MASK, PIXEL = "pixels", "pixel_mask", "pixel"
 SAMPLE = "sample"
 TIME, BAND = C.TIME, C.BAND
 
@@ -52,6 +56,8 @@ _EXPECTED_DIMS = {
     LABEL: (SAMPLE,),
     GROUP: (SAMPLE,),
     SPLIT: (SAMPLE,),
+    PIXELS: (SAMPLE, TIME, BAND, PIXEL),
+    PIXEL_MASK: (SAMPLE, PIXEL),
 }
 
 
@@ -121,6 +127,10 @@ def validate_samples(samples: xr.Dataset, check_values: bool = True) -> xr.Datas
     names = samples.attrs.get("class_names")
     if names is None or isinstance(names, str):
         _fail(samples, "attrs['class_names'] must be the list of class names (index = class id)")
+    if (PIXELS in samples) != (PIXEL_MASK in samples):
+        _fail(samples, f"pixel sets need both {PIXELS!r} and {PIXEL_MASK!r}")
+    if PIXEL_MASK in samples and samples[PIXEL_MASK].dtype != bool:
+        _fail(samples, f"variable {PIXEL_MASK!r} has dtype {samples[PIXEL_MASK].dtype}, expected bool")
     if ("x" in samples.coords) != ("y" in samples.coords):
         _fail(samples, "a location needs both coordinates 'x' and 'y'")
     if "x" in samples.coords and not samples.attrs.get("crs"):
@@ -159,10 +169,13 @@ def make_samples(
     crs: str | None = None,
     source: str | None = None,
     attrs: dict | None = None,
+    pixels: np.ndarray | None = None,
+    pixel_mask: np.ndarray | None = None,
 ) -> xr.Dataset:
-    """Assemble and validate samples from arrays: ``values`` ``(N, T, C)`` (stored as ``series``); ``dates`` ``(T,)`` shared by every
-    sample or ``(N, T)`` per sample (``NaT`` padding at the end); missing ``valid`` = every finite observation
-    of a real date; missing ``groups`` = one group per sample."""
+    """Assemble and validate samples from arrays: ``values`` ``(N, T, C)`` (stored as ``series``); ``dates``
+    ``(T,)`` shared by every sample or ``(N, T)`` per sample (``NaT`` padding at the end); missing ``valid`` =
+    every finite observation of a real date; missing ``groups`` = one group per sample. Pixel sets give
+    ``pixels`` ``(N, T, C, S)`` and ``pixel_mask`` ``(N, S)``; ``values`` should then be their mean."""
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 3:
         raise SamplesValidationError(f"values have shape {values.shape}, expected (sample, time, band)")
@@ -184,6 +197,9 @@ def make_samples(
     }
     if split is not None:
         data_vars[SPLIT] = ((SAMPLE,), np.asarray(split, dtype=np.int8))
+    if pixels is not None:
+        data_vars[PIXELS] = ((SAMPLE, TIME, BAND, PIXEL), np.asarray(pixels, dtype=np.float32))
+        data_vars[PIXEL_MASK] = ((SAMPLE, PIXEL), np.asarray(pixel_mask, dtype=bool))
     coords = {BAND: [str(b) for b in bands]}
     if location is not None:
         coords["x"] = ((SAMPLE,), np.asarray(location[0], dtype=np.float64))

@@ -860,3 +860,38 @@ def test_sits_rda_truncated(tmp_path):
     shutil.copy(SINOP / "samples_sinop_crop.csv", tmp_path / "points.rds")
     with pytest.raises(DatasetFormatError, match=r"points\.rds: not a readable R data file"):
         read_sits_samples(tmp_path / "points.rds")
+
+
+def test_pixel_set_samples_feed_pse_tae_items():
+    import torch
+
+    from sitsbench.data.datasets import SamplePixelSetDataset
+    from sitsbench.data.normalize import BandStats
+    from sitsbench.data.samples import make_samples
+    from sitsbench.models import create_model
+
+    rng = np.random.default_rng(0)
+    n, t, c, s = 4, 5, 3, 6
+    pixels = rng.normal(size=(n, t, c, s)).astype(np.float32)
+    pixel_mask = np.ones((n, s), dtype=bool)
+    pixel_mask[1, 2:] = False  # a parcel with 2 pixels
+    pixel_mask[3] = False  # a parcel with none (kept, as PSE-TAE keeps them)
+    pixels[~np.broadcast_to(pixel_mask[:, None, None, :], pixels.shape)] = np.nan
+    series = np.nanmean(np.where(pixel_mask[:, None, None, :], pixels, np.nan), axis=3)
+    dates = np.arange("2020-01-01", "2020-01-06", dtype="datetime64[D]")
+    samples = make_samples(series, dates, ["B1", "B2", "B3"], [0, 1, 0, 1], ["a", "b"], pixels=pixels,
+                           pixel_mask=pixel_mask, valid=np.isfinite(series).all(axis=2))
+    split = np.zeros(n, dtype=np.int8)
+    stats = BandStats.from_samples(samples, np.ones(n, dtype=bool))
+    data = SamplePixelSetDataset(samples, split, "train", stats, n_pixels=4, seed=0)
+    item = data[1]
+    assert item["x"].shape == (t, c, 4) and item["mask"].all()
+    drawn = item["x"].numpy()
+    real = stats.standardize(pixels[1][:, :, :2], band_axis=1)
+    for k in range(4):  # every drawn pixel is one of the parcel's two real pixels
+        assert any(np.allclose(drawn[:, :, k], real[:, :, j]) for j in range(2))
+    assert torch.equal(data[1]["x"], item["x"]), "a fixed, seeded draw without resample"
+    assert data[3]["x"].abs().sum() == 0 and not data[3]["mask"].any()
+    batch = torch.utils.data.default_collate([data[i] for i in range(n)])
+    model = create_model("psetae", in_channels=c, num_classes=2)
+    assert model(batch["x"], batch["doy"], batch["mask"]).shape == (n, 2)

@@ -141,6 +141,62 @@ class SampleSeriesDataset(Dataset):
         }
 
 
+class SamplePixelSetDataset(Dataset):
+    """Parcels of labelled samples with pixel sets (``pixels``/``pixel_mask``) as PSE-TAE reads them (Garnot et al.
+    2020): ``x`` ``(T, C, S)`` with ``S = n_pixels`` pixels drawn from the parcel's real pixels (with replacement
+    when it has fewer; zeros when it has none), standardised; ``mask`` ``(T,)`` the sample's clear dates.
+
+    Each item draws a new subset when ``resample=True`` (training augmentation) and a fixed, seeded one otherwise.
+    """
+
+    def __init__(
+        self,
+        samples: xr.Dataset,
+        split: np.ndarray,
+        subset: str = "train",
+        stats: BandStats | None = None,
+        n_pixels: int = 32,
+        resample: bool = False,
+        seed: int = 0,
+    ):
+        from sitsbench.data import samples as S
+
+        if S.PIXELS not in samples:
+            raise ValueError(f"{samples.attrs.get('source', 'samples')}: no pixel sets ({S.PIXELS!r}) to draw from")
+        index = np.flatnonzero(S.subset_mask(split, subset))
+        chosen = samples.isel({S.SAMPLE: index})
+        self.index = index
+        self.pixels = np.nan_to_num(np.asarray(chosen[S.PIXELS].values, dtype=np.float32))
+        self.pixel_mask = np.asarray(chosen[S.PIXEL_MASK].values)
+        self.mask = np.asarray(chosen[S.VALID].values)
+        self.y = np.asarray(chosen[S.LABEL].values, dtype=np.int64)
+        self.parcel = np.asarray(chosen[S.GROUP].values, dtype=np.int64)
+        self.doy = S.day_of_year(chosen)
+        self.stats, self.n_pixels, self.resample, self.seed = stats, n_pixels, resample, seed
+        self.class_names = S.class_names(samples)
+
+    def __len__(self) -> int:
+        return self.y.size
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        real = np.flatnonzero(self.pixel_mask[index])
+        if real.size:
+            rng = np.random.default_rng(None if self.resample else [self.seed, index])
+            drawn = rng.choice(real, self.n_pixels, replace=real.size < self.n_pixels)
+            x = self.pixels[index][:, :, drawn]  # (T, C, S)
+            if self.stats is not None:
+                x = self.stats.standardize(x, band_axis=1)
+        else:
+            x = np.zeros((*self.pixels.shape[1:3], self.n_pixels), dtype=np.float32)
+        return {
+            "x": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+            "doy": torch.from_numpy(self.doy[index]),
+            "mask": torch.from_numpy(self.mask[index]),
+            "y": torch.tensor(self.y[index]),
+            "parcel": torch.tensor(self.parcel[index]),
+        }
+
+
 def sample_datasets(
     samples: xr.Dataset,
     split: np.ndarray,

@@ -895,3 +895,29 @@ def test_pixel_set_samples_feed_pse_tae_items():
     batch = torch.utils.data.default_collate([data[i] for i in range(n)])
     model = create_model("psetae", in_channels=c, num_classes=2)
     assert model(batch["x"], batch["doy"], batch["mask"]).shape == (n, 2)
+
+
+@needs_shared
+def test_predict_map_cli_reads_a_raster_folder_and_keeps_its_crs(tmp_path, capsys):
+    from sklearn.ensemble import RandomForestClassifier
+
+    from sitsbench import cli
+    from sitsbench.data import load_dataset
+    from sitsbench.inference.map import open_map
+    from sitsbench.inference.predictors import ForestPredictor
+
+    loaded = load_dataset(SINOP)
+    points = SampleSeriesDataset(loaded.samples, np.zeros(18, dtype=np.int8), "train")
+    forest = RandomForestClassifier(20, random_state=0).fit(points.x.reshape(18, -1), points.y)
+    ForestPredictor(forest, stats=None).save(tmp_path / "forest.pkl")
+    assert cli.main(["predict-map", str(SINOP), "--forest", str(tmp_path / "forest.pkl"),
+                     "--output", str(tmp_path / "map.zarr"), "--chunk", "64"]) == 0
+    assert "100.0% of pixels classified" in capsys.readouterr().out
+    labels = open_map(tmp_path / "map.zarr")["class"].values
+    assert labels.shape == (147, 255)
+    # the pixels holding the training points get the forest's own prediction of their series
+    rows, cols = georef.to_pixels(loaded.cube, pd.read_csv(SINOP / "samples_sinop_crop.csv")["longitude"],
+                                  pd.read_csv(SINOP / "samples_sinop_crop.csv")["latitude"])
+    np.testing.assert_array_equal(labels[rows, cols], forest.predict(points.x.reshape(18, -1)))
+    with pytest.raises(ValueError, match=r"dates\.txt"):
+        io.open_cube(next((SINOP / "raster").glob("*.jp2")))

@@ -11,9 +11,10 @@ from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "predict-map", help="classify every pixel of a cube (zarr/NetCDF) into a zarr class + confidence map"
+        "predict-map", help="classify every pixel of a cube into a zarr class + confidence map"
     )
-    parser.add_argument("cube", type=Path, help="cube written by `sitsbench synthetic` or save_cube (.zarr/.nc)")
+    parser.add_argument("cube", type=Path, help="cube written by `sitsbench synthetic` or save_cube (.zarr/.nc), a "
+                        "folder of per-date rasters, or a raster stack with <name>.dates.txt beside it")
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint", type=Path, help="torch checkpoint saved with band_stats (series model)")
     model.add_argument("--forest", type=Path, help="pickled ForestPredictor (Random Forest baseline)")

@@ -23,7 +23,10 @@ def _engine(path: Path) -> str:
         return "zarr"
     if path.suffix in (".nc", ".nc4", ".h5"):
         return "h5netcdf"
-    raise ValueError(f"{path}: unknown cube format; use a '.zarr' directory or a '.nc' file")
+    raise ValueError(
+        f"{path}: unknown cube format; use a '.zarr' directory, a '.nc' file, a folder of per-date rasters or a "
+        "raster stack with its dates file"
+    )
 
 
 def _encode(cube: xr.Dataset) -> xr.Dataset:
@@ -48,11 +51,41 @@ def save_cube(cube: xr.Dataset, path: str | Path, chunks: int | None = None) -> 
     return path
 
 
+def _raster_source(path: Path) -> bool:
+    from sitsbench.data.readers.rasters import RASTER_SUFFIXES, raster_files
+
+    if path.is_file():
+        return path.suffix.lower() in RASTER_SUFFIXES
+    return path.suffix != ".zarr" and any(d.is_dir() and raster_files(d) for d in (path, path / "raster"))
+
+
+def _open_rasters(path: Path, chunks) -> xr.Dataset:
+    """A folder of per-date rasters (or its ``raster/`` sub-folder), or one stack with a dates file beside it."""
+    from sitsbench.data.readers.rasters import raster_files, read_raster_folder, read_raster_stack
+
+    chunks = "auto" if chunks == {} else chunks
+    if path.is_dir():
+        return read_raster_folder(path if raster_files(path) else path / "raster", chunks=chunks)
+    sidecars = (path.with_name(f"{path.stem}.dates.txt"), path.parent / "dates.txt")
+    dates = next((p for p in sidecars if p.is_file()), None)
+    if dates is None:
+        raise ValueError(
+            f"{path}: a single raster holds a stack of dates, which the file does not name: write them in "
+            f"{sidecars[0].name} (one ISO date per line, date-major layers) or pass a folder of per-date rasters"
+        )
+    return read_raster_stack(path, dates, chunks=chunks)
+
+
 def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bool = True) -> xr.Dataset:
-    """Open a cube written by :func:`save_cube`; dask-backed (lazy) unless ``chunks=None``."""
+    """Open a cube written by :func:`save_cube` (``.zarr``/``.nc``), or read rasters as a georeferenced cube: a
+    folder of per-date rasters, or a single stack with ``<name>.dates.txt`` beside it
+    (:mod:`sitsbench.data.readers.rasters`). Dask-backed (lazy) unless ``chunks=None``."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"cube {path} does not exist")
+    if _raster_source(path):
+        cube = _open_rasters(path, chunks)
+        return C.validate_cube(cube.load(), check_values=True) if chunks is None else cube
     engine = _engine(path)
     try:
         cube = xr.open_dataset(path, engine=engine, chunks=chunks)

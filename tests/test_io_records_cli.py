@@ -25,8 +25,14 @@ def test_open_reports_missing_and_corrupted_files(toy_cube, tmp_path):
     path.write_bytes(path.read_bytes()[:2000])
     with pytest.raises(ValueError, match="cannot read cube .*cube.nc"):
         open_cube(path)
-    (tmp_path / "cube.tif").touch()
+    (tmp_path / "cube.csv").touch()
     with pytest.raises(ValueError, match="unknown cube format"):
+        open_cube(tmp_path / "cube.csv")
+    (tmp_path / "cube.tif").touch()  # a raster stack needs its dates
+    with pytest.raises(ValueError, match=r"cube\.dates\.txt"):
+        open_cube(tmp_path / "cube.tif")
+    (tmp_path / "cube.dates.txt").write_text("2020-01-01\n")  # ... and then readable bytes
+    with pytest.raises(ValueError, match=r"cube\.tif: cannot read the raster"):
         open_cube(tmp_path / "cube.tif")
 
 

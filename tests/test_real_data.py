@@ -921,3 +921,31 @@ def test_predict_map_cli_reads_a_raster_folder_and_keeps_its_crs(tmp_path, capsy
     np.testing.assert_array_equal(labels[rows, cols], forest.predict(points.x.reshape(18, -1)))
     with pytest.raises(ValueError, match=r"dates\.txt"):
         io.open_cube(next((SINOP / "raster").glob("*.jp2")))
+
+
+@needs_shared
+def test_labelled_points_from_a_geopackage_written_by_gdal_match_the_csv(tmp_path):
+    import shutil
+    import struct
+
+    from pyogrio import raw
+
+    from sitsbench.data import load_dataset
+    from sitsbench.data.readers.points import read_points
+
+    table = pd.read_csv(SINOP / "samples_sinop_crop.csv")
+    folder = tmp_path / "sinop"
+    shutil.copytree(SINOP / "raster", folder / "raster")
+    wkb = np.array([struct.pack("<BIdd", 1, 1, x, y) for x, y in zip(table.longitude, table.latitude)], dtype=object)
+    raw.write(folder / "points.gpkg", wkb, [table["label"].to_numpy(), table["start_date"].to_numpy(),
+                                            table["end_date"].to_numpy()],
+              ["label", "start_date", "end_date"], geometry_type="Point", crs="EPSG:4326", driver="GPKG")
+    from_gpkg = load_dataset(folder).samples
+    from_csv = load_dataset(SINOP).samples
+    np.testing.assert_array_equal(from_gpkg["series"].values, from_csv["series"].values)
+    np.testing.assert_array_equal(from_gpkg["label"].values, from_csv["label"].values)
+    polygon = struct.pack("<BII", 1, 3, 0)  # an (empty) polygon is refused, naming the feature
+    raw.write(tmp_path / "poly.gpkg", np.array([polygon], dtype=object), [np.array(["Forest"])], ["label"],
+              geometry_type="Polygon", crs="EPSG:4326", driver="GPKG")
+    with pytest.raises(DatasetFormatError, match=r"poly\.gpkg: feature 0"):
+        read_points(tmp_path / "poly.gpkg")

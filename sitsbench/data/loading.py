@@ -30,7 +30,8 @@ import xarray as xr
 
 LAYOUTS = {
     "raster folder": "per-date rasters (*.tif, *.jp2, ...) with the date in the file name, in the folder or in "
-                     "its raster/ subfolder; a CSV of labelled longitude/latitude points beside them is optional",
+                     "its raster/ subfolder; labelled points beside them (a CSV with longitude/latitude/label, or a "
+                     "GeoPackage/GeoJSON of points) are optional",
     "victoria": "train_dataset.csv + test_dataset.csv + class_map.txt (IGARSS 2019 tutorial)",
     "eolearn": "an EOPatch folder with timestamps.json, data/NDVI.npy, mask/ and mask_timeless/LULC.npy",
     "sits": "a sits sample tibble saved from R (.rda, .rdata or .rds)",
@@ -148,13 +149,17 @@ def _raster_dir(path: Path) -> Path | None:
 
 
 def _points_file(path: Path) -> Path | None:
+    """A CSV with longitude/latitude/label columns, or a vector file of points, beside the rasters."""
     import pandas as pd
+
+    from sitsbench.data.readers.points import VECTOR_SUFFIXES
 
     for csv in sorted(path.glob("*.csv")):
         columns = {c.lower() for c in pd.read_csv(csv, nrows=0).columns}
         if {"longitude", "latitude", "label"} <= columns:
             return csv
-    return None
+    vectors = sorted(p for p in path.iterdir() if p.suffix.lower() in VECTOR_SUFFIXES and p.name != "bbox.geojson")
+    return vectors[0] if vectors else None
 
 
 def _detect(path: Path) -> str:
@@ -206,17 +211,15 @@ def _read(path: Path, layout: str, seed: int) -> LoadedDataset:
 
         loaded.cube = read_eolearn_ndvi(path)
     elif layout == "raster folder":
-        import pandas as pd
-
+        from sitsbench.data.readers.points import read_points
         from sitsbench.data.readers.rasters import read_raster_folder
         from sitsbench.data.samples import samples_from_cube
 
         loaded.cube = read_raster_folder(_raster_dir(path))
         points = _points_file(path)
         if points is not None:
-            table = pd.read_csv(points)
-            table.columns = [c.lower() for c in table.columns]
-            loaded.samples = samples_from_cube(loaded.cube, table)
+            table = read_points(points)
+            loaded.samples = samples_from_cube(loaded.cube, table, x="x", y="y", crs=table.attrs["crs"])
             loaded.notes.append(f"{len(table)} labelled points from {points.name} placed on the cube")
     return loaded
 

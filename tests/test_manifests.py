@@ -10,9 +10,13 @@ import yaml
 
 from sitsbench import cli
 from sitsbench.data.manifests import (
+    ANNOTATION_LIST,
+    ANNOTATIONS,
     MANIFEST_DIR,
     TASKS,
     ManifestError,
+    annotation_groups,
+    annotation_heading,
     datasets_page,
     load_manifest,
     load_manifest_file,
@@ -23,9 +27,61 @@ from sitsbench.data.manifests import (
     validate_manifest,
 )
 
-REQUIRED_DATASETS = {
-    "pastis", "pastis-r", "breizhcrops", "timesen2crop", "s2agri-pixelset", "sen4agrinet", "denethor", "mtlcc",
-    "eurocropsml", "tiselac", "dynamicearthnet", "ssl4eo-s12",
+# The datasets of the public list "Satellite Image Time Series Datasets", by section, as read in
+# https://github.com/corentin-dfg/Satellite-Image-Time-Series-Datasets/blob/0384851b08bb14067b757435ff854db0d13ccadd/README.md
+# (commit 0384851b08bb14067b757435ff854db0d13ccadd, 2023-10-24): every dataset of its "Semantic and Instance
+# Segmentation" subsections (29) and the two pre-training sets of its "Other tasks" table (SSL4EO-S12,
+# Seasonal Contrast). Keys: the list's section (lower case) and the dataset name as the list spells it;
+# values: our manifest. Later versions of the list add datasets (e.g. HEAD a9bd681 of 2025-09-06); not covered.
+SITS_LIST_DATASETS = {
+    "pixel annotations for each image": {
+        "MultiEarth 2022": "multiearth-2022",
+        "Dynamic World": "dynamic-world",
+        "DynamicEarthNet": "dynamicearthnet",
+        "SpaceNet 7": "spacenet-7",
+    },
+    "pixel annotations for each time series": {
+        "FLAIR #2": "flair-2",
+        "MultiSenGE": "multisenge",
+        "PASTIS": "pastis",
+        "PASTIS-R": "pastis-r",
+        "AI4EO Enhanced Sentinel 2 Agriculture": "ai4eo-enhanced-s2-agriculture",
+        "UTRNet": "utrnet",
+        "MTLCC": "mtlcc",
+        "TiSeLaC": "tiselac",
+    },
+    "polygon annotations for each image": {
+        "Sen4AgriNet": "sen4agrinet",
+        "Campo Verde": "campo-verde",
+        "LEM": "lem",
+    },
+    "polygon annotations for each time series": {
+        "DENETHOR": "denethor",
+        "EuroCrops": "eurocrops",
+        "TimeSen2Crop": "timesen2crop",
+        "Canadian Cropland": "canadian-cropland",
+        "ZueriCrop": "zuericrop",
+        "Crop type in Western Cap": "crop-type-western-cape",
+        "Spot the crop challenge": "spot-the-crop",
+        "BreizhCrops": "breizhcrops",
+        "Crop type in Ghana": "crop-type-ghana",
+        "Crop type on South Soudan": "crop-type-south-sudan",
+        "CV4A Kenya": "cv4a-kenya",
+        "Pixel-Set dataset": "s2agri-pixelset",
+    },
+    "image annotations": {
+        "RapidAI4EO Corpus": "rapidai4eo",
+        "SEN12-FLOOD": "sen12-flood",
+    },
+    "pre-training task": {
+        "SSL4EO-S12": "ssl4eo-s12",
+        "Seasonal Contrast": "seco",
+    },
+}
+SITS_LIST_MANIFESTS = {name for section in SITS_LIST_DATASETS.values() for name in section.values()}
+
+REQUIRED_DATASETS = SITS_LIST_MANIFESTS | {
+    "eurocropsml",
     # small real samples (local copies in ../shared/data, verified by tests/test_fetch.py)
     "victoria-s2", "eolearn-slovenia", "sits-sinop-modis", "sits-samples",
 }
@@ -42,6 +98,22 @@ def test_every_manifest_validates(path):
 
 def test_all_required_datasets_have_a_manifest():
     assert REQUIRED_DATASETS <= set(load_manifests())
+
+
+def test_manifests_cover_the_sits_datasets_list():
+    """Each dataset of the list's annotated sections and its two pre-training sets has a manifest; where the
+    manifest records ``annotation``, it is the list's section."""
+    assert ANNOTATION_LIST["commit"] == "0384851b08bb14067b757435ff854db0d13ccadd"
+    assert sum(len(section) for name, section in SITS_LIST_DATASETS.items() if name != "pre-training task") == 29
+    assert set(SITS_LIST_DATASETS) == set(ANNOTATIONS)
+    manifests = load_manifests()
+    missing = {listed: name for section in SITS_LIST_DATASETS.values()
+               for listed, name in section.items() if name not in manifests}
+    assert not missing, f"datasets of the SITS list without a manifest: {missing}"
+    for section, datasets in SITS_LIST_DATASETS.items():
+        for listed, name in datasets.items():
+            assert manifests[name].get("annotation", section) == section, (listed, name)
+    assert set(load_manifest("seco")["tasks"]) == set(load_manifest("ssl4eo-s12")["tasks"]) == {"pretraining"}
 
 
 def test_published_facts_of_pastis_and_breizhcrops():
@@ -74,6 +146,8 @@ def good():
         (lambda m: m.update(classes={"count": 2, "names": {"a": "b"}}), "classes", "integer ids"),
         (lambda m: m.update(citation="Garnot 2021"), "citation", "BibTeX"),
         (lambda m: m.update(reader="os.path"), "reader", "sitsbench.data.readers"),
+        (lambda m: m.update(annotation="semantic segmentation"), "annotation", "the list's sections"),
+        (lambda m: m.update(annotation=["image annotations"]), "annotation", "must be one of"),
     ],
 )
 def test_bad_manifests_name_the_field(good, change, field, expected):
@@ -81,6 +155,15 @@ def test_bad_manifests_name_the_field(good, change, field, expected):
     with pytest.raises(ManifestError, match=rf"bad\.yaml: field '{field}'.*") as info:
         validate_manifest(good, "bad.yaml")
     assert expected in str(info.value)
+
+
+def test_annotation_is_optional_and_checked(good):
+    assert "annotation" not in good
+    validate_manifest(good, "ok.yaml")
+    for value in ANNOTATIONS:
+        validate_manifest({**good, "annotation": value}, "ok.yaml")
+    with pytest.raises(ManifestError, match=r"bad\.yaml: field 'annotation' must be one of .*'Image annotations'"):
+        validate_manifest({**good, "annotation": "Image annotations"}, "bad.yaml")
 
 
 def test_valid_checksum_forms_and_unknown_field(good):
@@ -118,6 +201,60 @@ def test_datasets_page_contains_every_manifest():
         assert f"| {name} |" in page
         assert f"### {manifest['title']} (`{name}`)" in page
     assert "sitsbench data fetch pastis" in page and 'fetch("pastis"' in page and "SITSBENCH_DATA" in page
+    assert page.index("## Datasets by annotation type") < page.index("## Fetching a dataset")
+    assert page.index("## Fetching a dataset") < page.index("## Dataset details")
+
+
+def _page_groups(page: str) -> dict[str, list[list[str]]]:
+    """The tables of the page's "Datasets by annotation type" section: heading -> rows (cells) of its table."""
+    section = page.split("## Datasets by annotation type")[1].split("\n## ")[0]
+    groups: dict[str, list[list[str]]] = {}
+    heading = None
+    for line in section.splitlines():
+        if line.startswith("### "):
+            heading = line[4:]
+            groups[heading] = []
+        elif line.startswith("| ") and heading is not None:
+            groups[heading].append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return groups
+
+
+def test_datasets_page_groups_by_annotation_and_marks_readers():
+    manifests = load_manifests()
+    groups = _page_groups(datasets_page())
+    expected = annotation_groups(manifests)
+    assert list(groups) == list(expected)
+    listed = [heading for heading in ANNOTATIONS.values() if heading in groups]
+    assert list(groups)[: len(listed)] == listed  # the list's sections first, in its order
+    assert set(ANNOTATIONS.values()) <= set(groups)  # every section of the list has datasets
+    for heading, rows in groups.items():
+        header, *body = rows
+        assert header[0] == "name" and header[-1] == "reader"
+        names = [row[0] for row in body]
+        assert names == sorted(expected[heading])
+        for row in body:
+            manifest = manifests[row[0]]
+            assert annotation_heading(manifest) == heading
+            assert row[-1] == ("no" if manifest["reader"] == "none" else "yes")
+    assert sum(len(rows) - 1 for rows in groups.values()) == len(manifests)
+    assert ANNOTATION_LIST["commit"][:12] in datasets_page()
+
+
+def test_page_heading_without_annotation_comes_from_tasks(tmp_path, good):
+    for name, extra in [("a", {"annotation": "image annotations"}), ("b", {}), ("c", {"reader": "none"})]:
+        manifest = {**good, "name": name, "title": name.upper(), **extra}
+        if name == "c":
+            manifest["tasks"] = ["change detection", "segmentation"]
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(manifest))
+    groups = _page_groups(datasets_page(tmp_path))
+    assert list(groups) == [
+        ANNOTATIONS["image annotations"],
+        "Annotation type not recorded: segmentation",
+        "Annotation type not recorded: segmentation, change detection",
+    ]
+    assert [row[0] for row in groups[ANNOTATIONS["image annotations"]][1:]] == ["a"]
+    assert groups["Annotation type not recorded: segmentation"][1][-1] == "yes"
+    assert groups["Annotation type not recorded: segmentation, change detection"][1][-1] == "no"
 
 
 def test_text_table_cuts_long_cells():
@@ -133,6 +270,10 @@ def test_cli_data_list_and_info(capsys):
     assert cli.main(["data", "list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in load_manifests())
+    header, _, *lines = out.splitlines()
+    assert header.split()[-1] == "reader"
+    assert {line.split()[0]: line.split()[-1] for line in lines}["pastis"] == "yes"
+    assert {line.split()[0]: line.split()[-1] for line in lines}["seco"] == "no"
     assert cli.main(["data", "info", "breizhcrops"]) == 0
     info = yaml.safe_load(capsys.readouterr().out)
     assert info == load_manifest("breizhcrops")
@@ -141,4 +282,4 @@ def test_cli_data_list_and_info(capsys):
 
 
 def test_manifest_dir_is_in_the_repository():
-    assert MANIFEST_DIR.name == "data_manifests" and len(manifest_paths()) >= 11
+    assert MANIFEST_DIR.name == "data_manifests" and len(manifest_paths()) >= 36

@@ -3,6 +3,10 @@
 One YAML file per dataset records what the literature and the dataset's own pages say about it: tasks,
 sensors, bands, dates, classes, resolution, size, format, download URLs with checksums, licence, BibTeX
 citation and the split protocol. A value that could not be checked is the string ``unknown``.
+
+The optional field ``annotation`` places a dataset in one of the sections of the public list of
+satellite image time series datasets (:data:`ANNOTATION_LIST`): the book's datasets page groups the
+datasets by it, as the list does; a manifest without it goes under a heading made from its ``tasks``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,24 @@ REQUIRED_FIELDS = {
     "splits": str,
     "reader": str,
 }
+OPTIONAL_FIELDS = {"annotation": str}
+ANNOTATION_LIST = {
+    "repository": "corentin-dfg/Satellite-Image-Time-Series-Datasets",
+    "commit": "0384851b08bb14067b757435ff854db0d13ccadd",
+    "url": "https://github.com/corentin-dfg/Satellite-Image-Time-Series-Datasets/blob/"
+    "0384851b08bb14067b757435ff854db0d13ccadd/README.md",
+}
+"""The list whose sections ``annotation`` names (README.md at that commit, 24 Oct 2023)."""
+ANNOTATIONS = {
+    "pixel annotations for each image": "Semantic and instance segmentation: pixel annotations for each image",
+    "pixel annotations for each time series": "Semantic and instance segmentation: pixel annotations for each time series",
+    "polygon annotations for each image": "Semantic and instance segmentation: polygon annotations for each image",
+    "polygon annotations for each time series": "Semantic and instance segmentation: polygon annotations for each time series",
+    "image annotations": "Semantic and instance segmentation: image annotations",
+    "pre-training task": "Other tasks: pre-training task (unlabelled)",
+}
+"""Allowed ``annotation`` values (the list's section headings, lower case, in the list's order; the last is the
+task column of its "Other tasks" table) and the heading each gets on the datasets page."""
 DOWNLOAD_FIELDS = ("url", "filename", "checksum")
 CHECKSUM = re.compile(r"^(sha256:[0-9a-f]{64}|md5:[0-9a-f]{32}|unknown)$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -74,9 +96,12 @@ def validate_manifest(data: Any, source: str = "manifest") -> dict:
         if not isinstance(data[field], kind) or isinstance(data[field], bool):
             expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
             fail(field, f"has type {type(data[field]).__name__}, expected {expected}")
-    extra = sorted(set(data) - set(REQUIRED_FIELDS))
+    allowed = {**REQUIRED_FIELDS, **OPTIONAL_FIELDS}
+    extra = sorted(set(data) - set(allowed))
     if extra:
-        raise ManifestError(f"{source}: unknown field(s) {extra} (allowed: {sorted(REQUIRED_FIELDS)})")
+        raise ManifestError(f"{source}: unknown field(s) {extra} (allowed: {sorted(allowed)})")
+    if "annotation" in data and (not isinstance(data["annotation"], str) or data["annotation"] not in ANNOTATIONS):
+        fail("annotation", f"must be one of {list(ANNOTATIONS)} (the list's sections), got {data['annotation']!r}")
     if not NAME.match(data["name"]):
         fail("name", f"must be a lowercase identifier, got {data['name']!r}")
     if not data["tasks"] or any(task not in TASKS for task in data["tasks"]):
@@ -163,8 +188,31 @@ def summary_rows(manifests: dict[str, dict]) -> list[dict[str, str]]:
             "resolution": m["spatial_resolution"],
             "size": m["size_on_disk"],
             "license": m["license"],
+            "reader": "yes" if has_reader(m) else "no",
         })
     return rows
+
+
+def has_reader(manifest: dict) -> bool:
+    """Whether sitsbench reads this dataset (its ``reader`` is a module, not ``none``)."""
+    return manifest["reader"] != "none"
+
+
+def annotation_heading(manifest: dict) -> str:
+    """The datasets page heading of a manifest: its ``annotation`` section, else one made from its ``tasks``."""
+    if "annotation" in manifest:
+        return ANNOTATIONS[manifest["annotation"]]
+    tasks = [task for task in TASKS if task in manifest["tasks"]]
+    return f"Annotation type not recorded: {', '.join(tasks)}"
+
+
+def annotation_groups(manifests: dict[str, dict]) -> dict[str, dict[str, dict]]:
+    """Manifests by page heading: the list's sections in its order, then the headings made from ``tasks``."""
+    order = {heading: i for i, heading in enumerate(ANNOTATIONS.values())}
+    groups: dict[str, dict[str, dict]] = {}
+    for name, manifest in sorted(manifests.items()):
+        groups.setdefault(annotation_heading(manifest), {})[name] = manifest
+    return dict(sorted(groups.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
 def text_table(rows: list[dict[str, str]], max_width: int = 30) -> str:
@@ -187,10 +235,15 @@ def _markdown_cell(text: str) -> str:
 def datasets_page(directory: str | Path = MANIFEST_DIR) -> str:
     """The book page ``datasets.md`` (MyST markdown), generated from the manifests."""
     manifests = load_manifests(directory)
-    rows = summary_rows(manifests)
-    keys = list(rows[0]) if rows else ["name"]
-    table = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
-    table += ["| " + " | ".join(_markdown_cell(r[k]) for k in keys) + " |" for r in rows]
+    tables = []
+    for heading, group in annotation_groups(manifests).items():
+        rows = summary_rows(group)
+        keys = list(rows[0])
+        tables += [f"### {heading}", ""]
+        tables += ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
+        tables += ["| " + " | ".join(_markdown_cell(r[k]) for k in keys) + " |" for r in rows]
+        tables.append("")
+    n_readers = sum(has_reader(m) for m in manifests.values())
     details = []
     for name, m in sorted(manifests.items()):
         urls = ", ".join(f"<{d['url']}>" for d in m["downloads"]) or "no direct download (see the homepage)"
@@ -200,6 +253,7 @@ def datasets_page(directory: str | Path = MANIFEST_DIR) -> str:
             m["description"].strip(),
             "",
             f"- **Split protocol:** {m['splits'].strip()}",
+            f"- **Annotation:** {m.get('annotation', 'not recorded')}",
             f"- **Format:** {m['file_format']}; **reader:** `{m['reader']}`",
             f"- **Homepage:** <{m['homepage']}>; **download:** {urls}",
             "",
@@ -211,8 +265,15 @@ def datasets_page(directory: str | Path = MANIFEST_DIR) -> str:
         "Every row comes from a manifest in `data_manifests/` (checked by `sitsbench.data.manifests`); "
         "a value marked `unknown` could not be verified from the dataset's own pages.",
         "",
-        *table,
+        "## Datasets by annotation type",
         "",
+        f"Grouped as in the list [Satellite Image Time Series Datasets]({ANNOTATION_LIST['url']}) "
+        f"(`{ANNOTATION_LIST['repository']}` at commit `{ANNOTATION_LIST['commit'][:12]}`): a manifest's "
+        "`annotation` field names the list's section; a dataset without it is grouped by its tasks. "
+        f"The column `reader` says whether sitsbench has a reader for the dataset (`reader` is a module of "
+        f"`sitsbench.data.readers`, not `none`): {n_readers} of {len(manifests)} have one.",
+        "",
+        *tables,
         "## Fetching a dataset",
         "",
         "Downloads go to the data root: `--root`, else the `SITSBENCH_DATA` environment variable, else "

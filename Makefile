@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# test-only: the official BreizhCrops package, without its heavy extras, for the differential reader test
+	$(PY) -m pip install --quiet --no-deps breizhcrops==0.0.4.1
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (sitsbench)" > /dev/null
 	touch $(STAMP)
 

@@ -1,11 +1,13 @@
-"""Readers of published SITS datasets into the sitsbench cube (one module per on-disk format).
+"""Readers of SITS data into the two sitsbench structures (one module per on-disk format).
 
-Patch datasets (PASTIS) give one cube per patch. Pixel and parcel datasets (BreizhCrops, TimeSen2Crop,
-Pixel-Set, the Victoria CSV) have no spatial layout: their cube has ``y`` = 1 and one sample per ``x``
-index, with ``parcel`` telling which samples belong together (``attrs["parcel_ids"]`` maps ``parcel - 1``
-back to the dataset's own ids where these are not usable directly). Official splits are kept as cube
-attributes (PASTIS ``fold``, BreizhCrops ``region``, TimeSen2Crop ``tile``) or a ``split`` variable.
-Every reader raises :class:`DatasetFormatError` naming the file when the layout is not the published one.
+Images become **cubes** (:mod:`sitsbench.data.cube`): PASTIS gives one cube per patch, the eo-learn EOPatch one
+cube, a folder of per-date rasters or a raster stack one georeferenced cube (:mod:`.rasters`). Pixel and parcel
+datasets become labelled **samples** (:mod:`sitsbench.data.samples`), each series with its own dates:
+BreizhCrops, TimeSen2Crop, the S2-Agri and PASTIS-R pixel sets (with their pixel axis), the Victoria CSV, ``sits``
+sample files (:mod:`.sits`), sample tables (:mod:`.tables`) and points extracted from a cube (:mod:`.points`).
+Published splits are kept (PASTIS ``fold``, a samples ``split``). Every reader raises
+:class:`DatasetFormatError` naming the file when the layout is not the published one;
+:func:`sitsbench.data.load_dataset` recognises the layout of a path and calls the right reader.
 """
 
 from sitsbench.data.readers.base import DatasetFormatError

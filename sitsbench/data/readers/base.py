@@ -165,3 +165,19 @@ def merge_same_day(times: np.ndarray, values: np.ndarray, valid: np.ndarray):
     n_per_day = np.bincount(inverse).reshape(-1, *([1] * (values.ndim - 1)))
     merged = np.where(counts > 0, sums / np.maximum(counts, 1), plain / n_per_day)
     return np.asarray(times)[first], merged.astype(values.dtype), counts[:, 0] > 0
+
+
+def stack_ragged(values: list, valid: list, dates: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Series of different lengths as padded ``(N, T, C)`` float32 values (NaN padding), ``(N, T)`` valid
+    (False padding) and ``(N, T)`` datetime64[ns] dates (NaT padding), the layout of
+    :func:`sitsbench.data.samples.make_samples`. Item k gives ``(T_k, C)`` values, ``(T_k,)`` valid and dates."""
+    n, width = len(values), max((len(v) for v in values), default=0)
+    channels = values[0].shape[1] if values else 0
+    out_values = np.full((n, width, channels), np.nan, dtype=np.float32)
+    out_valid = np.zeros((n, width), dtype=bool)
+    out_dates = np.full((n, width), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for k, (v, ok, d) in enumerate(zip(values, valid, dates)):
+        out_values[k, : len(v)] = v
+        out_valid[k, : len(v)] = ok
+        out_dates[k, : len(v)] = np.asarray(d, dtype="datetime64[ns]")
+    return out_values, out_valid, out_dates

@@ -1,27 +1,46 @@
 """PASTIS reader: Sentinel-2 patches of 128 × 128 px with semantic and instance labels.
 
 Garnot & Landrieu, "Panoptic Segmentation of Satellite Image Time Series with Convolutional Temporal
-Attention Networks", ICCV 2021. Layout of the published archive::
+Attention Networks", ICCV 2021. Layout of the published archive (official loader:
+``VSainteuf/pastis-benchmark`` ``code/dataloader.py``)::
 
     metadata.geojson                      one feature per patch: ID_PATCH, Fold (1-5), dates-S2 {"0": YYYYMMDD, ...}
     DATA_S2/S2_{id}.npy                   (T, 10, H, W) integer reflectance x 1e4, bands B2-B8, B8A, B11, B12
     ANNOTATIONS/TARGET_{id}.npy           (3, H, W); channel 0 = semantic class 0-19 (0 background, 19 void)
-    INSTANCE_ANNOTATIONS/INSTANCES_{id}.npy  (H, W) parcel ids, 0 = no parcel (optional here)
+    ANNOTATIONS/ParcelIDs_{id}.npy        (H, W) parcel identifiers, 0 = no parcel (optional here)
+    INSTANCE_ANNOTATIONS/INSTANCES_{id}.npy  (H, W) per-patch instance codes, 0 = none (optional here)
     PASTIS-R only: DATA_S1A/S1A_{id}.npy, DATA_S1D/S1D_{id}.npy (T1, C1, H, W) Sentinel-1 ascending /
     descending, with dates-S1A / dates-S1D in metadata.geojson
 
+The date tables (``dates-S2``, ``dates-S1A``, ``dates-S1D``) are accepted as JSON objects or as JSON
+*strings* holding the object, as the official loader does (``if type(date_seq) == str: date_seq =
+json.loads(date_seq)``, ``code/dataloader.py`` lines 119-121): a ``metadata.geojson`` re-written through
+fiona/geopandas stores nested properties as strings.
+
 Each patch becomes one cube. PASTIS ships no cloud mask, so ``valid`` is True wherever the values are
-finite. The void label 19 becomes ``-1`` (ignored), so ``class_names`` lists the 19 classes 0-18; the
-official 5-fold rotations are in :data:`FOLD_ROTATIONS` and each cube carries its ``fold`` attribute.
+finite. Only channel 0 of ``TARGET`` is used (``target[0]``, official loader line 203). The void label 19
+becomes ``-1`` (ignored), so ``class_names`` lists the 19 classes 0-18, background included: the official
+training script scores 20 classes with ``ignore_index=-1``, i.e. drops the last one, void (``utae-paps``
+``train_semantic.py`` lines 92-93, 217-219, 309-310). The official 5-fold rotations are in
+:data:`FOLD_ROTATIONS` (``train_semantic.py`` lines 231-237) and each cube carries its ``fold`` attribute.
 With ``lazy=True`` the reflectance is a dask array: one delayed ``np.load`` per patch.
 
+The ``parcel`` layer holds ``ParcelIDs`` where the semantic class is not background, the official instance
+definition (``instance = instance * (semantic[0] != 0)``, ``code/centerness_ground_truth.py`` lines 73-75,
+from which the per-patch ``INSTANCES`` codes are derived); ``ParcelIDs`` keep the dataset's own parcel ids,
+so a parcel has the same id in every patch. Without ``ParcelIDs`` the ``INSTANCES`` codes are used, and
+without either the layer is 0. ``attrs["parcel_source"]`` says which file it came from.
+
 PASTIS-R: ``s1="S1A"`` or ``"S1D"`` adds the ``backscatter`` variable ``(time_s1, band_s1, y, x)`` of that
-orbit, values as stored. The meaning and unit of the Sentinel-1 channels are not checked here, so the
-channels are named ``S1_0``, ``S1_1``, ... unless ``s1_bands`` gives their names.
+orbit, values as stored. The meaning and unit of the Sentinel-1 channels are not checked here (IGN's
+PASTIS-HD card describes them as VV, VH and the VV/VH ratio), so the channels are named ``S1_0``, ``S1_1``,
+... unless ``s1_bands`` gives their names. The parcel pixel-set version of PASTIS-R is read by
+:mod:`sitsbench.data.readers.pastis_r_pixelset`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dask
@@ -60,6 +79,28 @@ FOLD_ROTATIONS = (
 """The official (train folds, validation fold, test fold) rotations of the PASTIS benchmark."""
 
 
+def parse_date_table(path: str | Path, table, what: str) -> np.ndarray:
+    """A PASTIS date table ``{"0": YYYYMMDD, "1": ...}`` (a mapping or a JSON string of one) as increasing
+    ``datetime64[D]`` dates, ordered by their integer keys."""
+    if isinstance(table, str):
+        try:
+            table = json.loads(table)
+        except json.JSONDecodeError as error:
+            raise DatasetFormatError(f"{path}: {what} is a string but not JSON ({error}); expected "
+                                     '{"0": YYYYMMDD, ...} or its JSON text') from error
+    if not isinstance(table, dict) or not table:
+        raise DatasetFormatError(f"{path}: {what} must map '0', '1', ... to YYYYMMDD (a JSON object or its "
+                                 f"JSON text), got {type(table).__name__}")
+    keys = [str(k) for k in table]
+    if not all(k.isdigit() for k in keys):
+        bad = next(k for k in keys if not k.isdigit())
+        raise DatasetFormatError(f"{path}: {what} has key {bad!r}; expected '0', '1', ... (date positions)")
+    values = [table[k] for k in sorted(table, key=int)]
+    times = parse_yyyymmdd(path, values, what)
+    check_increasing(path, times, what)
+    return times
+
+
 def read_metadata(root: str | Path) -> dict[int, dict]:
     """``{patch id: {"fold": int, "dates": datetime64[D] array, "dates-S1A"/"dates-S1D": ... if present}}``."""
     path = Path(root) / "metadata.geojson"
@@ -72,22 +113,18 @@ def read_metadata(root: str | Path) -> dict[int, dict]:
         missing = [key for key in ("ID_PATCH", "Fold", "dates-S2") if key not in props]
         if missing:
             raise DatasetFormatError(f"{path}: feature {i} lacks properties {missing}")
-        dates = props["dates-S2"]
-        if not isinstance(dates, dict):
-            raise DatasetFormatError(f"{path}: feature {i} 'dates-S2' must map '0', '1', ... to YYYYMMDD")
-        times = parse_yyyymmdd(path, [dates[k] for k in sorted(dates, key=int)], f"dates-S2 of patch {props['ID_PATCH']}")
-        check_increasing(path, times, f"dates-S2 of patch {props['ID_PATCH']}")
+        pid = int(props["ID_PATCH"])
+        times = parse_date_table(path, props["dates-S2"], f"dates-S2 of patch {pid}")
         fold = int(props["Fold"])
         if fold not in range(1, 6):
-            raise DatasetFormatError(f"{path}: patch {props['ID_PATCH']} has Fold {fold}, expected 1-5")
-        patches[int(props["ID_PATCH"])] = {"fold": fold, "dates": times}
+            raise DatasetFormatError(f"{path}: patch {pid} has Fold {fold}, expected 1-5")
+        if pid in patches:
+            raise DatasetFormatError(f"{path}: ID_PATCH {pid} appears twice")
+        patches[pid] = {"fold": fold, "dates": times}
         for orbit in S1_ORBITS:
-            if isinstance(props.get(f"dates-{orbit}"), dict):
-                table = props[f"dates-{orbit}"]
-                what = f"dates-{orbit} of patch {props['ID_PATCH']}"
-                s1_times = parse_yyyymmdd(path, [table[k] for k in sorted(table, key=int)], what)
-                check_increasing(path, s1_times, what)
-                patches[int(props["ID_PATCH"])][f"dates-{orbit}"] = s1_times
+            if props.get(f"dates-{orbit}") is not None:
+                what = f"dates-{orbit} of patch {pid}"
+                patches[pid][f"dates-{orbit}"] = parse_date_table(path, props[f"dates-{orbit}"], what)
     return patches
 
 
@@ -133,19 +170,39 @@ def read_patch(
     check_class_ids(target_path, target[0], len(CLASS_NAMES), allowed_extra=(VOID_LABEL,))
     semantic = target[0].astype(np.int16)
     labels = np.where(semantic == VOID_LABEL, np.int16(C.IGNORE_INDEX), semantic)
-    instances_path = root / "INSTANCE_ANNOTATIONS" / f"INSTANCES_{patch_id}.npy"
-    parcels = np.zeros((height, width), dtype=np.int32)
-    if instances_path.exists():
-        instances = load_npy(instances_path, "parcel ids (H, W)", ndim=2, mmap=False)
-        check_shape(instances_path, instances, (height, width), "H x W like the S2 series")
-        parcels = instances.astype(np.int32)
+    parcels, parcel_source = _parcel_layer(root, patch_id, semantic, (height, width))
     cube = assemble_cube(
         reflectance, times, list(BANDS), valid, labels, parcels, list(CLASS_NAMES), source=str(s2_path),
-        extra={"attrs": {"fold": metadata[patch_id]["fold"], "patch_id": int(patch_id)}},
+        extra={"attrs": {"fold": metadata[patch_id]["fold"], "patch_id": int(patch_id), "parcel_source": parcel_source}},
     )
     if s1 is not None:
         cube = _with_s1(root, patch_id, metadata[patch_id], s1, s1_bands, (height, width), cube)
     return cube
+
+
+def _parcel_layer(root: Path, patch_id: int, semantic: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, str]:
+    """``ParcelIDs`` off the background (official instance definition), else ``INSTANCES``, else zeros."""
+    ids_path = root / "ANNOTATIONS" / f"ParcelIDs_{patch_id}.npy"
+    if ids_path.exists():
+        ids = _integer_ids(ids_path, load_npy(ids_path, "parcel ids (H, W)", ndim=2, mmap=False), size)
+        return np.where(semantic != 0, ids, 0), "ParcelIDs"
+    instances_path = root / "INSTANCE_ANNOTATIONS" / f"INSTANCES_{patch_id}.npy"
+    if instances_path.exists():
+        instances = load_npy(instances_path, "instance codes (H, W)", ndim=2, mmap=False)
+        return _integer_ids(instances_path, instances, size), "INSTANCES"
+    return np.zeros(size, dtype=np.int64), "none"
+
+
+def _integer_ids(path: Path, array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    check_shape(path, array, size, "H x W like the S2 series")
+    if not np.issubdtype(array.dtype, np.integer):
+        floating = np.issubdtype(array.dtype, np.floating)
+        if not (floating and np.isfinite(array).all() and (array == np.round(array)).all()):
+            raise DatasetFormatError(f"{path}: dtype {array.dtype} with non-integer values, expected integer ids")
+    ids = array.astype(np.int64)
+    if ids.size and ids.min() < 0:
+        raise DatasetFormatError(f"{path}: negative parcel id {int(ids.min())}; expected ids >= 0 (0 = no parcel)")
+    return ids
 
 
 def _with_s1(root: Path, patch_id: int, meta: dict, orbit: str, names, size: tuple[int, int], cube: xr.Dataset):

@@ -1,22 +1,32 @@
-"""TimeSen2Crop reader: one CSV per Sentinel-2 pixel sample, Austria, Sept 2017 - Aug 2018.
+"""TimeSen2Crop reader: one CSV per Sentinel-2 pixel sample, Austria, Sept 2017 - Aug 2018, as labelled samples.
 
 Weikmann, Paris & Bruzzone, "TimeSen2Crop: A Million Labeled Samples Dataset of Sentinel 2 Image Time
-Series for Crop-Type Classification", IEEE JSTARS 14 (2021).
-Layout (per the dataset's catalogue page)::
+Series for Crop-Type Classification", IEEE JSTARS 14 (2021); data at https://zenodo.org/records/4715631.
+Layout (the dataset's catalogue page, AI4Europe "TimeSen2Crop": per-tile folders, a dates CSV "ordered from
+the oldest acquisition to the newest", 16 crop-type sub-folders, one CSV per sample, rows = dates, columns
+B2 B3 B4 B5 B6 B7 B8A B11 B12 then the pixel condition)::
 
     {tile}/dates.csv            column acquisition_date, YYYYMMDD, oldest first (one row per date)
     {tile}/{class}/{n}.csv      one row per date: B2 B3 B4 B5 B6 B7 B8A B11 B12 Flag (header row optional)
                                 Flag: 0 clear, 1 cloud, 2 shadow, 3 snow; reflectance x 1e4
 
-Samples become ``x`` (``y`` = 1); ``valid`` is ``Flag == 0``. The class is the folder number 0-15; the
-order of the 16 crop names is not stated in the files, so ``class_names`` defaults to ``crop type k``.
-The dataset has no parcel ids: every sample gets its own ``parcel`` (``k + 1`` for the k-th file of
-``attrs["parcel_ids"]``), so pixels of one field may fall on both sides of a random split; hold out a
-whole tile instead. Same-day acquisitions in ``dates.csv`` are merged (:func:`merge_same_day`).
+The column names ``acquisition_date`` and ``Flag`` are not on the catalogue page: they are the ones used
+by third-party readers of the files. The catalogue does not say whether the sample CSVs start with a
+header row, so a first row that is not numeric is taken as a header and skipped.
+
+Samples (:mod:`sitsbench.data.samples`): one per sample CSV, with the dates of its tile's ``dates.csv``
+(tiles have different dates: reading several tiles pads the shorter series with NaT); ``valid`` is
+``Flag == 0`` (and finite values); same-day acquisitions in ``dates.csv`` are merged
+(:func:`~sitsbench.data.readers.base.merge_same_day`). ``label`` is the class folder number 0-15; the order
+of the 16 crop names is not stated in the files, so ``class_names`` defaults to ``crop type k``.
+The dataset has no parcel id: every sample is its own ``group`` (1..N), so pixels of one field may fall on
+both sides of a random split; hold out whole tiles instead (per-sample coordinate ``tile``; the sample's
+file, relative to ``root``, is the coordinate ``file``). There is no published split (no ``split``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +35,12 @@ import xarray as xr
 
 from sitsbench.data.readers.base import (
     DatasetFormatError,
-    assemble_cube,
     merge_same_day,
     parse_yyyymmdd,
     require_file,
+    stack_ragged,
 )
+from sitsbench.data.samples import make_samples
 
 COLUMNS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8A", "B11", "B12", "Flag")
 BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B8A", "B11", "B12")
@@ -79,31 +90,49 @@ def read_sample(path: str | Path, n_dates: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def read_timesen2crop(
-    root: str | Path, tile: str, max_per_class: int | None = None, class_names: list[str] | None = None
+    root: str | Path,
+    tile: str | Sequence[str],
+    max_per_class: int | None = None,
+    class_names: list[str] | None = None,
 ) -> xr.Dataset:
-    """All samples of one tile (or the first ``max_per_class`` files of each class) as a cube."""
+    """All samples of one tile or several (or the first ``max_per_class`` files of each class of each tile)."""
     root = Path(root)
+    tiles = [tile] if isinstance(tile, str) else [str(t) for t in tile]
+    if not tiles or len(set(tiles)) != len(tiles):
+        raise ValueError(f"tile must be a tile name or distinct tile names, got {tile!r}")
     class_names = class_names or [f"crop type {k}" for k in range(N_CLASSES)]
-    times = read_dates(root, tile)
-    folders = sorted(p for p in (root / tile).iterdir() if p.is_dir())
-    for folder in folders:
-        if not folder.name.isdigit() or int(folder.name) >= len(class_names):
-            raise DatasetFormatError(f"{folder}: unknown class folder (expected 0..{len(class_names) - 1})")
-    files, labels = [], []
-    for folder in sorted(folders, key=lambda p: int(p.name)):
-        names = sorted(folder.glob("*.csv"), key=lambda p: (len(p.stem), p.stem))[:max_per_class]
-        files += names
-        labels += [int(folder.name)] * len(names)
-    if not files:
-        raise DatasetFormatError(f"{root / tile}: no sample CSV under the class folders 0..{len(class_names) - 1}")
-    samples = [read_sample(path, times.size) for path in files]
-    values = np.stack([s[0] for s in samples], axis=-1)[:, :, None, :]  # (T, C, 1, N)
-    valid = np.stack([s[1] for s in samples], axis=-1)[:, None, :] == 0  # (T, 1, N)
-    times, values, valid = merge_same_day(times, values, valid)
-    return assemble_cube(
-        values, times, list(BANDS), valid,
-        labels=np.asarray(labels, dtype=np.int16)[None, :],
-        parcels=np.arange(1, len(files) + 1, dtype=np.int32)[None, :],
-        class_names=class_names, source=str(root / tile),
-        extra={"attrs": {"tile": tile, "parcel_ids": [str(p.relative_to(root)) for p in files]}},
+    values, valid, dates, labels, files, tile_of = [], [], [], [], [], []
+    for name in tiles:
+        times = read_dates(root, name)
+        folders = sorted(p for p in (root / name).iterdir() if p.is_dir())
+        for folder in folders:
+            if not folder.name.isdigit() or int(folder.name) >= len(class_names):
+                raise DatasetFormatError(f"{folder}: unknown class folder (expected 0..{len(class_names) - 1})")
+        paths, tile_labels = [], []
+        for folder in sorted(folders, key=lambda p: int(p.name)):
+            found = sorted(folder.glob("*.csv"), key=lambda p: (len(p.stem), p.stem))[:max_per_class]
+            paths += found
+            tile_labels += [int(folder.name)] * len(found)
+        if not paths:
+            raise DatasetFormatError(f"{root / name}: no sample CSV under the class folders 0..{len(class_names) - 1}")
+        read = [read_sample(path, times.size) for path in paths]
+        block = np.stack([r[0] for r in read], axis=-1)  # (T, C, N)
+        clear = np.stack([r[1] for r in read], axis=-1) == 0  # (T, N)
+        merged_times, block, clear = merge_same_day(times, block, clear)
+        clear = clear & np.isfinite(block).all(axis=1)
+        for k in range(len(paths)):
+            values.append(block[:, :, k])
+            valid.append(clear[:, k])
+            dates.append(merged_times)
+        labels += tile_labels
+        files += [str(p.relative_to(root)) for p in paths]
+        tile_of += [name] * len(paths)
+    values, valid, dates = stack_ragged(values, valid, dates)
+    samples = make_samples(
+        values, dates, BANDS, np.asarray(labels, dtype=np.int64), class_names, valid=valid,
+        source=str(root / tiles[0]) if len(tiles) == 1 else f"{root}/{{{','.join(tiles)}}}",
+        attrs={"tiles": tiles, "groups": "one group per sample: the dataset has no parcel id"},
+    )
+    return samples.assign_coords(
+        tile=("sample", np.asarray(tile_of, dtype=str)), file=("sample", np.asarray(files, dtype=str))
     )

@@ -37,6 +37,13 @@ LAYOUTS = {
     "sits": "a sits sample tibble saved from R (.rda, .rdata or .rds)",
     "table": "a sample table (.csv or .parquet): label column + band_date columns, or long format",
     "cube": "a cube saved by sitsbench (.zarr folder or .nc file)",
+    "breizhcrops": "BreizhCrops: classmapping.csv + <year>/<L1C|L2A>/<region>.csv/.h5 (every region found, "
+                   "official split frh01-03 train / frh04 test)",
+    "timesen2crop": "TimeSen2Crop: one folder per tile holding dates.csv and one folder per class of pixel CSVs",
+    "pixelset": "S2-Agri Pixel-Set: DATA/<id>.npy + META/labels.json, dates.json (PSE-TAE's 20 classes)",
+    "pastis-r pixelset": "PASTIS-R pixel sets: metadata_parcel.csv + DATA_S2/S2_<parcel>.npy (rotation 1 split)",
+    "pastis": "PASTIS / PASTIS-R patches: metadata.geojson + DATA_S2/ + ANNOTATIONS/ (one cube per patch; read "
+              "them with sitsbench.data.readers.pastis.read_pastis: the chapters do not run on patch sets yet)",
 }
 HASH_LIMIT_BYTES = 2 * 1024**3
 """Folders larger than this are identified by a hash of their file names and sizes instead of their bytes."""
@@ -180,6 +187,16 @@ def _detect(path: Path) -> str:
             return "eolearn"
         if _raster_dir(path) is not None:
             return "raster folder"
+        if (path / "classmapping.csv").is_file() and any(path.glob("*/*/*.h5")):
+            return "breizhcrops"
+        if (path / "metadata_parcel.csv").is_file() and (path / "DATA_S2").is_dir():
+            return "pastis-r pixelset"
+        if (path / "metadata.geojson").is_file() and (path / "DATA_S2").is_dir():
+            return "pastis"
+        if (path / "DATA").is_dir() and (path / "META" / "labels.json").is_file():
+            return "pixelset"
+        if any((tile / "dates.csv").is_file() for tile in path.iterdir() if tile.is_dir()):
+            return "timesen2crop"
     else:
         raise FileNotFoundError(f"dataset path {path} does not exist")
     looked = "\n".join(f"  - {name}: {text}" for name, text in LAYOUTS.items())
@@ -210,6 +227,32 @@ def _read(path: Path, layout: str, seed: int) -> LoadedDataset:
         from sitsbench.data.readers.eolearn import read_eolearn_ndvi
 
         loaded.cube = read_eolearn_ndvi(path)
+    elif layout == "breizhcrops":
+        from sitsbench.data.readers.breizhcrops import read_breizhcrops
+
+        levels = sorted({p.parent.name for p in path.glob("*/*/*.h5")})
+        level = "L2A" if "L2A" in levels else levels[0]
+        regions = sorted({p.stem for p in path.glob(f"*/{level}/*.h5")})
+        loaded.samples = read_breizhcrops(path, level=level, regions=regions)
+        loaded.notes.append(f"BreizhCrops {level}, regions {regions}")
+    elif layout == "timesen2crop":
+        from sitsbench.data.readers.timesen2crop import read_timesen2crop
+
+        tiles = sorted(t.name for t in path.iterdir() if (t / "dates.csv").is_file())
+        loaded.samples = read_timesen2crop(path, tiles)
+        loaded.notes.append(f"TimeSen2Crop tiles {tiles}; no parcel ids: one group per pixel, hold out whole tiles")
+    elif layout == "pixelset":
+        from sitsbench.data.readers.pixelset import PSETAE_SUB_CLASSES, read_pixelset
+
+        loaded.samples = read_pixelset(path, sub_classes=PSETAE_SUB_CLASSES)
+        loaded.notes.append("PSE-TAE protocol: the 20 sub-classes of label_44class")
+    elif layout == "pastis-r pixelset":
+        from sitsbench.data.readers.pastis_r_pixelset import read_pastis_r_pixelset
+
+        loaded.samples = read_pastis_r_pixelset(path, rotation=0)
+        loaded.notes.append("official rotation 1: folds 1-3 train, 4 val, 5 test")
+    elif layout == "pastis":
+        raise UnknownLayoutError(f"{path}: {LAYOUTS['pastis']}")
     elif layout == "raster folder":
         from sitsbench.data.readers.points import read_points
         from sitsbench.data.readers.rasters import read_raster_folder
@@ -222,6 +265,15 @@ def _read(path: Path, layout: str, seed: int) -> LoadedDataset:
             loaded.samples = samples_from_cube(loaded.cube, table, x="x", y="y", crs=table.attrs["crs"])
             loaded.notes.append(f"{len(table)} labelled points from {points.name} placed on the cube")
     return loaded
+
+
+def _checkable(name: str) -> bool:
+    """True when every download of manifest ``name`` is a plain file with a published checksum."""
+    from sitsbench.data.manifests import load_manifest
+
+    entries = load_manifest(name)["downloads"]
+    archives = (".zip", ".tar", ".gz", ".tgz", ".7z")
+    return bool(entries) and all(e["checksum"] != "unknown" and not e["filename"].endswith(archives) for e in entries)
 
 
 def _verified_manifest(path: Path, checksum_of_file: str | None) -> str | None:
@@ -269,8 +321,9 @@ def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
                     f"dataset {name!r}: no local copy at {path}; run `sitsbench data fetch {name}` "
                     f"(or `--from DIR` with an offline copy), or pass NAME:ROOT"
                 )
-            verify_local(name, path)
-            manifest_name = name
+            manifest_name = name if _checkable(name) else None
+            if manifest_name:  # every file listed with a checksum: the copy must be the published one
+                verify_local(name, path)
         else:
             raise FileNotFoundError(
                 f"dataset {text!r} is neither an existing path, a synthetic preset ({', '.join(sorted(PRESETS))}) "

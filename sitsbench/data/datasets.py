@@ -49,7 +49,30 @@ def pixel_series(
     return np.ascontiguousarray(series, dtype=np.float32), np.ascontiguousarray(valid.T)
 
 
-class PixelSeriesDataset(Dataset):
+class SeriesItems(Dataset):
+    """Items of in-memory series: ``x`` ``(N, T, C)``, ``mask`` ``(N, T)``, ``y`` and ``parcel`` ``(N,)``, and
+    ``doy`` either ``(T,)`` (dates shared by every series) or ``(N, T)`` (each series its own dates)."""
+
+    x: np.ndarray
+    mask: np.ndarray
+    y: np.ndarray
+    parcel: np.ndarray
+    doy: np.ndarray
+
+    def __len__(self) -> int:
+        return self.y.size
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {
+            "x": torch.from_numpy(self.x[index]),
+            "doy": torch.from_numpy(self.doy if self.doy.ndim == 1 else self.doy[index]),
+            "mask": torch.from_numpy(self.mask[index]),
+            "y": torch.tensor(self.y[index]),
+            "parcel": torch.tensor(self.parcel[index]),
+        }
+
+
+class PixelSeriesDataset(SeriesItems):
     """Pixel time series of one split: ``x`` ``(T, C)``, ``doy``, ``mask`` ``(T,)``, ``y``, ``parcel``.
 
     ``max_pixels`` subsamples the split (seeded) to keep CPU runs short.
@@ -76,20 +99,8 @@ class PixelSeriesDataset(Dataset):
         self.doy = day_of_year(cube[C.TIME].values)
         self.class_names = C.class_names(cube)
 
-    def __len__(self) -> int:
-        return self.y.size
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {
-            "x": torch.from_numpy(self.x[index]),
-            "doy": torch.from_numpy(self.doy),
-            "mask": torch.from_numpy(self.mask[index]),
-            "y": torch.tensor(self.y[index]),
-            "parcel": torch.tensor(self.parcel[index]),
-        }
-
-
-class SampleSeriesDataset(Dataset):
+class SampleSeriesDataset(SeriesItems):
     """Labelled samples (:mod:`sitsbench.data.samples`) of one split, with the items of :class:`PixelSeriesDataset`.
 
     Each sample keeps its own dates: ``doy`` is per item (``0`` on padded dates, whose ``mask`` is False), and
@@ -127,18 +138,6 @@ class SampleSeriesDataset(Dataset):
         self.parcel = np.asarray(chosen[S.GROUP].values, dtype=np.int64)
         self.doy = S.day_of_year(chosen)
         self.class_names = S.class_names(samples)
-
-    def __len__(self) -> int:
-        return self.y.size
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {
-            "x": torch.from_numpy(self.x[index]),
-            "doy": torch.from_numpy(self.doy[index]),
-            "mask": torch.from_numpy(self.mask[index]),
-            "y": torch.tensor(self.y[index]),
-            "parcel": torch.tensor(self.parcel[index]),
-        }
 
 
 class SamplePixelSetDataset(Dataset):

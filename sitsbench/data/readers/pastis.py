@@ -101,18 +101,27 @@ def parse_date_table(path: str | Path, table, what: str) -> np.ndarray:
     return times
 
 
-def read_metadata(root: str | Path) -> dict[int, dict]:
-    """``{patch id: {"fold": int, "dates": datetime64[D] array, "dates-S1A"/"dates-S1D": ... if present}}``."""
+def patch_properties(root: str | Path, required: tuple[str, ...]) -> tuple[Path, list[dict]]:
+    """The path of ``metadata.geojson`` and the properties of its features, each checked for ``required`` keys."""
     path = Path(root) / "metadata.geojson"
     collection = load_json(path, "a GeoJSON FeatureCollection with one feature per patch")
     if not isinstance(collection, dict) or not isinstance(collection.get("features"), list):
         raise DatasetFormatError(f"{path}: expected a FeatureCollection with a 'features' list")
-    patches = {}
+    properties = []
     for i, feature in enumerate(collection["features"]):
         props = feature.get("properties") or {}
-        missing = [key for key in ("ID_PATCH", "Fold", "dates-S2") if key not in props]
+        missing = [key for key in required if key not in props]
         if missing:
             raise DatasetFormatError(f"{path}: feature {i} lacks properties {missing}")
+        properties.append(props)
+    return path, properties
+
+
+def read_metadata(root: str | Path) -> dict[int, dict]:
+    """``{patch id: {"fold": int, "dates": datetime64[D] array, "dates-S1A"/"dates-S1D": ... if present}}``."""
+    path, properties = patch_properties(root, ("ID_PATCH", "Fold", "dates-S2"))
+    patches = {}
+    for props in properties:
         pid = int(props["ID_PATCH"])
         times = parse_date_table(path, props["dates-S2"], f"dates-S2 of patch {pid}")
         fold = int(props["Fold"])

@@ -40,7 +40,7 @@ import pandas as pd
 import xarray as xr
 
 from sitsbench.data.readers import pastis
-from sitsbench.data.readers.base import DatasetFormatError, load_json, load_npy, require_file
+from sitsbench.data.readers.base import DatasetFormatError, load_npy, require_file
 from sitsbench.data.readers.pixelset import pixel_set_samples, stack_pixel_sets
 
 SENSORS = ("S2", "S1A", "S1D")
@@ -83,16 +83,9 @@ def read_parcel_metadata(root: str | Path) -> pd.DataFrame:
 def read_patch_dates(root: str | Path, sensor: str = "S2") -> dict[int, np.ndarray]:
     """``{ID_PATCH: dates}`` of one sensor from ``metadata.geojson`` (only ``ID_PATCH`` and ``dates-{sensor}``
     are required, as in the official pixel-set loader)."""
-    path = Path(root) / "metadata.geojson"
-    collection = load_json(path, "a GeoJSON FeatureCollection with one feature per patch")
-    if not isinstance(collection, dict) or not isinstance(collection.get("features"), list):
-        raise DatasetFormatError(f"{path}: expected a FeatureCollection with a 'features' list")
+    path, properties = pastis.patch_properties(root, ("ID_PATCH", f"dates-{sensor}"))
     dates = {}
-    for i, feature in enumerate(collection["features"]):
-        props = feature.get("properties") or {}
-        missing = [key for key in ("ID_PATCH", f"dates-{sensor}") if key not in props]
-        if missing:
-            raise DatasetFormatError(f"{path}: feature {i} lacks properties {missing}")
+    for props in properties:
         pid = int(props["ID_PATCH"])
         dates[pid] = pastis.parse_date_table(path, props[f"dates-{sensor}"], f"dates-{sensor} of patch {pid}")
     return dates

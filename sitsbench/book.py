@@ -119,6 +119,7 @@ def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | No
     """Execute :data:`REAL_DATA_RUNS` whose data is in ``real_data``; returns a line per skipped run."""
     skipped = []
     (runs / REAL_RUNS).mkdir(parents=True, exist_ok=True)
+    executed.mkdir(parents=True, exist_ok=True)
     for stem, relative in REAL_DATA_RUNS:
         path = None if real_data is None else real_data / relative
         name = real_run_name(stem, relative)

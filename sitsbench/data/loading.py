@@ -203,7 +203,7 @@ def _detect(path: Path) -> str:
     raise UnknownLayoutError(f"{path}: unrecognised dataset layout; looked for:\n{looked}")
 
 
-def _read(path: Path, layout: str, seed: int) -> LoadedDataset:
+def _read(path: Path, layout: str) -> LoadedDataset:
     name = path.stem if path.is_file() else path.name
     loaded = LoadedDataset(name, layout, source=str(path))
     if layout == "sits":
@@ -330,7 +330,7 @@ def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
                 f"nor a manifest name ({', '.join(sorted(known))}, optionally NAME:ROOT)"
             )
     layout = _detect(path)
-    loaded = _read(path, layout, seed)
+    loaded = _read(path, layout)
     loaded.checksum = content_checksum(path)
     loaded.manifest = manifest_name or _verified_manifest(path, loaded.checksum if path.is_file() else None)
     if loaded.manifest:

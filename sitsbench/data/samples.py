@@ -244,7 +244,7 @@ def fill_gaps(samples: xr.Dataset) -> np.ndarray:
     dates = samples[DATE].values
     out = np.zeros_like(values)
     n, t, c = values.shape
-    day = np.where(np.isnat(dates), np.datetime64("NaT"), dates).astype("datetime64[D]").astype(np.float64)
+    day = dates.astype("datetime64[D]").astype(np.float64)
     day[np.isnat(dates)] = np.inf  # padding sorts after every real date and is never clear
     rows_by_dates: dict[bytes, list[int]] = {}
     for row in range(n):

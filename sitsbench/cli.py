@@ -8,6 +8,8 @@ import sys
 
 COMMAND_MODULES = (
     "sitsbench.commands.synthetic",
+    "sitsbench.commands.train",
+    "sitsbench.commands.evaluate",
     "sitsbench.commands.predict_map",
     "sitsbench.commands.data",
     "sitsbench.commands.sweep",
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError, ConnectionError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, KeyError, RuntimeError, ConnectionError) as error:
         print(f"sitsbench {args.command}: error: {error}", file=sys.stderr)
         return 2
 

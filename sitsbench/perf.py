@@ -17,14 +17,13 @@ import numpy as np
 import torch
 
 from sitsbench.data import cube as C
-from sitsbench.data.datasets import PixelSeriesDataset, pixel_series
+from sitsbench.data.datasets import pixel_series
 from sitsbench.data.io import open_cube, save_cube
 from sitsbench.data.normalize import BandStats
-from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.data.synthetic import generate_cube
 from sitsbench.data.timeops import day_of_year
 from sitsbench.inference.map import predict_map, window_grid
-from sitsbench.inference.predictors import ForestPredictor
+from sitsbench.inference.model_folder import MapModel
 from sitsbench.runtime import resolve_device
 
 
@@ -39,16 +38,15 @@ def timed(function: Callable[[], object]) -> tuple[float, int]:
     return seconds, peak
 
 
-def small_forest(seed: int = 0, n_trees: int = 20) -> ForestPredictor:
-    """A Random Forest predictor trained on the toy cube (enough to exercise map inference)."""
-    from sklearn.ensemble import RandomForestClassifier
+def small_map_model(seed: int = 0, n_trees: int = 20, model: str = "rf", epochs: int = 1, n_dates: int = 20,
+                    device: str = "auto") -> MapModel:
+    """A map model trained briefly on the toy cube's labelled pixels (enough to exercise map inference)."""
+    from sitsbench.data.samples import samples_from_cube
+    from sitsbench.training.map_model import MapTrainingConfig, train_map_model
 
-    cube = generate_cube("toy", seed=seed, with_s1=False)
-    split = split_parcels(cube, seed=seed)
-    stats = BandStats.from_cube(cube, split_mask(split, "train"))
-    train = PixelSeriesDataset(cube, split, "train", stats)
-    forest = RandomForestClassifier(n_trees, max_depth=12, random_state=seed, n_jobs=1)
-    return ForestPredictor(forest.fit(train.x.reshape(len(train), -1), train.y), stats)
+    cube = generate_cube("toy", seed=seed, n_dates=n_dates, with_s1=False)
+    config = MapTrainingConfig(model=model, rf_trees=n_trees, epochs=epochs, seed=seed, device=device, progress=False)
+    return train_map_model(samples_from_cube(cube), config)[0]
 
 
 def write_synthetic(workdir: Path, side: int, n_dates: int = 20, seed: int = 0, chunk: int = 64) -> Path:
@@ -60,17 +58,38 @@ def write_synthetic(workdir: Path, side: int, n_dates: int = 20, seed: int = 0, 
 
 def map_inference_scaling(workdir: Path, sides=(64, 128, 256, 512), chunk: int = 64, n_dates: int = 20) -> list[dict]:
     """Map inference cost and peak memory for square cubes whose pixel count grows x4 per step."""
-    predictor = small_forest()
+    model = small_map_model()
     rows = []
     for side in sides:
         path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
         output = workdir / f"map_{side}.zarr"
-        seconds, peak = timed(partial(predict_map, path, predictor, output, chunk=chunk, progress=False))
+        seconds, peak = timed(partial(predict_map, path, model, output, chunk=chunk, progress=False))
         pixels = side * side
         rows.append({
             "side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
             "seconds": seconds, "pixels_per_s": pixels / seconds, "peak_mib": peak / 2**20,
         })
+    return rows
+
+
+S2_TILE_PIXELS = 10_980 * 10_980
+"""Pixels of one Sentinel-2 tile at 10 m (a 109.8 km square)."""
+
+
+def map_throughput(workdir: Path, models=("rf", "tempcnn", "ltae", "transformer_small"), side: int = 256,
+                   n_dates: int = 30, chunk: int = 128, device: str = "auto") -> list[dict]:
+    """Map inference pixels/s of each model on one ``side`` x ``side`` cube of ``n_dates`` dates and 10 bands
+    (reading, preparation and classification together), and the hours one Sentinel-2 tile would take at that rate."""
+    path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
+    rows = []
+    for name in models:
+        model = small_map_model(model=name, n_dates=n_dates, device=device)
+        seconds, peak = timed(partial(predict_map, path, model, workdir / f"map_{name}.zarr", chunk=chunk,
+                                      progress=False))
+        pixels_per_s = side * side / seconds
+        rows.append({"model": name, "device": str(resolve_device(device)) if name != "rf" else "cpu",
+                     "pixels": side * side, "seconds": seconds, "pixels_per_s": pixels_per_s,
+                     "peak_mib": peak / 2**20, "s2_tile_hours": S2_TILE_PIXELS / pixels_per_s / 3600})
     return rows
 
 

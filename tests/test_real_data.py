@@ -898,27 +898,30 @@ def test_pixel_set_samples_feed_pse_tae_items():
 
 
 @needs_shared
-def test_predict_map_cli_reads_a_raster_folder_and_keeps_its_crs(tmp_path, capsys):
-    from sklearn.ensemble import RandomForestClassifier
+def test_train_and_predict_map_on_the_sinop_rasters_keep_their_crs(tmp_path, capsys):
+    import rasterio
 
     from sitsbench import cli
     from sitsbench.data import load_dataset
     from sitsbench.inference.map import open_map
-    from sitsbench.inference.predictors import ForestPredictor
+    from sitsbench.inference.model_folder import MapModel
 
     loaded = load_dataset(SINOP)
-    points = SampleSeriesDataset(loaded.samples, np.zeros(18, dtype=np.int8), "train")
-    forest = RandomForestClassifier(20, random_state=0).fit(points.x.reshape(18, -1), points.y)
-    ForestPredictor(forest, stats=None).save(tmp_path / "forest.pkl")
-    assert cli.main(["predict-map", str(SINOP), "--forest", str(tmp_path / "forest.pkl"),
-                     "--output", str(tmp_path / "map.zarr"), "--chunk", "64"]) == 0
+    assert cli.main(["train", str(SINOP), "--model", "rf", "--trees", "20", "--output", str(tmp_path / "rf"),
+                     "--quiet"]) == 0
+    assert cli.main(["predict-map", str(SINOP), "--model", str(tmp_path / "rf"), "--output", str(tmp_path / "map.tif"),
+                     "--chunk", "64", "--quiet"]) == 0
     assert "100.0% of pixels classified" in capsys.readouterr().out
-    labels = open_map(tmp_path / "map.zarr")["class"].values
-    assert labels.shape == (147, 255)
-    # the pixels holding the training points get the forest's own prediction of their series
-    rows, cols = georef.to_pixels(loaded.cube, pd.read_csv(SINOP / "samples_sinop_crop.csv")["longitude"],
-                                  pd.read_csv(SINOP / "samples_sinop_crop.csv")["latitude"])
-    np.testing.assert_array_equal(labels[rows, cols], forest.predict(points.x.reshape(18, -1)))
+    with rasterio.open(tmp_path / "map.tif") as src:
+        assert src.crs == rasterio.crs.CRS.from_wkt(georef.crs_of(loaded.cube).to_wkt())
+        assert src.transform == georef.transform_of(loaded.cube) and (src.height, src.width) == (147, 255)
+    labels = open_map(tmp_path / "map.tif")["class"].values
+    # the pixels holding the points get the model's own prediction of their series (prepared the same way)
+    model = MapModel.load(tmp_path / "rf")
+    x, mask, doy = model.sample_inputs(loaded.samples)
+    table = pd.read_csv(SINOP / "samples_sinop_crop.csv")
+    rows, cols = georef.to_pixels(loaded.cube, table["longitude"], table["latitude"])
+    np.testing.assert_array_equal(labels[rows, cols], model.predict_proba(x, doy, mask).argmax(axis=1))
     with pytest.raises(ValueError, match=r"dates\.txt"):
         io.open_cube(next((SINOP / "raster").glob("*.jp2")))
 

@@ -1,36 +1,42 @@
-"""``sitsbench predict-map``: a land-cover map of a cube on disk, chunk by chunk, resumable."""
+"""``sitsbench predict-map``: a land-cover map of a cube on disk with a trained model folder, chunk by chunk."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from sitsbench.inference.map import predict_map
-from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
+from sitsbench.inference.map import UNCERTAINTIES, predict_map
+from sitsbench.inference.model_folder import MapModel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "predict-map", help="classify every pixel of a cube into a zarr class + confidence map"
+        "predict-map", help="classify every pixel of a cube into a georeferenced class + confidence map"
     )
     parser.add_argument("cube", type=Path, help="cube written by `sitsbench synthetic` or save_cube (.zarr/.nc), a "
                         "folder of per-date rasters, or a raster stack with <name>.dates.txt beside it")
-    model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument("--checkpoint", type=Path, help="torch checkpoint saved with band_stats (series model)")
-    model.add_argument("--forest", type=Path, help="pickled ForestPredictor (Random Forest baseline)")
-    parser.add_argument("--output", type=Path, required=True, help="output zarr store (resumed if it exists)")
+    parser.add_argument("--model", type=Path, required=True, help="model folder written by `sitsbench train`")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="map.tif (cloud-optimised GeoTIFFs: map.tif = classes, map.confidence.tif, ...) or "
+                        "map.zarr; an interrupted run resumes from OUTPUT.partial.zarr")
     parser.add_argument("--chunk", type=int, default=256, help="window size in pixels (memory grows with it)")
+    parser.add_argument("--probabilities", action="store_true", help="also write the per-class probabilities")
+    parser.add_argument("--uncertainty", choices=UNCERTAINTIES,
+                        help="also write an uncertainty layer: normalised entropy, or 1 - (best - second best)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing map (or partial map) made from another cube, model or options")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--scheduler", help="dask.distributed scheduler address, e.g. tcp://10.0.0.1:8786")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.checkpoint:
-        predictor = TorchPredictor.from_checkpoint(args.checkpoint, device=args.device)
-    else:
-        predictor = ForestPredictor.load(args.forest)
-    result = predict_map(args.cube, predictor, args.output, chunk=args.chunk, scheduler=args.scheduler)
+    model = MapModel.load(args.model, device=args.device)
+    result = predict_map(args.cube, model, args.output, chunk=args.chunk, scheduler=args.scheduler,
+                         progress=not args.quiet, probabilities=args.probabilities, uncertainty=args.uncertainty,
+                         overwrite=args.overwrite)
     labelled = float((result["class"] >= 0).mean())
-    print(f"wrote {args.output}: {dict(result.sizes)}, {labelled:.1%} of pixels classified")
+    print(f"wrote {args.output}: {result.sizes['y']} x {result.sizes['x']} px, {labelled:.1%} of pixels classified "
+          f"by {model.model_name} ({args.model})")
     return 0

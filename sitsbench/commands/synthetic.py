@@ -8,6 +8,9 @@ from pathlib import Path
 from sitsbench.data.io import save_cube
 from sitsbench.data.synthetic import PRESETS, generate_cube
 
+PIXEL_SIZE = 10.0
+"""Metres per pixel of a georeferenced synthetic cube (Sentinel-2's finest resolution)."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("synthetic", help="generate a synthetic SITS cube and save it")
@@ -18,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dates", type=int, help="number of Sentinel-2 dates (overrides the preset)")
     parser.add_argument("--chunks", type=int, help="render lazily in chunks of this many pixels")
     parser.add_argument("--change-fraction", type=float, default=0.0)
+    parser.add_argument("--crs", default="EPSG:32631",
+                        help="place the landscape on the ground in this CRS, 10 m pixels from --origin (a fictitious "
+                        "place, so that maps made from it open in any GIS); 'none' keeps pixel indices")
+    parser.add_argument("--origin", default="600000,5000000", help="x,y of the upper-left corner in the CRS")
     parser.set_defaults(func=run)
 
 
@@ -28,6 +35,16 @@ def run(args: argparse.Namespace) -> int:
     if args.dates:
         overrides["n_dates"] = args.dates
     cube = generate_cube(args.preset, chunks=args.chunks, **overrides)
+    if args.crs.lower() != "none":
+        from affine import Affine
+
+        from sitsbench.data.georef import georeference
+
+        try:
+            x0, y0 = (float(v) for v in args.origin.split(","))
+        except ValueError as error:
+            raise ValueError(f"--origin must be two numbers 'x,y', got {args.origin!r}") from error
+        cube = georeference(cube, args.crs, Affine(PIXEL_SIZE, 0.0, x0, 0.0, -PIXEL_SIZE, y0))
     path = save_cube(cube, args.output)
     print(f"wrote {path} ({dict(cube.sizes)})")
     return 0

@@ -72,6 +72,18 @@ class SeriesItems(Dataset):
         }
 
 
+class ArraySeriesDataset(SeriesItems):
+    """Series already prepared as arrays (e.g. by a map model's date policy): ``x`` ``(N, T, C)``, ``mask``
+    ``(N, T)``, ``doy`` ``(T,)`` or ``(N, T)``, ``y`` and ``parcel`` ``(N,)``."""
+
+    def __init__(self, x: np.ndarray, mask: np.ndarray, doy: np.ndarray, y: np.ndarray, parcel: np.ndarray):
+        if not (len(x) == len(mask) == len(y) == len(parcel)):
+            raise ValueError(f"x, mask, y and parcel differ in length: {len(x)}, {len(mask)}, {len(y)}, {len(parcel)}")
+        self.x, self.mask = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(mask, dtype=bool)
+        self.doy = np.ascontiguousarray(doy, dtype=np.int64)
+        self.y, self.parcel = np.asarray(y, dtype=np.int64), np.asarray(parcel, dtype=np.int64)
+
+
 class PixelSeriesDataset(SeriesItems):
     """Pixel time series of one split: ``x`` ``(T, C)``, ``doy``, ``mask`` ``(T,)``, ``y``, ``parcel``.
 

@@ -45,7 +45,8 @@ def save_cube(cube: xr.Dataset, path: str | Path, chunks: int | None = None) -> 
     engine = _engine(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if engine == "zarr":
-        encoded.to_zarr(path, mode="w", zarr_format=2, consolidated=True)
+        # every chunk is written, even one equal to the fill value: a missing chunk then means damage
+        encoded.to_zarr(path, mode="w", zarr_format=2, consolidated=True, write_empty_chunks=True)
     else:
         encoded.to_netcdf(path, engine=engine)
     return path

@@ -1,6 +1,14 @@
 """Downstream evaluation (issue 9): protocols on frozen or fine-tuned encoders, nested label fractions, and
 label-efficiency curves over methods x fractions x seeds."""
 
+from sitsbench.evaluation.area import (
+    AreaAccuracy,
+    allocate,
+    area_accuracy,
+    confusion_counts,
+    mapped_area_from_map,
+    sample_size,
+)
 from sitsbench.evaluation.efficiency import (
     EfficiencyMethod,
     label_efficiency,
@@ -26,20 +34,26 @@ from sitsbench.evaluation.protocols import (
 
 __all__ = [
     "PROBES",
+    "AreaAccuracy",
     "EfficiencyMethod",
     "FineTuneConfig",
     "KNNClassifier",
+    "allocate",
+    "area_accuracy",
+    "confusion_counts",
     "embed",
     "fine_tune",
     "freeze",
     "knn_scores",
     "label_efficiency",
+    "mapped_area_from_map",
     "nested_subsets",
     "network_method",
     "plane_network_method",
     "plot_label_efficiency",
     "probe",
     "probe_method",
+    "sample_size",
     "scores",
     "stratified_fraction",
     "summarize",

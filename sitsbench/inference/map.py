@@ -1,18 +1,32 @@
 """Chunked land-cover mapping of cubes larger than memory (``sitsbench predict-map``).
 
-The cube (a zarr/NetCDF file opened lazily, or a dask-backed dataset) is read one square window at a time;
-each window's pixels are prepared exactly as in training (gap filling, standardisation), classified by a
-predictor (:mod:`sitsbench.inference.predictors`), and the class and confidence are written to a zarr store
-at the same place. Memory therefore depends on the window size, not on the cube size.
+The cube (a zarr/NetCDF cube, a folder of per-date rasters or a raster stack, opened lazily; or a dataset) is
+read one square window at a time; each window's pixels are prepared exactly as the model's training samples were
+(:class:`~sitsbench.inference.model_folder.MapModel`: bands by name, the date policy, normalisation), classified,
+and the layers (class, confidence, optionally per-class probabilities and an uncertainty) are written to a zarr
+**work store** at the same place. Memory depends on the window size, not on the cube size.
 
-The store keeps a ``done`` flag per window, set only after the window's results are written: an interrupted
-run resumes where it stopped and produces the same map. With a ``dask.distributed`` scheduler address the
-windows run on the cluster's workers (each reads its window from the cube file and writes its own zarr
-chunks, so no two workers touch the same bytes).
+Guards, each a clear error naming the cube and the model rather than a silently wrong map: the cube's dimensions
+are validated; a zarr cube with missing chunks is refused (a deleted chunk would read as fill values); bands are
+matched by name (reordered when all are present); the cube's dates must pass the model's date policy; every window
+is checked for NaN under a clear mask and for values outside the training range (another unit).
+
+The work store keeps a ``done`` flag per window, set only after the window's results are written, and a
+**fingerprint** of the cube, the model, the window size and the layers: an interrupted run resumes where it stopped
+and produces the same map, and a run with anything else refuses to continue (or to return an existing map) unless
+``overwrite=True``. When every window is done, the work store becomes the output: renamed to a ``.zarr`` output
+(with the cube's ``x``/``y``/``spatial_ref``), or converted to cloud-optimised GeoTIFFs (tiled, deflate, the
+cube's CRS and transform; one file per layer) written under temporary names and renamed into place.
+With a ``dask.distributed`` scheduler address the windows run on the cluster's workers (each reads its window from
+the cube file and writes its own zarr chunks, so no two workers touch the same bytes).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,11 +37,20 @@ from tqdm.auto import tqdm
 
 from sitsbench.data import cube as C
 from sitsbench.data import georef
-from sitsbench.data.datasets import pixel_series
 from sitsbench.data.io import open_cube
-from sitsbench.data.timeops import day_of_year
+from sitsbench.inference.dates import DatePlan
+from sitsbench.inference.model_folder import MapModel
 
 NODATA_CLASS = -1
+TIF_NODATA_CLASS = 255
+UNCERTAINTIES = ("entropy", "margin")
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
+FINGERPRINT_TAG = "SITSBENCH_FINGERPRINT"
+LAYERS = ("class", "confidence", "uncertainty", "probability")
+
+
+class MapOutputError(ValueError):
+    """An output that belongs to another run (cube, model or options), or a layout that cannot be resumed."""
 
 
 def window_grid(height: int, width: int, chunk: int) -> list[tuple[int, int]]:
@@ -35,106 +58,379 @@ def window_grid(height: int, width: int, chunk: int) -> list[tuple[int, int]]:
     return [(cy, cx) for cy in range(-(-height // chunk)) for cx in range(-(-width // chunk))]
 
 
-def _open_store(output: Path, height: int, width: int, chunk: int, source: str) -> zarr.Group:
-    n_cy, n_cx = -(-height // chunk), -(-width // chunk)
-    if output.exists():
-        group = zarr.open_group(str(output), mode="r+")
-        layout = (group.attrs.get("height"), group.attrs.get("width"), group.attrs.get("chunk"))
-        if layout != (height, width, chunk):
-            raise ValueError(
-                f"{output} holds a map of layout (height, width, chunk) = {layout}, not {(height, width, chunk)}; "
-                "delete it or choose another output path"
-            )
-        return group
-    group = zarr.open_group(str(output), mode="w", zarr_format=2)
-    group.attrs.update({"height": height, "width": width, "chunk": chunk, "source": source})
-    specs = {
-        "class": ((height, width), (chunk, chunk), "int16", NODATA_CLASS, ["y", "x"]),
-        "confidence": ((height, width), (chunk, chunk), "float32", np.nan, ["y", "x"]),
-        "done": ((n_cy, n_cx), (1, 1), "bool", False, ["window_y", "window_x"]),
-    }
-    for name, (shape, chunks, dtype, fill, dims) in specs.items():
+def missing_chunks(path: str | Path) -> dict[str, int]:
+    """``{variable: number of missing chunks}`` of the reflectance and mask of a zarr cube (empty when complete).
+
+    :func:`sitsbench.data.io.save_cube` writes every chunk, so a missing one was deleted or never written; zarr
+    would silently read it as fill values."""
+    group = zarr.open_group(str(path), mode="r")
+    out = {}
+    for name in (C.REFLECTANCE, C.VALID):
+        if name in group:
+            array = group[name]
+            missing = array.nchunks - array.nchunks_initialized
+            if missing:
+                out[name] = int(missing)
+    return out
+
+
+def _file_stats(path: Path) -> list:
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return [[str(p.relative_to(path) if p != path else p.name), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
+def cube_fingerprint(cube: xr.Dataset, path: Path | None) -> str:
+    """SHA-256 of the cube's grid, dates and bands, plus its files' names, sizes and modification times (a path)
+    or its values (an in-memory cube)."""
+    digest = hashlib.sha256()
+    for name in (C.TIME, C.BAND, C.Y, C.X):
+        digest.update(np.asarray(cube[name].values).astype(str).tobytes())
+    if georef.has_crs(cube):
+        digest.update(str(cube[georef.SPATIAL_REF].attrs.get("crs_wkt")).encode())
+    if path is not None:
+        digest.update(json.dumps([str(path.resolve()), _file_stats(path)]).encode())
+    elif not any(cube[v].chunks for v in (C.REFLECTANCE, C.VALID)):
+        for name in (C.REFLECTANCE, C.VALID):
+            digest.update(np.ascontiguousarray(cube[name].values).tobytes())
+    else:
+        digest.update(str(cube.attrs.get("source", "")).encode())
+    return digest.hexdigest()
+
+
+def _layers(model: MapModel, probabilities: bool, uncertainty: str | None) -> dict[str, tuple]:
+    if uncertainty is not None and uncertainty not in UNCERTAINTIES:
+        raise ValueError(f"uncertainty must be one of {UNCERTAINTIES}, got {uncertainty!r}")
+    layers = {"class": ("int16", NODATA_CLASS), "confidence": ("float32", np.nan)}
+    if uncertainty:
+        layers["uncertainty"] = ("float32", np.nan)
+    if probabilities:
+        layers["probability"] = ("float32", np.nan)
+    return layers
+
+
+def _work_path(output: Path) -> Path:
+    return output.with_name(f"{output.name}.partial.zarr")
+
+
+def _create_store(path: Path, cube: xr.Dataset, chunk: int, attrs: dict, layers: dict, n_classes: int) -> zarr.Group:
+    height, width = cube.sizes[C.Y], cube.sizes[C.X]
+    group = zarr.open_group(str(path), mode="w", zarr_format=2)
+    group.attrs.update(attrs)
+    coordinates = georef.SPATIAL_REF if georef.has_crs(cube) else None
+    for name, (dtype, fill) in layers.items():
+        per_class = name == "probability"
+        shape = (n_classes, height, width) if per_class else (height, width)
+        chunks = (n_classes, chunk, chunk) if per_class else (chunk, chunk)
         array = group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill)
-        array.attrs["_ARRAY_DIMENSIONS"] = dims
+        array.attrs["_ARRAY_DIMENSIONS"] = ["class", "y", "x"] if per_class else ["y", "x"]
+        if coordinates:
+            array.attrs["coordinates"] = coordinates
+    n_cy, n_cx = -(-height // chunk), -(-width // chunk)
+    done = group.create_array("done", shape=(n_cy, n_cx), chunks=(1, 1), dtype="bool", fill_value=False)
+    done.attrs["_ARRAY_DIMENSIONS"] = ["window_y", "window_x"]
+    for axis in (C.Y, C.X):
+        values = np.asarray(cube[axis].values, dtype=np.float64)
+        array = group.create_array(axis, shape=values.shape, chunks=values.shape, dtype="float64")
+        array[:] = values
+        array.attrs["_ARRAY_DIMENSIONS"] = [axis]
+    if coordinates:
+        ref = group.create_array(georef.SPATIAL_REF, shape=(), dtype="int64", fill_value=0)
+        ref.attrs.update({**cube[georef.SPATIAL_REF].attrs, "_ARRAY_DIMENSIONS": []})
     return group
 
 
-def classify_window(window: xr.Dataset, predictor) -> tuple[np.ndarray, np.ndarray]:
-    """Class map and confidence ``(h, w)`` of an in-memory window; pixels never seen clear get no class."""
+def _open_work_store(path: Path, cube, chunk, attrs, layers, n_classes, overwrite) -> zarr.Group:
+    if path.exists():
+        try:
+            found = zarr.open_group(str(path), mode="r+").attrs.get("fingerprint")
+        except Exception as error:  # zarr raises several types for a damaged store
+            raise MapOutputError(f"{path}: unreadable partial map ({error}); pass --overwrite to start again") from error
+        if found == attrs["fingerprint"]:
+            return zarr.open_group(str(path), mode="r+")
+        if not overwrite:
+            raise MapOutputError(
+                f"{path} holds a partial map made from another cube, model or options (fingerprint {str(found)[:12]}, "
+                f"this run {attrs['fingerprint'][:12]}); pass --overwrite to discard it, or choose another --output"
+            )
+        shutil.rmtree(path)
+    return _create_store(path, cube, chunk, attrs, layers, n_classes)
+
+
+def classify_window(window: xr.Dataset, model: MapModel, plan: DatePlan, order: np.ndarray, where: str,
+                    layers: dict | None = None, uncertainty: str | None = None) -> dict[str, np.ndarray]:
+    """The layers of an in-memory window (``(h, w)``, ``probability`` ``(K, h, w)``); pixels never seen clear get
+    no class (``-1``) and NaN elsewhere."""
+    layers = layers or _layers(model, False, uncertainty)
     height, width = window.sizes[C.Y], window.sizes[C.X]
-    rows, cols = np.divmod(np.arange(height * width), width)
-    x, mask = pixel_series(window, rows, cols, predictor.stats, predictor.fill)
-    proba = predictor(x, day_of_year(window[C.TIME].values), mask)
-    labels = np.asarray(predictor.classes)[proba.argmax(axis=1)].astype(np.int16)
-    confidence = proba.max(axis=1).astype(np.float32)
-    observed = mask.any(axis=1)
-    labels[~observed] = NODATA_CLASS
-    confidence[~observed] = np.nan
-    return labels.reshape(height, width), confidence.reshape(height, width)
+    values = np.asarray(window[C.REFLECTANCE].values, dtype=np.float32)[:, order]  # (T, C, h, w)
+    values = values.reshape(values.shape[0], values.shape[1], -1).transpose(2, 0, 1)  # (N, T, C)
+    valid = np.asarray(window[C.VALID].values, dtype=bool).reshape(values.shape[1], -1).T  # (N, T)
+    model.check_values(values, valid, where)
+    x, mask = model.inputs(values, valid, plan)
+    observed = valid.any(axis=1)
+    proba = model.predict_proba(x[observed], plan.doy, mask[observed])
+    n = height * width
+    out = {"class": np.full(n, NODATA_CLASS, dtype=np.int16), "confidence": np.full(n, np.nan, dtype=np.float32)}
+    out["class"][observed] = proba.argmax(axis=1)
+    out["confidence"][observed] = proba.max(axis=1)
+    if "uncertainty" in layers:
+        out["uncertainty"] = np.full(n, np.nan, dtype=np.float32)
+        if uncertainty == "entropy":  # normalised to [0, 1]
+            safe = np.clip(proba, 1e-12, 1.0)
+            value = -(proba * np.log(safe)).sum(axis=1) / np.log(max(proba.shape[1], 2))
+        else:  # 1 - (best - second best): 0 = decided, 1 = a tie
+            top = np.sort(proba, axis=1)[:, ::-1]
+            value = 1.0 - (top[:, 0] - (top[:, 1] if proba.shape[1] > 1 else 0.0))
+        out["uncertainty"][observed] = value
+    result = {name: array.reshape(height, width) for name, array in out.items()}
+    if "probability" in layers:
+        full = np.full((n, proba.shape[1]), np.nan, dtype=np.float32)
+        full[observed] = proba
+        result["probability"] = full.T.reshape(proba.shape[1], height, width)
+    return result
 
 
-def _process_window(cube: xr.Dataset | str, predictor, output: str, chunk: int, cy: int, cx: int) -> tuple[int, int]:
+def _process_window(cube, model, plan, order, output: str, chunk: int, cy: int, cx: int, options: dict):
     if isinstance(cube, str):
         cube = open_cube(cube, chunks={}, validate=False)
     rows = slice(cy * chunk, (cy + 1) * chunk)
     cols = slice(cx * chunk, (cx + 1) * chunk)
     window = cube[[C.REFLECTANCE, C.VALID]].isel({C.Y: rows, C.X: cols}).load()
-    labels, confidence = classify_window(window, predictor)
+    where = (f"cube {cube.attrs.get('source', 'in-memory cube')}, window rows {rows.start}:{rows.start + window.sizes[C.Y]}"
+             f" cols {cols.start}:{cols.start + window.sizes[C.X]}")
+    result = classify_window(window, model, plan, order, where, options["layers"], options["uncertainty"])
     group = zarr.open_group(output, mode="r+")
-    group["class"][rows, cols] = labels
-    group["confidence"][rows, cols] = confidence
+    for name, array in result.items():
+        if name == "probability":
+            group[name][:, rows, cols] = array
+        else:
+            group[name][rows, cols] = array
     group["done"][cy, cx] = True
     return cy, cx
 
 
+def _prepare(cube, model: MapModel) -> tuple[xr.Dataset, Path | None, DatePlan, np.ndarray]:
+    path = Path(cube) if isinstance(cube, str | Path) else None
+    if path is not None:
+        if not path.exists():
+            raise FileNotFoundError(f"cube {path} does not exist")
+        if path.suffix == ".zarr":
+            missing = missing_chunks(path)
+            if missing:
+                raise ValueError(f"cube {path}: chunks missing on disk ({missing}); zarr would read them as fill "
+                                 "values (a deleted or never written chunk): restore or rewrite the cube")
+        dataset = open_cube(path, chunks={}, validate=False)
+    else:
+        dataset = cube
+    C.validate_cube(dataset, check_values=False)
+    source = dataset.attrs.get("source", str(path) if path else "in-memory cube")
+    order = model.band_order(dataset[C.BAND].values, f"cube {source}")
+    plan = model.plan(dataset[C.TIME].values, f"cube {source}")
+    return dataset, path, plan, order
+
+
 def predict_map(
     cube: xr.Dataset | str | Path,
-    predictor,
+    model: MapModel,
     output: str | Path,
     chunk: int = 256,
     scheduler: str | None = None,
     progress: bool = True,
     on_window: Callable[[int, int], None] | None = None,
+    probabilities: bool = False,
+    uncertainty: str | None = None,
+    overwrite: bool = False,
 ) -> xr.Dataset:
-    """Classify every pixel of ``cube`` window by window into the zarr store ``output``; returns the map, with
-    the cube's ``x``/``y`` and ``spatial_ref`` when the cube is georeferenced (the store itself holds no CRS).
+    """Map every pixel of ``cube`` with ``model`` into ``output`` (``.zarr`` or ``.tif``); returns the map
+    (:func:`open_map`), georeferenced like the cube.
 
     ``cube`` is a path (opened lazily; required with ``scheduler``) or a dataset (dask-backed for big cubes).
-    Windows already marked done in ``output`` are skipped. ``on_window(cy, cx)`` is called after each window.
+    ``on_window(cy, cx)`` is called after each window (interrupting there leaves a resumable work store).
     """
+    if chunk < 1:
+        raise ValueError(f"chunk must be a positive number of pixels, got {chunk}")
     output = Path(output)
-    source = str(cube) if isinstance(cube, str | Path) else cube.attrs.get("source", "in-memory cube")
-    dataset = open_cube(cube, chunks={}, validate=False) if isinstance(cube, str | Path) else cube
+    if output.suffix.lower() not in (".zarr", *GEOTIFF_SUFFIXES):
+        raise ValueError(f"{output}: the map is written as a .zarr store or a .tif GeoTIFF")
+    dataset, path, plan, order = _prepare(cube, model)
+    layers = _layers(model, probabilities, uncertainty)
+    options = {"layers": layers, "uncertainty": uncertainty}
+    fingerprint = hashlib.sha256(json.dumps({
+        "cube": cube_fingerprint(dataset, path), "model": model.fingerprint(), "chunk": chunk,
+        "layers": sorted(layers), "uncertainty": uncertainty,
+    }).encode()).hexdigest()
+    if output.exists():
+        found = _output_fingerprint(output)
+        if found == fingerprint and not overwrite:
+            return open_map(output)
+        if not overwrite:
+            raise MapOutputError(
+                f"{output} already holds a map made from another cube, model or options (or not by sitsbench): "
+                "pass --overwrite to replace it, or choose another --output"
+            )
+    source = dataset.attrs.get("source", str(path) if path else "in-memory cube")
+    attrs = {"fingerprint": fingerprint, "source": source, "model": model.source, "chunk": chunk,
+             "class_names": list(model.class_names), "layers": sorted(layers), "uncertainty": uncertainty}
+    work = _work_path(output)
+    group = _open_work_store(work, dataset, chunk, attrs, layers, len(model.class_names), overwrite)
     height, width = dataset.sizes[C.Y], dataset.sizes[C.X]
-    group = _open_store(output, height, width, chunk, source)
     done = np.asarray(group["done"][:])
     todo = [(cy, cx) for cy, cx in window_grid(height, width, chunk) if not done[cy, cx]]
     bar = tqdm(total=len(todo), desc="predict-map", unit="window", disable=not progress)
     if scheduler is None:
         for cy, cx in todo:
-            _process_window(dataset, predictor, str(output), chunk, cy, cx)
+            _process_window(dataset, model, plan, order, str(work), chunk, cy, cx, options)
             bar.update()
             if on_window is not None:
                 on_window(cy, cx)
     else:
-        if not isinstance(cube, str | Path):
+        if path is None:
             raise ValueError("a dask.distributed run needs the cube as a file path that every worker can read")
         from distributed import Client, as_completed
 
         with Client(scheduler) as client:
-            futures = [
-                client.submit(_process_window, str(cube), predictor, str(output), chunk, cy, cx, pure=False)
-                for cy, cx in todo
-            ]
+            futures = [client.submit(_process_window, str(path), model, plan, order, str(work), chunk, cy, cx, options,
+                                     pure=False) for cy, cx in todo]
             for future in as_completed(futures):
                 cy, cx = future.result()
                 bar.update()
                 if on_window is not None:
                     on_window(cy, cx)
     bar.close()
-    return georef.copy_georeference(dataset, open_map(output))
+    if output.suffix == ".zarr":
+        _replace(work, output)
+    else:
+        write_geotiffs(work, output, dataset)
+        for name, stale in layer_paths(output, LAYERS).items():  # a replaced map's layers that this run did not write
+            if name not in layers:
+                stale.unlink(missing_ok=True)
+        shutil.rmtree(work)
+    return open_map(output)
+
+
+def _replace(source: Path, target: Path) -> None:
+    """Put the folder ``source`` at ``target``, the old ``target`` removed only once the new one is in place."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(source, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def layer_paths(output: str | Path, layers) -> dict[str, Path]:
+    """GeoTIFF file of each layer: the class map at ``output``, the others beside it (``map.confidence.tif``)."""
+    output = Path(output)
+    return {name: output if name == "class" else output.with_name(f"{output.stem}.{name}{output.suffix}")
+            for name in layers}
+
+
+def write_geotiffs(store: str | Path, output: str | Path, cube: xr.Dataset) -> dict[str, Path]:
+    """Convert a complete work store into cloud-optimised GeoTIFFs with the cube's CRS and transform, window by
+    window (bounded memory); each file is written under a temporary name and renamed into place."""
+    import rasterio
+    import rasterio.shutil
+    from affine import Affine
+    from rasterio.windows import Window
+
+    group = zarr.open_group(str(store), mode="r")
+    names = list(group.attrs["class_names"])
+    chunk = int(group.attrs["chunk"])
+    height, width = cube.sizes[C.Y], cube.sizes[C.X]
+    crs = georef.crs_of(cube).to_wkt() if georef.has_crs(cube) else None
+    transform = georef.transform_of(cube) if georef.has_crs(cube) else Affine.identity()
+    small = len(names) < TIF_NODATA_CLASS
+    paths = layer_paths(output, group.attrs["layers"])
+    for name, path in paths.items():
+        array = group[name]
+        count = array.shape[0] if name == "probability" else 1
+        if name == "class":
+            dtype, nodata = ("uint8", TIF_NODATA_CLASS) if small else ("int16", NODATA_CLASS)
+        else:
+            dtype, nodata = "float32", np.nan
+        strip = path.with_name(f".{path.name}.strip.tif")
+        final = path.with_name(f".{path.name}.tmp")
+        profile = {"driver": "GTiff", "height": height, "width": width, "count": count, "dtype": dtype,
+                   "nodata": nodata, "crs": crs, "transform": transform, "tiled": True, "blockxsize": 256,
+                   "blockysize": 256, "compress": "deflate"}
+        try:
+            with rasterio.open(strip, "w", **profile) as dst:
+                for cy, cx in window_grid(height, width, chunk):
+                    rows, cols = slice(cy * chunk, (cy + 1) * chunk), slice(cx * chunk, (cx + 1) * chunk)
+                    block = array[:, rows, cols] if count > 1 else array[rows, cols][None]
+                    if name == "class":
+                        block = np.where(block < 0, nodata, block).astype(dtype)
+                    window = Window(cols.start, rows.start, block.shape[2], block.shape[1])
+                    dst.write(block, window=window)
+                dst.update_tags(**{FINGERPRINT_TAG: group.attrs["fingerprint"], "layer": name,
+                                   "class_names": json.dumps(names),
+                                   "layers": json.dumps(sorted(paths)), "model": str(group.attrs["model"]),
+                                   "cube": str(group.attrs["source"])})
+                if name == "probability":
+                    for band, class_name in enumerate(names, start=1):
+                        dst.set_band_description(band, f"P({class_name})")
+                else:
+                    dst.set_band_description(1, name)
+                if name == "class" and small:
+                    dst.write_colormap(1, _colormap(len(names)))
+            rasterio.shutil.copy(strip, final, driver="COG", compress="DEFLATE", blocksize=256)
+            os.replace(final, path)
+        finally:
+            strip.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
+    return paths
+
+
+def _colormap(n_classes: int) -> dict[int, tuple[int, int, int, int]]:
+    from matplotlib import colormaps
+
+    table = colormaps["tab20"]
+    return {k: tuple(int(255 * v) for v in table(k % 20)) for k in range(n_classes)}
+
+
+def _output_fingerprint(output: Path) -> str | None:
+    """The fingerprint recorded in an existing map (``None`` when it has none or cannot be read)."""
+    try:
+        if output.suffix == ".zarr":
+            return zarr.open_group(str(output), mode="r").attrs.get("fingerprint")
+        import rasterio
+
+        with rasterio.open(output) as src:
+            return src.tags().get(FINGERPRINT_TAG)
+    except Exception:  # not a map of ours (or damaged): no fingerprint
+        return None
 
 
 def open_map(path: str | Path) -> xr.Dataset:
-    """Open a map written by :func:`predict_map` (lazy, dask-backed)."""
-    return xr.open_zarr(str(path), consolidated=False, mask_and_scale=False)
+    """Open a map written by :func:`predict_map`: a ``.zarr`` store (lazy) or the GeoTIFFs of a ``.tif`` output
+    (``class`` with ``-1`` where no class), with the cube's ``x``/``y``/``spatial_ref`` when it had a CRS."""
+    path = Path(path)
+    if path.suffix == ".zarr":
+        result = xr.open_zarr(str(path), consolidated=False, mask_and_scale=False)
+        if georef.SPATIAL_REF in result.data_vars:
+            result = result.set_coords(georef.SPATIAL_REF)
+        result.attrs["class_names"] = list(result.attrs.get("class_names", []))
+        return result
+    import rasterio
+    import rioxarray
+
+    with rasterio.open(path) as src:
+        tags = src.tags()
+    layers = {}
+    for name, file in layer_paths(path, json.loads(tags.get("layers", '["class"]'))).items():
+        array = rioxarray.open_rasterio(file, mask_and_scale=False)
+        if name == "class":
+            values = array.values[0].astype(np.int16)
+            nodata = array.rio.nodata
+            values[values == nodata] = NODATA_CLASS
+            array = array.isel(band=0, drop=True).copy(data=values)
+        elif name == "probability":
+            array = array.rename(band="class")
+        else:
+            array = array.isel(band=0, drop=True)
+        layers[name] = array
+    result = xr.Dataset(layers)
+    if not georef.has_crs(result) or result[georef.SPATIAL_REF].attrs.get("crs_wkt") is None:
+        result = result.drop_vars(georef.SPATIAL_REF, errors="ignore")
+    result.attrs.update({"class_names": json.loads(tags.get("class_names", "[]")), "fingerprint": tags.get(FINGERPRINT_TAG)})
+    return result

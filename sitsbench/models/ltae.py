@@ -90,13 +90,13 @@ class LTAEClassifier(SITSClassifier):
         return self.encoder(x, doy, mask)[1]
 
 
-@register_model("ltae", input_kind="series")
+@register_model("ltae", input_kind="series", reads_doy=True)
 def ltae(in_channels: int, num_classes: int, **kwargs) -> LTAEClassifier:
     """8 heads with keys of size 8, d_model 64, output 64 (Garnot & Landrieu use 16 heads, d_model 256)."""
     return LTAEClassifier(in_channels, num_classes, **kwargs)
 
 
-@register_model("ltae_base", input_kind="series")
+@register_model("ltae_base", input_kind="series", reads_doy=True)
 def ltae_base(in_channels: int, num_classes: int, **kwargs) -> LTAEClassifier:
     """The paper's size: 16 heads, keys of size 8, d_model 256, output 128."""
     return LTAEClassifier(in_channels, num_classes, **{"d_model": 256, "num_heads": 16, "out_dim": 128, **kwargs})

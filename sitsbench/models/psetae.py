@@ -61,7 +61,7 @@ class PSETAE(SITSClassifier):
         return self.temporal(dates, doy, mask)[0]
 
 
-@register_model("psetae", input_kind="pixelset")
+@register_model("psetae", input_kind="pixelset", reads_doy=True)
 def psetae(in_channels: int, num_classes: int, **kwargs) -> PSETAE:
     """PSE (32, 64 -> 64) + L-TAE (8 heads, d_model 64): a CPU-sized PSE-TAE."""
     return PSETAE(in_channels, num_classes, **kwargs)

@@ -5,7 +5,9 @@ A registered factory takes ``in_channels`` and ``num_classes`` plus keyword opti
 ``model_kwargs``) so that checkpoints can rebuild it. Each factory may declare the kind of input its model
 reads (``"series"`` ``(B, T, C)``, ``"pixelset"`` ``(B, T, C, S)``, ``"patch"`` ``(B, T, C, H, W)``, ``"plane"``
 for 2D image representations...) with ``register_model(name, input_kind=...)``; the model carries it as
-``model.input_kind``.
+``model.input_kind``. Models that read the day of year of each date (a positional encoding of the calendar, as
+L-TAE and SITS transformers do) are registered with ``reads_doy=True``: they accept any dates, while the others
+read fixed positions (see :mod:`sitsbench.inference.dates`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 
-def register_model(name: str, input_kind: str | None = None) -> Callable:
+def register_model(name: str, input_kind: str | None = None, reads_doy: bool = False) -> Callable:
     """Decorator registering ``factory(in_channels, num_classes, **kw) -> nn.Module`` under ``name``."""
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -27,6 +29,7 @@ def register_model(name: str, input_kind: str | None = None) -> Callable:
             raise ValueError(f"a model named {name!r} is already registered (by {_MODELS[name].__module__})")
         if input_kind is not None:
             factory.input_kind = input_kind
+        factory.reads_doy = reads_doy
         _MODELS[name] = factory
         return factory
 
@@ -45,6 +48,11 @@ def model_entrypoint(name: str) -> Callable[..., nn.Module]:
         hint = f"did you mean {close}?" if close else f"registered models: {list_models()}"
         raise KeyError(f"unknown model {name!r}; {hint}")
     return _MODELS[name]
+
+
+def reads_doy(name: str) -> bool:
+    """True when the registered model ``name`` encodes each date by its day of year (any dates accepted)."""
+    return bool(getattr(model_entrypoint(name), "reads_doy", False))
 
 
 def create_model(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:

@@ -53,13 +53,13 @@ class TransformerClassifier(SITSClassifier):
         return tokens.max(dim=1).values
 
 
-@register_model("transformer_small", input_kind="series")
+@register_model("transformer_small", input_kind="series", reads_doy=True)
 def transformer_small(in_channels: int, num_classes: int, **kwargs) -> TransformerClassifier:
     """3 layers, 4 heads, d_model 64."""
     return TransformerClassifier(in_channels, num_classes, **kwargs)
 
 
-@register_model("transformer_tiny", input_kind="series")
+@register_model("transformer_tiny", input_kind="series", reads_doy=True)
 def transformer_tiny(in_channels: int, num_classes: int, **kwargs) -> TransformerClassifier:
     """1 layer, 2 heads, d_model 32: fast CPU runs."""
     return TransformerClassifier(in_channels, num_classes, **{"d_model": 32, "num_heads": 2, "num_layers": 1,

@@ -1,0 +1,269 @@
+"""A trained model as a self-describing folder: what ``sitsbench train`` writes and ``predict-map`` / ``evaluate``
+read.
+
+Everything needed to prepare new data exactly as the training data was prepared travels with the weights:
+
+``model.json``
+    the format tag, the model (registry name and arguments, or ``rf``), the **band names in the order the model
+    reads them**, the class names, the **date policy** and reference dates (:mod:`sitsbench.inference.dates`),
+    the normalisation statistics of the training samples (also the value range used to refuse data in other units),
+    the SHA-256 of the weights file, and a summary of the training run;
+``weights.pt`` (networks) or ``forest.pkl`` (Random Forest)
+    the weights; a pickle is only unpickled after its checksum matched ``model.json`` (pickles run code: only load
+    folders you trust);
+``train_record.json``
+    the full run record of the training (written by ``sitsbench train``).
+
+A folder is written under a temporary name and renamed into place, so an interrupted save never leaves half a
+model, and an existing folder is only replaced with ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from sitsbench.data import samples as S
+from sitsbench.data.normalize import BandStats
+from sitsbench.inference.dates import DATE_POLICIES, DatePlan, DateReference, plan_dates
+from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
+
+MODEL_FORMAT = "sitsbench-model/1"
+MODEL_FILE = "model.json"
+FOREST = "rf"
+RANGE_SPANS = 3.0
+"""A band whose median clear value lies more than this many training 2-98 % spans outside that range is refused."""
+
+
+class ModelFolderError(ValueError):
+    """A folder that is not a readable sitsbench model."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class MapModel:
+    """A predictor with everything that prepares its inputs: bands, dates, normalisation, classes."""
+
+    predictor: TorchPredictor | ForestPredictor
+    model_name: str
+    bands: tuple[str, ...]
+    class_names: list[str]
+    stats: BandStats
+    reference: DateReference
+    date_policy: str
+    model_kwargs: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    source: str = "in-memory model"
+
+    def __post_init__(self) -> None:
+        if self.date_policy not in DATE_POLICIES:
+            raise ValueError(f"date policy must be one of {DATE_POLICIES}, got {self.date_policy!r}")
+        if tuple(self.stats.bands) != tuple(self.bands):
+            raise ValueError(f"normalisation statistics are for bands {self.stats.bands}, the model reads {self.bands}")
+
+    # -- preparing inputs -------------------------------------------------------------------------------------
+    def band_order(self, bands, where: str) -> np.ndarray:
+        """Indices that put data with band names ``bands`` in the model's order; every model band must be there."""
+        bands = [str(b) for b in bands]
+        missing = [b for b in self.bands if b not in bands]
+        if missing:
+            raise ValueError(
+                f"{where} has bands {bands} but the model ({self.source}) reads {list(self.bands)}: missing {missing}"
+            )
+        return np.asarray([bands.index(b) for b in self.bands])
+
+    def check_values(self, values: np.ndarray, valid: np.ndarray, where: str) -> None:
+        """Refuse NaN/inf under a clear mask and bands whose median clear value lies far outside the training range
+        (``values`` ``(N, T, C)`` in the model's band order, ``valid`` ``(N, T)``)."""
+        valid = np.asarray(valid, dtype=bool)
+        clear = values[valid]  # (n_clear, C)
+        if clear.size == 0:
+            return
+        finite = np.isfinite(clear)
+        if not finite.all():
+            n_bad = int((~finite.all(axis=1)).sum())
+            raise ValueError(f"{where}: {n_bad} observation(s) marked clear ('valid' True) hold NaN/inf reflectance; "
+                             "mark them invalid or fill them")
+        median = np.median(clear, axis=0)
+        span = self.stats.high - self.stats.low
+        outside = (median < self.stats.low - RANGE_SPANS * span) | (median > self.stats.high + RANGE_SPANS * span)
+        if outside.any():
+            details = ", ".join(
+                f"{self.bands[i]}: median {median[i]:.4g} vs training 2-98 % range "
+                f"[{self.stats.low[i]:.4g}, {self.stats.high[i]:.4g}]" for i in np.flatnonzero(outside)
+            )
+            raise ValueError(f"{where}: values far outside the range the model ({self.source}) was trained on "
+                             f"({details}); another unit (digital numbers vs 0-1 reflectance?) or another sensor")
+
+    def plan(self, dates: np.ndarray, where: str) -> DatePlan:
+        return plan_dates(dates, self.reference, self.date_policy, where)
+
+    def inputs(self, values: np.ndarray, valid: np.ndarray, plan: DatePlan) -> tuple[np.ndarray, np.ndarray]:
+        """Model inputs ``x`` ``(N, T', C)`` (gap-filled on the plan, standardised) and ``mask`` ``(N, T')``."""
+        x, mask = plan.apply(values, valid)
+        return self.stats.standardize(x, band_axis=-1), mask
+
+    def predict_proba(self, x: np.ndarray, doy: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``(N, K)`` probabilities over every class of ``class_names`` (0 for classes the model never saw)."""
+        proba = np.zeros((x.shape[0], len(self.class_names)), dtype=np.float32)
+        proba[:, self.predictor.classes] = self.predictor(x, doy, mask)
+        return proba
+
+    def sample_inputs(self, samples: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Inputs of labelled samples, each on its own dates: ``x`` ``(N, T', C)``, ``mask`` ``(N, T')`` and ``doy``
+        ``(N, T')`` (samples with the same dates are prepared together; under the ``doy`` policy shorter series
+        are padded at the end with masked zeros)."""
+        where = samples.attrs.get("source", "samples")
+        order = self.band_order(samples[S.BAND].values, where)
+        values = np.asarray(samples[S.VALUES].values, dtype=np.float32)[:, :, order]
+        valid = np.asarray(samples[S.VALID].values)
+        dates = np.asarray(samples[S.DATE].values, dtype="datetime64[D]")
+        self.check_values(values, valid, where)
+        groups: dict[bytes, list[int]] = {}
+        for row in range(len(dates)):
+            groups.setdefault(dates[row].tobytes(), []).append(row)
+        parts = []
+        for rows in groups.values():
+            rows = np.asarray(rows)
+            real = ~np.isnat(dates[rows[0]])
+            plan = self.plan(dates[rows[0]][real], f"{where} (sample {int(rows[0])})")
+            x, mask = self.inputs(values[rows][:, real], valid[rows][:, real], plan)
+            parts.append((rows, x, mask, plan.doy))
+        length = max(x.shape[1] for _, x, _, _ in parts)
+        n, c = len(dates), len(self.bands)
+        x_all = np.zeros((n, length, c), dtype=np.float32)
+        mask_all = np.zeros((n, length), dtype=bool)
+        doy_all = np.zeros((n, length), dtype=np.int64)
+        for rows, x, mask, doy in parts:
+            x_all[rows, : x.shape[1]], mask_all[rows, : x.shape[1]], doy_all[rows, : x.shape[1]] = x, mask, doy
+        return x_all, mask_all, doy_all
+
+    # -- the folder -------------------------------------------------------------------------------------------
+    def _kind(self) -> str:
+        return "forest" if isinstance(self.predictor, ForestPredictor) else "torch"
+
+    def description(self, weights_file: str, weights_sha256: str) -> dict:
+        return {
+            "format": MODEL_FORMAT,
+            "model": self.model_name,
+            "kind": self._kind(),
+            "model_kwargs": self.model_kwargs,
+            "bands": list(self.bands),
+            "class_names": list(self.class_names),
+            "date_policy": self.date_policy,
+            "reference_dates": self.reference.to_json(),
+            "normalisation": json.loads(self.stats.to_json()),
+            "weights": {"file": weights_file, "sha256": weights_sha256},
+            "training": self.training,
+        }
+
+    def save(self, path: str | Path, overwrite: bool = False, extra_files: dict[str, str] | None = None) -> Path:
+        """Write the model folder at ``path`` (a temporary folder renamed into place); ``extra_files`` maps file
+        names to text written beside (e.g. the training record). An existing ``path`` needs ``overwrite=True``."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists: choose another --output or pass --overwrite")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            if self._kind() == "forest":
+                weights_file = "forest.pkl"
+                (tmp / weights_file).write_bytes(pickle.dumps(self.predictor.forest))
+            else:
+                from sitsbench.training.checkpoint import save_checkpoint
+
+                weights_file = "weights.pt"
+                save_checkpoint(tmp / weights_file, self.predictor.model)
+            text = json.dumps(self.description(weights_file, _sha256(tmp / weights_file)), indent=2)
+            (tmp / MODEL_FILE).write_text(text + "\n")
+            for name, content in (extra_files or {}).items():
+                (tmp / name).write_text(content)
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.source = str(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> MapModel:
+        """Read a model folder; a missing, foreign or damaged folder raises :class:`ModelFolderError` naming it."""
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"model folder {path} does not exist (write one with `sitsbench train`)")
+        meta_path = path / MODEL_FILE
+        if not meta_path.is_file():
+            raise ModelFolderError(f"{path} is not a sitsbench model folder: no {MODEL_FILE} (expected a folder "
+                                   "written by `sitsbench train`)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ModelFolderError(f"{meta_path} is damaged: not valid JSON ({error})") from error
+        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise ModelFolderError(f"{meta_path} is not a {MODEL_FORMAT} description (format: {found!r})")
+        try:
+            weights = path / meta["weights"]["file"]
+            expected = meta["weights"]["sha256"]
+            kind, name, bands, classes = meta["kind"], meta["model"], meta["bands"], meta["class_names"]
+            stats = BandStats.from_json(json.dumps(meta["normalisation"]))
+            reference = DateReference.from_json(meta["reference_dates"])
+            policy = meta["date_policy"]
+        except (KeyError, TypeError) as error:
+            raise ModelFolderError(f"{meta_path} lacks the field {error}") from error
+        if not weights.is_file():
+            raise ModelFolderError(f"{path}: weights file {weights.name} is missing")
+        if _sha256(weights) != expected:
+            raise ModelFolderError(f"{weights}: checksum differs from {MODEL_FILE} (damaged or replaced weights)")
+        if kind == "forest":
+            predictor = ForestPredictor(pickle.loads(weights.read_bytes()))
+        elif kind == "torch":
+            from sitsbench.training.checkpoint import load_checkpoint
+
+            try:
+                model, _ = load_checkpoint(weights)
+            except (RuntimeError, KeyError, pickle.UnpicklingError) as error:
+                raise ModelFolderError(f"{weights}: cannot rebuild the network ({error})") from error
+            predictor = TorchPredictor(model, device=device)
+        else:
+            raise ModelFolderError(f"{meta_path}: unknown model kind {kind!r} (expected 'forest' or 'torch')")
+        return cls(predictor, name, tuple(bands), list(classes), stats, reference, policy,
+                   meta.get("model_kwargs", {}), meta.get("training", {}), source=str(path))
+
+    def fingerprint(self) -> str:
+        """SHA-256 of what determines the model's outputs (weights included, through their checksum)."""
+        if self._kind() == "forest":
+            weights = hashlib.sha256(pickle.dumps(self.predictor.forest)).hexdigest()
+        else:
+            digest = hashlib.sha256()
+            for key, value in self.predictor.model.state_dict().items():
+                digest.update(key.encode())
+                digest.update(value.detach().cpu().numpy().tobytes())
+            weights = digest.hexdigest()
+        description = self.description("-", weights)
+        description.pop("training")
+        return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
+

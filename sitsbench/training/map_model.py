@@ -1,0 +1,166 @@
+"""Train a map model on labelled samples, and score one on samples: what ``sitsbench train`` and ``sitsbench
+evaluate`` run.
+
+Training reads any labelled samples (a dataset loaded by :func:`sitsbench.data.load_dataset`; a labelled cube
+gives every labelled pixel, grouped by parcel), splits them by group (the dataset's own split when it keeps groups
+apart), computes the normalisation statistics and the reference dates on the training samples only, prepares every
+sample through the model's date policy (the same code that prepares a cube's pixels when mapping), and fits either
+the Random Forest baseline (Breiman 2001; ``rf``) or a registered series network with the one training loop
+(:func:`sitsbench.training.fit`, early stopping on the validation samples).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from sitsbench.data import samples as S
+from sitsbench.data.datasets import ArraySeriesDataset
+from sitsbench.data.normalize import BandStats
+from sitsbench.inference.dates import DateReference
+from sitsbench.inference.model_folder import FOREST, MapModel
+from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
+from sitsbench.metrics import classification_metrics
+
+
+@dataclass
+class MapTrainingConfig:
+    """Every knob of :func:`train_map_model`; ``None`` means the model's default."""
+
+    model: str = FOREST
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    patience: int | None = 5
+    rf_trees: int = 100
+    split_policy: str = "auto"
+    date_policy: str | None = None
+    max_train_samples: int | None = None
+    model_kwargs: dict = field(default_factory=dict)
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+
+def default_date_policy(model: str) -> str:
+    """``doy`` for models with a day-of-year encoding, ``resample`` for the others (see :mod:`~sitsbench.inference.dates`)."""
+    from sitsbench.models import reads_doy
+
+    return "doy" if model != FOREST and reads_doy(model) else "resample"
+
+
+def _check_model(config: MapTrainingConfig) -> str:
+    """The date policy to use; refuses models that cannot map pixels and policies they cannot follow."""
+    from sitsbench.models import list_models, model_entrypoint, reads_doy
+
+    if config.model != FOREST:
+        kind = getattr(model_entrypoint(config.model), "input_kind", None)
+        if kind != "series":
+            series = [name for name in list_models() if getattr(model_entrypoint(name), "input_kind", None) == "series"]
+            raise ValueError(f"model {config.model!r} reads {kind!r} inputs; a map model classifies pixel series: "
+                             f"choose {FOREST!r} or one of {series}")
+    policy = config.date_policy or default_date_policy(config.model)
+    if policy == "doy" and (config.model == FOREST or not reads_doy(config.model)):
+        raise ValueError(f"date policy 'doy' needs a model with a day-of-year encoding; {config.model!r} reads fixed "
+                         "positions: use 'resample' or 'exact'")
+    return policy
+
+
+def _fit_forest(x: np.ndarray, y: np.ndarray, config: MapTrainingConfig):
+    """A Random Forest grown ten trees at a time behind a progress bar (``warm_start`` draws the same tree seeds as
+    one ``fit``, so the forest is the same)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from tqdm.auto import tqdm
+
+    forest = RandomForestClassifier(1, random_state=config.seed, n_jobs=-1, warm_start=True)
+    with tqdm(total=config.rf_trees, desc="Random Forest", unit="tree", disable=not config.progress) as bar:
+        for size in range(10, config.rf_trees + 10, 10):
+            forest.set_params(n_estimators=min(size, config.rf_trees))
+            forest.fit(x, y)
+            bar.update(len(forest.estimators_) - bar.n)
+    return forest.set_params(warm_start=False)
+
+
+def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None) -> dict:
+    """Metrics (:func:`sitsbench.metrics.classification_metrics`) of ``model`` on the labelled ``samples`` (those
+    where ``where`` is True), each prepared through the model's bands and date policy."""
+    names = S.class_names(samples)
+    if names != list(model.class_names):
+        raise ValueError(f"{samples.attrs.get('source', 'samples')} has classes {names}, the model "
+                         f"({model.source}) predicts {list(model.class_names)}")
+    chosen = samples if where is None else samples.isel({S.SAMPLE: np.flatnonzero(where)})
+    labels = np.asarray(chosen[S.LABEL].values)
+    chosen = chosen.isel({S.SAMPLE: np.flatnonzero(labels >= 0)})
+    if chosen.sizes[S.SAMPLE] == 0:
+        raise ValueError(f"{samples.attrs.get('source', 'samples')}: no labelled sample to evaluate on")
+    x, mask, doy = model.sample_inputs(chosen)
+    proba = model.predict_proba(x, doy, mask)
+    return classification_metrics(np.asarray(chosen[S.LABEL].values), proba.argmax(axis=1), len(names), names)
+
+
+def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None) -> tuple[MapModel, dict]:
+    """Fit a map model on ``samples``; returns it and a summary (split, sizes, validation history, test metrics)."""
+    from sitsbench.models import create_model
+    from sitsbench.runtime import seed_everything
+    from sitsbench.training.engine import TrainConfig, fit
+
+    config = config or MapTrainingConfig()
+    policy = _check_model(config)
+    S.validate_samples(samples)
+    split_policy, why = (config.split_policy, "chosen") if config.split_policy != "auto" else S.choose_split_policy(samples)
+    split = S.split_samples(samples, split_policy, seed=config.seed)
+    train = S.subset_mask(split, "train")
+    if config.max_train_samples is not None and train.sum() > config.max_train_samples:
+        keep = np.random.default_rng(config.seed).choice(np.flatnonzero(train), config.max_train_samples, replace=False)
+        train = np.zeros_like(train)
+        train[keep] = True
+    if not train.any():
+        raise ValueError(f"{samples.attrs.get('source', 'samples')}: the split leaves no training sample")
+    names = S.class_names(samples)
+    bands = tuple(str(b) for b in samples[S.BAND].values)
+    stats = BandStats.from_samples(samples, train, seed=config.seed)
+    reference = DateReference.from_dates(samples[S.DATE].values[train])
+    model = MapModel(None, config.model, bands, names, stats, reference, policy)
+    x, mask, doy = model.sample_inputs(samples)
+    y = np.asarray(samples[S.LABEL].values)
+    groups = np.asarray(samples[S.GROUP].values)
+    val, test = S.subset_mask(split, "val"), S.subset_mask(split, "test")
+    start = time.perf_counter()
+    history = None
+    if config.model == FOREST:
+        model.predictor = ForestPredictor(_fit_forest(x[train].reshape(int(train.sum()), -1), y[train], config))
+        model.model_kwargs = {"n_estimators": config.rf_trees}
+    else:
+        kwargs = dict(config.model_kwargs)
+        if config.model.startswith("tempcnn"):
+            kwargs.setdefault("seq_len", x.shape[1])
+        seed_everything(config.seed)
+        network = create_model(config.model, in_channels=len(bands), num_classes=len(names), **kwargs)
+        datasets = {name: ArraySeriesDataset(x[m], mask[m], doy[m], y[m], groups[m])
+                    for name, m in (("train", train), ("val", val))}
+        train_config = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
+                                   patience=config.patience if val.any() else None, device=config.device,
+                                   seed=config.seed, progress=config.progress)
+        history = fit(network, datasets["train"], datasets["val"] if val.any() else None, train_config)
+        model.predictor = TorchPredictor(network.cpu(), device=config.device)
+        model.model_kwargs = kwargs
+    duration = time.perf_counter() - start
+    summary = {
+        "split_policy": split_policy, "split_reason": why,
+        "n_train": int(train.sum()), "n_val": int(val.sum()), "n_test": int(test.sum()),
+        "date_policy": policy, "reference_dates": reference.describe(), "train_time_s": duration,
+        "config": {k: v for k, v in config.__dict__.items() if k != "progress"},
+    }
+    if history is not None:
+        summary["history"] = history.to_dict()
+    if test.any():
+        summary["test"] = evaluate_map_model(model, samples, test)
+    model.training = {k: summary[k] for k in ("split_policy", "n_train", "n_val", "n_test", "train_time_s")}
+    model.training["seed"] = config.seed
+    if "test" in summary:
+        model.training["test_oa"] = summary["test"]["oa"]
+        model.training["test_macro_f1"] = summary["test"]["macro_f1"]
+    return model, summary

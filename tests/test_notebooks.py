@@ -173,3 +173,24 @@ def test_papermill_reads_every_parameter(path):
     assigned = [line.split("=")[0].strip() for line in tagged.source.splitlines()
                 if "=" in line and not line.lstrip().startswith("#")]
     assert list(papermill.inspect_notebook(str(path))) == assigned
+
+
+@pytest.mark.slow
+def test_model_to_map_chapter_maps_a_new_landscape_and_assesses_it_honestly(tmp_path):
+    import rasterio
+
+    record = run_chapter("08_model_to_map", tmp_path)
+    metrics = record["metrics"]
+    assert metrics["test_oa"] > 0.6 and metrics["map_pixel_agreement"] > 0.6
+    assert metrics["entropy_wrong"] > metrics["entropy_right"], "the uncertainty layer is higher where the map is wrong"
+    # the error-adjusted estimate is closer to the true areas on average than the pixel count, and its 95 % intervals
+    # (where the sample saw errors) cover the truth most of the time (normal approximation: not exactly 95 %)
+    assert metrics["estimate_relative_error"] < metrics["pixel_count_relative_error"] / 3
+    assert 0.88 < metrics["ci_coverage"] <= 1.0 and metrics["zero_width_share"] < 0.6
+    assert abs(metrics["overall_accuracy"] - metrics["map_pixel_agreement"]) < 3 * metrics["overall_accuracy_ci"]
+    with rasterio.open(tmp_path / "runs" / "map.tif") as src:
+        assert src.crs.to_epsg() == 32631 and src.transform.a == 10.0
+    rates = {row["model"]: row["pixels_per_s"] for row in metrics["throughput"]}
+    assert set(rates) == {"rf", "tempcnn", "ltae"} and min(rates.values()) > 0
+    if SINOP.exists():
+        assert metrics["sinop_same_crs_and_transform"]

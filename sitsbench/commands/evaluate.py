@@ -57,12 +57,16 @@ def _run_model(args: argparse.Namespace) -> int:
     subset = args.subset
     trained_on = model.training.get("dataset", {}).get("checksum")
     if subset == "auto":
-        subset = "test" if trained_on == loaded.checksum else "all"
+        same = trained_on == loaded.checksum and model.training.get("split_policy") != "none"
+        subset = "test" if same else "all"
+    if trained_on == loaded.checksum and model.training.get("split_policy") == "none":
+        print("note: the model was trained on every labelled sample of this dataset: these scores are not a test")
     if subset == "all":
         where = np.ones(samples.sizes[S.SAMPLE], dtype=bool)
     else:
-        if trained_on != loaded.checksum:
-            print("note: this is not the training dataset: its split is not the training split")
+        if trained_on != loaded.checksum or model.training.get("split_policy") == "none":
+            raise ValueError(f"--subset {subset} names a part of the training split, but {args.dataset} was not split "
+                             "for this model (another dataset, or split policy 'none'): use --subset all")
         split = S.split_samples(samples, model.training.get("split_policy", "group"),
                                 seed=int(model.training.get("seed", 0)))
         where = S.subset_mask(split, subset)

@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--patience", type=int, default=5, help="epochs without validation improvement before stop")
     parser.add_argument("--trees", type=int, default=100, help="trees of the Random Forest")
     parser.add_argument("--model-args", help="JSON object of extra arguments of the network")
-    parser.add_argument("--split-policy", default="auto", choices=("auto", "predefined", "group"))
+    parser.add_argument("--split-policy", default="auto", choices=("auto", "predefined", "group", "none"),
+                        help="auto: the dataset's split when it keeps groups apart, else by group; none: train on "
+                        "every labelled sample (a production model, no test score)")
     parser.add_argument("--date-policy", choices=DATE_POLICIES,
                         help="how new dates are fed to the model (default: doy for L-TAE/transformers, else resample)")
     parser.add_argument("--max-train-samples", type=int, help="subsample the training samples (seeded)")

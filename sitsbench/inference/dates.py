@@ -49,8 +49,9 @@ class DateReference:
     @classmethod
     def from_dates(cls, dates: np.ndarray) -> DateReference:
         """Reference of ``(sample, time)`` dates (``NaT`` padding): the samples with the most common number of real
-        dates give the median first day of year and the median offset of each position. ``tolerance`` is the median
-        spacing of the reference dates (at least one day)."""
+        dates give the median first day of year and the median offset of each position. ``tolerance`` is twice the
+        median spacing of the reference dates (at least one day): a series may start or end up to two revisits away
+        from the reference season, as a cube of the same season with other acquisition dates does."""
         dates = np.asarray(dates, dtype="datetime64[D]").reshape(-1, np.shape(dates)[-1])
         real = ~np.isnat(dates)
         lengths = real.sum(axis=1)
@@ -61,7 +62,7 @@ class DateReference:
         offsets = np.median((chosen - chosen[:, :1]).astype(np.float64), axis=0)
         start_doy = int(np.median(day_of_year(chosen[:, 0])))
         spacing = float(np.median(np.diff(offsets))) if common > 1 else 1.0
-        return cls(start_doy=start_doy, offsets=np.round(offsets, 1), tolerance=max(spacing, 1.0))
+        return cls(start_doy=start_doy, offsets=np.round(offsets, 1), tolerance=max(2 * spacing, 1.0))
 
     @property
     def doy(self) -> np.ndarray:

@@ -37,6 +37,8 @@ class MapTrainingConfig:
     patience: int | None = 5
     rf_trees: int = 100
     split_policy: str = "auto"
+    """``auto`` (the dataset's split when it keeps groups apart, else by group), ``predefined``, ``group``, or ``none``
+    (every labelled sample trains the model: no validation, no test score)."""
     date_policy: str | None = None
     max_train_samples: int | None = None
     model_kwargs: dict = field(default_factory=dict)
@@ -111,7 +113,10 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     policy = _check_model(config)
     S.validate_samples(samples)
     split_policy, why = (config.split_policy, "chosen") if config.split_policy != "auto" else S.choose_split_policy(samples)
-    split = S.split_samples(samples, split_policy, seed=config.seed)
+    if split_policy == "none":  # a production model: every labelled sample trains it, nothing is held out
+        split = np.where(np.asarray(samples[S.LABEL].values) >= 0, S.SPLIT_CODES["train"], S.NO_SPLIT).astype(np.int8)
+    else:
+        split = S.split_samples(samples, split_policy, seed=config.seed)
     train = S.subset_mask(split, "train")
     if config.max_train_samples is not None and train.sum() > config.max_train_samples:
         keep = np.random.default_rng(config.seed).choice(np.flatnonzero(train), config.max_train_samples, replace=False)

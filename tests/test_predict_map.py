@@ -155,3 +155,13 @@ def test_geotiff_output_is_a_cog_with_the_cube_crs_transform_and_layers(toy_cube
     plain = predict_map(save_cube(toy_cube, tmp_path / "plain.zarr"), model, tmp_path / "plain_map.zarr",
                         chunk=32, progress=False)
     assert not georef.has_crs(plain), "a cube without CRS gives a map without CRS, never an invented one"
+
+
+def test_a_dask_cluster_makes_the_same_map(toy_cube, model, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    path = save_cube(toy_cube, tmp_path / "cube.zarr")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        result = predict_map(path, model, tmp_path / "map.tif", chunk=32, progress=False,
+                             scheduler=cluster.scheduler_address)
+    np.testing.assert_array_equal(result["class"].values, whole_cube(toy_cube, model)["class"])

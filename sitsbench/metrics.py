@@ -26,6 +26,10 @@ def confusion_matrix(
     y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred differ in size: {y_true.size} vs {y_pred.size}")
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if values.dtype.kind not in "iub" and not (values.dtype.kind == "f" and np.all(np.mod(values, 1) == 0)):
+            example = (values[np.mod(values, 1) != 0][0] if values.dtype.kind == "f" else values[0]).item()
+            raise ValueError(f"{name} must hold integer class ids, got {values.dtype} values such as {example!r}")
     keep = y_true != ignore_index
     y_true, y_pred = y_true[keep].astype(np.int64), y_pred[keep].astype(np.int64)
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):

@@ -93,6 +93,24 @@ def map_throughput(workdir: Path, models=("rf", "tempcnn", "ltae", "transformer_
     return rows
 
 
+def open_validation_cost(workdir: Path, sides=(128, 256, 512), n_dates: int = 20, chunk: int = 64) -> list[dict]:
+    """Seconds of ``open_cube`` with its default validation (missing chunks, dims, every value streamed chunk by
+    chunk up to :data:`~sitsbench.data.io.FULL_CHECK_BYTES`, a sample of windows beyond) against a bare lazy open of
+    the same zarr cube."""
+    from sitsbench.data.io import FULL_CHECK_BYTES
+
+    rows = []
+    for side in sides:
+        path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
+        bare_s, _ = timed(partial(open_cube, path, chunks={}, validate=False))
+        checked_s, peak = timed(partial(open_cube, path, chunks={}))
+        cube_bytes = side * side * n_dates * len(C.S2_BANDS) * 4
+        rows.append({"side": side, "cube_mib": cube_bytes / 2**20, "bare_s": bare_s, "validated_s": checked_s,
+                     "peak_mib": peak / 2**20, "full_check": cube_bytes <= FULL_CHECK_BYTES,
+                     "validated_mib_per_s": cube_bytes / 2**20 / checked_s})
+    return rows
+
+
 def data_path_throughput(workdir: Path, side: int = 256, n_dates: int = 20, chunk: int = 64) -> dict:
     """Pixels/s of cube-on-disk -> standardised batches vs a raw NumPy memmap read of the same bytes."""
     path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)

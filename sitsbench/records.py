@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import subprocess
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sitsbench.atomic import write_text
 
 RECORD_VERSION = 1
 TRACKED_PACKAGES = ("sitsbench", "torch", "torchvision", "timm", "numpy", "xarray", "scikit-learn")
@@ -57,21 +57,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def dataset_provenance(name: str, manifest_dir: str | Path | None = None) -> dict[str, str]:
@@ -133,7 +118,7 @@ def make_run_record(
 def write_run_record(path: str | Path, **fields: Any) -> Path:
     """Build a record with :func:`make_run_record` and write it atomically as JSON to ``path``."""
     record = make_run_record(**fields)
-    return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True))
+    return write_text(path, json.dumps(record, indent=2, sort_keys=True))
 
 
 def update_run_record(path: str | Path, destination: str | Path | None = None, **fields: Any) -> Path:
@@ -141,7 +126,7 @@ def update_run_record(path: str | Path, destination: str | Path | None = None, *
     (default: in place)."""
     record = read_run_record(path)
     record.update(_jsonable(fields))
-    return atomic_write_text(destination or path, json.dumps(record, indent=2, sort_keys=True))
+    return write_text(destination or path, json.dumps(record, indent=2, sort_keys=True))
 
 
 def read_run_record(path: str | Path) -> dict[str, Any]:

@@ -9,11 +9,19 @@ import numpy as np
 import torch
 
 
+def check_seed(seed) -> int:
+    """``seed`` if it is a non-negative integer; otherwise a ``ValueError`` saying what was given."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r} ({type(seed).__name__})")
+    return int(seed)
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     """Seed Python, NumPy and torch; with ``deterministic`` ask torch for deterministic kernels.
 
     Returns a torch generator seeded with ``seed`` for data loaders and samplers.
     """
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - libraries that still use the global NumPy state
     torch.manual_seed(seed)

@@ -57,4 +57,5 @@ def test_cli_generates_a_cube(tmp_path, capsys):
     assert main(["synthetic", str(tmp_path / "toy.zarr"), "--preset", "toy", "--seed", "2"]) == 0
     assert "wrote" in capsys.readouterr().out
     cube = open_cube(tmp_path / "toy.zarr", chunks=None)
-    assert cube.sizes["y"] == 64 and cube.attrs["source"] == "sitsbench synthetic (seed=2)"
+    assert cube.sizes["y"] == 64 and cube.attrs["origin"] == "sitsbench synthetic (seed=2)"
+    assert cube.attrs["source"] == str(tmp_path / "toy.zarr"), "errors about the cube name its file"

@@ -99,7 +99,12 @@ def test_nan_under_a_clear_mask_is_refused_naming_the_window(workdir, forest, pl
     values[t, 2, y, x] = np.nan
     save_cube(placed.assign({C.REFLECTANCE: (placed[C.REFLECTANCE].dims, values)}), workdir / "nan.zarr")
     assert _predict(workdir / "nan.zarr", forest, workdir / "nan.tif") == 2
-    assert "rows 32:64 cols 32:64" in capsys.readouterr().err
+    assert f"NaN/inf observations where 'valid' is True (first at time index {t}, y index {y}, x index {x})" in \
+        capsys.readouterr().err
+    # an in-memory cube is checked window by window as it is read
+    bad = placed.assign({C.REFLECTANCE: (placed[C.REFLECTANCE].dims, values)})
+    with pytest.raises(ValueError, match="window rows 32:64 cols 32:64: 1 observation"):
+        predict_map(bad, MapModel.load(forest), workdir / "nan_memory.zarr", chunk=32, progress=False)
 
 
 def test_a_deleted_zarr_chunk_is_detected(workdir, forest, placed, capsys):

@@ -89,8 +89,9 @@ def test_collect_builds_one_row_per_run_and_reports_corrupted_records(tmp_path, 
     assert main(["results", "collect", str(tmp_path), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert str(tmp_path / "broken" / "record.json") in err and str(tmp_path / "sweep" / "run1.json") in err
-    assert out.read_text().count("\n") == 3  # header + 2 runs
+    assert not out.exists(), "a refused collection writes nothing"
     assert main(["results", "collect", str(tmp_path), "--out", str(out), "--allow-corrupt"]) == 0
+    assert out.read_text().count("\n") == 3  # header + 2 runs
 
 
 def test_parquet_falls_back_to_csv_without_pyarrow(tmp_path):

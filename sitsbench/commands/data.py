@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import yaml
 
 from sitsbench.data.fetch import CONNECT_TIMEOUT, ENV_VAR, SOURCE_ENV_VAR, data_root, fetch, local_source
-from sitsbench.data.manifests import load_manifest, load_manifests, summary_rows, text_table
+from sitsbench.data.manifests import (
+    load_manifest,
+    load_manifest_file,
+    manifest_paths,
+    summary_rows,
+    text_table,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,8 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    print(text_table(summary_rows(load_manifests())))
-    return 0
+    manifests, broken = {}, []
+    for path in manifest_paths():
+        try:
+            manifests[path.stem] = load_manifest_file(path)
+        except ValueError as error:  # one broken manifest must not hide the others
+            broken.append(str(error))
+    print(text_table(summary_rows(manifests)))
+    for message in broken:
+        print(f"invalid manifest: {message}", file=sys.stderr)
+    return 1 if broken else 0
 
 
 class _InfoDumper(yaml.SafeDumper):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from sitsbench.atomic import write_text
 from sitsbench.results import collect, write_table
 from sitsbench.results.leaderboard import leaderboard_page
 from sitsbench.results.plots import standard_plots
@@ -31,6 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_collect(args: argparse.Namespace) -> int:
     collection = collect(args.directory)
+    for error in collection.errors:
+        print(f"unreadable run record: {error}", file=sys.stderr)
+    if collection.errors and not args.allow_corrupt:  # before writing anything: existing tables stay as they are
+        print(f"{len(collection.errors)} unreadable record(s); fix or remove them, or pass --allow-corrupt",
+              file=sys.stderr)
+        return 1
+    if collection.runs.empty:
+        raise ValueError(f"no readable run record under {args.directory}: nothing to write to {args.out}")
     table = write_table(collection.runs, args.out)
     print(f"{len(collection.runs)} runs, {len(collection.scores)} scores -> {table}")
     if args.scores:
@@ -38,19 +46,13 @@ def run_collect(args: argparse.Namespace) -> int:
     if args.plots:
         for path in standard_plots(collection.scores, args.plots):
             print(f"plot -> {path}")
-    for error in collection.errors:
-        print(f"unreadable run record: {error}", file=sys.stderr)
-    if collection.errors and not args.allow_corrupt:
-        print(f"{len(collection.errors)} unreadable record(s); fix or remove them, or pass --allow-corrupt",
-              file=sys.stderr)
-        return 1
     return 0
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
     page = leaderboard_page(args.directory)
     if args.out:
-        Path(args.out).write_text(page)
+        write_text(args.out, page)
         print(f"leaderboard -> {args.out}")
     else:
         print(page)

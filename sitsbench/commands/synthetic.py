@@ -25,14 +25,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="place the landscape on the ground in this CRS, 10 m pixels from --origin (a fictitious "
                         "place, so that maps made from it open in any GIS); 'none' keeps pixel indices")
     parser.add_argument("--origin", default="600000,5000000", help="x,y of the upper-left corner in the CRS")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing file or folder at OUTPUT")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} already exists: choose another path or pass --overwrite")
+    if args.chunks is not None and args.chunks < 1:
+        raise ValueError(f"--chunks must be a positive number of pixels, got {args.chunks}")
     overrides = {"seed": args.seed, "change_fraction": args.change_fraction}
-    if args.size:
+    if args.size is not None:
         overrides.update(height=args.size, width=args.size)
-    if args.dates:
+    if args.dates is not None:
         overrides["n_dates"] = args.dates
     cube = generate_cube(args.preset, chunks=args.chunks, **overrides)
     if args.crs.lower() != "none":
@@ -45,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise ValueError(f"--origin must be two numbers 'x,y', got {args.origin!r}") from error
         cube = georeference(cube, args.crs, Affine(PIXEL_SIZE, 0.0, x0, 0.0, -PIXEL_SIZE, y0))
-    path = save_cube(cube, args.output)
+    path = save_cube(cube, args.output, overwrite=args.overwrite)
     print(f"wrote {path} ({dict(cube.sizes)})")
     return 0

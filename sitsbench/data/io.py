@@ -12,6 +12,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from sitsbench.atomic import written
 from sitsbench.data import cube as C
 from sitsbench.data.georef import SPATIAL_REF
 
@@ -36,19 +37,40 @@ def _encode(cube: xr.Dataset) -> xr.Dataset:
     return encoded
 
 
-def save_cube(cube: xr.Dataset, path: str | Path, chunks: int | None = None) -> Path:
-    """Write ``cube`` to ``path`` (``.zarr`` or ``.nc``); dask-backed cubes are written chunk by chunk."""
+def _is_cube_file(path: Path) -> bool:
+    """True when ``path`` holds a cube written by :func:`save_cube` (a zarr group with a ``reflectance`` array, or
+    a NetCDF/HDF5 file with one)."""
+    if path.is_dir():
+        return (path / ".zgroup").is_file() and (path / C.REFLECTANCE).is_dir()
+    try:
+        with xr.open_dataset(path, engine=_engine(path)) as existing:
+            return C.REFLECTANCE in existing
+    except Exception:  # not readable as a cube: not one of ours
+        return False
+
+
+def save_cube(cube: xr.Dataset, path: str | Path, chunks: int | None = None, overwrite: bool = False) -> Path:
+    """Write ``cube`` to ``path`` (``.zarr`` or ``.nc``); dask-backed cubes are written chunk by chunk.
+
+    The cube is written under a temporary name and renamed into place, so an interrupted write leaves any previous
+    file intact. An existing cube at ``path`` is replaced; anything else there (a folder of other files, another
+    kind of file) is refused unless ``overwrite=True``.
+    """
     path = Path(path)
+    engine = _engine(path)
+    if path.exists() and not overwrite and not _is_cube_file(path):
+        kind = "folder" if path.is_dir() else "file"
+        raise FileExistsError(f"{path} is an existing {kind} that is not a sitsbench cube: refusing to replace it "
+                              "(choose another path, or overwrite explicitly)")
     encoded = _encode(cube)
     if chunks:
         encoded = encoded.chunk({C.Y: chunks, C.X: chunks})
-    engine = _engine(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if engine == "zarr":
-        # every chunk is written, even one equal to the fill value: a missing chunk then means damage
-        encoded.to_zarr(path, mode="w", zarr_format=2, consolidated=True, write_empty_chunks=True)
-    else:
-        encoded.to_netcdf(path, engine=engine)
+    with written(path, directory=engine == "zarr") as tmp:
+        if engine == "zarr":
+            # every chunk is written, even one equal to the fill value: a missing chunk then means damage
+            encoded.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True, write_empty_chunks=True)
+        else:
+            encoded.to_netcdf(tmp, engine=engine)
     return path
 
 
@@ -77,17 +99,78 @@ def _open_rasters(path: Path, chunks) -> xr.Dataset:
     return read_raster_stack(path, dates, chunks=chunks)
 
 
+FULL_CHECK_BYTES = 512 * 2**20
+"""Lazy cubes up to this size (reflectance bytes) have every value checked on opening; larger ones a sample."""
+SAMPLED_WINDOWS = 8
+
+
+def missing_chunks(path: str | Path) -> dict[str, int]:
+    """``{variable: number of missing chunks}`` of the reflectance and mask of a zarr cube (empty when complete).
+
+    :func:`save_cube` writes every chunk, so a missing one was deleted or never written; zarr would silently read
+    it as fill values."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r")
+    out = {}
+    for name in (C.REFLECTANCE, C.VALID):
+        if name in group:
+            missing = group[name].nchunks - group[name].nchunks_initialized
+            if missing:
+                out[name] = int(missing)
+    return out
+
+
+def _check_lazy_values(cube: xr.Dataset, path: Path) -> None:
+    """The value checks of :func:`~sitsbench.data.cube.validate_cube` (NaN under a clear mask, label range): on the
+    whole cube when it is up to :data:`FULL_CHECK_BYTES`, streamed chunk by chunk (one at a time: memory stays that
+    of a chunk); on larger cubes on the labels and :data:`SAMPLED_WINDOWS` windows spread over the cube (the map
+    inference checks every window it reads)."""
+    import dask
+
+    n_bytes = cube[C.REFLECTANCE].size * cube[C.REFLECTANCE].dtype.itemsize
+    try:
+        with dask.config.set(scheduler="synchronous"):
+            if n_bytes <= FULL_CHECK_BYTES:
+                C.validate_cube(cube, check_values=True)
+                return
+            height, width = cube.sizes[C.Y], cube.sizes[C.X]
+            side = max(1, min(256, height, width))
+            for k in range(SAMPLED_WINDOWS):
+                y0 = k * 7919 % max(1, height - side + 1)
+                x0 = k * 104729 % max(1, width - side + 1)
+                window = cube.isel({C.Y: slice(y0, y0 + side), C.X: slice(x0, x0 + side)})
+                C.validate_cube(window[[C.REFLECTANCE, C.VALID, C.CLASS, C.PARCEL]].compute(), check_values=True)
+    except C.CubeValidationError:
+        raise
+    except Exception as error:  # decompression and I/O errors of damaged chunk files
+        raise ValueError(f"cube {path}: cannot read its values ({type(error).__name__}: {error}); a damaged or "
+                         "truncated chunk file?") from error
+
+
 def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bool = True) -> xr.Dataset:
     """Open a cube written by :func:`save_cube` (``.zarr``/``.nc``), or read rasters as a georeferenced cube: a
     folder of per-date rasters, or a single stack with ``<name>.dates.txt`` beside it
-    (:mod:`sitsbench.data.readers.rasters`). Dask-backed (lazy) unless ``chunks=None``."""
+    (:mod:`sitsbench.data.readers.rasters`). Dask-backed (lazy) unless ``chunks=None``.
+
+    ``validate`` checks the convention (:func:`~sitsbench.data.cube.validate_cube`), that no zarr chunk is missing,
+    and the values: all of them for cubes up to :data:`FULL_CHECK_BYTES`, a sample of windows for larger lazy cubes.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"cube {path} does not exist")
     if _raster_source(path):
         cube = _open_rasters(path, chunks)
-        return C.validate_cube(cube.load(), check_values=True) if chunks is None else cube
+        if validate:
+            C.validate_cube(cube, check_values=False)
+            _check_lazy_values(cube, path)
+        return cube
     engine = _engine(path)
+    if validate and engine == "zarr":
+        missing = missing_chunks(path)
+        if missing:
+            raise ValueError(f"cube {path}: chunks missing on disk ({missing}); zarr would read them as fill values "
+                             "(a deleted or never written chunk): restore or rewrite the cube")
     try:
         cube = xr.open_dataset(path, engine=engine, chunks=chunks)
     except Exception as error:  # the backends raise many types for a damaged file
@@ -98,7 +181,10 @@ def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bo
     for key in _LIST_ATTRS:
         if isinstance(cube.attrs.get(key), str):
             cube.attrs[key] = json.loads(cube.attrs[key])
-    cube.attrs.setdefault("source", str(path))
+    if cube.attrs.get("source") not in (None, str(path)):  # errors name the file; where it came from is kept
+        cube.attrs["origin"] = cube.attrs["source"]
+    cube.attrs["source"] = str(path)
     if validate:
-        C.validate_cube(cube, check_values=chunks is None)
+        C.validate_cube(cube, check_values=False)
+        _check_lazy_values(cube, path)
     return cube

@@ -75,6 +75,8 @@ class SyntheticConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r} ({type(self.seed).__name__})")
         if self.height < 8 or self.width < 8:
             raise ValueError(f"height and width must be >= 8 pixels, got {self.height}x{self.width}")
         if not 2 <= self.n_dates <= 73:

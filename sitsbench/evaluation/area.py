@@ -515,6 +515,15 @@ def _codes(values, k: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     return codes, ~nodata
 
 
+def _checked_names(class_names: Sequence) -> list:
+    names = list(class_names)
+    if not names:
+        raise ValueError("class_names is empty")
+    if len(set(names)) != len(names):
+        raise ValueError(f"class_names has repeated names: {names}")
+    return names
+
+
 def confusion_counts(
     map_values: Sequence | np.ndarray,
     reference_labels: Sequence | np.ndarray,
@@ -527,12 +536,8 @@ def confusion_counts(
     number dropped is in ``result.attrs["n_dropped"]`` (and the number kept in ``attrs["n_used"]``). The result is
     the ``counts`` argument of :func:`area_accuracy`.
     """
-    names = list(class_names)
+    names = _checked_names(class_names)
     k = len(names)
-    if k == 0:
-        raise ValueError("class_names is empty")
-    if len(set(names)) != k:
-        raise ValueError(f"class_names has repeated names: {names}")
     m_codes, m_ok = _codes(map_values, k, "map_values")
     r_codes, r_ok = _codes(reference_labels, k, "reference_labels")
     if m_codes.shape != r_codes.shape or m_codes.ndim != 1:
@@ -561,12 +566,8 @@ def mapped_area_from_map(
     (H, W) array. The result is the ``mapped_area`` argument of :func:`area_accuracy`; this is the biased
     pixel-counting estimate of area that the stratified estimator corrects.
     """
-    names = list(class_names)
+    names = _checked_names(class_names)
     k = len(names)
-    if k == 0:
-        raise ValueError("class_names is empty")
-    if len(set(names)) != k:
-        raise ValueError(f"class_names has repeated names: {names}")
     arr = np.asarray(class_map)
     if arr.ndim != 2:
         raise ValueError(f"class_map must be a 2-D (H, W) array, got shape {arr.shape}")

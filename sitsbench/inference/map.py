@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ import xarray as xr
 import zarr
 from tqdm.auto import tqdm
 
+from sitsbench.atomic import exclusive, replace_path, written
 from sitsbench.data import cube as C
 from sitsbench.data import georef
 from sitsbench.data.io import open_cube
@@ -56,22 +56,6 @@ class MapOutputError(ValueError):
 def window_grid(height: int, width: int, chunk: int) -> list[tuple[int, int]]:
     """Indices ``(cy, cx)`` of the ``chunk``-sized windows covering a ``height`` x ``width`` image."""
     return [(cy, cx) for cy in range(-(-height // chunk)) for cx in range(-(-width // chunk))]
-
-
-def missing_chunks(path: str | Path) -> dict[str, int]:
-    """``{variable: number of missing chunks}`` of the reflectance and mask of a zarr cube (empty when complete).
-
-    :func:`sitsbench.data.io.save_cube` writes every chunk, so a missing one was deleted or never written; zarr
-    would silently read it as fill values."""
-    group = zarr.open_group(str(path), mode="r")
-    out = {}
-    for name in (C.REFLECTANCE, C.VALID):
-        if name in group:
-            array = group[name]
-            missing = array.nchunks - array.nchunks_initialized
-            if missing:
-                out[name] = int(missing)
-    return out
 
 
 def _file_stats(path: Path) -> list:
@@ -195,9 +179,14 @@ def _process_window(cube, model, plan, order, output: str, chunk: int, cy: int, 
         cube = open_cube(cube, chunks={}, validate=False)
     rows = slice(cy * chunk, (cy + 1) * chunk)
     cols = slice(cx * chunk, (cx + 1) * chunk)
-    window = cube[[C.REFLECTANCE, C.VALID]].isel({C.Y: rows, C.X: cols}).load()
+    window = cube[[C.REFLECTANCE, C.VALID]].isel({C.Y: rows, C.X: cols})
     where = (f"cube {cube.attrs.get('source', 'in-memory cube')}, window rows {rows.start}:{rows.start + window.sizes[C.Y]}"
              f" cols {cols.start}:{cols.start + window.sizes[C.X]}")
+    try:
+        window = window.load()
+    except Exception as error:  # decompression and I/O errors of damaged chunk files
+        raise ValueError(f"{where}: cannot read the data ({type(error).__name__}: {error}); a damaged or truncated "
+                         "chunk file?") from error
     result = classify_window(window, model, plan, order, where, options["layers"], options["uncertainty"])
     group = zarr.open_group(output, mode="r+")
     for name, array in result.items():
@@ -212,17 +201,9 @@ def _process_window(cube, model, plan, order, output: str, chunk: int, cy: int, 
 def _prepare(cube, model: MapModel) -> tuple[xr.Dataset, Path | None, DatePlan, np.ndarray]:
     path = Path(cube) if isinstance(cube, str | Path) else None
     if path is not None:
-        if not path.exists():
-            raise FileNotFoundError(f"cube {path} does not exist")
-        if path.suffix == ".zarr":
-            missing = missing_chunks(path)
-            if missing:
-                raise ValueError(f"cube {path}: chunks missing on disk ({missing}); zarr would read them as fill "
-                                 "values (a deleted or never written chunk): restore or rewrite the cube")
-        dataset = open_cube(path, chunks={}, validate=False)
+        dataset = open_cube(path, chunks={})  # dims, missing zarr chunks, values (sampled on large cubes)
     else:
-        dataset = cube
-    C.validate_cube(dataset, check_values=False)
+        dataset = C.validate_cube(cube, check_values=False)
     source = dataset.attrs.get("source", str(path) if path else "in-memory cube")
     order = model.band_order(dataset[C.BAND].values, f"cube {source}")
     plan = model.plan(dataset[C.TIME].values, f"cube {source}")
@@ -259,18 +240,26 @@ def predict_map(
         "cube": cube_fingerprint(dataset, path), "model": model.fingerprint(), "chunk": chunk,
         "layers": sorted(layers), "uncertainty": uncertainty,
     }).encode()).hexdigest()
-    if output.exists():
-        found = _output_fingerprint(output)
-        if found == fingerprint and not overwrite:
-            return open_map(output)
-        if not overwrite:
+    source = dataset.attrs.get("source", str(path) if path else "in-memory cube")
+    attrs = {"fingerprint": fingerprint, "source": source, "model": model.source, "chunk": chunk,
+             "class_names": list(model.class_names), "layers": sorted(layers), "uncertainty": uncertainty}
+    with exclusive(output, "map"):  # a second run on this output is refused while this one works
+        if output.exists() and not overwrite:
+            if _output_fingerprint(output) == fingerprint:
+                return open_map(output)
             raise MapOutputError(
                 f"{output} already holds a map made from another cube, model or options (or not by sitsbench): "
                 "pass --overwrite to replace it, or choose another --output"
             )
-    source = dataset.attrs.get("source", str(path) if path else "in-memory cube")
-    attrs = {"fingerprint": fingerprint, "source": source, "model": model.source, "chunk": chunk,
-             "class_names": list(model.class_names), "layers": sorted(layers), "uncertainty": uncertainty}
+        _run_windows(dataset, path, model, plan, order, output, chunk, attrs, options, overwrite, scheduler,
+                     progress, on_window)
+    return open_map(output)
+
+
+def _run_windows(dataset, path, model, plan, order, output, chunk, attrs, options, overwrite, scheduler, progress,
+                 on_window) -> None:
+    """Classify every window not done yet into the work store, then turn it into the output."""
+    layers = options["layers"]
     work = _work_path(output)
     group = _open_work_store(work, dataset, chunk, attrs, layers, len(model.class_names), overwrite)
     height, width = dataset.sizes[C.Y], dataset.sizes[C.X]
@@ -298,24 +287,13 @@ def predict_map(
                     on_window(cy, cx)
     bar.close()
     if output.suffix == ".zarr":
-        _replace(work, output)
+        replace_path(work, output)
     else:
         write_geotiffs(work, output, dataset)
         for name, stale in layer_paths(output, LAYERS).items():  # a replaced map's layers that this run did not write
             if name not in layers:
                 stale.unlink(missing_ok=True)
         shutil.rmtree(work)
-    return open_map(output)
-
-
-def _replace(source: Path, target: Path) -> None:
-    """Put the folder ``source`` at ``target``, the old ``target`` removed only once the new one is in place."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(source, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def layer_paths(output: str | Path, layers) -> dict[str, Path]:
@@ -349,7 +327,6 @@ def write_geotiffs(store: str | Path, output: str | Path, cube: xr.Dataset) -> d
         else:
             dtype, nodata = "float32", np.nan
         strip = path.with_name(f".{path.name}.strip.tif")
-        final = path.with_name(f".{path.name}.tmp")
         profile = {"driver": "GTiff", "height": height, "width": width, "count": count, "dtype": dtype,
                    "nodata": nodata, "crs": crs, "transform": transform, "tiled": True, "blockxsize": 256,
                    "blockysize": 256, "compress": "deflate"}
@@ -373,11 +350,10 @@ def write_geotiffs(store: str | Path, output: str | Path, cube: xr.Dataset) -> d
                     dst.set_band_description(1, name)
                 if name == "class" and small:
                     dst.write_colormap(1, _colormap(len(names)))
-            rasterio.shutil.copy(strip, final, driver="COG", compress="DEFLATE", blocksize=256)
-            os.replace(final, path)
+            with written(path) as final:
+                rasterio.shutil.copy(strip, final, driver="COG", compress="DEFLATE", blocksize=256)
         finally:
             strip.unlink(missing_ok=True)
-            final.unlink(missing_ok=True)
     return paths
 
 

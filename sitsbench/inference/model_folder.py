@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from sitsbench.atomic import written
 from sitsbench.data import samples as S
 from sitsbench.data.normalize import BandStats
 from sitsbench.inference.dates import DATE_POLICIES, DatePlan, DateReference, plan_dates
@@ -179,9 +177,7 @@ class MapModel:
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} already exists: choose another --output or pass --overwrite")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-        try:
+        with written(path, directory=True) as tmp:
             if self._kind() == "forest":
                 weights_file = "forest.pkl"
                 (tmp / weights_file).write_bytes(pickle.dumps(self.predictor.forest))
@@ -194,17 +190,6 @@ class MapModel:
             (tmp / MODEL_FILE).write_text(text + "\n")
             for name, content in (extra_files or {}).items():
                 (tmp / name).write_text(content)
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         self.source = str(path)
         return path
 

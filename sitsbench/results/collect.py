@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from sitsbench.atomic import written
 from sitsbench.records import read_run_record
 from sitsbench.results.scores import as_fraction, record_scores
 
@@ -163,14 +164,15 @@ def write_table(table: pd.DataFrame, out: str | Path) -> Path:
     Returns the path written (``.csv`` replaces ``.parquet`` when pyarrow is missing).
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             out = out.with_suffix(".csv")
         else:
-            table.to_parquet(out, index=False)
+            with written(out) as tmp:
+                table.to_parquet(tmp, index=False)
             return out
-    table.to_csv(out, index=False)
+    with written(out) as tmp:
+        table.to_csv(tmp, index=False)
     return out

@@ -17,6 +17,7 @@ therefore changes every id, so runs made with other settings are never mistaken 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -83,6 +84,13 @@ def run_id(notebook: str, parameters: dict[str, Any], shown: dict[str, Any]) -> 
     return f"{readable}__{digest}" if readable else digest
 
 
+def notebook_parameters(notebook: Path) -> list[str]:
+    """The names assigned in the notebook's ``parameters`` cell (what papermill can set)."""
+    import papermill
+
+    return list(papermill.inspect_notebook(str(notebook)))
+
+
 def load_sweep(path: str | Path, root: str | Path | None = None) -> SweepConfig:
     """Read and validate a sweep file; ``notebook`` is resolved against ``root`` (default: the current folder)."""
     path = Path(path)
@@ -132,4 +140,12 @@ def parse_sweep(data: Any, source: Path | None = None, root: Path | None = None)
     both = sorted(set(parameters) & set(grid))
     if both:
         fail(f"grid.{both[0]}", "is also a fixed parameter; set it in one place")
+    known = notebook_parameters(notebook_path)
+    for section, keys in (("parameters", parameters), ("grid", grid)):
+        for key in keys:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                fail(f"{section}.{key}", f"is not a parameter of {notebook_path.name}{hint}; its parameters: "
+                     f"{', '.join(known)}")
     return SweepConfig(name, notebook_path, dict(parameters), {k: list(v) for k, v in grid.items()}, source)

@@ -13,6 +13,11 @@ again: an interrupted sweep resumes where it stopped, and deleting one record re
 attempt (cell error, dead kernel or worker) is retried up to ``retries`` times; runs that still fail are listed in
 the summary with their cell number and error.
 
+Each run is executed under an exclusive claim on its record (:func:`sitsbench.atomic.exclusive`): two sweeps started
+on the same runs folder share the work instead of running it twice (a run held by the other one is reported, not
+repeated). Pool workers end with the sweep process, with the notebook kernels they started, even when the sweep is
+killed.
+
 Executors: one run at a time in this process (``jobs=1``), a pool of ``jobs`` local processes, or a
 ``dask.distributed`` scheduler (``scheduler="tcp://host:8786"``; e.g. a dask-jobqueue cluster on Slurm or PBS,
 whose workers must see the same file system).
@@ -24,7 +29,10 @@ import concurrent.futures
 import contextvars
 import json
 import multiprocessing
+import os
 import shlex
+import signal
+import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -34,6 +42,7 @@ from typing import Any
 import papermill
 from tqdm.auto import tqdm
 
+from sitsbench.atomic import OutputBusyError, exclusive
 from sitsbench.records import read_run_record, update_run_record
 from sitsbench.sweep.config import SweepConfig, load_sweep
 
@@ -95,6 +104,7 @@ class SweepSummary:
     completed: list[str] = field(default_factory=list)
     failures: list[RunFailure] = field(default_factory=list)
     retried: dict[str, int] = field(default_factory=dict)
+    elsewhere: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -104,6 +114,7 @@ class SweepSummary:
         lines = [f"sweep {self.name}: {self.total} runs, {len(self.skipped)} already complete, "
                  f"{len(self.completed)} completed now, {len(self.failures)} failed"]
         lines += [f"  retried: {run} ({n} extra attempt{'s' if n > 1 else ''})" for run, n in self.retried.items()]
+        lines += [f"  running in another process, left to it: {run}" for run in self.elsewhere]
         lines += [f"  FAILED {failure}" for failure in self.failures]
         return "\n".join(lines)
 
@@ -130,7 +141,19 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def run_task(task: Task, attempt: int) -> dict[str, Any]:
-    """Execute one run once (in a worker); on success write its completed record. Returns a plain outcome dict."""
+    """Execute one run once (in a worker) under an exclusive claim on its record, so that a second sweep on the same
+    runs folder neither runs it twice nor mixes two attempts; on success write its completed record. Returns a plain
+    outcome dict (``elsewhere`` when another process holds the run)."""
+    try:
+        with exclusive(task.record_path, "sweep run"):
+            if is_complete(task.record_path):  # completed by another sweep since this one looked
+                return {"ok": True, "seconds": 0.0}
+            return _execute(task, attempt)
+    except OutputBusyError as error:
+        return {"ok": False, "elsewhere": True, "cell": None, "ename": "OutputBusyError", "evalue": str(error)}
+
+
+def _execute(task: Task, attempt: int) -> dict[str, Any]:
     task.output_dir.mkdir(parents=True, exist_ok=True)
     notebook_record = task.output_dir / NOTEBOOK_RECORD
     notebook_record.unlink(missing_ok=True)  # never mistake an earlier attempt's record for this one's
@@ -191,6 +214,19 @@ class _InlineExecutor:
         pass
 
 
+def _end_with_parent(parent: int) -> None:
+    """Pool worker initializer: lead a process group (the notebook kernels it starts join it) and kill the whole
+    group as soon as the sweep process is gone, even when it was killed with SIGKILL and could not clean up."""
+    os.setpgrp()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class _ProcessExecutor:
     """A pool of local processes (spawned, so that no kernel or thread state is inherited)."""
 
@@ -199,7 +235,8 @@ class _ProcessExecutor:
         self.pool = self._new_pool()
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        return concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        return concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                      initializer=_end_with_parent, initargs=(os.getpid(),))
 
     def submit(self, fn, *args):
         try:
@@ -286,7 +323,9 @@ def run_sweep(config: SweepConfig | str | Path, runs_dir: str | Path = "runs", j
             for future in done:
                 task, attempt = pending.pop(future)
                 outcome = _outcome(future)
-                if outcome["ok"]:
+                if outcome.get("elsewhere"):
+                    summary.elsewhere.append(task.run_id)
+                elif outcome["ok"]:
                     summary.completed.append(task.run_id)
                 elif attempt <= retries:
                     summary.retried[task.run_id] = attempt

@@ -7,8 +7,6 @@ values are read, never arbitrary pickled objects.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sitsbench.atomic import written
 from sitsbench.models.registry import create_model
 
 
@@ -30,22 +29,17 @@ def save_checkpoint(path: str | Path, model: nn.Module, config: Any = None, **ex
         "config": asdict(config) if is_dataclass(config) else config,
         "extra": extra,
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with written(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild the model of a checkpoint and load its weights; returns ``(model, payload)``."""
     payload = torch.load(Path(path), map_location=map_location, weights_only=True)
+    missing = [k for k in ("model_name", "model_kwargs", "state_dict") if not isinstance(payload, dict) or k not in payload]
+    if missing:
+        raise ValueError(f"{path} is not a sitsbench checkpoint: no {missing} (save it with save_checkpoint)")
     model = create_model(payload["model_name"], **payload["model_kwargs"])
     model.load_state_dict(payload["state_dict"])
     return model, payload

@@ -94,6 +94,28 @@ def class_weights(labels: np.ndarray, num_classes: int, ignore_index: int = IGNO
     return torch.tensor(weights, dtype=torch.float32)
 
 
+def _name(dataset: Dataset) -> str:
+    return f"the {type(dataset).__name__}"
+
+
+def _check_targets(model: nn.Module, dataset: Dataset, role: str) -> None:
+    """Refuse an empty dataset and labels the model has no output for (torch would say "Target 12 is out of
+    bounds" deep in the loss)."""
+    if len(dataset) == 0:
+        raise ValueError(f"the {role} dataset ({type(dataset).__name__}) is empty (an empty split?)")
+    num_classes = getattr(model, "num_classes", None)
+    if num_classes is None:
+        return
+    inner = dataset.dataset if isinstance(dataset, Subset) else dataset
+    if not hasattr(inner, "y"):  # labels only reachable by loading every item (patches): the loss will check
+        return
+    labels = _labels(dataset)
+    labels = labels[labels != IGNORE_INDEX]
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"the {role} dataset has labels in [{labels.min()}, {labels.max()}] but the model predicts "
+                         f"{num_classes} classes (0..{num_classes - 1}): a class unseen when the model was built?")
+
+
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
@@ -118,6 +140,8 @@ def _infer(
     model: nn.Module, loader: DataLoader, device: torch.device, criterion: nn.Module | None = None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Targets, softmax probabilities and mean loss over ``loader`` (model in eval mode)."""
+    if len(loader.dataset) == 0:
+        raise ValueError(f"{_name(loader.dataset)} is empty: nothing to predict or evaluate (an empty split?)")
     model.eval()
     targets, probabilities = [], []
     total_loss, total_count = 0.0, 0
@@ -158,6 +182,7 @@ def evaluate(
     collate_fn: Callable | None = None,
 ) -> dict[str, float]:
     """Loss (with ``criterion``, default plain cross-entropy), overall accuracy and macro-F1 on ``dataset``."""
+    _check_targets(model, dataset, "evaluation")
     device = resolve_device(device)
     model.to(device)
     criterion = criterion or nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
@@ -176,6 +201,9 @@ def fit(
 ) -> History:
     """Train ``model`` in place with AdamW and cross-entropy; returns the :class:`History`."""
     config = config or TrainConfig()
+    for name, dataset in (("training", train_dataset), ("validation", val_dataset)):
+        if dataset is not None:
+            _check_targets(model, dataset, name)
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
     model.to(device)

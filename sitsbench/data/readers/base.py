@@ -78,11 +78,15 @@ def parse_yyyymmdd(path: str | Path, values, what: str) -> np.ndarray:
 
 
 def parse_iso_dates(values: Sequence, where: str) -> np.ndarray:
-    """ISO dates as ``datetime64[D]``, refusing ambiguous or unparseable strings with the offending value."""
+    """ISO dates as ``datetime64[D]``, refusing ambiguous or unparseable strings with the offending value.
+
+    A time and a UTC offset may follow (``2020-01-01T23:30:00+02:00``); the date is taken **as written**, the local
+    date of the acquisition: converting to UTC first would move it to the day before.
+    """
     out = []
     for i, value in enumerate(values):
         text = str(value).strip()
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+)?", text):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+)?(Z|[+-]\d{2}:?\d{2})?", text):
             raise DatasetFormatError(
                 f"{where}: date {i} {text!r} is not an ISO date YYYY-MM-DD (day-first or month-first strings "
                 "such as 01/02/2020 are ambiguous and refused)"

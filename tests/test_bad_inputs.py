@@ -471,6 +471,17 @@ def evaluate_with_a_label_the_model_cannot_predict(w, tmp):
                 "the evaluation dataset has labels in [0, 7] but the model predicts 3 classes")
 
 
+def patches_of_a_landscape_too_small_for_them(w, tmp):
+    from sitsbench.data.datasets import PatchDataset
+    from sitsbench.data.splits import split_parcels
+
+    cube = w["cube"].isel({C.Y: slice(0, 40), C.X: slice(0, 40)})
+    split = split_parcels(cube, seed=0, by="block", block_size=32)
+    split = split.where(split != 0, 1)  # nothing in the training split
+    return Case(lambda: PatchDataset(cube, split, "train", patch_size=32), ValueError,
+                "no 32 x 32 patch of the 40 x 40 cube")
+
+
 CASES = [value for name, value in list(globals().items()) if callable(value) and value.__module__ == __name__
          and re.match(r"^[a-z]", name) and name not in {"world"} and not name.startswith(("test_", "_"))
          and value.__code__.co_varnames[:2] == ("w", "tmp")]

@@ -176,6 +176,13 @@ def test_papermill_reads_every_parameter(path):
 
 
 @pytest.mark.slow
+def test_chapter_one_runs_on_a_small_landscape(tmp_path):
+    """80 x 80 px with seed 2 once died in the patch cell (no 32-px block mostly in the training split)."""
+    record = run_chapter("01_sits_data", tmp_path, size=80, seed=2, real_data="none")
+    assert record["parameters"]["size"] == 80 and record["metrics"]["rf_overall_accuracy"] > 0.4
+
+
+@pytest.mark.slow
 def test_model_to_map_chapter_maps_a_new_landscape_and_assesses_it_honestly(tmp_path):
     import rasterio
 

@@ -316,6 +316,12 @@ class PatchDataset(Dataset):
                 window = (slice(y0, y0 + patch_size), slice(x0, x0 + patch_size))
                 if in_subset[window].sum() * 2 > labelled[window].sum() > 0:
                     self.origins.append((y0, x0))
+        if not self.origins:
+            raise ValueError(
+                f"no {patch_size} x {patch_size} patch of the {height} x {width} cube "
+                f"({cube.attrs.get('source', 'cube')}) lies mostly in the {subset!r} split: use a larger cube, a "
+                "smaller patch_size or a block split with blocks of patch_size"
+            )
         self.cube, self.stats, self.patch_size, self.fill = cube, stats, patch_size, fill
         self.labels = np.where(in_subset, np.asarray(cube[C.CLASS].values), C.IGNORE_INDEX).astype(np.int64)
         self.doy = day_of_year(cube[C.TIME].values)

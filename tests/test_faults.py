@@ -63,6 +63,7 @@ def test_a_map_run_killed_three_times_resumes_to_the_uninterrupted_map(toy_cube,
         assert done >= seen, f"completed windows were lost: {seen} before the kill, {done} after"
         seen = done
     assert kills == 3 and 0 < seen < 64
+    print(f"map: killed {kills} times, {seen} of 64 windows done before the last resume")
     assert _sitsbench(*args, output).wait() == 0
     assert not store.exists()
     for name in ("class", "confidence"):
@@ -105,6 +106,8 @@ def test_a_sweep_killed_at_random_loses_nothing_and_leaves_no_worker(tmp_path):
     seeds = sorted(json.loads(content)["seed"] for content in records.values())
     assert seeds == list(range(6))
     executions = count.read_text().splitlines()
+    print(f"sweep: killed {kills} times with {len(completed_before)} runs complete, 6 records in the end, "
+          f"{len(executions)} notebook executions for 6 runs")
     assert len(executions) <= 6 + 2 * 2, "only the runs in flight at a kill may run again"
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sitsbench.inference.map import UNCERTAINTIES, predict_map
-from sitsbench.inference.model_folder import MapModel
+UNCERTAINTIES = ("entropy", "margin")
+"""Must equal :data:`sitsbench.inference.map.UNCERTAINTIES` (a test checks it): spelled out so that the command
+line starts without importing torch and xarray."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sitsbench.inference.map import predict_map
+    from sitsbench.inference.model_folder import MapModel
+
     model = MapModel.load(args.model, device=args.device)
     result = predict_map(args.cube, model, args.output, chunk=args.chunk, scheduler=args.scheduler,
                          progress=not args.quiet, probabilities=args.probabilities, uncertainty=args.uncertainty,

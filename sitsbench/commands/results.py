@@ -5,11 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sitsbench.atomic import write_text
-from sitsbench.results import collect, write_table
-from sitsbench.results.leaderboard import leaderboard_page
-from sitsbench.results.plots import standard_plots
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("results", help="gather run records into tables, plots and a leaderboard")
@@ -30,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_collect(args: argparse.Namespace) -> int:
+    from sitsbench.results import collect, write_table
+    from sitsbench.results.plots import standard_plots
+
     collection = collect(args.directory)
     for error in collection.errors:
         print(f"unreadable run record: {error}", file=sys.stderr)
@@ -50,6 +48,9 @@ def run_collect(args: argparse.Namespace) -> int:
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
+    from sitsbench.atomic import write_text
+    from sitsbench.results.leaderboard import leaderboard_page
+
     page = leaderboard_page(args.directory)
     if args.out:
         write_text(args.out, page)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sitsbench.sweep import run_sweep
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sweep", help="execute a notebook over a grid of parameters (papermill)")
@@ -20,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sitsbench.sweep import run_sweep
+
     summary = run_sweep(args.config, runs_dir=args.runs_dir, jobs=args.jobs, scheduler=args.scheduler,
                         retries=args.retries, progress=not args.no_progress)
     print(summary.report(), file=sys.stdout if summary.ok else sys.stderr)

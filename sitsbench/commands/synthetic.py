@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sitsbench.data.io import save_cube
-from sitsbench.data.synthetic import PRESETS, generate_cube
-
+PRESET_NAMES = ("default", "large", "toy")
+"""Must equal the keys of :data:`sitsbench.data.synthetic.PRESETS` (a test checks it): spelled out so that the
+command line starts without importing NumPy and xarray."""
 PIXEL_SIZE = 10.0
 """Metres per pixel of a georeferenced synthetic cube (Sentinel-2's finest resolution)."""
 
@@ -15,7 +15,7 @@ PIXEL_SIZE = 10.0
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("synthetic", help="generate a synthetic SITS cube and save it")
     parser.add_argument("output", type=Path, help="output path (.zarr or .nc)")
-    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    parser.add_argument("--preset", default="default", choices=PRESET_NAMES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, help="height and width in pixels (overrides the preset)")
     parser.add_argument("--dates", type=int, help="number of Sentinel-2 dates (overrides the preset)")
@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sitsbench.data.io import save_cube
+    from sitsbench.data.synthetic import generate_cube
+
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} already exists: choose another path or pass --overwrite")
     if args.chunks is not None and args.chunks < 1:

@@ -6,8 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from sitsbench.inference.dates import DATE_POLICIES
-from sitsbench.inference.model_folder import FOREST
+DATE_POLICIES = ("resample", "exact", "doy")
+FOREST = "rf"
+"""Must equal :data:`sitsbench.inference.dates.DATE_POLICIES` and :data:`sitsbench.inference.model_folder.FOREST`
+(a test checks it): spelled out so that the command line starts without importing torch."""
 
 
 def _model_kwargs(text: str | None) -> dict:

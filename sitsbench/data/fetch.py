@@ -49,9 +49,6 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
-import requests
-
 from sitsbench.data.manifests import UNKNOWN, load_manifest
 
 ENV_VAR = "SITSBENCH_DATA"
@@ -113,6 +110,9 @@ def fetch(
             f"dataset {manifest['name']!r} has no direct download URL; get it from {manifest['homepage']} "
             f"and unpack it under {target} (data root {data_root(root)})"
         )
+    import pooch  # imported here: `sitsbench --help` and the other commands do not pay for it
+    import requests
+
     pooch.get_logger().setLevel("WARNING")
     downloader = pooch.HTTPDownloader(progressbar=progress, timeout=(connect_timeout, READ_TIMEOUT))
     fetched = []

@@ -127,16 +127,12 @@ def write_geotiff(array: xr.DataArray, path: str | Path, nodata: float | int | N
     """
     import rioxarray  # noqa: F401 - registers the .rio accessor
 
+    from sitsbench.atomic import written
+
     require_crs(array)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     data = array.rio.write_crs(crs_of(array).to_wkt())
     if nodata is not None:
         data = data.rio.write_nodata(nodata)
-    try:
+    with written(path) as tmp:
         data.rio.to_raster(tmp, driver="GTiff", tiled=True, compress="deflate")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)

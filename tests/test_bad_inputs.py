@@ -247,6 +247,16 @@ def evaluate_on_an_empty_split(w, tmp):
 
     empty = ArraySeriesDataset(np.zeros((0, 6, 3)), np.zeros((0, 6), bool), np.arange(6), np.zeros(0), np.zeros(0))
     return Case(lambda: evaluate(create_model("ltae", in_channels=3, num_classes=3), empty), ValueError,
+                "the evaluation dataset (ArraySeriesDataset) is empty")
+
+
+def predict_on_an_empty_split(w, tmp):
+    from sitsbench.data.datasets import ArraySeriesDataset
+    from sitsbench.models import create_model
+    from sitsbench.training import predict
+
+    empty = ArraySeriesDataset(np.zeros((0, 6, 3)), np.zeros((0, 6), bool), np.arange(6), np.zeros(0), np.zeros(0))
+    return Case(lambda: predict(create_model("ltae", in_channels=3, num_classes=3), empty), ValueError,
                 "the ArraySeriesDataset is empty")
 
 

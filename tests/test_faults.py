@@ -79,7 +79,7 @@ def test_a_sweep_killed_at_random_loses_nothing_and_leaves_no_worker(tmp_path):
     runs = tmp_path / "runs"
     rng = np.random.default_rng(1)
     completed_before: dict[str, bytes] = {}
-    kills = 0
+    kills, killed_workers = 0, []
     for attempt in range(2):
         process = _sitsbench("sweep", config, "--runs-dir", runs, "--jobs", "2", "--no-progress")
         deadline = time.time() + 120
@@ -95,9 +95,10 @@ def test_a_sweep_killed_at_random_loses_nothing_and_leaves_no_worker(tmp_path):
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         kills += 1
+        killed_workers += workers
         gone, alive = psutil.wait_procs(workers, timeout=10)
         assert not alive, f"workers outlived the killed sweep: {[p.pid for p in alive]}"
-    assert kills >= 1 and workers, "the sweep was killed while its workers ran"
+    assert kills >= 1 and killed_workers, "the sweep was killed while its workers ran"
     assert _sitsbench("sweep", config, "--runs-dir", runs, "--jobs", "2", "--no-progress").wait() == 0
     records = {p.name: p.read_bytes() for p in (runs / "faults").glob("*.json")}
     assert len(records) == 6

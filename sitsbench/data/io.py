@@ -101,7 +101,7 @@ def _open_rasters(path: Path, chunks) -> xr.Dataset:
 
 FULL_CHECK_BYTES = 512 * 2**20
 """Lazy cubes up to this size (reflectance bytes) have every value checked on opening; larger ones a sample."""
-SAMPLED_WINDOWS = 8
+SAMPLED_WINDOWS = 16
 
 
 def missing_chunks(path: str | Path) -> dict[str, int]:
@@ -124,8 +124,8 @@ def missing_chunks(path: str | Path) -> dict[str, int]:
 def _check_lazy_values(cube: xr.Dataset, path: Path) -> None:
     """The value checks of :func:`~sitsbench.data.cube.validate_cube` (NaN under a clear mask, label range): on the
     whole cube when it is up to :data:`FULL_CHECK_BYTES`, streamed chunk by chunk (one at a time: memory stays that
-    of a chunk); on larger cubes on the labels and :data:`SAMPLED_WINDOWS` windows spread over the cube (the map
-    inference checks every window it reads)."""
+    of a chunk); on larger cubes on :data:`SAMPLED_WINDOWS` chunk-sized windows spread over the cube, a cost that
+    does not grow with the cube (the map inference checks every window it reads)."""
     import dask
 
     n_bytes = cube[C.REFLECTANCE].size * cube[C.REFLECTANCE].dtype.itemsize
@@ -135,7 +135,9 @@ def _check_lazy_values(cube: xr.Dataset, path: Path) -> None:
                 C.validate_cube(cube, check_values=True)
                 return
             height, width = cube.sizes[C.Y], cube.sizes[C.X]
-            side = max(1, min(256, height, width))
+            chunks = cube[C.REFLECTANCE].chunksizes
+            side = max(1, min(chunks[C.Y][0] if C.Y in chunks else 64, chunks[C.X][0] if C.X in chunks else 64,
+                              height, width))
             for k in range(SAMPLED_WINDOWS):
                 y0 = k * 7919 % max(1, height - side + 1)
                 x0 = k * 104729 % max(1, width - side + 1)

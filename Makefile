@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sitsbench-installed
 PROFILE ?= quick
 REAL_DATA ?= ../shared/data
+BOOK_ARGS ?=
 
 .PHONY: venv book test lint clean
 
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m sitsbench.book --profile $(PROFILE) --real-data $(REAL_DATA)
+	$(PY) -m sitsbench.book --profile $(PROFILE) --real-data $(REAL_DATA) $(BOOK_ARGS)
 
 test: $(STAMP)
 	$(PY) -m ruff check .

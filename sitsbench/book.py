@@ -5,7 +5,11 @@
 1. copies ``book/`` to a fresh ``_build/book_src`` (nothing stale survives from an earlier build);
 2. executes each notebook of ``notebooks/`` listed in ``book/_toc.yml`` with papermill, injecting ``profile``
    and ``output_dir`` (run records land in ``_build/runs/<notebook>/``); any cell error stops the build and
-   names the notebook and the cell;
+   names the notebook and the cell. The build is **incremental**: a chapter whose notebook, library code (every
+   ``sitsbench`` module it imports, followed through their own imports), parameters, data and package versions
+   are those of its last successful execution is not executed again; its executed copy is reused from
+   ``_build/executed/`` (``--force`` executes everything). The execution statistics page lists each chapter's
+   run time and whether this build executed it;
 3. runs the chapters listed in :data:`REAL_DATA_RUNS` again on real labelled samples (``--real-data DIR``,
    default ``../shared/data`` beside the repository; each run is skipped, and the page says so, when its data is
    absent), records in ``_build/runs/real/<chapter>--<dataset>/``;
@@ -111,12 +115,127 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict, cwd: Path) 
     return time.perf_counter() - start
 
 
+CACHE_DIR = "executed"
+"""Folder of the build directory holding each chapter's last executed copy and its key (``<name>.json``)."""
+
+
+def _module_file(name: str) -> Path | None:
+    """The file of module ``sitsbench.a.b`` in this checkout (``a/b.py`` or ``a/b/__init__.py``)."""
+    base = REPO_ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _sitsbench_imports(code: str) -> set[str]:
+    """Names of the ``sitsbench`` modules that ``code`` imports (``from sitsbench.x import y`` also counts
+    ``sitsbench.x.y``, which is a module when ``y`` is one)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in names if name == "sitsbench" or name.startswith("sitsbench.")}
+
+
+def library_closure(code: str) -> list[Path]:
+    """The library files that ``code`` depends on: the modules it imports, their parent packages, and so on
+    through their own imports (lazy imports inside functions included)."""
+    seen: dict[str, Path] = {}
+    todo = list(_sitsbench_imports(code))
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            module = ".".join(parts[:depth])
+            path = _module_file(module)
+            if path is None or module in seen:
+                continue
+            seen[module] = path
+            todo.extend(_sitsbench_imports(path.read_text()))
+    return sorted(set(seen.values()))
+
+
+def notebook_code(path: Path) -> str:
+    """The code cells of a notebook, IPython magics and shell lines left out."""
+    import json
+
+    cells = json.loads(path.read_text())["cells"]
+    lines = [line for cell in cells if cell["cell_type"] == "code" for line in "".join(cell["source"]).splitlines()
+             if not line.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+def chapter_key(notebook: Path, parameters: dict, data: Path | None = None) -> str:
+    """SHA-256 over what decides a chapter's outputs: its notebook, its library closure, its parameters, its data
+    (content checksum of a real-data path) and the versions of the packages it runs on."""
+    import hashlib
+    import json
+
+    from sitsbench.records import package_versions
+
+    digest = hashlib.sha256(notebook.read_bytes())
+    for path in library_closure(notebook_code(notebook)):
+        digest.update(str(path.relative_to(REPO_ROOT)).encode())
+        digest.update(path.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    digest.update(json.dumps(package_versions(), sort_keys=True).encode())
+    if data is not None and data.exists():
+        from sitsbench.data.loading import content_checksum
+
+        digest.update(content_checksum(data).encode())
+    return digest.hexdigest()
+
+
+def execute_cached(notebook: Path, output: Path, parameters: dict, cwd: Path, cache: Path, name: str,
+                   force: bool = False, data: Path | None = None) -> tuple[float, bool]:
+    """Execute ``notebook`` unless its :func:`chapter_key` equals the key of its cached execution and the run
+    record it wrote is still there; returns ``(seconds of the execution, whether it was reused)``."""
+    import json
+
+    key = chapter_key(notebook, parameters, data)
+    entry, copy = cache / f"{name}.json", cache / f"{name}.ipynb"
+    record = Path(parameters["output_dir"]) / "record.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if not force and entry.is_file() and copy.is_file() and record.is_file():
+        stored = json.loads(entry.read_text())
+        if stored.get("key") == key:
+            shutil.copyfile(copy, output)
+            return float(stored["seconds"]), True
+    seconds = execute_notebook(notebook, output, parameters, cwd)
+    cache.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(output, copy)
+    entry.write_text(json.dumps({"key": key, "seconds": seconds, "executed": time.strftime("%Y-%m-%d %H:%M:%S")}))
+    return seconds, False
+
+
+def execution_page(stats: list[tuple[str, float, bool]]) -> str:
+    """The execution statistics page: each chapter's run time, and whether this build executed it."""
+    lines = ["# Execution statistics", "",
+             "Run time of each chapter's last execution (quick profile unless the build said otherwise). A chapter "
+             "whose notebook, library code, parameters, data and packages did not change since that execution is "
+             "not executed again: its executed copy is reused (`python -m sitsbench.book --force` executes "
+             "everything).", "", "| chapter | run time (s) | this build |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {seconds:.0f} | {'reused' if reused else 'executed'} |" for name, seconds, reused in stats]
+    total = sum(seconds for _, seconds, _ in stats)
+    executed = sum(seconds for _, seconds, reused in stats if not reused)
+    lines += ["", f"Total of the run times: {total:.0f} s; executed in this build: {executed:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
 def real_run_name(stem: str, dataset: str) -> str:
     return f"{stem}--{Path(dataset).stem}"
 
 
-def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | None) -> list[str]:
-    """Execute :data:`REAL_DATA_RUNS` whose data is in ``real_data``; returns a line per skipped run."""
+def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | None, cache: Path | None = None,
+                  force: bool = False, stats: list | None = None) -> list[str]:
+    """Execute :data:`REAL_DATA_RUNS` whose data is in ``real_data`` (reusing unchanged executions from ``cache``);
+    returns a line per skipped run and appends ``(name, seconds, reused)`` to ``stats``."""
     skipped = []
     (runs / REAL_RUNS).mkdir(parents=True, exist_ok=True)
     executed.mkdir(parents=True, exist_ok=True)
@@ -125,12 +244,16 @@ def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | No
         name = real_run_name(stem, relative)
         if path is None or not path.exists():
             skipped.append(f"{stem} on {relative}: {path or relative} is not on this machine")
+            shutil.rmtree(runs / REAL_RUNS / name, ignore_errors=True)  # no stale record of an earlier build
             continue
-        seconds = execute_notebook(
+        seconds, reused = execute_cached(
             REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{name}.ipynb",
             {"profile": profile, "output_dir": str(runs / REAL_RUNS / name), "dataset": str(path)}, cwd=REPO_ROOT,
+            cache=cache or executed / CACHE_DIR, name=name, force=force, data=path,
         )
-        tqdm.write(f"  {name}: {seconds:.0f} s")
+        if stats is not None:
+            stats.append((name, seconds, reused))
+        tqdm.write(f"  {name}: {'reused, ' if reused else ''}{seconds:.0f} s")
     (runs / REAL_RUNS / "skipped.txt").write_text("".join(f"{line}\n" for line in skipped))
     for line in skipped:
         tqdm.write(f"  real-data run skipped: {line}")
@@ -138,7 +261,7 @@ def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | No
 
 
 def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: list[str] | None = None,
-          html: bool = True, real_data: Path | None = DEFAULT_REAL_DATA) -> Path:
+          html: bool = True, real_data: Path | None = DEFAULT_REAL_DATA, force: bool = False) -> Path:
     """Execute the notebooks and build the HTML book; returns the HTML folder (or the source folder)."""
     book_dir, notebook_dir = REPO_ROOT / "book", REPO_ROOT / "notebooks"
     source = build_dir / "book_src"
@@ -152,20 +275,23 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
         raise BookBuildError(f"book/_toc.yml lists notebooks that do not exist in notebooks/: {missing}")
     selected = [s for s in stems if not only or any(s.startswith(o) for o in only)]
     (source / "notebooks").mkdir(exist_ok=True)
+    cache = build_dir / CACHE_DIR
+    stats: list[tuple[str, float, bool]] = []
     progress = tqdm(selected, desc=f"executing notebooks ({profile})", unit="notebook")
     for stem in progress:
         progress.set_postfix_str(stem)
-        seconds = execute_notebook(
+        seconds, reused = execute_cached(
             notebook_dir / f"{stem}.ipynb",
             source / "notebooks" / f"{stem}.ipynb",
             {"profile": profile, "output_dir": str(runs / stem)},
-            cwd=REPO_ROOT,
+            cwd=REPO_ROOT, cache=cache, name=stem, force=force,
         )
-        tqdm.write(f"  {stem}: {seconds:.0f} s")
+        stats.append((stem, seconds, reused))
+        tqdm.write(f"  {stem}: {'reused, ' if reused else ''}{seconds:.0f} s")
     if not only:
-        shutil.rmtree(runs / REAL_RUNS, ignore_errors=True)
-        run_real_data(profile, runs, build_dir / "real_data_notebooks", real_data)
+        run_real_data(profile, runs, build_dir / "real_data_notebooks", real_data, cache, force, stats)
     write_generated_pages(source, runs)
+    (source / "execution.md").write_text(execution_page(stats))
     if not html:
         return source
     sphinx_out = build_dir / "sphinx"
@@ -188,11 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "_build")
     parser.add_argument("--only", nargs="*", help="execute only notebooks whose name starts with these prefixes")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks but skip the HTML build")
+    parser.add_argument("--force", action="store_true", help="execute every chapter, even those unchanged")
     parser.add_argument("--real-data", type=Path, default=DEFAULT_REAL_DATA,
                         help="folder of the real samples re-run by chapters 2 and 6 (default: ../shared/data)")
     args = parser.parse_args(argv)
     try:
-        out = build(args.profile, args.build_dir, args.only, html=not args.no_html, real_data=args.real_data)
+        out = build(args.profile, args.build_dir, args.only, html=not args.no_html, real_data=args.real_data,
+                    force=args.force)
     except BookBuildError as error:
         print(f"book build failed: {error}", file=sys.stderr)
         return 1

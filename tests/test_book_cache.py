@@ -1,0 +1,64 @@
+"""The incremental book build: a chapter is executed again only when its notebook, the library code it imports,
+its parameters, its data or its packages changed (or with --force)."""
+
+import json
+from pathlib import Path
+
+import nbformat
+
+from sitsbench import book
+from sitsbench.records import write_run_record
+
+
+def _notebook(path: Path, code: str) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(code)]
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_library_closure_follows_imports_and_lazy_imports():
+    files = {str(p.relative_to(book.REPO_ROOT)) for p in book.library_closure("from sitsbench.data import samples")}
+    assert {"sitsbench/__init__.py", "sitsbench/data/__init__.py", "sitsbench/data/samples.py",
+            "sitsbench/data/cube.py"} <= files
+    assert "sitsbench/data/readers/base.py" in files, "imported inside a function of samples.py"
+    assert "sitsbench/models/tempcnn.py" not in files
+    assert book.library_closure("import numpy") == []
+
+
+def test_a_chapter_is_reused_until_something_it_depends_on_changes(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_execute(notebook, output, parameters, cwd):
+        calls.append(notebook.name)
+        write_run_record(Path(parameters["output_dir"]) / "record.json", name=notebook.stem, seed=0,
+                         parameters={}, metrics={})
+        output.write_text(notebook.read_text())
+        return 12.0
+
+    monkeypatch.setattr(book, "execute_notebook", fake_execute)
+    notebook = _notebook(tmp_path / "ch.ipynb", "from sitsbench.data import cube\nx = 1")
+    parameters = {"profile": "quick", "output_dir": str(tmp_path / "runs" / "ch")}
+    cache = tmp_path / "executed"
+
+    def run(**kw):
+        return book.execute_cached(notebook, tmp_path / "out" / "ch.ipynb", {**parameters, **kw.pop("p", {})},
+                                   tmp_path, cache, "ch", **kw)
+
+    assert run() == (12.0, False)
+    assert run() == (12.0, True) and len(calls) == 1, "unchanged: reused"
+    assert json.loads((tmp_path / "out" / "ch.ipynb").read_text()) == json.loads(notebook.read_text())
+    assert run(p={"seed": 1}) == (12.0, False), "other parameters"
+    assert run() == (12.0, False), "back to the first parameters: the cache holds the last execution only"
+    _notebook(notebook, "from sitsbench.data import cube\nx = 2")
+    assert run()[1] is False and run()[1] is True
+    assert run(force=True)[1] is False
+    (tmp_path / "runs" / "ch" / "record.json").unlink()
+    assert run()[1] is False, "its run record is gone: executed again"
+    data = tmp_path / "data.csv"
+    data.write_text("a\n1\n")
+    assert run(data=data)[1] is False and run(data=data)[1] is True
+    data.write_text("a\n2\n")
+    assert run(data=data)[1] is False, "the data changed"
+    page = book.execution_page([("ch", 12.0, True), ("other", 30.0, False)])
+    assert "| ch | 12 | reused |" in page and "| other | 30 | executed |" in page and "executed in this build: 30 s" in page

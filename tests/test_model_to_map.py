@@ -69,6 +69,9 @@ def test_train_predict_map_evaluate_on_the_command_line(workdir, forest, referen
     assert cli.main(["evaluate", str(forest), str(workdir / "cube.zarr")]) == 0
     out = capsys.readouterr().out
     assert "[test," in out and f"OA {record['metrics']['test']['oa']:.3f}" in out
+    written = json.loads((forest / "evaluations" / "cube-test.json").read_text())
+    assert written["metrics"]["oa"] == record["metrics"]["test"]["oa"] and written["parameters"]["subset"] == "test"
+    assert MapModel.load(forest).fingerprint(), "the evaluation record beside the weights leaves the folder readable"
 
 
 def test_a_band_reversed_cube_gives_the_same_map(workdir, forest, reference_map, placed):

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label", default="label", help="label column of the reference points")
     parser.add_argument("--confidence", type=float, default=0.95)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--record", type=Path, help="write the run record (JSON) here")
+    parser.add_argument("--record", type=Path, help="write the run record (JSON) here (default for a model: "
+                        "MODEL/evaluations/<dataset>-<subset>.json; for a map: MAP beside, <map>.assessment.json)")
     parser.set_defaults(func=run)
 
 
@@ -35,12 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(args: argparse.Namespace, name: str, parameters: dict, metrics: dict, dataset: dict | None) -> None:
-    if args.record:
-        from sitsbench.records import write_run_record
+    from sitsbench.records import write_run_record
 
-        write_run_record(args.record, name=name, parameters=parameters, metrics=metrics, seed=0, device=args.device,
-                         dataset=dataset)
-        print(f"run record: {args.record}")
+    write_run_record(args.record, name=name, parameters=parameters, metrics=metrics, seed=0, device=args.device,
+                     dataset=dataset)
+    print(f"run record: {args.record}")
 
 
 def _run_model(args: argparse.Namespace) -> int:
@@ -71,6 +71,7 @@ def _run_model(args: argparse.Namespace) -> int:
                                 seed=int(model.training.get("seed", 0)))
         where = S.subset_mask(split, subset)
     metrics = evaluate_map_model(model, samples, where)
+    args.record = args.record or args.model / "evaluations" / f"{Path(loaded.name).stem}-{subset}.json"
     print(f"{model.model_name} ({args.model}) on {loaded.name} [{subset}, {metrics['n']} samples]: "
           f"OA {metrics['oa']:.3f}, macro-F1 {metrics['macro_f1']:.3f}, kappa {metrics['kappa']:.3f}")
     _write(args, f"evaluate-{model.model_name}", {"model": str(args.model), "dataset": args.dataset, "subset": subset},
@@ -85,6 +86,7 @@ def _run_map(args: argparse.Namespace) -> int:
     from sitsbench.evaluation.map_accuracy import assess_map, read_map_classes
 
     classes, names = read_map_classes(args.map)
+    args.record = args.record or args.map.with_name(f"{args.map.stem}.assessment.json")
     points = read_points(args.reference)
     result, counts = assess_map(classes, names, points, label=args.label, confidence=args.confidence)
     unit = getattr(result, "unit", "")

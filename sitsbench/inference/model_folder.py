@@ -31,6 +31,7 @@ import xarray as xr
 
 from sitsbench.atomic import written
 from sitsbench.data import samples as S
+from sitsbench.data.loading import content_checksum
 from sitsbench.data.normalize import BandStats
 from sitsbench.inference.dates import DATE_POLICIES, DatePlan, DateReference, plan_dates
 from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
@@ -44,14 +45,6 @@ RANGE_SPANS = 3.0
 
 class ModelFolderError(ValueError):
     """A folder that is not a readable sitsbench model."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -156,7 +149,7 @@ class MapModel:
     def _kind(self) -> str:
         return "forest" if isinstance(self.predictor, ForestPredictor) else "torch"
 
-    def description(self, weights_file: str, weights_sha256: str) -> dict:
+    def description(self, weights_file: str, weights_checksum: str) -> dict:
         return {
             "format": MODEL_FORMAT,
             "model": self.model_name,
@@ -167,7 +160,7 @@ class MapModel:
             "date_policy": self.date_policy,
             "reference_dates": self.reference.to_json(),
             "normalisation": json.loads(self.stats.to_json()),
-            "weights": {"file": weights_file, "sha256": weights_sha256},
+            "weights": {"file": weights_file, "checksum": weights_checksum},
             "training": self.training,
         }
 
@@ -186,7 +179,7 @@ class MapModel:
 
                 weights_file = "weights.pt"
                 save_checkpoint(tmp / weights_file, self.predictor.model)
-            text = json.dumps(self.description(weights_file, _sha256(tmp / weights_file)), indent=2)
+            text = json.dumps(self.description(weights_file, content_checksum(tmp / weights_file)), indent=2)
             (tmp / MODEL_FILE).write_text(text + "\n")
             for name, content in (extra_files or {}).items():
                 (tmp / name).write_text(content)
@@ -212,7 +205,7 @@ class MapModel:
             raise ModelFolderError(f"{meta_path} is not a {MODEL_FORMAT} description (format: {found!r})")
         try:
             weights = path / meta["weights"]["file"]
-            expected = meta["weights"]["sha256"]
+            expected = meta["weights"]["checksum"]
             kind, name, bands, classes = meta["kind"], meta["model"], meta["bands"], meta["class_names"]
             stats = BandStats.from_json(json.dumps(meta["normalisation"]))
             reference = DateReference.from_json(meta["reference_dates"])
@@ -221,7 +214,7 @@ class MapModel:
             raise ModelFolderError(f"{meta_path} lacks the field {error}") from error
         if not weights.is_file():
             raise ModelFolderError(f"{path}: weights file {weights.name} is missing")
-        if _sha256(weights) != expected:
+        if content_checksum(weights) != expected:
             raise ModelFolderError(f"{weights}: checksum differs from {MODEL_FILE} (damaged or replaced weights)")
         if kind == "forest":
             predictor = ForestPredictor(pickle.loads(weights.read_bytes()))

@@ -15,13 +15,22 @@
    absent), records in ``_build/runs/real/<chapter>--<dataset>/``;
 4. writes the generated pages (dataset table, leaderboard, real-data results) from :data:`PAGE_GENERATORS`,
    after the notebooks so that they include the records of this build;
-5. runs ``jupyter-book build`` (Jupyter Book 1, Sphinx; offline) on the executed copies into ``_build/html``.
+5. copies MathJax into the book (:func:`install_mathjax`: a pinned copy from PyPI, so formulas render offline) and
+   runs ``jupyter-book build`` (Jupyter Book 1, Sphinx; offline) on the executed copies into ``_build/html``. Any
+   Sphinx warning (an unresolved citation, a glued value that no cell glued, a broken cross-reference) fails the
+   build and is listed.
+
+Paths handed to the notebooks are written relative to the repository when they lie in it, so that papermill's
+injected-parameters cell, shown in the book, holds no path of the build machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +62,13 @@ REAL_DATA_RUNS: tuple[tuple[str, str], ...] = (
 )
 """(chapter, dataset path under the real-data folder): the chapters re-run on real labelled samples."""
 DEFAULT_REAL_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+MATHJAX_FILES: tuple[str, ...] = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y")
+"""What the book needs of MathJax 3's ``es5`` folder: the TeX-to-CommonHTML component, the TeX extensions it
+autoloads, the CommonHTML fonts, the menu and the accessibility components it loads on demand."""
+MATHJAX_PACKAGE = "mathjax"
+"""Import name of PyPI's ``django-static-mathjax`` (MathJax 3.2.2 as static files; it needs no Django)."""
 
 
 class BookBuildError(RuntimeError):
@@ -97,6 +113,32 @@ def write_generated_pages(source: Path, results_dir: Path) -> list[Path]:
         path.write_text(text)
         written.append(path)
     return written
+
+
+def install_mathjax(source: Path) -> Path:
+    """Copy MathJax into ``source/_static/mathjax`` (``mathjax_path`` of ``book/_config.yml`` points there)."""
+    spec = importlib.util.find_spec(MATHJAX_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BookBuildError("MathJax is not installed: pip install django-static-mathjax (pinned in pyproject.toml)")
+    es5 = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
+    target = source / "_static" / "mathjax"
+    shutil.rmtree(target, ignore_errors=True)
+    for name in MATHJAX_FILES:
+        origin = es5 / name
+        if not origin.exists():
+            raise BookBuildError(f"MathJax file {origin} is missing: reinstall django-static-mathjax")
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if origin.is_dir() else shutil.copyfile)(origin, target / name)
+    return target
+
+
+def portable(path: Path, cwd: Path = REPO_ROOT) -> str:
+    """``path`` relative to ``cwd`` when it lies in ``cwd`` or beside it (what the executed chapter shows), else
+    absolute."""
+    path, cwd = Path(path).resolve(), Path(cwd).resolve()
+    if path.is_relative_to(cwd):
+        return path.relative_to(cwd).as_posix()
+    return os.path.relpath(path, cwd) if path.is_relative_to(cwd.parent) else str(path)
 
 
 def execute_notebook(notebook: Path, output: Path, parameters: dict, cwd: Path) -> float:
@@ -200,7 +242,7 @@ def execute_cached(notebook: Path, output: Path, parameters: dict, cwd: Path, ca
 
     key = chapter_key(notebook, parameters, data)
     entry, copy = cache / f"{name}.json", cache / f"{name}.ipynb"
-    record = Path(parameters["output_dir"]) / "record.json"
+    record = cwd / parameters["output_dir"] / "record.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     if not force and entry.is_file() and copy.is_file() and record.is_file():
         stored = json.loads(entry.read_text())
@@ -212,6 +254,12 @@ def execute_cached(notebook: Path, output: Path, parameters: dict, cwd: Path, ca
     shutil.copyfile(output, copy)
     entry.write_text(json.dumps({"key": key, "seconds": seconds, "executed": time.strftime("%Y-%m-%d %H:%M:%S")}))
     return seconds, False
+
+
+def sphinx_warnings(log: str) -> list[str]:
+    """The warning and error lines of a Sphinx log (an unresolved citation or glue value, a broken reference)."""
+    return [line.strip() for line in log.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)
+            and "Kernel is running over TCP" not in line]
 
 
 def execution_page(stats: list[tuple[str, float, bool]]) -> str:
@@ -248,7 +296,8 @@ def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | No
             continue
         seconds, reused = execute_cached(
             REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{name}.ipynb",
-            {"profile": profile, "output_dir": str(runs / REAL_RUNS / name), "dataset": str(path)}, cwd=REPO_ROOT,
+            {"profile": profile, "output_dir": portable(runs / REAL_RUNS / name), "dataset": portable(path)},
+            cwd=REPO_ROOT,
             cache=cache or executed / CACHE_DIR, name=name, force=force, data=path,
         )
         if stats is not None:
@@ -274,7 +323,10 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
     if missing:
         raise BookBuildError(f"book/_toc.yml lists notebooks that do not exist in notebooks/: {missing}")
     selected = [s for s in stems if not only or any(s.startswith(o) for o in only)]
+    unselected = [stem for stem in stems if stem not in selected]
     (source / "notebooks").mkdir(exist_ok=True)
+    for stem in unselected:  # unexecuted, so that links to them resolve; their own warnings are not this build's
+        shutil.copyfile(notebook_dir / f"{stem}.ipynb", source / "notebooks" / f"{stem}.ipynb")
     cache = build_dir / CACHE_DIR
     stats: list[tuple[str, float, bool]] = []
     progress = tqdm(selected, desc=f"executing notebooks ({profile})", unit="notebook")
@@ -283,7 +335,7 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
         seconds, reused = execute_cached(
             notebook_dir / f"{stem}.ipynb",
             source / "notebooks" / f"{stem}.ipynb",
-            {"profile": profile, "output_dir": str(runs / stem)},
+            {"profile": profile, "output_dir": portable(runs / stem)},
             cwd=REPO_ROOT, cache=cache, name=stem, force=force,
         )
         stats.append((stem, seconds, reused))
@@ -294,15 +346,23 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
     (source / "execution.md").write_text(execution_page(stats))
     if not html:
         return source
+    install_mathjax(source)
     sphinx_out = build_dir / "sphinx"
     shutil.rmtree(sphinx_out, ignore_errors=True)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
-        [str(jupyter_book), "build", str(source), "--path-output", str(sphinx_out), "--quiet"], cwd=REPO_ROOT
+        [str(jupyter_book), "build", str(source), "--path-output", str(sphinx_out), "--quiet", "-W", "--keep-going"],
+        cwd=REPO_ROOT, capture_output=True, text=True,
     )
-    if result.returncode:
-        raise BookBuildError(f"jupyter-book build failed with exit code {result.returncode}")
+    warnings = [line for line in sphinx_warnings(result.stdout + result.stderr)
+                if not any(f"notebooks/{stem}.ipynb" in line for stem in unselected)]
+    if warnings or (result.returncode and not unselected):
+        log = "\n".join(warnings) or (result.stdout + result.stderr)[-4000:]
+        raise BookBuildError(f"jupyter-book build failed (exit code {result.returncode}):\n{log}")
     html_dir = build_dir / "html"
+    if not (sphinx_out / "_build" / "html" / "index.html").is_file():
+        raise BookBuildError(f"jupyter-book wrote no HTML (exit code {result.returncode}):\n"
+                             f"{(result.stdout + result.stderr)[-4000:]}")
     shutil.move(sphinx_out / "_build" / "html", html_dir)
     shutil.rmtree(sphinx_out, ignore_errors=True)
     return html_dir

@@ -1,12 +1,19 @@
-"""The built HTML book opened in headless Chromium: every chapter page renders its figures.
+"""The built HTML book opened in headless Chromium, offline, as a reader sees it.
+
+Checked on every page: each formula is typeset by the book's own MathJax (no raw ``\\(``, ``\\[`` or ``$`` left in
+the rendered text), every citation links to an entry of the references page, every glued value of a chapter is
+pasted, every chapter figure loads, is numbered, captioned and has alt text, and no page shows a path of the build
+machine. A screenshot of one page per part of the book is kept in ``_build/browser/`` (``chapters.png``,
+``benchmark.png``, ``reference.png``).
 
 Uses Debian's ``chromium`` binary (``.ci/run`` installs it); skipped, with the reason, when it is absent.
 The book is taken from ``$SITSBENCH_BOOK_HTML`` when set, reused from ``_build/html`` when ``make book`` built it
-after the last change to a notebook, else chapter 1 is built (quick profile) into a temporary folder. A screenshot of the index page is kept as an artefact
-in ``_build/browser/index.png``.
+after the last change to a notebook, else chapter 1 is built (quick profile) into ``_build/browser/book``.
 """
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -19,31 +26,80 @@ from sitsbench import book
 
 REPO = Path(__file__).resolve().parent.parent
 ARTEFACTS = REPO / "_build" / "browser"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=3000"]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=8000"]
+GLUE_ROLE = re.compile(r"\{glue:text\}`[^`]+`")
 
 
 def chromium_binary() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-class ImageSources(HTMLParser):
-    """The ``src`` of every ``<img>`` in a DOM."""
+class RenderedPage(HTMLParser):
+    """What a reader sees of a rendered DOM: the visible prose (outside code, scripts and typeset math), the
+    images with their alt text and whether a captioned figure holds them, citation links, pasted glue values and
+    typeset formulas."""
+
+    SKIPPED = {"script", "style", "pre", "code", "textarea", "mjx-container", "noscript", "svg"}
 
     def __init__(self):
         super().__init__()
-        self.sources: list[str] = []
+        self.text: list[str] = []
+        self.images: list[dict] = []
+        self.citations: list[str] = []
+        self.pasted = 0
+        self.formulas = 0
+        self.figcaptions: list[str] = []
+        self._stack: list[str] = []
+        self._skip = 0
+        self._figure: list[dict] = []
+        self._caption = False
 
     def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if tag == "mjx-container":
+            self.formulas += 1
+        if tag in self.SKIPPED:
+            self._skip += 1
+        if tag == "figure":
+            self._figure.append({"caption": ""})
+        if tag == "figcaption":
+            self._caption = True
         if tag == "img":
-            self.sources.append(dict(attrs).get("src") or "")
+            self.images.append({"src": attrs.get("src") or "", "alt": attrs.get("alt") or "",
+                                "figure": self._figure[-1] if self._figure else None})
+        if tag == "span" and "pasted-text" in classes:
+            self.pasted += 1
+        if tag == "a" and self._stack and self._stack[-1] == "bibtex-citation":
+            self.citations.append(attrs.get("href") or "")
+        self._stack.append("bibtex-citation" if "bibtex-citation" in classes else
+                           (self._stack[-1] if self._stack and self._stack[-1] == "bibtex-citation" else tag))
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIPPED:
+            self._skip = max(0, self._skip - 1)
+        if tag == "figure" and self._figure:
+            self.figcaptions.append(self._figure.pop()["caption"])
+        if tag == "figcaption":
+            self._caption = False
+        if self._stack:
+            self._stack.pop()
+
+    def handle_data(self, data):
+        if self._caption and self._figure:
+            self._figure[-1]["caption"] += data
+        if not self._skip:
+            self.text.append(data)
 
 
-def rendered_dom(chromium: str, page: Path) -> str:
-    """The DOM of ``page`` after Chromium loaded it (scripts run), as HTML text."""
+def rendered(chromium: str, page: Path) -> tuple[str, RenderedPage]:
+    """The DOM of ``page`` after Chromium loaded it (scripts run, MathJax typeset) and its parse."""
     result = subprocess.run([chromium, *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()], capture_output=True,
-                            text=True, timeout=120)
+                            text=True, timeout=180)
     assert result.returncode == 0, f"chromium failed on {page}: {result.stderr[-2000:]}"
-    return result.stdout
+    parsed = RenderedPage()
+    parsed.feed(result.stdout)
+    return result.stdout, parsed
 
 
 def image_exists(page: Path, source: str) -> bool:
@@ -55,41 +111,84 @@ def image_exists(page: Path, source: str) -> bool:
     return url.scheme in ("", "file") and path.is_file() and path.stat().st_size > 0
 
 
-def built_book(tmp_path_factory) -> Path:
+def raw_math(text: str) -> list[str]:
+    """Pieces of TeX left untypeset in rendered text."""
+    return re.findall(r"\\\(.{0,40}|\\\[.{0,40}|\$[^$\s][^$]{0,40}\$?", text)
+
+
+def built_book() -> Path:
     """The book to open (see the module docstring)."""
     if os.environ.get("SITSBENCH_BOOK_HTML"):
         return Path(os.environ["SITSBENCH_BOOK_HTML"])
     html = REPO / "_build" / "html"
     index = html / "index.html"
-    notebooks = list((REPO / "notebooks").glob("*.ipynb"))
-    if index.is_file() and all(nb.stat().st_mtime < index.stat().st_mtime for nb in notebooks):
+    sources = [*(REPO / "notebooks").glob("*.ipynb"), *(REPO / "book").iterdir()]
+    if index.is_file() and all(path.stat().st_mtime < index.stat().st_mtime for path in sources):
         return html
-    return book.build("quick", tmp_path_factory.mktemp("book") / "_build", only=["01"])
+    return book.build("quick", ARTEFACTS / "book", only=["01"])
+
+
+def test_raw_math_detection():
+    assert raw_math(r"the loss \(x_i\)") and raw_math(r"\[y\]") and raw_math("where $z$ is")
+    assert raw_math("costs 5 $ per tile and nothing else") == []
 
 
 @pytest.mark.slow
-def test_every_chapter_page_renders_its_figures(tmp_path_factory):
+def test_the_book_reads_right_in_a_browser():
     chromium = chromium_binary()
     if chromium is None:
         pytest.skip("chromium is not installed (Debian package `chromium`; .ci/run installs it)")
-    html = built_book(tmp_path_factory)
-    pages = sorted((html / "notebooks").glob("*.html"))
-    assert pages, f"no chapter page in {html / 'notebooks'}"
+    html = built_book()
+    chapters = sorted((html / "notebooks").glob("*.html"))
+    assert chapters, f"no chapter page in {html / 'notebooks'}"
+    executed = [page for page in chapters if "cell_output" in page.read_text()]  # --only builds leave others bare
+    assert executed, "no executed chapter in the book"
+    references = html / "references.html"
+    assert references.is_file(), "no references page"
+    reference_ids = set(re.findall(r'id="([^"]+)"', references.read_text()))
+    pages = [*chapters, *(html / name for name in ("intro.html", "leaderboard.html", "real_data.html",
+                                                  "datasets.html", "execution.html", "references.html"))]
+    formulas = 0
     for page in pages:
-        parser = ImageSources()
-        parser.feed(rendered_dom(chromium, page))
-        figures = [src for src in parser.sources if "_images/" in src or src.startswith("data:image/")]
+        dom, seen = rendered(chromium, page)
+        text = " ".join(seen.text)
+        formulas += seen.formulas
+        assert not raw_math(text), f"{page.name}: formulas left as raw TeX: {raw_math(text)[:5]}"
+        code = re.sub(r"<[^>]+>", "", dom)
+        machine = re.findall(r"""(?:output_dir|dataset) = ["'](/[^"']*)""", code) + [str(REPO)] * (str(REPO) in code)
+        assert not machine, f"{page.name}: shows paths of the build machine: {machine}"
+        for href in seen.citations:
+            target = urlparse(href)
+            linked = (page.parent / unquote(target.path)).resolve() if target.path else page.resolve()
+            assert linked == references.resolve() and target.fragment in reference_ids, (
+                f"{page.name}: citation link {href!r} does not reach an entry of the references page")
+        if page not in executed:
+            continue
+        notebook = json.loads((REPO / "notebooks" / f"{page.stem}.ipynb").read_text())
+        roles = sum(len(GLUE_ROLE.findall("".join(cell["source"]))) for cell in notebook["cells"]
+                    if cell["cell_type"] == "markdown")
+        assert seen.pasted == roles, f"{page.name}: {roles} glued values in the prose, {seen.pasted} pasted"
+        figures = [image for image in seen.images if "_images/" in image["src"]
+                   or image["src"].startswith("data:image/")]
         assert figures, f"{page.name}: no figure in the rendered page"
-        missing = [src or "(empty src)" for src in parser.sources if not image_exists(page, src)]
+        missing = [image["src"] or "(empty src)" for image in seen.images if not image_exists(page, image["src"])]
         assert not missing, f"{page.name}: images that do not load: {missing}"
+        for image in figures:
+            assert image["alt"].strip() and not image["alt"].startswith("_images"), (
+                f"{page.name}: a figure without alt text ({image['src'][:60]})")
+            assert image["figure"] is not None, f"{page.name}: an image outside a captioned figure"
+        assert all(re.match(r"Figure \d+", caption.strip()) for caption in seen.figcaptions), (
+            f"{page.name}: unnumbered figure captions {seen.figcaptions}")
+    assert formulas > 0, "no typeset formula in the whole book"
 
-    leaderboard = html / "leaderboard.html"
-    assert leaderboard.is_file()
-    assert "Leaderboard" in rendered_dom(chromium, leaderboard)
+    _, index = rendered(chromium, references)
+    assert len(reference_ids) > 20 and "doi" in " ".join(index.text).lower()
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = ARTEFACTS / "index.png"
-    screenshot.unlink(missing_ok=True)
-    subprocess.run([chromium, *CHROMIUM_FLAGS, "--window-size=1280,900", f"--screenshot={screenshot}",
-                    (html / "index.html").as_uri()], capture_output=True, timeout=120, check=True)
-    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 10_000
+    for part, page in (("chapters", chapters[0]), ("benchmark", html / "leaderboard.html"),
+                       ("reference", references)):
+        screenshot = ARTEFACTS / f"{part}.png"
+        screenshot.unlink(missing_ok=True)
+        subprocess.run([chromium, *CHROMIUM_FLAGS, "--window-size=1280,1600", f"--screenshot={screenshot}",
+                        page.as_uri()], capture_output=True, timeout=180, check=True)
+        assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 10_000

@@ -62,3 +62,19 @@ def test_a_chapter_is_reused_until_something_it_depends_on_changes(tmp_path, mon
     assert run(data=data)[1] is False, "the data changed"
     page = book.execution_page([("ch", 12.0, True), ("other", 30.0, False)])
     assert "| ch | 12 | reused |" in page and "| other | 30 | executed |" in page and "executed in this build: 30 s" in page
+
+
+def test_paths_handed_to_chapters_hold_no_path_of_the_build_machine():
+    assert book.portable(book.REPO_ROOT / "_build" / "runs" / "01") == "_build/runs/01"
+    assert book.portable(book.REPO_ROOT.parent / "shared" / "data" / "x") == "../shared/data/x"
+    outside = Path("/") / "elsewhere-than-the-repository" / "x"
+    assert book.portable(outside) == str(outside)
+
+
+def test_sphinx_warnings_fail_the_build_by_name():
+    log = ("reading sources... [100%] notebooks/02\n"
+           "/b/src/notebooks/02.ipynb:40002: WARNING: could not find bibtex key \"nope\" [bibtex.key_not_found]\n"
+           "/b/src/notebooks/05.ipynb:10: WARNING: Retrieval error: 'ch5_x' not found [mystnb.glue]\n"
+           "build succeeded, 2 warnings.\n")
+    assert [line.split(": WARNING: ")[1][:12] for line in book.sphinx_warnings(log)] == [
+        "could not fi", "Retrieval er"]

@@ -8,7 +8,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from sitsbench.autoencoders.streaming import encode_scaling
+from sitsbench.perf import encode_scaling
 
 
 def main() -> None:

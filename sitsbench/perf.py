@@ -76,6 +76,26 @@ S2_TILE_PIXELS = 10_980 * 10_980
 """Pixels of one Sentinel-2 tile at 10 m (a 109.8 km square)."""
 
 
+def encode_scaling(workdir: Path, sides=(32, 64, 128, 256), chunk: int = 32, n_dates: int = 20,
+                   model_name: str = "ae_tempconv", device: str = "auto") -> list[dict]:
+    """Encode seconds, pixels/s and peak traced memory (NumPy/Python) of :func:`encode_cube` from zarr cubes
+    whose side doubles per step (an untrained model: the cost does not depend on the weights)."""
+    from sitsbench.autoencoders.streaming import encode_cube
+    from sitsbench.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(model_name, in_channels=len(C.S2_BANDS), num_classes=0)
+    rows = []
+    for side in sides:
+        path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
+        seconds, peak = timed(partial(encode_cube, model, path, None, chunk=chunk, device=device,
+                                      output=workdir / f"codes_{side}.zarr"))
+        pixels = side * side
+        rows.append({"side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
+                     "seconds": seconds, "pixels_per_s": pixels / seconds, "peak_mib": peak / 2**20})
+    return rows
+
+
 def map_throughput(workdir: Path, models=("rf", "tempcnn", "ltae", "transformer_small"), side: int = 256,
                    n_dates: int = 30, chunk: int = 128, device: str = "auto") -> list[dict]:
     """Map inference pixels/s of each model on one ``side`` x ``side`` cube of ``n_dates`` dates and 10 bands

@@ -10,8 +10,7 @@ from torch.utils.data import Subset
 from sitsbench.autoencoders import AETrainConfig, EncoderClassifier, fit_autoencoder, masked_mse
 from sitsbench.autoencoders.gapfill import gap_filling_scores, hold_out_dates, rmse_per_band
 from sitsbench.autoencoders.multisensor import MultiSensorPixelDataset
-from sitsbench.autoencoders.probe import encode_series, probe_scores
-from sitsbench.autoencoders.streaming import StreamingPixelDataset, encode_cube
+from sitsbench.autoencoders.streaming import StreamingPixelDataset, encode_cube, encode_series
 from sitsbench.autoencoders.training import reconstruction_loss
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import PatchDataset, PixelSeriesDataset, pixel_series
@@ -19,6 +18,7 @@ from sitsbench.data.io import save_cube
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.data.synthetic import generate_cube
+from sitsbench.evaluation import probe_scores
 from sitsbench.models import create_model, list_models
 
 SERIES_AES = ("ae_tempconv", "ae_gru", "ae_mae")
@@ -60,10 +60,10 @@ def test_masked_mse_ignores_masked_entries_in_value_and_gradient():
 
 
 def test_autoencoders_are_registered_apart_from_classifiers():
-    names = list_models("ae_*")
+    names = list_models(role="autoencoder")
     assert names == ["ae_gru", "ae_mae", "ae_multisensor", "ae_spatiotemporal", "ae_tempconv"]
-    for name in names:
-        assert _model(name, 4).input_kind.startswith("ae_")
+    assert not set(names) & set(list_models(role="classifier"))
+    assert [_model(name, 4).input_kind for name in names] == ["series", "series", "multisensor", "patch", "series"]
 
 
 @pytest.mark.parametrize("name", SERIES_AES)
@@ -75,7 +75,7 @@ def test_series_autoencoder_shapes_and_mask_use(name):
     mask = torch.rand(6, 12, generator=generator) > 0.3
     assert model(x, doy, mask).shape == (6, 12, 4)
     code = model.encode(x, doy, mask)
-    assert code.shape == (6, model.latent_dim)
+    assert code.shape == (6, model.num_features)
     cloudy = x.clone()
     cloudy[~mask] = 1e3  # values under the mask are never read
     torch.testing.assert_close(model.encode(cloudy, doy, mask), code)
@@ -103,7 +103,7 @@ def test_patch_autoencoder_reduces_reconstruction_error(toy):
     config = AETrainConfig(epochs=8, batch_size=4, lr=3e-3, device="cpu")
     model = _model("ae_spatiotemporal", len(C.S2_BANDS))
     before, history = _loss_before_after(model, patches, patches, config)
-    assert model.encode(patches[0]["x"][None]).shape == (1, model.latent_dim, 16, 16)
+    assert model.encode(patches[0]["x"][None]).shape == (1, model.num_features, 16, 16)
     assert history.val_loss[-1] < 0.7 * before, (before, history.val_loss)
 
 
@@ -170,7 +170,7 @@ def test_streaming_encode_equals_in_memory_encode(toy, tmp_path, name):
     path = save_cube(cube, tmp_path / "cube.zarr")
     model = _model(name, len(C.S2_BANDS))
     streamed = encode_cube(model, path, stats, chunk=16, output=tmp_path / "codes.zarr", device="cpu")
-    assert streamed.shape == (cube.sizes[C.Y], cube.sizes[C.X], model.latent_dim)
+    assert streamed.shape == (cube.sizes[C.Y], cube.sizes[C.X], model.num_features)
     if name == "ae_tempconv":  # the whole cube in memory, in one pass
         rows, cols = np.divmod(np.arange(cube.sizes[C.Y] * cube.sizes[C.X]), cube.sizes[C.X])
         x, mask = pixel_series(cube, rows, cols, stats, fill="none")

@@ -298,7 +298,7 @@ def train_unknown_model(w, tmp):
 
 def train_a_patch_model(w, tmp):
     return Case(_cli("train", w["root"] / "cube.zarr", "--model", "utae_tiny", "--output", tmp / "m"), 2,
-                "model 'utae_tiny' reads 'patch' inputs")
+                "model 'utae_tiny' is a patch classifier")
 
 
 def train_into_an_existing_folder(w, tmp):
@@ -464,7 +464,7 @@ def sample_table_without_label_column(w, tmp):
 
 
 def checkpoint_of_another_tool(w, tmp):
-    from sitsbench.training import load_checkpoint
+    from sitsbench.models.checkpoint import load_checkpoint
 
     path = tmp / "model.pt"
     torch.save({"weights": torch.zeros(2)}, path)

@@ -15,17 +15,9 @@ from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.data.synthetic import generate_cube
 from sitsbench.metrics import classification_metrics
 from sitsbench.models import create_model
+from sitsbench.models.checkpoint import load_checkpoint, save_checkpoint
 from sitsbench.records import read_run_record
-from sitsbench.training import (
-    TrainConfig,
-    class_weights,
-    evaluate,
-    fit,
-    load_checkpoint,
-    predict,
-    save_checkpoint,
-    write_record,
-)
+from sitsbench.training import TrainConfig, class_weights, evaluate, fit, predict, write_record
 
 
 class TinySeries(Dataset):

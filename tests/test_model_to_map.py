@@ -233,7 +233,7 @@ def test_network_model_folders_round_trip_and_follow_their_date_policy(name, toy
 
 def test_models_that_cannot_map_pixels_are_refused_before_training(toy_cube):
     samples = samples_from_cube(toy_cube)
-    with pytest.raises(ValueError, match="reads 'patch' inputs"):
+    with pytest.raises(ValueError, match="is a patch classifier"):
         train_map_model(samples, MapTrainingConfig(model="utae_tiny", progress=False))
     with pytest.raises(KeyError, match="unknown model"):
         train_map_model(samples, MapTrainingConfig(model="tempcn", progress=False))

@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from sitsbench.models import create_model, list_models, register_model
+from sitsbench.autoencoders.base import SITSAutoEncoder
+from sitsbench.models import SITSClassifier, create_model, list_models, register_model
 from sitsbench.models.random_forest import RandomForestBaseline, dataset_arrays
-from sitsbench.models.registry import model_entrypoint
+from sitsbench.models.registry import INPUT_KINDS, ROLES, model_entry
 from sitsbench.models.utae import aggregate
 
 N_TIME, N_CHANNELS, N_CLASSES, N_PIXELS, PATCH = 36, 4, 3, 6, 8
@@ -32,10 +33,48 @@ def _batch(kind: str, batch: int = 6, seed: int = 0) -> dict[str, torch.Tensor]:
 
 def _model(name: str) -> nn.Module:
     torch.manual_seed(0)
-    model = create_model(name, in_channels=N_CHANNELS, num_classes=N_CLASSES)
-    if getattr(model, "input_kind", None) not in KNOWN_KINDS:
-        pytest.skip(f"{name}: input kind {getattr(model, 'input_kind', None)!r} is tested elsewhere")
-    return model
+    return create_model(name, in_channels=N_CHANNELS, num_classes=N_CLASSES)
+
+
+TEMPORAL_CLASSIFIERS = [name for name in list_models(role="classifier") if model_entry(name).input_kind in KNOWN_KINDS]
+"""Classifiers of series, pixel sets and patches: the behaviour tests below (plane classifiers: test_planes.py)."""
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_honours_its_entry(name):
+    """The contract of the registry, for every entry: the model reads the entry's example input, returns what its
+    role promises with ``num_features`` wide features, and every weight it uses is trained by a backward pass."""
+    entry = model_entry(name)
+    assert entry.role in ROLES and entry.input_kind in INPUT_KINDS
+    model = _model(name)
+    example = entry.example_input(in_channels=N_CHANNELS, batch=2)
+    assert model.model_name == name and model.input_kind == entry.input_kind
+    assert isinstance(model.num_features, int) and model.num_features > 0
+    spatial = tuple(example["x"].shape[-2:]) if entry.input_kind == "patch" else ()
+    if entry.role == "classifier":
+        assert isinstance(model, SITSClassifier)
+        features = model.forward_features(**example)
+        logits = model(**example)
+        assert features.shape == (2, model.num_features, *spatial)
+        assert logits.shape == (2, N_CLASSES, *spatial)
+        loss = logits.square().mean()
+    else:
+        assert isinstance(model, SITSAutoEncoder)
+        assert model.encode(**example).shape == (2, model.num_features, *spatial)
+        output = model(**example)
+        rebuilt = output if isinstance(output, tuple) else (output,)
+        targets = (example["x"], example["x_s1"]) if entry.input_kind == "multisensor" else (example["x"],)
+        assert [r.shape for r in rebuilt] == [t.shape for t in targets]
+        loss = sum((r - t).square().mean() for r, t in zip(rebuilt, targets))
+    assert torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads) and any(g.abs().sum() > 0 for g in grads)
+    if entry.reads_doy:
+        model.eval()
+        shifted = {**example, "doy": example["doy"] + 40}
+        with torch.no_grad():
+            assert not torch.allclose(model(**example), model(**shifted)), f"{name} ignores the day of year"
 
 
 def test_registry_lists_filters_and_suggests():
@@ -54,12 +93,12 @@ def test_create_model_records_name_and_kwargs():
     model = create_model("tempcnn_small", in_channels=4, num_classes=3, seq_len=12)
     assert model.model_name == "tempcnn_small"
     assert model.model_kwargs == {"in_channels": 4, "num_classes": 3, "seq_len": 12}
-    assert model_entrypoint("tempcnn_small").input_kind == "series"
+    assert model_entry("tempcnn_small").input_kind == "series"
     model.reset_classifier(5)
     assert model.model_kwargs["num_classes"] == 5
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", TEMPORAL_CLASSIFIERS)
 def test_forward_backward_shapes_and_gradients(name):
     model = _model(name)
     batch = _batch(model.input_kind)
@@ -82,7 +121,7 @@ def test_forward_backward_shapes_and_gradients(name):
     assert model(batch["x"]).shape == logits.shape
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", TEMPORAL_CLASSIFIERS)
 def test_reset_classifier(name):
     model = _model(name).eval()
     batch = _batch(model.input_kind)
@@ -93,7 +132,7 @@ def test_reset_classifier(name):
     torch.testing.assert_close(model(batch["x"], batch["doy"]), features)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", TEMPORAL_CLASSIFIERS)
 def test_overfits_a_tiny_batch(name):
     model = _model(name)
     batch = _batch(model.input_kind, batch=8, seed=1)

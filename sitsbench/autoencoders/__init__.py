@@ -1,8 +1,8 @@
-"""Auto-encoders for satellite image time series (issue 6): models, cloud-aware training, gap filling,
-streaming encoding of large cubes and probes of the learned codes.
+"""Auto-encoders for satellite image time series (issue 6): models, cloud-aware training, gap filling and the
+encoding of series and of cubes larger than memory (the codes are probed by :mod:`sitsbench.evaluation`).
 
-Importing the package registers the models (``ae_tempconv``, ``ae_gru``, ``ae_mae``, ``ae_spatiotemporal``,
-``ae_multisensor``) in :mod:`sitsbench.models`.
+The models (``ae_tempconv``, ``ae_gru``, ``ae_mae``, ``ae_spatiotemporal``, ``ae_multisensor``) are registered
+in :mod:`sitsbench.models` with the role ``"autoencoder"`` by :mod:`sitsbench.autoencoders.zoo`.
 """
 
 from sitsbench.autoencoders import zoo  # noqa: F401  (registration)

@@ -2,7 +2,7 @@
 
 An auto-encoder is an :class:`SITSAutoEncoder` with two sub-modules:
 
-* ``encoder(x, doy, mask)`` -> latent code, ``(B, latent_dim)`` for a pixel series and ``(B, latent_dim, H, W)``
+* ``encoder(x, doy, mask)`` -> latent code, ``(B, num_features)`` for a pixel series and ``(B, num_features, H, W)``
   for a patch: the same call as :meth:`sitsbench.models.base.SITSClassifier.forward_features`, so a trained
   encoder is evaluated downstream as a classifier's feature extractor
   (:class:`sitsbench.autoencoders.classifiers.EncoderClassifier`) or frozen under a linear probe;
@@ -54,21 +54,16 @@ def masked_mean(features: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
 
 
 class SITSAutoEncoder(nn.Module):
-    """Base class: subclasses set ``self.encoder``, ``self.latent_dim`` and define :meth:`forward`.
+    """Base class: subclasses set ``self.encoder``, ``self.num_features`` (the width of the code, the name every
+    model uses for its feature width) and define :meth:`forward`.
 
-    ``input_kind`` names what the model reads prefixed by ``ae_`` (``"ae_series"``, ``"ae_patch"``,
-    ``"ae_multisensor"``), so code iterating over the registry tells auto-encoders from classifiers;
-    :attr:`data_kind` is the kind of data alone (``"series"``...), as for classifiers.
+    ``input_kind`` names the data the model reads (``"series"``, ``"patch"``, ``"multisensor"``), as for
+    classifiers; the registry records the role (``"autoencoder"``) that tells them apart.
     """
 
-    input_kind = "ae_series"
+    input_kind = "series"
     encoder: nn.Module
-    latent_dim: int
-
-    @property
-    def data_kind(self) -> str:
-        """The input kind without the ``ae_`` prefix: ``"series"``, ``"patch"`` or ``"multisensor"``."""
-        return self.input_kind.removeprefix("ae_")
+    num_features: int
 
     def encode(self, x: torch.Tensor, doy: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         """The latent code of ``x`` (the encoder's output)."""

@@ -19,13 +19,13 @@ class EncoderClassifier(SITSClassifier):
 
     def __init__(self, autoencoder: SITSAutoEncoder, num_classes: int, freeze: bool = True):
         super().__init__()
-        if autoencoder.data_kind not in ("series", "patch"):
+        if autoencoder.input_kind not in ("series", "patch"):
             raise ValueError(f"EncoderClassifier wraps series or patch auto-encoders, got {autoencoder.input_kind!r}")
-        self.input_kind = autoencoder.data_kind
+        self.input_kind = autoencoder.input_kind
         self.encoder = autoencoder.encoder
         self.encoder.requires_grad_(not freeze)
         self.frozen = freeze
-        self.init_head(autoencoder.latent_dim, num_classes)
+        self.init_head(autoencoder.num_features, num_classes)
 
     def train(self, mode: bool = True) -> EncoderClassifier:
         super().train(mode)

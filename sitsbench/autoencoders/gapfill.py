@@ -71,17 +71,25 @@ def batch_doy(doy: np.ndarray, start: int, size: int, device: torch.device) -> t
 
 
 @torch.no_grad()
-def model_fill(model: SITSAutoEncoder, x: np.ndarray, doy: np.ndarray, mask: np.ndarray,
-               batch_size: int = 1024, device: str = "auto") -> np.ndarray:
-    """``(N, T, C)`` reconstruction by a pixel auto-encoder that sees only the ``mask`` dates of ``x``."""
+def apply_to_series(model: SITSAutoEncoder, call: str, x: np.ndarray, doy: np.ndarray, mask: np.ndarray,
+                    batch_size: int = 1024, device: str = "auto") -> np.ndarray:
+    """``model.<call>(x, doy, mask)`` (``"forward"``: the reconstruction, ``"encode"``: the code) of ``(N, T, C)``
+    pixel series held in memory, batch by batch in eval mode without gradients, as float32 NumPy."""
     device_ = resolve_device(device)
     model.to(device_).eval()
+    method = getattr(model, call)
     out = []
     for start in range(0, len(x), batch_size):
         batch = torch.as_tensor(x[start:start + batch_size], device=device_)
         batch_mask = torch.as_tensor(mask[start:start + batch_size], device=device_)
-        out.append(model(batch, batch_doy(doy, start, len(batch), device_), batch_mask).cpu().numpy())
+        out.append(method(batch, batch_doy(doy, start, len(batch), device_), batch_mask).cpu().numpy())
     return np.concatenate(out).astype(np.float32)
+
+
+def model_fill(model: SITSAutoEncoder, x: np.ndarray, doy: np.ndarray, mask: np.ndarray,
+               batch_size: int = 1024, device: str = "auto") -> np.ndarray:
+    """``(N, T, C)`` reconstruction by a pixel auto-encoder that sees only the ``mask`` dates of ``x``."""
+    return apply_to_series(model, "forward", x, doy, mask, batch_size, device)
 
 
 def rmse_per_band(prediction: np.ndarray, target: np.ndarray, entries: np.ndarray) -> np.ndarray:

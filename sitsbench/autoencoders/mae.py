@@ -41,7 +41,7 @@ class MaskedEncoder(nn.Module):
         self.embed = nn.Linear(2 * in_channels, d_model)
         self.transformer = transformer(d_model, num_heads, num_layers, ff_dim)
         self.norm = nn.LayerNorm(d_model)
-        self.out_dim = d_model
+        self.num_features = d_model
 
     def tokens(self, x: torch.Tensor, doy: torch.Tensor | None, mask: torch.Tensor | None):
         """Encoded tokens ``(B, T, d_model)`` and the visible dates ``(B, T)`` they attended to."""
@@ -79,7 +79,7 @@ class SpectroTemporalMAE(SITSAutoEncoder):
     def __init__(self, in_channels: int, d_model: int = 64, num_heads: int = 4, num_layers: int = 2,
                  ff_dim: int = 128, d_decoder: int = 32, decoder_layers: int = 1):
         super().__init__()
-        self.latent_dim = d_model
+        self.num_features = d_model
         self.encoder = MaskedEncoder(in_channels, d_model, num_heads, num_layers, ff_dim)
         self.decoder = MaskedDecoder(d_model, in_channels, d_decoder, max(1, num_heads // 2), decoder_layers,
                                      2 * d_decoder)

@@ -73,7 +73,7 @@ class MultiSensorEncoder(nn.Module):
         self.s2 = TemporalConvEncoder(s2_channels, latent_dim, width, depth, doy_dim=doy_dim)
         self.s1 = TemporalConvEncoder(s1_channels, latent_dim, width, depth, doy_dim=doy_dim)
         self.fuse = nn.Linear(2 * latent_dim, latent_dim)
-        self.out_dim = latent_dim
+        self.num_features = latent_dim
 
     def forward(self, x, doy=None, mask=None, x_s1=None, doy_s1=None, mask_s1=None) -> torch.Tensor:
         codes = torch.cat([self.s2(x, doy, mask), self.s1(x_s1, doy_s1, mask_s1)], dim=-1)
@@ -83,12 +83,12 @@ class MultiSensorEncoder(nn.Module):
 class MultiSensorAutoEncoder(SITSAutoEncoder):
     """S2 + S1 pixel auto-encoder; ``forward`` returns the reconstructions ``(S2, S1)``."""
 
-    input_kind = "ae_multisensor"
+    input_kind = "multisensor"
 
     def __init__(self, s2_channels: int, s1_channels: int = 2, latent_dim: int = 32, width: int = 64,
                  depth: int = 3, doy_dim: int = 16):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.num_features = latent_dim
         self.encoder = MultiSensorEncoder(s2_channels, s1_channels, latent_dim, width, depth, doy_dim)
         self.decoder_s2 = TemporalConvDecoder(latent_dim, s2_channels, width, depth, doy_dim=doy_dim)
         self.decoder_s1 = TemporalConvDecoder(latent_dim, s1_channels, width, depth, doy_dim=doy_dim)

@@ -50,7 +50,7 @@ class SpatioTemporalEncoder(nn.Module):
         channels = [2 * in_channels + doy_dim] + [width] * depth
         self.blocks = nn.Sequential(*(factorised_block(a, b) for a, b in zip(channels[:-1], channels[1:])))
         self.project = nn.Conv2d(width, latent_dim, 1)
-        self.out_dim = latent_dim
+        self.num_features = latent_dim
 
     def forward(self, x: torch.Tensor, doy: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         inputs, valid = observed_inputs(x, mask)
@@ -77,11 +77,11 @@ class SpatioTemporalDecoder(nn.Module):
 class SpatioTemporalAutoEncoder(SITSAutoEncoder):
     """Patch auto-encoder with a ``latent_dim`` code per pixel."""
 
-    input_kind = "ae_patch"
+    input_kind = "patch"
 
     def __init__(self, in_channels: int, latent_dim: int = 32, width: int = 32, depth: int = 2, doy_dim: int = 8):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.num_features = latent_dim
         self.encoder = SpatioTemporalEncoder(in_channels, latent_dim, width, depth, doy_dim)
         self.decoder = SpatioTemporalDecoder(latent_dim, in_channels, width, depth, doy_dim)
 

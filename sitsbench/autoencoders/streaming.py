@@ -7,10 +7,10 @@ the window size, not on the cube size (the same design as :mod:`sitsbench.infere
 
 * :class:`StreamingPixelDataset` — an iterable dataset of pixel series, windows in a seeded random order and
   pixels shuffled within each window, for :func:`~sitsbench.autoencoders.training.fit_autoencoder`;
-* :func:`encode_cube` — the code map ``(H, W, latent_dim)`` of a cube by a pixel or a patch auto-encoder, into
-  memory or into a zarr array;
-* :func:`encode_scaling` — encode throughput (pixels/s) and peak memory for growing cube sizes
-  (``benchmarks/bench_ae_encode.py``).
+* :func:`encode_series` — the codes of pixel series held in memory (the probes of
+  :mod:`sitsbench.evaluation` take them as features);
+* :func:`encode_cube` — the code map ``(H, W, num_features)`` of a cube by a pixel or a patch auto-encoder, into
+  memory or into a zarr array (its cost against the cube size: :func:`sitsbench.perf.encode_scaling`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from torch.utils.data import IterableDataset
 from tqdm.auto import tqdm
 
 from sitsbench.autoencoders.base import SITSAutoEncoder
+from sitsbench.autoencoders.gapfill import apply_to_series
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import pixel_series
 from sitsbench.data.io import open_cube
@@ -47,6 +48,12 @@ def read_window(cube: xr.Dataset, cy: int, cx: int, chunk: int, stats: BandStats
     rows, cols = np.divmod(np.arange(height * width), width)
     x, mask = pixel_series(window, rows, cols, stats, fill="none")
     return np.nan_to_num(x, nan=0.0), mask, (height, width)
+
+
+def encode_series(model: SITSAutoEncoder, x: np.ndarray, doy: np.ndarray, mask: np.ndarray,
+                  batch_size: int = 2048, device: str = "auto") -> np.ndarray:
+    """``(N, num_features)`` codes of ``(N, T, C)`` pixel series by a pixel auto-encoder."""
+    return apply_to_series(model, "encode", x, doy, mask, batch_size, device)
 
 
 class StreamingPixelDataset(IterableDataset):
@@ -79,7 +86,7 @@ def _encode_window(model: SITSAutoEncoder, x: np.ndarray, doy: torch.Tensor, mas
                    shape: tuple[int, int], batch_size: int, device: torch.device) -> np.ndarray:
     """``(h, w, latent_dim)`` codes of one window's pixels."""
     x_t, mask_t = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
-    if model.data_kind == "patch":  # the window is one patch (T, C, h, w)
+    if model.input_kind == "patch":  # the window is one patch (T, C, h, w)
         patch = x_t.reshape(*shape, *x_t.shape[1:]).permute(2, 3, 0, 1)[None]
         patch_mask = mask_t.reshape(*shape, -1).permute(2, 0, 1)[None]
         return model.encode(patch, doy[None], patch_mask)[0].permute(1, 2, 0).cpu().numpy()
@@ -96,17 +103,17 @@ def encode_cube(model: SITSAutoEncoder, cube: xr.Dataset | str | Path, stats: Ba
     With ``output`` the codes go to a zarr array at that path (chunked like the windows) and that array is
     returned; otherwise a NumPy array. A patch auto-encoder encodes each window as one patch.
     """
-    if model.data_kind not in ("series", "patch"):
+    if model.input_kind not in ("series", "patch"):
         raise ValueError(f"encode_cube needs a series or patch auto-encoder, got input_kind {model.input_kind!r}")
     cube = _lazy(cube)
     device_ = resolve_device(device)
     model.to(device_).eval()
     height, width = cube.sizes[C.Y], cube.sizes[C.X]
-    shape = (height, width, model.latent_dim)
+    shape = (height, width, model.num_features)
     if output is None:
         codes = np.zeros(shape, dtype=np.float32)
     else:
-        codes = zarr.open_array(str(output), mode="w", shape=shape, chunks=(chunk, chunk, model.latent_dim),
+        codes = zarr.open_array(str(output), mode="w", shape=shape, chunks=(chunk, chunk, model.num_features),
                                 dtype="float32", zarr_format=2)
     doy = torch.from_numpy(day_of_year(cube[C.TIME].values)).to(device_)
     encode = partial(_encode_window, model, doy=doy, batch_size=batch_size, device=device_)
@@ -115,23 +122,3 @@ def encode_cube(model: SITSAutoEncoder, cube: xr.Dataset | str | Path, stats: Ba
         codes[cy * chunk:cy * chunk + window_shape[0], cx * chunk:cx * chunk + window_shape[1]] = encode(
             x=x, mask=mask, shape=window_shape)
     return codes
-
-
-def encode_scaling(workdir: Path, sides=(32, 64, 128, 256), chunk: int = 32, n_dates: int = 20,
-                   model_name: str = "ae_tempconv", device: str = "auto") -> list[dict]:
-    """Encode seconds, pixels/s and peak traced memory (NumPy/Python) of :func:`encode_cube` from zarr cubes
-    whose side doubles per step (an untrained model: the cost does not depend on the weights)."""
-    from sitsbench.models import create_model
-    from sitsbench.perf import timed, write_synthetic
-
-    torch.manual_seed(0)
-    model = create_model(model_name, in_channels=len(C.S2_BANDS), num_classes=0)
-    rows = []
-    for side in sides:
-        path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
-        seconds, peak = timed(partial(encode_cube, model, path, None, chunk=chunk, device=device,
-                                      output=workdir / f"codes_{side}.zarr"))
-        pixels = side * side
-        rows.append({"side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
-                     "seconds": seconds, "pixels_per_s": pixels / seconds, "peak_mib": peak / 2**20})
-    return rows

@@ -45,7 +45,7 @@ class TemporalConvEncoder(nn.Module):
         channels = [2 * in_channels + doy_dim] + [width] * depth
         self.convs = nn.Sequential(*(conv1d_block(a, b, kernel_size) for a, b in zip(channels[:-1], channels[1:])))
         self.project = nn.Linear(width, latent_dim)
-        self.out_dim = latent_dim
+        self.num_features = latent_dim
 
     def forward(self, x: torch.Tensor, doy: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         inputs, valid = observed_inputs(x, mask)
@@ -78,7 +78,7 @@ class TemporalConvAutoEncoder(SITSAutoEncoder):
     def __init__(self, in_channels: int, latent_dim: int = 32, width: int = 64, depth: int = 3,
                  kernel_size: int = 5, doy_dim: int = 16):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.num_features = latent_dim
         self.encoder = TemporalConvEncoder(in_channels, latent_dim, width, depth, kernel_size, doy_dim)
         self.decoder = TemporalConvDecoder(latent_dim, in_channels, width, depth, kernel_size, doy_dim)
 
@@ -95,7 +95,7 @@ class RecurrentEncoder(nn.Module):
         self.doy_dim = doy_dim
         self.rnn = nn.GRU(2 * in_channels + doy_dim, hidden_dim, num_layers=num_layers, batch_first=True)
         self.project = nn.Linear(hidden_dim, latent_dim)
-        self.out_dim = latent_dim
+        self.num_features = latent_dim
 
     def forward(self, x: torch.Tensor, doy: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         inputs, _ = observed_inputs(x, mask)
@@ -128,7 +128,7 @@ class RecurrentAutoEncoder(SITSAutoEncoder):
     def __init__(self, in_channels: int, latent_dim: int = 32, hidden_dim: int = 64, num_layers: int = 1,
                  doy_dim: int = 16):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.num_features = latent_dim
         self.encoder = RecurrentEncoder(in_channels, latent_dim, hidden_dim, num_layers, doy_dim)
         self.decoder = RecurrentDecoder(latent_dim, in_channels, hidden_dim, num_layers, doy_dim)
 

@@ -18,8 +18,10 @@ from urllib.parse import urlparse
 
 import yaml
 
-MANIFEST_DIR = Path(__file__).resolve().parents[2] / "data_manifests"
-"""The manifests live in the repository next to the package (``data_manifests/``)."""
+MANIFEST_DIR = Path(__file__).resolve().parent.parent / "data_manifests"
+"""The manifests: ``data_manifests/`` at the top of the repository, shipped in the package as package data
+(``sitsbench/data_manifests`` links to it in the source tree and is a copy in a wheel), so that they are found
+from an installed package as well as from a checkout."""
 
 UNKNOWN = "unknown"
 TASKS = ("classification", "segmentation", "change detection", "pretraining")

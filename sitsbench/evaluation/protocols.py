@@ -43,11 +43,11 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from sitsbench.evaluation.label_fraction import stratified_fraction
 from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy
 from sitsbench.models.base import SITSClassifier
-from sitsbench.planes.dataset import parcel_average
+from sitsbench.planes.dataset import PlaneDataset, parcel_average
 from sitsbench.runtime import resolve_device, seed_everything
-from sitsbench.ssl.probe import encode
 
 
 def freeze(encoder: nn.Module) -> nn.Module:
@@ -57,11 +57,26 @@ def freeze(encoder: nn.Module) -> nn.Module:
     return encoder
 
 
+@torch.no_grad()
+def _features(model: nn.Module, dataset: Dataset, batch_size: int = 256, device: str = "auto"
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """``forward_features`` of every item of a labelled dataset (items ``x``, ``y`` and, for series, ``doy`` and
+    ``mask``; plane datasets have neither) in eval mode without gradients, and the labels."""
+    device = resolve_device(device)
+    model = model.to(device).eval()
+    features, labels = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        extra = {key: batch[key].to(device) for key in ("doy", "mask") if key in batch}
+        features.append(model.forward_features(batch["x"].to(device), **extra).cpu().numpy())
+        labels.append(batch["y"].numpy())
+    return np.concatenate(features), np.concatenate(labels)
+
+
 def embed(
     encoder: nn.Module, dataset: Dataset, batch_size: int = 256, device: str = "auto"
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(N, D)`` embeddings (``forward_features``) and ``(N,)`` labels of ``dataset`` by the frozen ``encoder``."""
-    return encode(freeze(encoder), dataset, batch_size=batch_size, device=device)
+    return _features(freeze(encoder), dataset, batch_size=batch_size, device=device)
 
 
 def linear_probe(seed: int) -> object:
@@ -159,6 +174,40 @@ def to_parcels(values: np.ndarray, labels: np.ndarray, parcel: np.ndarray) -> tu
     return ids, means, votes.argmax(axis=1)
 
 
+def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np.ndarray, y_test: np.ndarray,
+                 fractions=(0.01, 0.1, 1.0), probes=("linear", "random_forest"), seed: int = 0) -> list[dict]:
+    """One row per (features, probe, label fraction): overall accuracy and macro-F1 on the test items.
+
+    ``features`` maps a name (``"raw"``, ``"ae_tempconv"``, ``"simclr"``...) to its ``(train, test)`` feature
+    arrays, rows aligned with ``y_train`` / ``y_test``; every feature set sees the same stratified labelled subsets
+    (:func:`~sitsbench.evaluation.label_fraction.stratified_fraction`).
+    """
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    rows = []
+    for fraction in fractions:
+        subset = stratified_fraction(y_train, fraction, seed)
+        for name, (train, test) in features.items():
+            for name_of_probe in probes:
+                predicted = probe(name_of_probe, (train[subset], y_train[subset]), test, seed)
+                rows.append({"features": name, "probe": name_of_probe, "fraction": fraction,
+                             "n_labels": int(subset.size), **scores(y_test, predicted, num_classes)})
+    return rows
+
+
+def parcel_probe(encoder: nn.Module, train: PlaneDataset, test: PlaneDataset, probe_name: str = "linear",
+                 seed: int = 0, device: str = "auto") -> dict[str, float]:
+    """Parcel-level probe of a frozen plane encoder (Deep-STaR STRs): the embeddings of a parcel's STRs are averaged
+    into the parcel's embedding (:func:`to_parcels`), the probe is fit on the training parcels; overall accuracy and
+    macro-F1 of the test parcels."""
+    parcels = {}
+    for name, dataset in (("train", train), ("test", test)):
+        features, labels = embed(encoder, dataset, device=device)
+        parcels[name] = to_parcels(features, labels, dataset.planes.parcel)[1:]
+    num_classes = int(max(parcels["train"][1].max(), parcels["test"][1].max())) + 1
+    predicted = probe(probe_name, parcels["train"], parcels["test"][0], seed)
+    return scores(parcels["test"][1], predicted, num_classes)
+
+
 @dataclass
 class FineTuneConfig:
     """Knobs of :func:`fine_tune`. Training runs a fixed number of optimiser ``steps`` (not epochs), so that a run
@@ -184,7 +233,7 @@ def init_head_from_probe(model: SITSClassifier, train: Dataset, seed: int = 0, d
     get zero weights and a very negative bias."""
     if not isinstance(model.head, nn.Linear):
         raise ValueError(f"probe initialisation needs a linear head, got {type(model.head).__name__}")
-    features, labels = encode(model, train, device=device)  # eval mode, no gradients
+    features, labels = _features(model, train, device=device)  # eval mode, no gradients, weights stay trainable
     pipeline = linear_probe(seed).fit(features, labels)
     scaler, logistic = pipeline[0], pipeline[-1]
     weight = np.zeros((model.num_classes, features.shape[1]))

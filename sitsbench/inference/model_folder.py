@@ -175,7 +175,7 @@ class MapModel:
                 weights_file = "forest.pkl"
                 (tmp / weights_file).write_bytes(pickle.dumps(self.predictor.forest))
             else:
-                from sitsbench.training.checkpoint import save_checkpoint
+                from sitsbench.models.checkpoint import save_checkpoint
 
                 weights_file = "weights.pt"
                 save_checkpoint(tmp / weights_file, self.predictor.model)
@@ -219,7 +219,7 @@ class MapModel:
         if kind == "forest":
             predictor = ForestPredictor(pickle.loads(weights.read_bytes()))
         elif kind == "torch":
-            from sitsbench.training.checkpoint import load_checkpoint
+            from sitsbench.models.checkpoint import load_checkpoint
 
             try:
                 model, _ = load_checkpoint(weights)

@@ -1,48 +1,122 @@
-"""A model registry in the spirit of timm: ``@register_model(name)``, ``create_model(name, ...)``, ``list_models()``.
+"""A model registry in the spirit of timm: ``@register_model(name, ...)``, ``create_model(name, ...)``,
+``list_models()``, and one :class:`ModelEntry` of metadata per name.
 
 A registered factory takes ``in_channels`` and ``num_classes`` plus keyword options and returns an
 ``nn.Module``. :func:`create_model` remembers the name and arguments on the model (``model_name``,
-``model_kwargs``) so that checkpoints can rebuild it. Each factory may declare the kind of input its model
-reads (``"series"`` ``(B, T, C)``, ``"pixelset"`` ``(B, T, C, S)``, ``"patch"`` ``(B, T, C, H, W)``, ``"plane"``
-for 2D image representations...) with ``register_model(name, input_kind=...)``; the model carries it as
-``model.input_kind``. Models that read the day of year of each date (a positional encoding of the calendar, as
-L-TAE and SITS transformers do) are registered with ``reads_doy=True``: they accept any dates, while the others
-read fixed positions (see :mod:`sitsbench.inference.dates`).
+``model_kwargs``) so that checkpoints can rebuild it. Each entry records (as timm records its models' pretrained
+configurations):
+
+* its **role**: ``"classifier"`` (a :class:`~sitsbench.models.base.SITSClassifier`: ``forward_features`` then a
+  head; with ``num_classes=0`` it is an encoder, the form self-supervised methods pre-train) or ``"autoencoder"``
+  (a :class:`~sitsbench.autoencoders.base.SITSAutoEncoder`: ``encode`` then a decoder that rebuilds the input);
+* its **input kind**, the data it reads (:data:`INPUT_KINDS`): pixel ``"series"`` ``(B, T, C)``, ``"pixelset"``
+  ``(B, T, C, S)``, ``"patch"`` ``(B, T, C, H, W)``, Deep-STaR ``"plane"`` images ``(B, C, H, W)`` or
+  ``"multisensor"`` series (Sentinel-2 ``x`` and Sentinel-1 ``x_s1``);
+* whether it **reads the day of year** of each date (a positional encoding of the calendar, as L-TAE and SITS
+  transformers do): such models accept any dates, the others read fixed positions (see
+  :mod:`sitsbench.inference.dates`);
+* a default **example input** (:meth:`ModelEntry.example_input`), with which one contract test exercises every
+  entry.
+
+Every model exposes the width of its features (the classifier's ``forward_features``, the auto-encoder's code) as
+``num_features``.
+
+The auto-encoders and the Deep-STaR plane classifiers are registered by packages that build on this one
+(:data:`PROVIDERS`); the registry imports them the first time it is read, so that ``sitsbench.models`` never
+imports a higher layer at import time and the package layers stay free of cycles.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import torch
 from torch import nn
 
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
+ROLES = ("classifier", "autoencoder")
+INPUT_KINDS = ("series", "pixelset", "patch", "plane", "multisensor")
+PROVIDERS = ("sitsbench.autoencoders.zoo", "sitsbench.planes.classifiers")
+"""Modules of higher layers that register models; imported when the registry is first read."""
+
+EXAMPLE_DATES, EXAMPLE_PIXELS, EXAMPLE_SIDE, EXAMPLE_PLANE = 36, 6, 8, (32, 32)
+"""Example inputs: 36 dates (the default series length of TempCNN, which reads fixed positions), 6 pixels per
+set, 8 x 8 patches, 32 x 32 planes (the default image size of the plane ViT)."""
 
 
-def register_model(name: str, input_kind: str | None = None, reads_doy: bool = False) -> Callable:
+@dataclass(frozen=True)
+class ModelEntry:
+    """Metadata of a registered model (see the module docstring)."""
+
+    name: str
+    factory: Callable[..., nn.Module]
+    role: str
+    input_kind: str
+    reads_doy: bool
+
+    def example_input(self, in_channels: int = 4, batch: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+        """Keyword arguments of one forward call on random data of this entry's input kind: ``x`` and, where the
+        model reads them, ``doy`` (sorted days of year) and ``mask`` (True = clear); ``x_s1``... for multi-sensor
+        models (Sentinel-1: two bands)."""
+        generator = torch.Generator().manual_seed(seed)
+        if self.input_kind == "plane":
+            return {"x": torch.randn(batch, in_channels, *EXAMPLE_PLANE, generator=generator)}
+        tail = {"pixelset": (EXAMPLE_PIXELS,), "patch": (EXAMPLE_SIDE, EXAMPLE_SIDE)}.get(self.input_kind, ())
+        x = torch.randn(batch, EXAMPLE_DATES, in_channels, *tail, generator=generator)
+        doy = torch.sort(torch.randint(1, 365, (batch, EXAMPLE_DATES), generator=generator), dim=1).values
+        mask_tail = tail if self.input_kind == "patch" else ()
+        mask = torch.rand(batch, EXAMPLE_DATES, *mask_tail, generator=generator) > 0.3
+        example = {"x": x, "doy": doy, "mask": mask}
+        if self.input_kind == "multisensor":
+            example |= {"x_s1": torch.randn(batch, EXAMPLE_DATES, 2, generator=generator), "doy_s1": doy,
+                        "mask_s1": torch.ones(batch, EXAMPLE_DATES, dtype=torch.bool)}
+        return example
+
+
+_MODELS: dict[str, ModelEntry] = {}
+_providers_loaded = False
+
+
+def _load_providers() -> None:
+    global _providers_loaded
+    if not _providers_loaded:
+        _providers_loaded = True
+        for module in PROVIDERS:
+            importlib.import_module(module)
+
+
+def register_model(name: str, input_kind: str = "series", role: str = "classifier", reads_doy: bool = False
+                   ) -> Callable:
     """Decorator registering ``factory(in_channels, num_classes, **kw) -> nn.Module`` under ``name``."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
-            raise ValueError(f"a model named {name!r} is already registered (by {_MODELS[name].__module__})")
-        if input_kind is not None:
-            factory.input_kind = input_kind
-        factory.reads_doy = reads_doy
-        _MODELS[name] = factory
+            raise ValueError(f"a model named {name!r} is already registered (by {_MODELS[name].factory.__module__})")
+        _MODELS[name] = ModelEntry(name, factory, role, input_kind, reads_doy)
         return factory
 
     return decorator
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Sorted names of the registered models matching the shell-style ``pattern`` (``"tempcnn*"``)."""
-    return sorted(name for name in _MODELS if fnmatch.fnmatchcase(name, pattern))
+def list_models(pattern: str = "*", role: str | None = None, input_kind: str | None = None) -> list[str]:
+    """Sorted names of the registered models matching the shell-style ``pattern`` (``"tempcnn*"``), optionally
+    of one ``role`` and one ``input_kind``."""
+    _load_providers()
+    return sorted(name for name, entry in _MODELS.items() if fnmatch.fnmatchcase(name, pattern)
+                  and role in (None, entry.role) and input_kind in (None, entry.input_kind))
 
 
-def model_entrypoint(name: str) -> Callable[..., nn.Module]:
-    """The factory registered under ``name``; an unknown name raises ``KeyError`` listing close names."""
+def model_entry(name: str) -> ModelEntry:
+    """The :class:`ModelEntry` registered under ``name``; an unknown name raises ``KeyError`` listing close
+    names."""
+    _load_providers()
     if name not in _MODELS:
         close = difflib.get_close_matches(name, list(_MODELS), n=5, cutoff=0.5)
         hint = f"did you mean {close}?" if close else f"registered models: {list_models()}"
@@ -52,15 +126,12 @@ def model_entrypoint(name: str) -> Callable[..., nn.Module]:
 
 def reads_doy(name: str) -> bool:
     """True when the registered model ``name`` encodes each date by its day of year (any dates accepted)."""
-    return bool(getattr(model_entrypoint(name), "reads_doy", False))
+    return model_entry(name).reads_doy
 
 
 def create_model(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:
     """Build the registered model ``name`` and record ``model_name``/``model_kwargs`` on it."""
-    factory = model_entrypoint(name)
-    model = factory(in_channels=in_channels, num_classes=num_classes, **kwargs)
+    model = model_entry(name).factory(in_channels=in_channels, num_classes=num_classes, **kwargs)
     model.model_name = name
     model.model_kwargs = {"in_channels": in_channels, "num_classes": num_classes, **kwargs}
-    if not hasattr(model, "input_kind") and hasattr(factory, "input_kind"):
-        model.input_kind = factory.input_kind
     return model

@@ -1,8 +1,8 @@
 """Self-supervised pretraining for SITS: augmentations, SimCLR (Chen et al. 2020), DINO (Caron et al. 2021).
 
 The public API a downstream chapter needs: :func:`pretrain` (returns the pretrained encoder and its
-history), :func:`load_encoder` (rebuilds it from a checkpoint), :func:`linear_probe_accuracy` and, for
-plane encoders pretrained on random-walk views, :func:`parcel_linear_probe`.
+history) and :func:`load_encoder` (rebuilds it from a checkpoint). What a pretrained encoder is worth is measured
+by :mod:`sitsbench.evaluation` (probes, k-NN, fine-tuning, parcel probes of plane encoders).
 """
 
 from sitsbench.ssl.augment import (
@@ -23,7 +23,6 @@ from sitsbench.ssl.methods import DINO, SimCLR, cosine_momentum
 from sitsbench.ssl.monitor import collapse_metrics
 from sitsbench.ssl.planes import UnlabeledPlaneDataset
 from sitsbench.ssl.pretrain import PretrainConfig, load_encoder, pretrain
-from sitsbench.ssl.probe import encode, linear_probe_accuracy, parcel_linear_probe
 
 __all__ = [
     "DINO",
@@ -44,10 +43,7 @@ __all__ = [
     "collapse_metrics",
     "cosine_momentum",
     "dino_loss",
-    "encode",
-    "linear_probe_accuracy",
     "load_encoder",
     "nt_xent",
-    "parcel_linear_probe",
     "pretrain",
 ]

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from sitsbench.data import cube as C
 from sitsbench.data.samples import is_samples
-from sitsbench.models.registry import create_model, model_entrypoint
+from sitsbench.models.checkpoint import load_checkpoint, save_checkpoint
+from sitsbench.models.registry import create_model, model_entry
 from sitsbench.records import write_run_record
 from sitsbench.runtime import resolve_device, seed_everything
 from sitsbench.ssl.augment import (
@@ -37,7 +38,6 @@ from sitsbench.ssl.data import UnlabeledPixelDataset
 from sitsbench.ssl.methods import DINO, SimCLR
 from sitsbench.ssl.monitor import collapse_metrics, warn_if_collapsed
 from sitsbench.ssl.planes import UnlabeledPlaneDataset
-from sitsbench.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 @dataclass
@@ -168,7 +168,11 @@ def pretrain(
     config = config or PretrainConfig()
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
-    kind = getattr(model_entrypoint(backbone), "input_kind", "series")
+    entry = model_entry(backbone)
+    kind = entry.input_kind
+    if entry.role != "classifier":
+        raise ValueError(f"backbone {backbone!r} is an {entry.role}; SimCLR and DINO pretrain a classifier's encoder "
+                         "(train auto-encoders with sitsbench.autoencoders.fit_autoencoder)")
     if kind not in VIEW_DATASETS:
         raise ValueError(f"backbone {backbone!r} reads {kind!r} inputs; pretraining supports {sorted(VIEW_DATASETS)}")
     if kind == "plane" and is_samples(cube):

@@ -1,6 +1,5 @@
-"""Training: a small explicit engine (``fit``/``predict``) and checkpoints."""
+"""Training: a small explicit engine (``fit``/``predict``); checkpoints are :mod:`sitsbench.models.checkpoint`."""
 
-from sitsbench.training.checkpoint import load_checkpoint, save_checkpoint
 from sitsbench.training.engine import (
     History,
     TrainConfig,
@@ -17,8 +16,6 @@ __all__ = [
     "class_weights",
     "evaluate",
     "fit",
-    "load_checkpoint",
     "predict",
-    "save_checkpoint",
     "write_record",
 ]

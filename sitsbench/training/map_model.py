@@ -56,14 +56,14 @@ def default_date_policy(model: str) -> str:
 
 def _check_model(config: MapTrainingConfig) -> str:
     """The date policy to use; refuses models that cannot map pixels and policies they cannot follow."""
-    from sitsbench.models import list_models, model_entrypoint, reads_doy
+    from sitsbench.models import list_models, model_entry, reads_doy
 
     if config.model != FOREST:
-        kind = getattr(model_entrypoint(config.model), "input_kind", None)
-        if kind != "series":
-            series = [name for name in list_models() if getattr(model_entrypoint(name), "input_kind", None) == "series"]
-            raise ValueError(f"model {config.model!r} reads {kind!r} inputs; a map model classifies pixel series: "
-                             f"choose {FOREST!r} or one of {series}")
+        entry = model_entry(config.model)
+        if (entry.role, entry.input_kind) != ("classifier", "series"):
+            series = list_models(role="classifier", input_kind="series")
+            raise ValueError(f"model {config.model!r} is a {entry.input_kind} {entry.role}; a map model classifies "
+                             f"pixel series: choose {FOREST!r} or one of {series}")
     policy = config.date_policy or default_date_policy(config.model)
     if policy == "doy" and (config.model == FOREST or not reads_doy(config.model)):
         raise ValueError(f"date policy 'doy' needs a model with a day-of-year encoding; {config.model!r} reads fixed "

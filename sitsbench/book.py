@@ -40,7 +40,7 @@ from pathlib import Path
 
 import papermill
 import yaml
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from sitsbench.results.real_data import REAL_RUNS
 

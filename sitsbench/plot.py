@@ -80,7 +80,9 @@ def plot_class_profiles(cube: xr.Dataset, max_pixels_per_class: int = 2000, seed
             continue
         pick = rng.choice(rows.size, min(rows.size, max_pixels_per_class), replace=False)
         values = np.where(valid[:, rows[pick], cols[pick]], index[:, rows[pick], cols[pick]], np.nan)
-        mean, std = np.nanmean(values, axis=1), np.nanstd(values, axis=1)
+        seen = np.isfinite(values).any(axis=1)  # a date on which every sampled pixel is masked: a gap in the line
+        mean, std = np.full(len(doy), np.nan), np.full(len(doy), np.nan)
+        mean[seen], std[seen] = np.nanmean(values[seen], axis=1), np.nanstd(values[seen], axis=1)
         ax.plot(doy, mean, "-o", ms=3, color=cmap(k), label=name)
         ax.fill_between(doy, mean - std, mean + std, color=cmap(k), alpha=0.12)
     ax.set(xlabel="day of year", ylabel="NDVI", title="NDVI profiles per class (clear observations, mean ± std)")

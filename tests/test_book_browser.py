@@ -2,8 +2,8 @@
 
 Checked on every page: each formula is typeset by the book's own MathJax (no raw ``\\(``, ``\\[`` or ``$`` left in
 the rendered text), every citation links to an entry of the references page, every glued value of a chapter is
-pasted, every chapter figure loads, is numbered, captioned and has alt text, and no page shows a path of the build
-machine. A screenshot of one page per part of the book is kept in ``_build/browser/`` (``chapters.png``,
+pasted, every chapter figure loads, is numbered, captioned and has alt text, no chapter prints a Python warning and
+no page shows a path of the build machine. A screenshot of one page per part of the book is kept in ``_build/browser/`` (``chapters.png``,
 ``benchmark.png``, ``reference.png``).
 
 Uses Debian's ``chromium`` binary (``.ci/run`` installs it); skipped, with the reason, when it is absent.
@@ -164,6 +164,8 @@ def test_the_book_reads_right_in_a_browser():
                 f"{page.name}: citation link {href!r} does not reach an entry of the references page")
         if page not in executed:
             continue
+        warned = sorted(set(re.findall(r"\b\w+Warning: [^\n<]{0,80}", code)))
+        assert not warned, f"{page.name}: Python warnings printed in the chapter: {warned}"
         notebook = json.loads((REPO / "notebooks" / f"{page.stem}.ipynb").read_text())
         roles = sum(len(GLUE_ROLE.findall("".join(cell["source"]))) for cell in notebook["cells"]
                     if cell["cell_type"] == "markdown")

@@ -67,7 +67,7 @@ def batch_doy(doy: np.ndarray, start: int, size: int, device: torch.device) -> t
     or ``(N, T)`` (each series its own dates)."""
     doy = np.asarray(doy)
     rows = doy[start:start + size] if doy.ndim == 2 else np.broadcast_to(doy, (size, doy.size))
-    return torch.as_tensor(np.ascontiguousarray(rows), device=device)
+    return torch.tensor(rows, device=device)  # a copy: ``doy`` may be a read-only view
 
 
 @torch.no_grad()

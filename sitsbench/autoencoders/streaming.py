@@ -23,7 +23,7 @@ import torch
 import xarray as xr
 import zarr
 from torch.utils.data import IterableDataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from sitsbench.autoencoders.base import SITSAutoEncoder
 from sitsbench.autoencoders.gapfill import apply_to_series

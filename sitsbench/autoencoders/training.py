@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from sitsbench.runtime import resolve_device, seed_everything
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 import zarr
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from sitsbench.atomic import exclusive, replace_path, written
 from sitsbench.data import cube as C

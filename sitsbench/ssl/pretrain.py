@@ -16,7 +16,7 @@ import torch
 import xarray as xr
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from sitsbench.data import cube as C
 from sitsbench.data.samples import is_samples

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import papermill
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from sitsbench.atomic import OutputBusyError, exclusive
 from sitsbench.records import read_run_record, update_run_record

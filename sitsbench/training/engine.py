@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from sitsbench.metrics import IGNORE_INDEX, confusion_matrix, macro_f1, overall_accuracy
 from sitsbench.records import write_run_record

@@ -75,7 +75,7 @@ def _fit_forest(x: np.ndarray, y: np.ndarray, config: MapTrainingConfig):
     """A Random Forest grown ten trees at a time behind a progress bar (``warm_start`` draws the same tree seeds as
     one ``fit``, so the forest is the same)."""
     from sklearn.ensemble import RandomForestClassifier
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     forest = RandomForestClassifier(1, random_state=config.seed, n_jobs=-1, warm_start=True)
     with tqdm(total=config.rf_trees, desc="Random Forest", unit="tree", disable=not config.progress) as bar:

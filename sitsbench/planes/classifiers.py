@@ -9,6 +9,7 @@ Inputs are STRs ``(B, C, H, W)`` (height = time, width = curve); the input size 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,7 +36,9 @@ class TimmPlaneClassifier(SITSClassifier):
         **timm_kwargs,
     ):
         super().__init__()
-        import timm  # imported here so that importing the model registry stays fast
+        with warnings.catch_warnings():  # timm -> huggingface_hub -> tqdm.auto warns in a kernel without ipywidgets
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import timm  # imported here so that importing the model registry stays fast
 
         if img_size is not None:
             timm_kwargs["img_size"] = tuple(img_size)

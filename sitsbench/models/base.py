@@ -17,8 +17,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-INPUT_KINDS = ("series", "pixelset", "patch")
-
 
 class SITSClassifier(nn.Module):
     """Base class: subclasses build their encoder, then call :meth:`init_head`, and define ``forward_features``."""

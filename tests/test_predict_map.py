@@ -48,7 +48,8 @@ def model(toy_cube):
 
 def whole_cube(cube, model):
     plan = model.plan(cube[C.TIME].values, "test")
-    return classify_window(cube, model, plan, model.band_order(cube[C.BAND].values, "test"), "test")
+    values, valid = np.asarray(cube[C.REFLECTANCE].values, dtype=np.float32), np.asarray(cube[C.VALID].values)
+    return classify_window(values, valid, model, plan, model.band_order(cube[C.BAND].values, "test"), "test")
 
 
 def test_chunked_map_equals_whole_cube_inference(toy_cube, model, tmp_path):

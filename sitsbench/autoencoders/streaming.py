@@ -1,7 +1,7 @@
 """Training and encoding that stream over a cube larger than memory, one window at a time.
 
 The cube is opened lazily (``open_cube(path, chunks={})``: zarr/NetCDF chunks read on demand) and visited in the
-square windows of :func:`sitsbench.inference.map.window_grid`; each window is loaded, prepared as in training
+square windows of :mod:`sitsbench.data.windows`; each window is read, prepared as in training
 (standardised, gaps left as they are: the auto-encoders read the mask) and dropped. Memory therefore depends on
 the window size, not on the cube size (the same design as :mod:`sitsbench.inference.map`).
 
@@ -28,11 +28,10 @@ from tqdm import tqdm
 from sitsbench.autoencoders.base import SITSAutoEncoder
 from sitsbench.autoencoders.gapfill import apply_to_series
 from sitsbench.data import cube as C
-from sitsbench.data.datasets import pixel_series
 from sitsbench.data.io import open_cube
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year
-from sitsbench.inference.map import window_grid
+from sitsbench.data.windows import window_grid, window_series, window_slices, window_source
 from sitsbench.runtime import resolve_device
 
 
@@ -40,14 +39,12 @@ def _lazy(cube: xr.Dataset | str | Path) -> xr.Dataset:
     return open_cube(cube, chunks={}, validate=False) if isinstance(cube, (str, Path)) else cube
 
 
-def read_window(cube: xr.Dataset, cy: int, cx: int, chunk: int, stats: BandStats | None):
-    """Pixel series ``(h * w, T, C)``, clear mask ``(h * w, T)`` and shape ``(h, w)`` of window ``(cy, cx)``."""
-    window = cube[[C.REFLECTANCE, C.VALID]].isel(
-        {C.Y: slice(cy * chunk, (cy + 1) * chunk), C.X: slice(cx * chunk, (cx + 1) * chunk)}).load()
-    height, width = window.sizes[C.Y], window.sizes[C.X]
-    rows, cols = np.divmod(np.arange(height * width), width)
-    x, mask = pixel_series(window, rows, cols, stats, fill="none")
-    return np.nan_to_num(x, nan=0.0), mask, (height, width)
+def read_window(source, cy: int, cx: int, chunk: int, stats: BandStats | None):
+    """Pixel series ``(h * w, T, C)`` (gaps as 0), clear mask ``(h * w, T)`` and shape ``(h, w)`` of window
+    ``(cy, cx)``."""
+    values, valid = source.read(*window_slices(cy, cx, chunk))
+    x, mask = window_series(values, valid, stats)
+    return np.nan_to_num(x, nan=0.0, copy=False), mask, valid.shape[1:]
 
 
 def encode_series(model: SITSAutoEncoder, x: np.ndarray, doy: np.ndarray, mask: np.ndarray,
@@ -65,6 +62,7 @@ class StreamingPixelDataset(IterableDataset):
 
     def __init__(self, cube: xr.Dataset | str | Path, stats: BandStats | None, chunk: int = 64, seed: int = 0):
         self.cube, self.stats, self.chunk, self.seed = _lazy(cube), stats, chunk, seed
+        self.source = window_source(cube)
         self.windows = window_grid(self.cube.sizes[C.Y], self.cube.sizes[C.X], chunk)
         self.doy = torch.from_numpy(day_of_year(self.cube[C.TIME].values))
         self.passes = 0
@@ -76,7 +74,7 @@ class StreamingPixelDataset(IterableDataset):
         rng = np.random.default_rng([self.seed, self.passes])
         self.passes += 1
         for index in rng.permutation(len(self.windows)):
-            x, mask, _ = read_window(self.cube, *self.windows[index], self.chunk, self.stats)
+            x, mask, _ = read_window(self.source, *self.windows[index], self.chunk, self.stats)
             for pixel in rng.permutation(len(x)):
                 yield {"x": torch.from_numpy(x[pixel]), "doy": self.doy, "mask": torch.from_numpy(mask[pixel])}
 
@@ -105,7 +103,7 @@ def encode_cube(model: SITSAutoEncoder, cube: xr.Dataset | str | Path, stats: Ba
     """
     if model.input_kind not in ("series", "patch"):
         raise ValueError(f"encode_cube needs a series or patch auto-encoder, got input_kind {model.input_kind!r}")
-    cube = _lazy(cube)
+    source, cube = window_source(cube), _lazy(cube)
     device_ = resolve_device(device)
     model.to(device_).eval()
     height, width = cube.sizes[C.Y], cube.sizes[C.X]
@@ -118,7 +116,7 @@ def encode_cube(model: SITSAutoEncoder, cube: xr.Dataset | str | Path, stats: Ba
     doy = torch.from_numpy(day_of_year(cube[C.TIME].values)).to(device_)
     encode = partial(_encode_window, model, doy=doy, batch_size=batch_size, device=device_)
     for cy, cx in tqdm(window_grid(height, width, chunk), desc="encode", disable=not progress, leave=False):
-        x, mask, window_shape = read_window(cube, cy, cx, chunk, stats)
+        x, mask, window_shape = read_window(source, cy, cx, chunk, stats)
         codes[cy * chunk:cy * chunk + window_shape[0], cx * chunk:cx * chunk + window_shape[1]] = encode(
             x=x, mask=mask, shape=window_shape)
     return codes

@@ -38,6 +38,7 @@ from sitsbench.atomic import exclusive, replace_path, written
 from sitsbench.data import cube as C
 from sitsbench.data import georef
 from sitsbench.data.io import open_cube
+from sitsbench.data.windows import window_grid, window_series, window_slices, window_source
 from sitsbench.inference.dates import DatePlan
 from sitsbench.inference.model_folder import MapModel
 
@@ -51,11 +52,6 @@ LAYERS = ("class", "confidence", "uncertainty", "probability")
 
 class MapOutputError(ValueError):
     """An output that belongs to another run (cube, model or options), or a layout that cannot be resumed."""
-
-
-def window_grid(height: int, width: int, chunk: int) -> list[tuple[int, int]]:
-    """Indices ``(cy, cx)`` of the ``chunk``-sized windows covering a ``height`` x ``width`` image."""
-    return [(cy, cx) for cy in range(-(-height // chunk)) for cx in range(-(-width // chunk))]
 
 
 def _file_stats(path: Path) -> list:
@@ -140,15 +136,13 @@ def _open_work_store(path: Path, cube, chunk, attrs, layers, n_classes, overwrit
     return _create_store(path, cube, chunk, attrs, layers, n_classes)
 
 
-def classify_window(window: xr.Dataset, model: MapModel, plan: DatePlan, order: np.ndarray, where: str,
-                    layers: dict | None = None, uncertainty: str | None = None) -> dict[str, np.ndarray]:
-    """The layers of an in-memory window (``(h, w)``, ``probability`` ``(K, h, w)``); pixels never seen clear get
-    no class (``-1``) and NaN elsewhere."""
+def classify_window(values: np.ndarray, valid: np.ndarray, model: MapModel, plan: DatePlan, order: np.ndarray,
+                    where: str, layers: dict | None = None, uncertainty: str | None = None) -> dict[str, np.ndarray]:
+    """The layers of a window's reflectance ``(T, C, h, w)`` and clear mask ``(T, h, w)`` (``(h, w)`` layers,
+    ``probability`` ``(K, h, w)``); pixels never seen clear get no class (``-1``) and NaN elsewhere."""
     layers = layers or _layers(model, False, uncertainty)
-    height, width = window.sizes[C.Y], window.sizes[C.X]
-    values = np.asarray(window[C.REFLECTANCE].values, dtype=np.float32)[:, order]  # (T, C, h, w)
-    values = values.reshape(values.shape[0], values.shape[1], -1).transpose(2, 0, 1)  # (N, T, C)
-    valid = np.asarray(window[C.VALID].values, dtype=bool).reshape(values.shape[1], -1).T  # (N, T)
+    height, width = valid.shape[1:]
+    values, valid = window_series(values, valid, order=order)  # (N, T, C), (N, T)
     model.check_values(values, valid, where)
     x, mask = model.inputs(values, valid, plan)
     observed = valid.any(axis=1)
@@ -175,19 +169,17 @@ def classify_window(window: xr.Dataset, model: MapModel, plan: DatePlan, order: 
 
 
 def _process_window(cube, model, plan, order, output: str, chunk: int, cy: int, cx: int, options: dict):
-    if isinstance(cube, str):
-        cube = open_cube(cube, chunks={}, validate=False)
-    rows = slice(cy * chunk, (cy + 1) * chunk)
-    cols = slice(cx * chunk, (cx + 1) * chunk)
-    window = cube[[C.REFLECTANCE, C.VALID]].isel({C.Y: rows, C.X: cols})
-    where = (f"cube {cube.attrs.get('source', 'in-memory cube')}, window rows {rows.start}:{rows.start + window.sizes[C.Y]}"
-             f" cols {cols.start}:{cols.start + window.sizes[C.X]}")
+    source = window_source(cube) if isinstance(cube, str) else cube  # a worker of a cluster opens the path
+    rows, cols = window_slices(cy, cx, chunk)
+    height, width = min(chunk, source.height - rows.start), min(chunk, source.width - cols.start)
+    where = (f"cube {source.source}, window rows {rows.start}:{rows.start + height} "
+             f"cols {cols.start}:{cols.start + width}")
     try:
-        window = window.load()
+        values, valid = source.read(rows, cols)
     except Exception as error:  # decompression and I/O errors of damaged chunk files
         raise ValueError(f"{where}: cannot read the data ({type(error).__name__}: {error}); a damaged or truncated "
                          "chunk file?") from error
-    result = classify_window(window, model, plan, order, where, options["layers"], options["uncertainty"])
+    result = classify_window(values, valid, model, plan, order, where, options["layers"], options["uncertainty"])
     group = zarr.open_group(output, mode="r+")
     for name, array in result.items():
         if name == "probability":
@@ -267,8 +259,9 @@ def _run_windows(dataset, path, model, plan, order, output, chunk, attrs, option
     todo = [(cy, cx) for cy, cx in window_grid(height, width, chunk) if not done[cy, cx]]
     bar = tqdm(total=len(todo), desc="predict-map", unit="window", disable=not progress)
     if scheduler is None:
+        reader = window_source(path if path is not None else dataset)
         for cy, cx in todo:
-            _process_window(dataset, model, plan, order, str(work), chunk, cy, cx, options)
+            _process_window(reader, model, plan, order, str(work), chunk, cy, cx, options)
             bar.update()
             if on_window is not None:
                 on_window(cy, cx)
@@ -333,7 +326,7 @@ def write_geotiffs(store: str | Path, output: str | Path, cube: xr.Dataset) -> d
         try:
             with rasterio.open(strip, "w", **profile) as dst:
                 for cy, cx in window_grid(height, width, chunk):
-                    rows, cols = slice(cy * chunk, (cy + 1) * chunk), slice(cx * chunk, (cx + 1) * chunk)
+                    rows, cols = window_slices(cy, cx, chunk)
                     block = array[:, rows, cols] if count > 1 else array[rows, cols][None]
                     if name == "class":
                         block = np.where(block < 0, nodata, block).astype(dtype)

@@ -302,10 +302,10 @@ def probe_data(cube, seed):
 def test_pretrain_writes_a_checkpoint_and_record_that_reload_the_encoder(toy_cube, tmp_path):
     config = PretrainConfig(epochs=2, max_pixels=128, batch_size=64, n_local=2, local_dates=6, progress=False)
     encoder, history = pretrain(toy_cube.drop_vars("class"), "dino", "transformer_tiny", config, output_dir=tmp_path)
-    assert len(history.loss) == 2 and len(history.embedding_std) == 2 and len(history.mean_cosine) == 2
-    assert all(np.isfinite(history.loss))
+    assert len(history.train_loss) == 2 and len(history.monitors["embedding_std"]) == 2 and len(history.monitors["mean_cosine"]) == 2
+    assert all(np.isfinite(history.train_loss))
     record = read_run_record(tmp_path / "record.json")
-    assert record["parameters"]["method"] == "dino" and record["metrics"]["final_loss"] == history.loss[-1]
+    assert record["parameters"]["method"] == "dino" and record["metrics"]["final_loss"] == history.train_loss[-1]
     reloaded = load_encoder(tmp_path / "encoder.pt")
     x = torch.randn(3, 20, 10, generator=gen(0))
     doy = torch.arange(20).repeat(3, 1) * 18
@@ -327,7 +327,7 @@ def test_simclr_pretraining_beats_a_random_encoder_in_a_linear_probe(toy_cube):
     train, test = probe_data(toy_cube, seed)
     config = PretrainConfig(epochs=8, max_pixels=512, batch_size=128, temperature=0.2, seed=seed, progress=False)
     encoder, history = pretrain(toy_cube, "simclr", "transformer_tiny", config)
-    assert history.loss[-1] < 0.85 * history.loss[0]
+    assert history.train_loss[-1] < 0.85 * history.train_loss[0]
     seed_everything(seed)
     random_encoder = create_model("transformer_tiny", toy_cube.sizes["band"], 0).eval()
     pretrained_accuracy, random_accuracy = (linear_probe_accuracy(model, train, test) for model in (encoder,
@@ -340,7 +340,7 @@ def test_any_registered_series_encoder_can_be_pretrained(toy_cube, backbone, kwa
     config = PretrainConfig(epochs=3, max_pixels=256, batch_size=64, backbone_kwargs=kwargs, progress=False)
     encoder, history = pretrain(toy_cube, "simclr", backbone, config)
     assert encoder.model_name == backbone and not encoder.training
-    assert history.loss[-1] < history.loss[0]  # the contrastive task is being learned, whatever the backbone
+    assert history.train_loss[-1] < history.train_loss[0]  # the contrastive task is being learned, whatever the backbone
     x, doy = torch.randn(2, 20, 10, generator=gen(1)), torch.arange(20).repeat(2, 1) * 18
     mask = torch.ones(2, 20, dtype=torch.bool)
     assert encoder.forward_features(x, doy=doy, mask=mask).shape == (2, encoder.num_features)

@@ -78,7 +78,7 @@ def test_dino_on_plane_views_runs_a_vit_with_shorter_local_walks(small_cube, tmp
     config = PretrainConfig(epochs=2, batch_size=16, n_local=2, plane_width=16, plane_local_width=8,
                             plane_height=16, plane_repeats=1, backbone_kwargs=kwargs, progress=False)
     encoder, history = pretrain(small_cube, "dino", "plane_vit_tiny", config, output_dir=tmp_path)
-    assert len(history.loss) == 2 and np.isfinite(history.loss).all()
+    assert len(history.train_loss) == 2 and np.isfinite(history.train_loss).all()
     planes = torch.randn(4, 3, 16, 8)  # a local-view size: the ViT takes fewer patch tokens
     assert encoder.forward_features(planes).shape == (4, encoder.num_features)
     assert (tmp_path / "encoder.pt").is_file()
@@ -100,6 +100,6 @@ def test_simclr_on_plane_views_beats_a_random_vit_in_a_parcel_probe(default_cube
     config = PretrainConfig(epochs=10, batch_size=64, temperature=0.2, backbone_kwargs=kwargs, progress=False)
     encoder, history = pretrain(cube, "simclr", "plane_vit_tiny", config)
     scores = parcel_probe(encoder, data["train"], data["test"])
-    assert history.loss[-1] < 0.7 * history.loss[0]
+    assert history.train_loss[-1] < 0.7 * history.train_loss[0]
     assert scores["macro_f1"] > random_scores["macro_f1"] + 0.1
     assert scores["oa"] > random_scores["oa"] + 0.05

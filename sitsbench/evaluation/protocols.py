@@ -31,7 +31,7 @@ is the majority label of its pixels.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +48,7 @@ from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy
 from sitsbench.models.base import SITSClassifier
 from sitsbench.planes.dataset import PlaneDataset, parcel_average
 from sitsbench.runtime import resolve_device, seed_everything
+from sitsbench.training.engine import Supervised, TrainConfig, fit
 
 
 def freeze(encoder: nn.Module) -> nn.Module:
@@ -248,14 +249,6 @@ def init_head_from_probe(model: SITSClassifier, train: Dataset, seed: int = 0, d
         model.head.bias.copy_(torch.as_tensor(bias))
 
 
-def _batches(dataset: Dataset, config: FineTuneConfig, generator: torch.Generator) -> Iterator[dict]:
-    """Endless shuffled batches (a new order each pass), full-size only: no size-1 batch-norm batch."""
-    size = min(config.batch_size, len(dataset))
-    loader = DataLoader(dataset, batch_size=size, shuffle=True, generator=generator, drop_last=True)
-    while True:
-        yield from loader
-
-
 def fine_tune(
     encoder: SITSClassifier, num_classes: int, train: Dataset, config: FineTuneConfig | None = None
 ) -> SITSClassifier:
@@ -272,27 +265,11 @@ def fine_tune(
     model.requires_grad_(True).to(device)
     if config.probe_init:
         init_head_from_probe(model, train, config.seed, device)
-    head = list(model.head.parameters())
-    head_ids = {id(p) for p in head}
-    body = [p for p in model.parameters() if id(p) not in head_ids]
-    groups = [{"params": head, "lr": config.lr}]
-    if config.encoder_lr_scale > 0:
-        groups.append({"params": body, "lr": config.lr * config.encoder_lr_scale})
-    else:
-        for parameter in body:
-            parameter.requires_grad_(False)
-    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-    criterion = nn.CrossEntropyLoss()
-    model.train()
-    if config.encoder_lr_scale == 0:
-        model.eval()
-        model.head.train()
-    batches = _batches(train, config, generator)
-    for _ in range(config.steps):
-        batch = {key: value.to(device) for key, value in next(batches).items()}
-        logits = model(batch["x"], doy=batch.get("doy"), mask=batch.get("mask"))
-        loss = criterion(logits, batch["y"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    head_ids = {id(p) for p in model.head.parameters()}
+    objective = Supervised(slow=lambda m: [p for p in m.parameters() if id(p) not in head_ids],
+                           slow_scale=config.encoder_lr_scale, frozen_eval=True)
+    steps = TrainConfig(steps=config.steps, lr=config.lr, weight_decay=config.weight_decay,
+                        batch_size=min(config.batch_size, len(train)), patience=None, device=config.device,
+                        seed=config.seed, progress=False)
+    fit(model, train, config=steps, objective=objective, generator=generator)
     return model.eval()

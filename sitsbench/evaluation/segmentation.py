@@ -61,6 +61,7 @@ from sitsbench.models.base import SITSClassifier
 from sitsbench.models.registry import create_model
 from sitsbench.plot import class_colormap
 from sitsbench.runtime import resolve_device, seed_everything
+from sitsbench.training.engine import Supervised, TrainConfig, fit
 
 METHODS = ("utae", "frozen", "finetune")
 DECODERS = ("linear", "conv")
@@ -234,31 +235,13 @@ def train_segmenter(model: SITSClassifier, train: Dataset, config: SegmentationC
     parameters are left out of the optimiser.
     """
     generator = seed_everything(seed)
-    device = resolve_device(config.device)
-    model.to(device)
     encoder = getattr(model, "encoder", None)
-    encoder_ids = set() if encoder is None else {id(p) for p in encoder.parameters()}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
-    groups = [{"params": rest, "lr": config.lr}]
-    tuned = [] if encoder is None else [p for p in encoder.parameters() if p.requires_grad]
-    if tuned:
-        groups.append({"params": tuned, "lr": config.lr * config.encoder_lr_scale})
-    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-    criterion = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
-    loader = DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=generator)
-    losses = []
-    for _ in range(config.epochs):
-        model.train()
-        total = 0.0
-        for batch in loader:
-            batch = {key: value.to(device) for key, value in batch.items()}
-            loss = criterion(model(batch["x"], doy=batch.get("doy"), mask=batch.get("mask")), batch["y"])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach())
-        losses.append(total / len(loader))
-    return losses
+    objective = Supervised(per_batch=True, slow_scale=config.encoder_lr_scale,
+                           slow=lambda m: [] if encoder is None else [p for p in encoder.parameters() if p.requires_grad])
+    epochs = TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+                         batch_size=config.batch_size, patience=None, drop_last=False, device=config.device,
+                         seed=seed, progress=False)
+    return fit(model, train, config=epochs, objective=objective, generator=generator).train_loss
 
 
 @torch.no_grad()

@@ -7,7 +7,6 @@ series encoders, random-walk plane views (:mod:`sitsbench.ssl.planes`) for 2D im
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from typing import Any
 import torch
 import xarray as xr
 from torch import nn
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from sitsbench.data import cube as C
 from sitsbench.data.samples import is_samples
@@ -38,6 +35,7 @@ from sitsbench.ssl.data import UnlabeledPixelDataset
 from sitsbench.ssl.methods import DINO, SimCLR
 from sitsbench.ssl.monitor import collapse_metrics, warn_if_collapsed
 from sitsbench.ssl.planes import UnlabeledPlaneDataset
+from sitsbench.training.engine import History, Objective, TrainConfig, fit
 
 
 @dataclass
@@ -73,20 +71,6 @@ class PretrainConfig:
     device: str = "auto"
     seed: int = 0
     progress: bool = True
-
-
-@dataclass
-class PretrainHistory:
-    """Per-epoch ``loss``, ``embedding_std``, ``mean_cosine`` (collapse metrics), and ``uniform_std``."""
-
-    loss: list[float] = field(default_factory=list)
-    embedding_std: list[float] = field(default_factory=list)
-    mean_cosine: list[float] = field(default_factory=list)
-    uniform_std: float | None = None
-    duration_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _common_augment(config: PretrainConfig) -> list:
@@ -145,8 +129,30 @@ VIEW_DATASETS = {"series": _pixel_views, "plane": _plane_views}
 """Backbone ``input_kind`` -> builder of the unlabeled dataset of views."""
 
 
-def _to_device(views: list[dict[str, torch.Tensor]], device: torch.device) -> list[dict[str, torch.Tensor]]:
-    return [{key: value.to(device) for key, value in view.items()} for view in views]
+class SelfSupervised(Objective):
+    """The objective of :func:`pretrain`: the method's own loss on a batch of views (SimCLR, DINO), the epoch
+    passed to the dataset (new views each epoch), the method's step hook (DINO's teacher momentum), and the
+    collapse metrics of the epoch's embeddings (:mod:`sitsbench.ssl.monitor`) as monitors."""
+
+    def __init__(self, dataset):
+        self.dataset, self.embeddings = dataset, []
+
+    def start_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+        self.embeddings = []
+
+    def loss(self, model: nn.Module, batch: list[dict]) -> tuple[torch.Tensor, float]:
+        loss, features = model.loss(batch)
+        self.embeddings.append(features.detach().cpu())
+        return loss, 1.0
+
+    def step_end(self, model: nn.Module, step: int, total_steps: int) -> None:
+        model.step_end(step, total_steps)
+
+    def end_epoch(self) -> dict[str, float]:
+        metrics = collapse_metrics(torch.cat(self.embeddings))
+        warn_if_collapsed(metrics)
+        return metrics
 
 
 def pretrain(
@@ -155,12 +161,13 @@ def pretrain(
     backbone: str = "transformer_tiny",
     config: PretrainConfig | None = None,
     output_dir: str | Path | None = None,
-) -> tuple[nn.Module, PretrainHistory]:
+) -> tuple[nn.Module, History]:
     """Pretrain ``backbone`` (a registered encoder) with ``method`` on all pixels of ``cube`` (no labels), or
     on random-walk plane views of all its parcels for a plane backbone. ``cube`` may also be labelled samples
     (:mod:`sitsbench.data.samples`; series backbones only): their labels are never read.
 
-    Returns the encoder (``num_classes=0``, in eval mode) and the per-epoch history. With ``output_dir``,
+    Returns the encoder (``num_classes=0``, in eval mode) and the :class:`~sitsbench.training.engine.History`
+    (``train_loss``, and the collapse metrics in ``monitors``). With ``output_dir``,
     writes ``encoder.pt`` (see :func:`load_encoder`) and ``record.json``.
     """
     if method not in METHODS:
@@ -183,32 +190,13 @@ def pretrain(
     model, n_local = METHODS[method](encoder, config)
     model = model.to(device)
     dataset = VIEW_DATASETS[kind](cube, config, n_local)
-    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator)
-    if len(loader) == 0:
+    if len(dataset) < config.batch_size:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(dataset)} pretraining samples")
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    history, total_steps, step, start = PretrainHistory(), config.epochs * len(loader), 0, time.perf_counter()
-    for epoch in tqdm(range(config.epochs), desc=f"{method} pretraining", disable=not config.progress):
-        dataset.set_epoch(epoch)
-        model.train()
-        losses, embeddings = [], []
-        for batch in loader:
-            loss, features = model.loss(_to_device(batch, device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            model.step_end(step, total_steps)
-            step += 1
-            losses.append(loss.item())
-            embeddings.append(features.detach().cpu())
-        metrics = collapse_metrics(torch.cat(embeddings))
-        warn_if_collapsed(metrics)
-        history.loss.append(sum(losses) / len(losses))
-        history.embedding_std.append(metrics["embedding_std"])
-        history.mean_cosine.append(metrics["mean_cosine"])
-        history.uniform_std = metrics["uniform_std"]
-    history.duration_s = time.perf_counter() - start
+    train = TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+                        batch_size=config.batch_size, patience=None, drop_last=True, device=config.device,
+                        seed=config.seed, progress=config.progress)
+    history = fit(model, dataset, config=train, objective=SelfSupervised(dataset), generator=generator,
+                  desc=f"{method} pretraining")
     encoder = model.encoder.eval()
     if output_dir is not None:
         _save(Path(output_dir), encoder, method, backbone, config, history, device)
@@ -221,7 +209,7 @@ def _save(output_dir: Path, encoder, method, backbone, config, history, device) 
         output_dir / "record.json",
         name=f"ssl_{method}_{backbone}",
         parameters={"method": method, "backbone": backbone, **asdict(config)},
-        metrics={"final_loss": history.loss[-1], "history": history.to_dict()},
+        metrics={"final_loss": history.train_loss[-1], "history": history.to_dict()},
         seed=config.seed,
         device=str(device),
         duration_s=history.duration_s,

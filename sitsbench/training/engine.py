@@ -1,20 +1,27 @@
-"""A small, explicit training engine: ``fit`` a model on a dataset, ``predict`` with it, record the run.
+"""The training engine: the one loop (``fit``) of every training in sitsbench, ``predict``, record the run.
 
-No framework: one loop that a reader can follow. The contract with models and datasets is the one of
+No framework: one loop that a reader can follow. What it minimises is an :class:`Objective`: cross-entropy
+(:class:`Supervised`, the default: classification, segmentation with ``-1`` ignored, fine-tuning with a slower
+encoder), the cloud-aware reconstruction of the auto-encoders (:mod:`sitsbench.autoencoders.training`) or the
+SimCLR / DINO losses (:mod:`sitsbench.ssl.pretrain`). Training runs for ``epochs`` passes over the data, or for a
+fixed number of optimiser ``steps`` (fine-tuning on 1 % of the labels gets as many updates as on 100 %).
+
+The contract with models and datasets for the supervised objective is the one of
 :mod:`sitsbench.data.datasets` and :mod:`sitsbench.models.base`: every batch is a dict of tensors, moved to
 the device as a whole, and the model is called as ``model(batch["x"], doy=batch["doy"], mask=batch["mask"])``
 with target ``batch["y"]`` (a class per item, or a ``(H, W)`` map with ``-1`` = ignore for segmentation).
 Models that do not use dates or masks (2D networks on image representations) accept and ignore them.
 
 ``fit`` seeds the data order and dropout with ``config.seed`` (seed before building the model for identical
-initial weights too): on CPU the same seed gives the same losses. With a validation set it keeps the weights
-of the best epoch (lowest validation loss, or highest macro-F1) and stops after ``patience`` epochs without
-improvement.
+initial weights too), unless the caller hands it the generator it seeded itself: on CPU the same seed gives the
+same losses. With a validation set it keeps the weights of the best epoch (lowest validation loss, or highest
+macro-F1; ``restore_best``) and stops after ``patience`` epochs without improvement.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 from tqdm import tqdm
 
 from sitsbench.metrics import IGNORE_INDEX, confusion_matrix, macro_f1, overall_accuracy
@@ -36,15 +43,21 @@ MONITORS = ("val_loss", "val_macro_f1")
 
 @dataclass
 class TrainConfig:
-    """Every knob of :func:`fit`. ``patience=None`` disables early stopping (the last epoch is kept)."""
+    """Every knob of :func:`fit`. ``steps`` (when set) runs exactly that many optimiser steps, cycling over the
+    data, instead of ``epochs`` passes. ``drop_last=None`` drops the last incomplete batch when the data holds more
+    than one batch (no size-1 BatchNorm batch). ``patience=None`` disables early stopping; ``restore_best`` keeps
+    the weights of the best validation epoch (else those of the last one)."""
 
     epochs: int = 20
+    steps: int | None = None
     lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 64
     eval_batch_size: int = 256
     patience: int | None = 5
     monitor: str = "val_loss"
+    restore_best: bool = True
+    drop_last: bool | None = None
     class_weighted: bool = False
     device: str = "auto"
     seed: int = 0
@@ -54,17 +67,22 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
+        if self.steps is not None and self.steps < 0:
+            raise ValueError(f"steps must be a number of optimiser steps >= 0, got {self.steps}")
 
 
 @dataclass
 class History:
-    """Per-epoch curves of a :func:`fit` run and where it stopped."""
+    """Per-epoch curves of a :func:`fit` run and where it stopped (with ``steps``, an epoch is a pass over the
+    data, the last one possibly partial). ``monitors`` holds the objective's own per-epoch curves (e.g. the
+    collapse metrics of self-supervised pretraining)."""
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_oa: list[float] = field(default_factory=list)
     val_macro_f1: list[float] = field(default_factory=list)
     epoch_time_s: list[float] = field(default_factory=list)
+    monitors: dict[str, list[float]] = field(default_factory=dict)
     best_epoch: int | None = None
     stopped_early: bool = False
     duration_s: float = 0.0
@@ -116,8 +134,15 @@ def _check_targets(model: nn.Module, dataset: Dataset, role: str) -> None:
                          f"{num_classes} classes (0..{num_classes - 1}): a class unseen when the model was built?")
 
 
-def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+def to_device(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor moved to ``device``: a tensor, or dicts and lists of them (other values kept)."""
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    if isinstance(batch, list | tuple):
+        return type(batch)(to_device(value, device) for value in batch)
+    return batch
 
 
 def _forward(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -146,7 +171,7 @@ def _infer(
     targets, probabilities = [], []
     total_loss, total_count = 0.0, 0
     for batch in loader:
-        batch = _to_device(batch, device)
+        batch = to_device(batch, device)
         logits = _forward(model, batch)
         if criterion is not None:
             count = int((batch["y"] != IGNORE_INDEX).sum())
@@ -192,69 +217,184 @@ def evaluate(
     return {"loss": loss, "oa": overall_accuracy(cm), "macro_f1": macro_f1(cm)}
 
 
+def lr_groups(fast: list[nn.Parameter], slow: list[nn.Parameter], lr: float, slow_scale: float) -> list[dict]:
+    """Optimiser groups: ``fast`` parameters learn at ``lr``, ``slow`` ones (a pretrained encoder) at
+    ``lr * slow_scale``; ``slow_scale=0`` freezes them (left out, ``requires_grad`` off)."""
+    if slow_scale < 0:
+        raise ValueError(f"the encoder learning-rate scale must be >= 0, got {slow_scale}")
+    groups = [{"params": fast, "lr": lr}]
+    if slow_scale > 0 and slow:
+        groups.append({"params": slow, "lr": lr * slow_scale})
+    else:
+        for parameter in slow:
+            parameter.requires_grad_(False)
+    return groups
+
+
+class Objective:
+    """What :func:`fit` minimises, and the hooks of the loop (each a no-op unless an objective needs it).
+
+    ``loss(model, batch)`` returns the batch loss and its weight in the epoch's mean loss (the number of scored
+    items, or 1 for a mean over batches). The other hooks: the parameters to optimise, the train/eval mode of the
+    model's parts, a call at the start of each epoch and after each optimiser step, per-epoch monitors, checks of
+    the datasets, and the validation scores (``loss``, optionally ``oa`` and ``macro_f1``).
+    """
+
+    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, float]:
+        raise NotImplementedError
+
+    def parameter_groups(self, model: nn.Module, lr: float) -> list[dict]:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+
+    def train_mode(self, model: nn.Module) -> None:
+        model.train()
+
+    def check(self, model: nn.Module, dataset: Dataset, role: str) -> None:
+        if len(dataset) == 0:
+            raise ValueError(f"the {role} dataset ({type(dataset).__name__}) is empty (an empty split?)")
+
+    def start_epoch(self, epoch: int) -> None:
+        pass
+
+    def step_end(self, model: nn.Module, step: int, total_steps: int) -> None:
+        pass
+
+    def end_epoch(self) -> dict[str, float]:
+        return {}
+
+    def validate(self, model: nn.Module, dataset: Dataset, config: TrainConfig, device: torch.device,
+                 collate_fn: Callable | None) -> dict[str, float]:
+        raise ValueError(f"{type(self).__name__} has no validation score")
+
+
+class Supervised(Objective):
+    """Cross-entropy on ``batch["y"]`` (a class per item, or a ``(H, W)`` map; ``-1`` ignored), optionally class
+    weighted. ``per_batch``: the epoch loss is the mean of the batch losses (else weighted by the scored items).
+    ``slow`` (a function of the model giving the parameters of its pretrained part) learns at
+    ``lr * slow_scale`` (frozen at 0: then ``frozen_eval`` keeps the model in eval mode but the head)."""
+
+    def __init__(self, weight: torch.Tensor | None = None, per_batch: bool = False,
+                 slow: Callable[[nn.Module], list[nn.Parameter]] | None = None, slow_scale: float = 1.0,
+                 frozen_eval: bool = False):
+        self.criterion = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE_INDEX)
+        self.per_batch, self.slow, self.slow_scale, self.frozen_eval = per_batch, slow, slow_scale, frozen_eval
+
+    def loss(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, float]:
+        loss = self.criterion(_forward(model, batch), batch["y"])
+        return loss, 1.0 if self.per_batch else int((batch["y"] != IGNORE_INDEX).sum())
+
+    def parameter_groups(self, model: nn.Module, lr: float) -> list[dict]:
+        if self.slow is None:
+            return super().parameter_groups(model, lr)
+        slow = self.slow(model)
+        slow_ids = {id(p) for p in slow}
+        fast = [p for p in model.parameters() if p.requires_grad and id(p) not in slow_ids]
+        return lr_groups(fast, slow, lr, self.slow_scale)
+
+    def train_mode(self, model: nn.Module) -> None:
+        if self.frozen_eval and self.slow_scale == 0:
+            model.eval()
+            model.head.train()
+        else:
+            model.train()
+
+    def check(self, model: nn.Module, dataset: Dataset, role: str) -> None:
+        _check_targets(model, dataset, role)
+
+    def validate(self, model, dataset, config, device, collate_fn) -> dict[str, float]:
+        loader = _loader(dataset, config.eval_batch_size, config, collate_fn)
+        y_true, proba, loss = _infer(model, loader, device, self.criterion)
+        cm = confusion_matrix(y_true, proba.argmax(axis=1), proba.shape[1])
+        return {"loss": loss, "oa": overall_accuracy(cm), "macro_f1": macro_f1(cm)}
+
+
+def _supervised(model: nn.Module, train_dataset: Dataset, config: TrainConfig, device: torch.device) -> Supervised:
+    weight = None
+    if config.class_weighted:
+        num_classes = getattr(model, "num_classes", None) or int(_labels(train_dataset).max()) + 1
+        weight = class_weights(_labels(train_dataset), num_classes).to(device)
+    return Supervised(weight)
+
+
 def fit(
     model: nn.Module,
     train_dataset: Dataset,
     val_dataset: Dataset | None = None,
     config: TrainConfig | None = None,
     collate_fn: Callable | None = None,
+    objective: Objective | None = None,
+    generator: torch.Generator | None = None,
+    desc: str | None = None,
 ) -> History:
-    """Train ``model`` in place with AdamW and cross-entropy; returns the :class:`History`."""
+    """Train ``model`` in place with AdamW on ``objective`` (default: cross-entropy, :class:`Supervised`);
+    returns the :class:`History`. ``generator``: a generator the caller seeded (and may have drawn from) for the
+    data order; by default ``fit`` seeds everything with ``config.seed``."""
     config = config or TrainConfig()
-    for name, dataset in (("training", train_dataset), ("validation", val_dataset)):
-        if dataset is not None:
-            _check_targets(model, dataset, name)
-    generator = seed_everything(config.seed)
+    if generator is None:
+        generator = seed_everything(config.seed)
     device = resolve_device(config.device)
     model.to(device)
-    weight = None
-    if config.class_weighted:
-        num_classes = getattr(model, "num_classes", None) or int(_labels(train_dataset).max()) + 1
-        weight = class_weights(_labels(train_dataset), num_classes).to(device)
-    criterion = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE_INDEX)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    train_loader = _loader(
-        train_dataset, config.batch_size, config, collate_fn,
-        shuffle=True, generator=generator, drop_last=len(train_dataset) > config.batch_size,  # no size-1 BatchNorm
-    )
-    val_loader = None if val_dataset is None else _loader(val_dataset, config.eval_batch_size, config, collate_fn)
-    history, best_score, best_state, waited = History(), None, None, 0
+    objective = objective or _supervised(model, train_dataset, config, device)
+    for role, dataset in (("training", train_dataset), ("validation", val_dataset)):
+        if dataset is not None and not isinstance(dataset, IterableDataset):
+            objective.check(model, dataset, role)
+    optimizer = torch.optim.AdamW(objective.parameter_groups(model, config.lr), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    streaming = isinstance(train_dataset, IterableDataset)  # shuffles itself
+    drop_last = config.drop_last if config.drop_last is not None else (
+        not streaming and len(train_dataset) > config.batch_size)
+    train_loader = _loader(train_dataset, config.batch_size, config, collate_fn, shuffle=not streaming,
+                           generator=None if streaming else generator, drop_last=drop_last)
+    if not streaming and len(train_loader) == 0:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(train_dataset)} training samples")
+    total_steps = config.steps if config.steps is not None else config.epochs * (0 if streaming else len(train_loader))
+    history, best_score, best_state, waited, step = History(), None, None, 0, 0
     start = time.perf_counter()
-    epochs = tqdm(range(config.epochs), desc=type(model).__name__, disable=not config.progress, leave=False)
-    for epoch in epochs:
+    epochs = range(config.epochs) if config.steps is None else itertools.count() if config.steps else range(0)
+    bar = tqdm(epochs, desc=desc or type(model).__name__, disable=not config.progress, leave=False)
+    for epoch in bar:
         epoch_start = time.perf_counter()
-        model.train()
+        objective.start_epoch(epoch)
+        objective.train_mode(model)
         total_loss, total_count = 0.0, 0
         for batch in train_loader:
-            batch = _to_device(batch, device)
-            loss = criterion(_forward(model, batch), batch["y"])
+            loss, weight = objective.loss(model, to_device(batch, device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            count = int((batch["y"] != IGNORE_INDEX).sum())
-            total_loss += float(loss.detach()) * count
-            total_count += count
+            objective.step_end(model, step, total_steps)
+            step += 1
+            total_loss += float(loss.detach()) * weight
+            total_count += weight
+            if step == config.steps:
+                break
         history.train_loss.append(total_loss / max(total_count, 1))
-        if val_loader is not None:
-            y_true, proba, val_loss = _infer(model, val_loader, device, criterion)
-            cm = confusion_matrix(y_true, proba.argmax(axis=1), proba.shape[1])
-            history.val_loss.append(val_loss)
-            history.val_oa.append(overall_accuracy(cm))
-            history.val_macro_f1.append(macro_f1(cm))
-            score = -val_loss if config.monitor == "val_loss" else history.val_macro_f1[-1]
+        for name, value in objective.end_epoch().items():
+            history.monitors.setdefault(name, []).append(value)
+        if val_dataset is not None:
+            scores = objective.validate(model, val_dataset, config, device, collate_fn)
+            history.val_loss.append(scores["loss"])
+            if "macro_f1" in scores:
+                history.val_oa.append(scores["oa"])
+                history.val_macro_f1.append(scores["macro_f1"])
+            score = -scores["loss"] if config.monitor == "val_loss" else scores["macro_f1"]
             if best_score is None or score > best_score:
                 best_score, waited, history.best_epoch = score, 0, epoch
-                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                if config.restore_best:
+                    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
             else:
                 waited += 1
         history.epoch_time_s.append(time.perf_counter() - epoch_start)
         postfix = {"train_loss": f"{history.train_loss[-1]:.3f}"}
-        if history.val_loss:
+        if history.val_macro_f1:
             postfix.update(val_loss=f"{history.val_loss[-1]:.3f}", val_f1=f"{history.val_macro_f1[-1]:.3f}")
-        epochs.set_postfix(postfix)
-        if config.patience is not None and val_loader is not None and waited >= config.patience:
+        bar.set_postfix(postfix)
+        if step == config.steps:
+            break
+        if config.patience is not None and val_dataset is not None and waited >= config.patience:
             history.stopped_early = True
             break
+    bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     history.duration_s = time.perf_counter() - start

@@ -1,4 +1,5 @@
-"""Pretraining loop: build the views, the method (SimCLR or DINO), train, monitor collapse, save.
+"""Self-supervised pretraining: build the views and the method (SimCLR or DINO), train them with the one loop
+of :func:`sitsbench.training.engine.fit` (objective :class:`SelfSupervised`), monitor collapse, save.
 
 Methods are looked up in :data:`METHODS` (name -> builder), so adding one is a new entry, not a new branch;
 the unlabeled data likewise in :data:`VIEW_DATASETS` by the backbone's ``input_kind``: pixel series for

@@ -344,3 +344,82 @@ def test_any_registered_series_encoder_can_be_pretrained(toy_cube, backbone, kwa
     x, doy = torch.randn(2, 20, 10, generator=gen(1)), torch.arange(20).repeat(2, 1) * 18
     mask = torch.ones(2, 20, dtype=torch.bool)
     assert encoder.forward_features(x, doy=doy, mask=mask).shape == (2, encoder.num_features)
+
+
+# --- DINO options of the reference implementation (off by default; measured in benchmarks/bench_dino_ablation.py) ---
+
+
+def test_fixed_gain_stays_one_while_the_prototypes_learn():
+    from sitsbench.ssl.heads import DINOHead
+
+    head = DINOHead(8, hidden_dim=16, bottleneck_dim=4, out_dim=12, norm_last_layer=True)
+    gain = head.prototypes.parametrizations.weight.original0
+    direction = head.prototypes.parametrizations.weight.original1
+    before = direction.detach().clone()
+    optimizer = torch.optim.SGD([p for p in head.parameters() if p.requires_grad], lr=0.5)
+    head(torch.randn(6, 8, generator=gen(0))).square().sum().backward()
+    optimizer.step()
+    assert not gain.requires_grad and torch.equal(gain, torch.ones_like(gain))
+    assert not torch.equal(direction, before)
+    weight = head.prototypes.weight
+    np.testing.assert_allclose(weight.norm(dim=1).detach().numpy(), 1.0, rtol=1e-5)  # logits are cosines
+    trained = DINOHead(8, hidden_dim=16, bottleneck_dim=4, out_dim=12)
+    assert trained.prototypes.parametrizations.weight.original0.requires_grad
+
+
+def test_teacher_temperature_warms_up_linearly_then_stays():
+    from sitsbench.ssl.methods import teacher_temperature
+
+    assert teacher_temperature(0.0, 0.07, 0.04, 0.3) == pytest.approx(0.04)
+    assert teacher_temperature(0.15, 0.07, 0.04, 0.3) == pytest.approx(0.055)
+    assert teacher_temperature(0.3, 0.07, 0.04, 0.3) == teacher_temperature(0.9, 0.07, 0.04, 0.3) == 0.07
+    assert teacher_temperature(0.0, 0.04, None, 0.3) == 0.04
+    encoder = create_model("transformer_tiny", 4, 0)
+    dino = DINO(encoder, out_dim=32, teacher_temp=0.07, teacher_temp_start=0.04, teacher_warmup=0.5)
+    assert dino.teacher_temp == pytest.approx(0.04)
+    dino.step_end(4, 10)  # after the 5th of 10 steps: half of the training, the end of the warm-up
+    assert dino.teacher_temp == pytest.approx(0.07)
+
+
+def test_teacher_mode_and_teacher_entropy():
+    encoder = create_model("transformer_tiny", 4, 0)
+    with pytest.raises(ValueError, match="teacher_mode"):
+        DINO(encoder, teacher_mode="student")
+    for mode, expected in (("eval", False), ("train", True)):
+        dino = DINO(create_model("transformer_tiny", 4, 0), out_dim=32, teacher_mode=mode).train()
+        assert dino.teacher.training is expected and dino.teacher_head.training is expected
+        dino.loss(series_views())
+        assert len(dino.teacher_entropy) == 1 and 0.0 <= dino.teacher_entropy[0] <= math.log(32) + 1e-6
+
+
+def test_warmup_cosine_schedule_of_the_training_loop():
+    from sitsbench.training.engine import TrainConfig, _schedule_step, cosine_schedule
+
+    assert cosine_schedule(1.0, 0.0, 0, 100, 10) == 0.0
+    assert cosine_schedule(1.0, 0.0, 5, 100, 10) == pytest.approx(0.5)
+    assert cosine_schedule(1.0, 0.1, 10, 100, 10) == pytest.approx(1.0)
+    assert cosine_schedule(1.0, 0.1, 100, 100, 10) == pytest.approx(0.1)
+    values = [cosine_schedule(1.0, 0.1, s, 100, 10) for s in range(10, 100)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    weights = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))]
+    optimizer = torch.optim.AdamW([{"params": weights[:1], "lr": 1e-3}, {"params": weights[1:], "lr": 1e-4}])
+    config = TrainConfig(lr=1e-3, schedule="warmup_cosine", warmup=0.1, min_lr=1e-5, weight_decay=0.04,
+                         weight_decay_end=0.4)
+    _schedule_step(optimizer, [1e-3, 1e-4], config, 10, 100)  # the end of the warm-up: the base rates
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-3, 1e-4])
+    assert optimizer.param_groups[0]["weight_decay"] == pytest.approx(cosine_schedule(0.04, 0.4, 10, 100))
+    _schedule_step(optimizer, [1e-3, 1e-4], config, 99, 100)
+    assert optimizer.param_groups[1]["lr"] == pytest.approx(1e-6, rel=0.05)  # min_lr scaled with the group
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="step")
+
+
+def test_pretraining_with_every_reference_option_records_the_teacher_entropy(toy_cube):
+    config = PretrainConfig(epochs=2, max_pixels=128, batch_size=64, n_local=2, local_dates=6, progress=False,
+                            norm_last_layer=True, teacher_temp=0.07, teacher_temp_start=0.04, teacher_warmup=0.5,
+                            schedule="warmup_cosine", warmup=0.25, min_lr=1e-6, weight_decay=0.04,
+                            weight_decay_end=0.4, teacher_mode="train")
+    _, history = pretrain(toy_cube.drop_vars("class"), "dino", "transformer_tiny", config)
+    entropy = history.monitors["teacher_entropy"]
+    assert len(entropy) == 2 and all(0.0 < value <= math.log(4 * config.head_dim) + 1e-6 for value in entropy)
+    assert all(np.isfinite(history.train_loss))

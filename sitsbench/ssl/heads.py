@@ -31,10 +31,15 @@ class DINOHead(nn.Module):
     vectors barely differ between inputs, the centred teacher logits spread by about 0.02, and the sharpened
     teacher distribution stays near uniform (measured: loss rising to ln K, linear probe no better than a random
     encoder; with it the loss falls and the probe beats the random encoder).
+
+    ``norm_last_layer`` fixes the gain of the weight-normalised layer at 1 (not trained), as the reference code
+    does by default: the logits are then cosines between the bottleneck vector and the prototypes. Otherwise the
+    gain starts at each prototype's initial norm (about 0.57 here) and is trained, which scales the logits and
+    thus the effective temperatures.
     """
 
     def __init__(self, in_features: int, hidden_dim: int = 128, bottleneck_dim: int = 32, out_dim: int = 256,
-                 use_bn: bool = True):
+                 use_bn: bool = True, norm_last_layer: bool = False):
         super().__init__()
 
         def block(n_in: int) -> list[nn.Module]:
@@ -42,6 +47,11 @@ class DINOHead(nn.Module):
 
         self.mlp = nn.Sequential(*block(in_features), *block(hidden_dim), nn.Linear(hidden_dim, bottleneck_dim))
         self.prototypes = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck_dim, out_dim, bias=False))
+        if norm_last_layer:
+            gain = self.prototypes.parametrizations.weight.original0
+            with torch.no_grad():
+                gain.fill_(1.0)
+            gain.requires_grad_(False)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.prototypes(F.normalize(self.mlp(features), dim=-1))

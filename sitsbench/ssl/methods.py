@@ -49,9 +49,26 @@ class SimCLR(nn.Module):
         """Nothing to update outside the optimiser."""
 
 
+def teacher_temperature(progress: float, final: float, start: float | None, warmup: float) -> float:
+    """DINO's teacher temperature after ``progress`` (0..1) of the training: linear from ``start`` to ``final``
+    over the first ``warmup`` share of the steps, then ``final`` (no warm-up when ``start`` is None)."""
+    if start is None or warmup <= 0 or progress >= warmup:
+        return final
+    return start + (final - start) * progress / warmup
+
+
 class DINO(nn.Module):
     """Self-distillation without labels: the student matches the centred, sharpened output of a teacher
-    whose weights are an exponential moving average of the student's (no negatives)."""
+    whose weights are an exponential moving average of the student's (no negatives).
+
+    Options of the reference implementation (Caron et al. 2021), each off by default here and measured in
+    ``benchmarks/bench_dino_ablation.py``: ``norm_last_layer`` (see :class:`DINOHead`), a teacher-temperature
+    warm-up from ``teacher_temp_start`` over the first ``teacher_warmup`` share of the steps, and
+    ``teacher_mode="train"`` (the teacher's batch normalisation uses the batch statistics, as the reference's
+    teacher does; ``"eval"`` uses its running averages, copied from the student). ``teacher_entropy`` lists the
+    mean entropy (nats) of the centred, sharpened teacher distribution of each training batch: ``ln K`` is a
+    uniform teacher (collapse to uniformity), near 0 a one-hot one.
+    """
 
     def __init__(
         self,
@@ -63,23 +80,35 @@ class DINO(nn.Module):
         teacher_temp: float = 0.04,
         center_momentum: float = 0.9,
         base_momentum: float = 0.996,
+        norm_last_layer: bool = False,
+        teacher_temp_start: float | None = None,
+        teacher_warmup: float = 0.0,
+        teacher_mode: str = "eval",
     ):
         super().__init__()
+        if teacher_mode not in ("eval", "train"):
+            raise ValueError(f"teacher_mode must be 'eval' or 'train', got {teacher_mode!r}")
         self.student = encoder
-        self.student_head = DINOHead(encoder.num_features, hidden_dim, bottleneck_dim, out_dim)
+        self.student_head = DINOHead(encoder.num_features, hidden_dim, bottleneck_dim, out_dim,
+                                     norm_last_layer=norm_last_layer)
         self.teacher = copy.deepcopy(encoder)
         self.teacher_head = copy.deepcopy(self.student_head)
         for parameter in [*self.teacher.parameters(), *self.teacher_head.parameters()]:
             parameter.requires_grad_(False)
         self.register_buffer("center", torch.zeros(out_dim))
-        self.student_temp, self.teacher_temp = student_temp, teacher_temp
+        self.student_temp, self.final_teacher_temp = student_temp, teacher_temp
+        self.teacher_temp_start, self.teacher_warmup, self.teacher_mode = teacher_temp_start, teacher_warmup, teacher_mode
+        self.teacher_temp = teacher_temperature(0.0, teacher_temp, teacher_temp_start, teacher_warmup)
         self.center_momentum, self.base_momentum = center_momentum, base_momentum
+        self.teacher_entropy: list[float] = []
 
     def train(self, mode: bool = True) -> DINO:
-        """The teacher always runs in eval mode (no dropout): its targets are deterministic given its weights."""
+        """With ``teacher_mode="eval"`` the teacher always runs in eval mode (no dropout, running BatchNorm
+        statistics): its targets are deterministic given its weights."""
         super().train(mode)
-        self.teacher.eval()
-        self.teacher_head.eval()
+        if self.teacher_mode == "eval":
+            self.teacher.eval()
+            self.teacher_head.eval()
         return self
 
     @property
@@ -96,6 +125,9 @@ class DINO(nn.Module):
         loss = dino_loss(student_out, teacher_out, self.center, self.student_temp, self.teacher_temp)
         embeddings = teacher_out[0] - self.center
         if self.training:
+            with torch.no_grad():
+                target = torch.softmax((torch.cat(teacher_out) - self.center) / self.teacher_temp, dim=-1)
+                self.teacher_entropy.append(float(-(target * torch.log(target.clamp_min(1e-12))).sum(-1).mean()))
             self.update_center(torch.cat(teacher_out))
         return loss, embeddings
 
@@ -114,5 +146,9 @@ class DINO(nn.Module):
                 b_teacher.copy_(b_student)
 
     def step_end(self, step: int, total_steps: int) -> None:
-        """After each optimiser step: EMA update with the cosine momentum schedule."""
+        """After each optimiser step: EMA update with the cosine momentum schedule, and the teacher temperature
+        of the next step."""
         self.update_teacher(cosine_momentum(step, total_steps, self.base_momentum))
+        progress = (step + 1) / max(total_steps, 1)
+        self.teacher_temp = teacher_temperature(progress, self.final_teacher_temp, self.teacher_temp_start,
+                                                self.teacher_warmup)

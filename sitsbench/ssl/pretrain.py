@@ -44,7 +44,12 @@ class PretrainConfig:
     """Every knob of :func:`pretrain`. ``global_dates=None`` keeps all dates in the global views (needed by
     encoders built for a fixed length, e.g. TempCNN); ``local_dates`` is the temporal-crop length of DINO's
     local views. ``plane_*`` apply to plane backbones (``input_kind="plane"``): walk lengths of the global and
-    local views, STR height (resampled dates), bands, and how many times each parcel is seen per epoch."""
+    local views, STR height (resampled dates), bands, and how many times each parcel is seen per epoch.
+
+    DINO options of the reference implementation, off by default (see :class:`~sitsbench.ssl.methods.DINO`):
+    ``norm_last_layer``, ``teacher_temp_start`` / ``teacher_warmup``, ``teacher_mode``; and the learning-rate
+    and weight-decay schedules of the training loop (``schedule``, ``warmup``, ``min_lr``, ``weight_decay_end``;
+    :class:`~sitsbench.training.engine.TrainConfig`)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -62,6 +67,14 @@ class PretrainConfig:
     student_temp: float = 0.1
     teacher_temp: float = 0.04
     base_momentum: float = 0.99
+    norm_last_layer: bool = False
+    teacher_temp_start: float | None = None
+    teacher_warmup: float = 0.0
+    teacher_mode: str = "eval"
+    schedule: str = "constant"
+    warmup: float = 0.0
+    min_lr: float = 0.0
+    weight_decay_end: float | None = None
     head_dim: int = 64
     plane_width: int = 32
     plane_local_width: int = 16
@@ -104,6 +117,10 @@ def _dino(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, int]:
         student_temp=config.student_temp,
         teacher_temp=config.teacher_temp,
         base_momentum=config.base_momentum,
+        norm_last_layer=config.norm_last_layer,
+        teacher_temp_start=config.teacher_temp_start,
+        teacher_warmup=config.teacher_warmup,
+        teacher_mode=config.teacher_mode,
     )
     return method, config.n_local
 
@@ -133,14 +150,17 @@ VIEW_DATASETS = {"series": _pixel_views, "plane": _plane_views}
 class SelfSupervised(Objective):
     """The objective of :func:`pretrain`: the method's own loss on a batch of views (SimCLR, DINO), the epoch
     passed to the dataset (new views each epoch), the method's step hook (DINO's teacher momentum), and the
-    collapse metrics of the epoch's embeddings (:mod:`sitsbench.ssl.monitor`) as monitors."""
+    collapse metrics of the epoch's embeddings (:mod:`sitsbench.ssl.monitor`) and, for DINO, the mean teacher
+    entropy of the epoch as monitors."""
 
-    def __init__(self, dataset):
-        self.dataset, self.embeddings = dataset, []
+    def __init__(self, method: nn.Module, dataset):
+        self.method, self.dataset, self.embeddings = method, dataset, []
 
     def start_epoch(self, epoch: int) -> None:
         self.dataset.set_epoch(epoch)
         self.embeddings = []
+        if hasattr(self.method, "teacher_entropy"):
+            self.method.teacher_entropy.clear()
 
     def loss(self, model: nn.Module, batch: list[dict]) -> tuple[torch.Tensor, float]:
         loss, features = model.loss(batch)
@@ -153,6 +173,9 @@ class SelfSupervised(Objective):
     def end_epoch(self) -> dict[str, float]:
         metrics = collapse_metrics(torch.cat(self.embeddings))
         warn_if_collapsed(metrics)
+        entropy = getattr(self.method, "teacher_entropy", None)
+        if entropy:
+            metrics["teacher_entropy"] = sum(entropy) / len(entropy)
         return metrics
 
 
@@ -195,8 +218,9 @@ def pretrain(
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(dataset)} pretraining samples")
     train = TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
                         batch_size=config.batch_size, patience=None, drop_last=True, device=config.device,
-                        seed=config.seed, progress=config.progress)
-    history = fit(model, dataset, config=train, objective=SelfSupervised(dataset), generator=generator,
+                        seed=config.seed, progress=config.progress, schedule=config.schedule, warmup=config.warmup,
+                        min_lr=config.min_lr, weight_decay_end=config.weight_decay_end)
+    history = fit(model, dataset, config=train, objective=SelfSupervised(model, dataset), generator=generator,
                   desc=f"{method} pretraining")
     encoder = model.encoder.eval()
     if output_dir is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,7 @@ from sitsbench.records import write_run_record
 from sitsbench.runtime import resolve_device, seed_everything
 
 MONITORS = ("val_loss", "val_macro_f1")
+SCHEDULES = ("constant", "warmup_cosine")
 
 
 @dataclass
@@ -46,7 +48,10 @@ class TrainConfig:
     """Every knob of :func:`fit`. ``steps`` (when set) runs exactly that many optimiser steps, cycling over the
     data, instead of ``epochs`` passes. ``drop_last=None`` drops the last incomplete batch when the data holds more
     than one batch (no size-1 BatchNorm batch). ``patience=None`` disables early stopping; ``restore_best`` keeps
-    the weights of the best validation epoch (else those of the last one)."""
+    the weights of the best validation epoch (else those of the last one). ``schedule="warmup_cosine"`` sets the
+    learning rate at each step as DINO's reference code does: linear from 0 over the first ``warmup`` share of the
+    steps, then a cosine down to ``min_lr``; ``weight_decay_end`` (when set) moves the weight decay along a cosine
+    from ``weight_decay`` to it."""
 
     epochs: int = 20
     steps: int | None = None
@@ -58,6 +63,10 @@ class TrainConfig:
     monitor: str = "val_loss"
     restore_best: bool = True
     drop_last: bool | None = None
+    schedule: str = "constant"
+    warmup: float = 0.0
+    min_lr: float = 0.0
+    weight_decay_end: float | None = None
     class_weighted: bool = False
     device: str = "auto"
     seed: int = 0
@@ -67,6 +76,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.steps is not None and self.steps < 0:
             raise ValueError(f"steps must be a number of optimiser steps >= 0, got {self.steps}")
 
@@ -231,6 +242,28 @@ def lr_groups(fast: list[nn.Parameter], slow: list[nn.Parameter], lr: float, slo
     return groups
 
 
+def cosine_schedule(base: float, final: float, step: int, total_steps: int, warmup_steps: int = 0) -> float:
+    """The value at ``step`` of a schedule rising linearly from 0 to ``base`` over ``warmup_steps`` steps, then
+    falling from ``base`` to ``final`` along a half cosine over the remaining steps (DINO's ``cosine_scheduler``)."""
+    if step < warmup_steps:
+        return base * step / warmup_steps
+    remaining = max(total_steps - warmup_steps, 1)
+    return final + 0.5 * (base - final) * (1 + math.cos(math.pi * (step - warmup_steps) / remaining))
+
+
+def _schedule_step(optimizer: torch.optim.Optimizer, base: list[float], config: TrainConfig, step: int,
+                   total_steps: int) -> None:
+    """Set the learning rate and weight decay of every group for ``step`` (see :class:`TrainConfig`)."""
+    if config.schedule == "warmup_cosine" and total_steps:
+        warmup_steps = int(config.warmup * total_steps)
+        for group, lr in zip(optimizer.param_groups, base, strict=True):
+            group["lr"] = cosine_schedule(lr, config.min_lr * lr / config.lr, step, total_steps, warmup_steps)
+    if config.weight_decay_end is not None and total_steps:
+        decay = cosine_schedule(config.weight_decay, config.weight_decay_end, step, total_steps)
+        for group in optimizer.param_groups:
+            group["weight_decay"] = decay
+
+
 class Objective:
     """What :func:`fit` minimises, and the hooks of the loop (each a no-op unless an objective needs it).
 
@@ -340,6 +373,7 @@ def fit(
             objective.check(model, dataset, role)
     optimizer = torch.optim.AdamW(objective.parameter_groups(model, config.lr), lr=config.lr,
                                   weight_decay=config.weight_decay)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     streaming = isinstance(train_dataset, IterableDataset)  # shuffles itself
     drop_last = config.drop_last if config.drop_last is not None else (
         not streaming and len(train_dataset) > config.batch_size)
@@ -361,6 +395,7 @@ def fit(
             loss, weight = objective.loss(model, to_device(batch, device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            _schedule_step(optimizer, base_lrs, config, step, total_steps)
             optimizer.step()
             objective.step_end(model, step, total_steps)
             step += 1

@@ -5,7 +5,8 @@ For each variant: the teacher entropy of the last epoch (nats; ln K = uniform te
 the linear-probe macro-F1 of the pretrained encoder and of the same architecture at random initialisation
 (pixels: 10 % and 100 % of the training pixels; planes: parcel probe on the averaged STR embeddings).
 
-    .venv/bin/python benchmarks/bench_dino_ablation.py [--seeds 0 1] [--epochs 10] [--out dino_ablation.csv]
+    .venv/bin/python benchmarks/bench_dino_ablation.py [--seeds 0 1] [--epochs 10] [--views pixels planes]
+                                                      [--out dino_ablation.csv]
 """
 
 from __future__ import annotations
@@ -99,12 +100,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--views", nargs="+", choices=("pixels", "planes"), default=["pixels", "planes"])
     parser.add_argument("--out", default=None, help="also write the table to this CSV file")
     args = parser.parse_args()
     rows = []
     for seed in args.seeds:
         cube = generate_cube("default", seed=seed)
-        rows += pixel_runs(cube, seed, args.epochs) + plane_runs(cube, seed, args.epochs)
+        if "pixels" in args.views:
+            rows += pixel_runs(cube, seed, args.epochs)
+        if "planes" in args.views:
+            rows += plane_runs(cube, seed, args.epochs)
     table = pd.DataFrame(rows)
     print(f"ln K = {math.log(4 * PretrainConfig().head_dim):.3f} (uniform teacher / loss of uniform outputs)")
     summary = table.drop(columns="seed").groupby(["views", "variant"], sort=False).mean()

@@ -63,6 +63,17 @@ def written(path: str | Path, directory: bool = False) -> Iterator[Path]:
         raise
 
 
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporary siblings of ``path`` that :func:`written` leaves when its process is killed (SIGKILL
+    runs no cleanup); call it only while holding the claim on ``path`` (:func:`exclusive`), so that no live writer
+    owns them. Returns what was removed."""
+    path = Path(path)
+    stale = [p for p in path.parent.glob(f".{path.name}.*.tmp*") if p.name.endswith((".tmp", f".tmp{path.suffix}"))]
+    for leftover in stale:
+        _remove(leftover)
+    return stale
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
     with written(path) as tmp:

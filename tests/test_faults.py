@@ -100,8 +100,10 @@ def test_a_sweep_killed_at_random_loses_nothing_and_leaves_no_worker(tmp_path):
         assert not alive, f"workers outlived the killed sweep: {[p.pid for p in alive]}"
     assert kills >= 1 and killed_workers, "the sweep was killed while its workers ran"
     assert _sitsbench("sweep", config, "--runs-dir", runs, "--jobs", "2", "--no-progress").wait() == 0
-    records = {p.name: p.read_bytes() for p in (runs / "faults").glob("*.json")}
+    records = {p.name: p.read_bytes() for p in (runs / "faults").glob("*.json") if not p.name.startswith(".")}
     assert len(records) == 6
+    leftovers = [p.name for p in (runs / "faults").iterdir() if ".tmp" in p.name]
+    assert not leftovers, f"temporary files of records cut by a kill were left behind: {leftovers}"
     for name, content in completed_before.items():
         assert records[name] == content, f"{name} was completed before a kill and then rewritten"
     seeds = sorted(json.loads(content)["seed"] for content in records.values())
@@ -128,3 +130,24 @@ def test_two_sweeps_on_one_runs_folder_share_the_work(tmp_path):
     assert summary.elsewhere == [held.run_id] and summary.completed == [config.runs()[1].run_id]
     assert "running in another process, left to it" in summary.report()
     assert len(count.read_text().splitlines()) == 1
+
+
+def test_temporaries_of_a_killed_writer_are_removed_and_nothing_else(tmp_path):
+    from sitsbench.atomic import remove_stale_temporaries, written
+
+    record = tmp_path / "seed-1__abc.json"
+    record.write_text("{}")
+    keep = [tmp_path / "seed-1__abc.ipynb", tmp_path / ".seed-2__abc.json.x1.tmp.json", tmp_path / "seed-1__abc.json.lock"]
+    for path in keep:
+        path.write_text("other")
+    with pytest.raises(KeyboardInterrupt), written(record) as tmp:  # an error: written() removes its temporary
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([record.name, *(p.name for p in keep)])
+    # SIGKILL runs no cleanup: what a killed writer leaves (a temporary file, and a temporary folder of a folder)
+    stale = [tmp_path / ".seed-1__abc.json.k2j3.tmp.json", tmp_path / ".seed-1__abc.json.9x.tmp"]
+    stale[0].write_text("half")
+    stale[1].mkdir()
+    assert sorted(remove_stale_temporaries(record)) == sorted(stale)
+    assert not any(p.exists() for p in stale) and record.read_text() == "{}"
+    assert all(p.read_text() == "other" for p in keep)

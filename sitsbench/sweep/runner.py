@@ -42,7 +42,7 @@ from typing import Any
 import papermill
 from tqdm import tqdm
 
-from sitsbench.atomic import OutputBusyError, exclusive
+from sitsbench.atomic import OutputBusyError, exclusive, remove_stale_temporaries
 from sitsbench.records import read_run_record, update_run_record
 from sitsbench.sweep.config import SweepConfig, load_sweep
 
@@ -154,6 +154,7 @@ def run_task(task: Task, attempt: int) -> dict[str, Any]:
 
 
 def _execute(task: Task, attempt: int) -> dict[str, Any]:
+    remove_stale_temporaries(task.record_path)  # a record write cut by a kill of an earlier sweep
     task.output_dir.mkdir(parents=True, exist_ok=True)
     notebook_record = task.output_dir / NOTEBOOK_RECORD
     notebook_record.unlink(missing_ok=True)  # never mistake an earlier attempt's record for this one's

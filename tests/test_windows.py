@@ -68,3 +68,12 @@ def test_a_damaged_chunk_is_an_error_not_fill_values(toy_cube, tmp_path):
     with pytest.raises(Exception):  # noqa: B017  (the codec's own error type; map inference names the file)
         for cy, cx in window_grid(reader.height, reader.width, 32):
             reader.read(*window_slices(cy, cx, 32))
+
+
+def test_a_zarr_cube_in_another_dimension_order_is_refused_not_read_by_position(toy_cube, tmp_path):
+    transposed = toy_cube[[C.REFLECTANCE, C.VALID]].transpose(C.BAND, C.TIME, C.Y, C.X)
+    transposed[C.VALID] = transposed[C.VALID].astype("uint8")
+    path = tmp_path / "transposed.zarr"
+    transposed.to_zarr(path, zarr_format=2, consolidated=True)
+    with pytest.raises(ValueError, match=r"transposed.zarr: array 'reflectance' has dims \('band', 'time', 'y', 'x'\)"):
+        window_source(path)

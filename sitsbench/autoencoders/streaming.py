@@ -62,7 +62,7 @@ class StreamingPixelDataset(IterableDataset):
 
     def __init__(self, cube: xr.Dataset | str | Path, stats: BandStats | None, chunk: int = 64, seed: int = 0):
         self.cube, self.stats, self.chunk, self.seed = _lazy(cube), stats, chunk, seed
-        self.source = window_source(cube)
+        self.source = window_source(cube, opened=self.cube)
         self.windows = window_grid(self.cube.sizes[C.Y], self.cube.sizes[C.X], chunk)
         self.doy = torch.from_numpy(day_of_year(self.cube[C.TIME].values))
         self.passes = 0
@@ -103,7 +103,8 @@ def encode_cube(model: SITSAutoEncoder, cube: xr.Dataset | str | Path, stats: Ba
     """
     if model.input_kind not in ("series", "patch"):
         raise ValueError(f"encode_cube needs a series or patch auto-encoder, got input_kind {model.input_kind!r}")
-    source, cube = window_source(cube), _lazy(cube)
+    opened = _lazy(cube)
+    source, cube = window_source(cube, opened=opened), opened
     device_ = resolve_device(device)
     model.to(device_).eval()
     height, width = cube.sizes[C.Y], cube.sizes[C.X]

@@ -49,7 +49,7 @@ S2_BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"
 
 S1_BANDS = ("VV", "VH")
 
-_EXPECTED_DIMS = {
+EXPECTED_DIMS = {
     REFLECTANCE: (TIME, BAND, Y, X),
     VALID: (TIME, Y, X),
     BACKSCATTER: (TIME_S1, BAND_S1, Y, X),
@@ -73,7 +73,7 @@ def _fail(cube: xr.Dataset, message: str) -> None:
 
 
 def _check_dims(cube: xr.Dataset, name: str) -> None:
-    expected = _EXPECTED_DIMS[name]
+    expected = EXPECTED_DIMS[name]
     actual = cube[name].dims
     if actual != expected:
         _fail(cube, f"variable {name!r} has dims {actual}, expected {expected}")
@@ -145,7 +145,7 @@ def validate_cube(cube: xr.Dataset, check_values: bool = True) -> xr.Dataset:
     for name in (REFLECTANCE, VALID, CLASS, PARCEL):
         if name not in cube:
             _fail(cube, f"missing variable {name!r} (present: {sorted(map(str, cube.data_vars))})")
-    for name in _EXPECTED_DIMS:
+    for name in EXPECTED_DIMS:
         if name in cube:
             _check_dims(cube, name)
     _check_time(cube, TIME)

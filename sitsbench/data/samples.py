@@ -49,7 +49,7 @@ IGNORE_INDEX = C.IGNORE_INDEX
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 NO_SPLIT = -1
 
-_EXPECTED_DIMS = {
+EXPECTED_DIMS = {
     VALUES: (SAMPLE, TIME, BAND),
     VALID: (SAMPLE, TIME),
     DATE: (SAMPLE, TIME),
@@ -113,7 +113,7 @@ def validate_samples(samples: xr.Dataset, check_values: bool = True) -> xr.Datas
     for name in (VALUES, VALID, DATE, LABEL, GROUP):
         if name not in samples:
             _fail(samples, f"missing variable {name!r} (present: {sorted(map(str, samples.data_vars))})")
-    for name, expected in _EXPECTED_DIMS.items():
+    for name, expected in EXPECTED_DIMS.items():
         if name in samples and samples[name].dims != expected:
             _fail(samples, f"variable {name!r} has dims {samples[name].dims}, expected {expected}")
     if samples[VALID].dtype != bool:

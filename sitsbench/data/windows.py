@@ -65,6 +65,11 @@ class ZarrWindows:
         with zarr.config.set({"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"}):
             self.reflectance = zarr.open_array(f"{self.path}/{C.REFLECTANCE}", mode="r")
             self.valid = zarr.open_array(f"{self.path}/{C.VALID}", mode="r")
+        for name, array in ((C.REFLECTANCE, self.reflectance), (C.VALID, self.valid)):  # sliced by position below
+            dims = tuple(array.attrs.get("_ARRAY_DIMENSIONS") or getattr(array.metadata, "dimension_names", None) or ())
+            expected = C.EXPECTED_DIMS[name]
+            if dims != expected:
+                raise ValueError(f"cube {self.path}: array {name!r} has dims {dims}, expected {expected}")
         self.height, self.width = self.reflectance.shape[2], self.reflectance.shape[3]
 
     def read(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
@@ -74,19 +79,22 @@ class ZarrWindows:
         return values, valid
 
 
-def window_source(cube: xr.Dataset | str | Path) -> DatasetWindows | ZarrWindows:
+def window_source(cube: xr.Dataset | str | Path, opened: xr.Dataset | None = None) -> DatasetWindows | ZarrWindows:
     """A window reader: zarr directly for a ``.zarr`` cube given by path, xarray for anything else.
 
-    A path is opened with :func:`~sitsbench.data.io.open_cube` first when it is not a zarr cube (its checks
-    apply); a zarr cube given by path is expected to have been validated by the caller.
+    Another path is read through ``opened`` (the caller's dataset of that path) or opened lazily with
+    :func:`~sitsbench.data.io.open_cube`. A zarr cube read directly must hold its arrays in the cube convention's
+    dimension order (checked; the values are the caller's to validate, e.g. by ``open_cube``).
     """
     if isinstance(cube, (str, Path)):
         path = Path(cube)
         if path.suffix == ".zarr" and path.is_dir():
             return ZarrWindows(path)
-        from sitsbench.data.io import open_cube
+        if opened is None:
+            from sitsbench.data.io import open_cube
 
-        cube = open_cube(path, chunks={}, validate=False)
+            opened = open_cube(path, chunks={}, validate=False)
+        cube = opened
     return DatasetWindows(cube)
 
 

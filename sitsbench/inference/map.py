@@ -259,7 +259,7 @@ def _run_windows(dataset, path, model, plan, order, output, chunk, attrs, option
     todo = [(cy, cx) for cy, cx in window_grid(height, width, chunk) if not done[cy, cx]]
     bar = tqdm(total=len(todo), desc="predict-map", unit="window", disable=not progress)
     if scheduler is None:
-        reader = window_source(path if path is not None else dataset)
+        reader = window_source(path if path is not None else dataset, opened=dataset)
         for cy, cx in todo:
             _process_window(reader, model, plan, order, str(work), chunk, cy, cx, options)
             bar.update()

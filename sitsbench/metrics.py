@@ -48,9 +48,10 @@ def overall_accuracy(cm: np.ndarray) -> float:
 
 
 def f1_per_class(cm: np.ndarray) -> np.ndarray:
-    """F1 of each class; NaN for classes absent from both reference and prediction."""
-    tp = np.diag(cm).astype(float)
-    denominator = cm.sum(axis=0) + cm.sum(axis=1)
+    """F1 of each class; NaN for classes absent from both reference and prediction. ``cm`` may be a stack
+    ``(..., K, K)`` of confusion matrices (the result is then ``(..., K)``)."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1).astype(float)
+    denominator = cm.sum(axis=-2) + cm.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, 2 * tp / denominator, np.nan)
 
@@ -58,6 +59,19 @@ def f1_per_class(cm: np.ndarray) -> np.ndarray:
 def macro_f1(cm: np.ndarray) -> float:
     present = _present(cm)
     return float(np.mean(f1_per_class(cm)[present])) if present.any() else float("nan")
+
+
+def stacked_scores(cms: np.ndarray) -> dict[str, np.ndarray]:
+    """Overall accuracy and macro-F1 of each confusion matrix of a ``(B, K, K)`` stack: ``{"oa": (B,),
+    "macro_f1": (B,)}``, equal to :func:`overall_accuracy` and :func:`macro_f1` of each matrix."""
+    total = cms.sum(axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        oa = np.where(total > 0, np.trace(cms, axis1=-2, axis2=-1) / np.maximum(total, 1), np.nan)
+    f1 = f1_per_class(cms)
+    present = ~np.isnan(f1)
+    counts = present.sum(axis=-1)
+    macro = np.where(counts > 0, np.where(present, f1, 0.0).sum(axis=-1) / np.maximum(counts, 1), np.nan)
+    return {"oa": oa, "macro_f1": macro}
 
 
 def iou_per_class(cm: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.evaluation import (
     FineTuneConfig,
     KNNClassifier,
+    efficiency_intervals,
     embed,
     fine_tune,
     knn_scores,
@@ -236,6 +237,21 @@ def test_label_efficiency_table_and_curves(toy_cube, pixels):
     one = table[(table.method == "raw + RF") & (table.fraction == 0.2)]["macro_f1"]
     np.testing.assert_allclose(summary.loc[("raw + RF", 0.2), ["mean", "min", "max"]],
                                [one.mean(), one.min(), one.max()])
+    for row in table.itertuples():  # the stored predictions give the stored scores
+        assert row.predicted.shape == test.y.shape
+        np.testing.assert_allclose(scores(test.y, row.predicted, 10)["macro_f1"], row.macro_f1)
+    intervals = efficiency_intervals(table, test.y, 10, n_boot=200)
+    assert len(intervals) == len(methods) * len(fractions)
+    assert (intervals["low"] <= intervals["estimate"] + 1e-12).all()
+    assert (intervals["estimate"] <= intervals["high"] + 1e-12).all()
+    np.testing.assert_allclose(intervals.set_index(["method", "fraction"]).loc[summary.index, "estimate"],
+                               summary["mean"])
+    ax = plot_label_efficiency(table, band="ci", intervals=intervals)
+    np.testing.assert_allclose(ax.collections[0].get_paths()[0].vertices[:, 1].max(),
+                               intervals.loc[intervals.method == "supervised", "high"].max())
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="intervals"):
+        plot_label_efficiency(table, band="ci")
     ax = plot_label_efficiency(table, band="minmax", chance=0.1)
     assert len(ax.lines) == len(methods) + 1 and len(ax.collections) == len(methods)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), summary.loc["supervised", "mean"])

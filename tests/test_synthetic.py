@@ -104,3 +104,54 @@ def test_random_forest_on_pixels_is_well_above_chance_and_below_perfect(default_
     majority = np.bincount(test.y).max() / len(test.y)
     assert accuracy > majority + 0.35
     assert accuracy < 0.95
+
+
+def test_regional_shift_delays_every_season_of_the_east_half_and_is_recorded():
+    base = SyntheticLandscape(config_from_preset("toy", seed=5))
+    shifted = SyntheticLandscape(config_from_preset("toy", seed=5, region_shift=20.0))
+    east = shifted.parcels.region.astype(bool)
+    assert 0.3 < east[1:].mean() < 0.7 and not east[0]
+    np.testing.assert_array_equal(east[1:], shifted.parcels.seeds[:, 1] >= 32)
+    ids = np.arange(1, east.size)
+    doy = np.arange(1, 366, 5)
+    # An east parcel on day d + 20 looks as the same parcel without the shift on day d (cuts and bloom included)
+    np.testing.assert_allclose(shifted.ndvi_profiles(ids[east[1:]], doy + 20), base.ndvi_profiles(ids[east[1:]], doy),
+                               atol=1e-12)
+    np.testing.assert_allclose(shifted.ndvi_profiles(ids[~east[1:]], doy), base.ndvi_profiles(ids[~east[1:]], doy))
+    cube = shifted.to_cube()
+    validate_cube(cube)
+    region = cube[C.REGION].values
+    np.testing.assert_array_equal(region, shifted.parcels.region[cube.parcel.values])
+    assert region[:, :20].mean() < 0.1 and region[:, -20:].mean() > 0.9
+    assert C.REGION not in base.to_cube()
+
+
+def test_sowing_practices_and_second_crops_give_several_profiles_per_class():
+    base = SyntheticLandscape(config_from_preset("default", seed=6))
+    varied = SyntheticLandscape(config_from_preset("default", seed=6, sowing_modes=(-25.0, 25.0),
+                                                   double_crop_fraction=0.4))
+    classes = base.config.classes
+    crop = np.array(["crop" in c.tags for c in classes])[base.parcels.label[1:]]
+    offset = varied.parcels.date_shift[1:] - base.parcels.date_shift[1:]
+    assert set(np.round(offset[crop], 9)) == {-25.0, 25.0}
+    assert np.all(offset[~crop] == 0)
+    second = varied.parcels.second_amplitude[1:] > 0
+    assert not second[~crop].any() and 0.3 < second[crop].mean() < 0.5
+    ids = np.flatnonzero(second)[:20] + 1
+    doy = np.round((varied.parcels.second_sos[ids] + varied.parcels.second_eos[ids]) / 2) % 365
+    # mid-way through its second season a parcel is greener than the same parcel without one
+    plain = SyntheticLandscape(config_from_preset("default", seed=6, sowing_modes=(-25.0, 25.0)))
+    gain = [varied.ndvi_profiles(ids[i:i + 1], doy[i:i + 1]) - plain.ndvi_profiles(ids[i:i + 1], doy[i:i + 1])
+            for i in range(ids.size)]
+    assert np.min(gain) > 0.1, np.ravel(gain)
+    with pytest.raises(ValueError, match="double_crop_fraction"):
+        config_from_preset("toy", double_crop_fraction=1.5)
+    with pytest.raises(ValueError, match="region_shift"):
+        config_from_preset("toy", region_shift=100.0)
+
+
+def test_hard_preset_renders_lazily_as_in_memory():
+    eager = generate_cube("hard", height=64, width=64, seed=2)
+    lazy = generate_cube("hard", height=64, width=64, seed=2, chunks=64)
+    xr.testing.assert_identical(lazy.compute(), eager)
+    assert set(np.unique(eager[C.REGION].values)) == {0, 1}

@@ -12,6 +12,8 @@ variable                  dims                               meaning
 ``class``                 ``(y, x)`` integer                 semantic label, ``-1`` = unlabelled
 ``parcel``                ``(y, x)`` integer                 parcel (instance) id, ``0`` = no parcel
 ``change`` (opt.)         ``(y, x)`` integer                 1 where the land cover changes in the series
+``region`` (opt.)         ``(y, x)`` integer                 0 = the unlabelled (pretraining) area, 1 = the
+                                                             labelled area, when they differ (domain shift)
 ========================  =================================  ==========================================
 
 Coordinates: ``time`` (datetime64, strictly increasing, irregular spacing allowed), ``band`` (names such
@@ -37,6 +39,7 @@ BACKSCATTER = "backscatter"
 CLASS = "class"
 PARCEL = "parcel"
 CHANGE = "change"
+REGION = "region"
 
 TIME, BAND, Y, X = "time", "band", "y", "x"
 TIME_S1, BAND_S1 = "time_s1", "band_s1"
@@ -56,6 +59,7 @@ EXPECTED_DIMS = {
     CLASS: (Y, X),
     PARCEL: (Y, X),
     CHANGE: (Y, X),
+    REGION: (Y, X),
 }
 
 
@@ -118,6 +122,8 @@ def _check_labels(cube: xr.Dataset, n_classes: int | None) -> None:
         change = np.asarray(cube[CHANGE].values)
         if not np.isin(change, (0, 1)).all():
             _fail(cube, "variable 'change' must hold only 0 (no change) and 1 (change)")
+    if REGION in cube and not np.isin(np.asarray(cube[REGION].values), (0, 1)).all():
+        _fail(cube, "variable 'region' must hold only 0 (unlabelled area) and 1 (labelled area)")
 
 
 def _check_finite_where_valid(cube: xr.Dataset) -> None:

@@ -12,7 +12,11 @@ to produce cubes larger than memory lazily (block by block, with dask). What it 
 * irregular acquisition dates (a 5-day revisit with dates dropped at random);
 * clouds as spatially coherent blobs with semi-transparent edges and their shadows, recorded exactly in the
   ``valid`` mask; per-date radiometric variation and sensor noise;
-* optional change events: a parcel switching class on a given date (``change`` and ``change_date`` layers).
+* optional change events: a parcel switching class on a given date (``change`` and ``change_date`` layers);
+* optional harder settings (the ``"hard"`` preset): several management practices per crop (sowing dates
+  shifted by weeks), cover or second crops after the harvest on some parcels, and a regional shift of the
+  phenology between the west half (the unlabelled area a self-supervised model pretrains on) and the east half
+  (the labelled area), recorded in the ``region`` layer.
 
 Every random draw depends only on the seed and on the position of a fixed-size pixel block, so a window or a
 dask chunk renders the same values as the whole cube does.
@@ -55,6 +59,11 @@ class SyntheticConfig:
     declared as wheat but grown like barley: declaration errors, mixed sowings), a realistic confusion;
     ``cloud_cover`` is the mean fraction of cloudy pixels per date; ``change_fraction`` the share of parcels
     that change class during the series; ``block_size`` the rendering unit (dask chunks must be multiples).
+
+    Several phenological profiles per class: each crop parcel sows with one of the ``sowing_modes`` (day
+    offsets, e.g. early, usual and late sowing), and a ``double_crop_fraction`` of the crop parcels grows a cover
+    or second crop after its harvest. ``region_shift`` delays every season of the parcels of the east half by
+    that many days (a cooler region, or another year) and adds the ``region`` layer (0 west, 1 east).
     """
 
     height: int = 160
@@ -69,6 +78,9 @@ class SyntheticConfig:
     with_s1: bool = True
     n_dates_s1: int | None = None
     change_fraction: float = 0.0
+    sowing_modes: tuple[float, ...] = ()
+    double_crop_fraction: float = 0.0
+    region_shift: float = 0.0
     classes: tuple[LandCoverClass, ...] = DEFAULT_CLASSES
     class_frequencies: tuple[float, ...] | None = None
     block_size: int = 64
@@ -87,6 +99,12 @@ class SyntheticConfig:
             raise ValueError(f"atypical_fraction must be in [0, 1], got {self.atypical_fraction}")
         if not 0.0 <= self.change_fraction <= 1.0:
             raise ValueError(f"change_fraction must be in [0, 1], got {self.change_fraction}")
+        if not 0.0 <= self.double_crop_fraction <= 1.0:
+            raise ValueError(f"double_crop_fraction must be in [0, 1], got {self.double_crop_fraction}")
+        if any(abs(mode) > 90 for mode in self.sowing_modes):
+            raise ValueError(f"sowing_modes must be day offsets within +-90 days, got {self.sowing_modes}")
+        if abs(self.region_shift) > 60:
+            raise ValueError(f"region_shift must be within +-60 days, got {self.region_shift}")
         frequencies = self.frequencies
         if len(frequencies) != len(self.classes) or np.any(frequencies < 0) or frequencies.sum() <= 0:
             raise ValueError(
@@ -105,8 +123,14 @@ PRESETS: dict[str, SyntheticConfig] = {
     "toy": SyntheticConfig(height=64, width=64, n_dates=20, mean_parcel_area=60.0),
     "default": SyntheticConfig(),
     "large": SyntheticConfig(height=1024, width=1024, n_dates=48, mean_parcel_area=300.0, block_size=256),
+    "hard": SyntheticConfig(height=192, width=192, mean_parcel_area=80.0, n_dates=30, cloud_cover=0.4, noise=0.02,
+                            atypical_fraction=0.15, sowing_modes=(-25.0, 0.0, 25.0), double_crop_fraction=0.35,
+                            region_shift=12.0, with_s1=False),
 }
-"""Named sizes: a 64x64x20 toy, the default teaching cube, and a larger cube for scaling runs."""
+"""Named landscapes: a 64x64x20 toy, the default teaching cube, a larger cube for scaling runs, and ``hard``:
+a 192 x 192 px cube of smaller parcels with three sowing practices per crop, cover crops on a third of the crop parcels, a 12-day
+phenological shift between the unlabelled west half and the labelled east half, more clouds, noise and atypical
+parcels, fewer dates: one profile per class no longer separates the classes (issue 22)."""
 
 
 def config_from_preset(name: str = "default", **overrides) -> SyntheticConfig:
@@ -157,6 +181,10 @@ class _Parcels:
     changes: np.ndarray
     change_doy: np.ndarray
     new_label: np.ndarray
+    region: np.ndarray
+    second_sos: np.ndarray
+    second_eos: np.ndarray
+    second_amplitude: np.ndarray
     tree: cKDTree = field(repr=False, default=None)
 
 
@@ -176,8 +204,8 @@ class SyntheticLandscape:
         self.doy = _day_of_year(self.dates)
         n_s1 = config.n_dates_s1 or min(61, round(config.n_dates * 1.25))
         self.dates_s1 = _acquisition_dates(rng, config.year, 6, n_s1) if config.with_s1 else None
-        self.parcels = self._draw_parcels(rng)
         self._seasons = season_arrays(config.classes)
+        self.parcels = self._draw_parcels(rng)
         self._draw_fields(rng)
 
     # ------------------------------------------------------------------ global draws
@@ -209,23 +237,48 @@ class SyntheticLandscape:
             changes &= new_label != labels
         else:
             changes[:] = False
+        shift, regional, practices = self._practices(labels, behaviour, seeds[:, 1] >= cfg.width / 2)
         parcels = _Parcels(
             seeds=seeds,
             label=_with_unused_zero(labels),
             behaviour=_with_unused_zero(behaviour),
-            date_shift=_with_unused_zero(rng.normal(0, 1, n_parcels) * jitter * np.where(late, 2.5, 1.0)),
+            date_shift=_with_unused_zero(rng.normal(0, 1, n_parcels) * jitter * np.where(late, 2.5, 1.0) + shift),
             amplitude_scale=_with_unused_zero(rng.uniform(0.82, 1.08, n_parcels)),
             base_shift=_with_unused_zero(rng.normal(0, 0.035, n_parcels)),
             brightness=_with_unused_zero(rng.uniform(0.75, 1.25, n_parcels)),
             nir_scale=_with_unused_zero(rng.uniform(0.85, 1.15, n_parcels)),
-            cut_days=np.vstack([np.full((1, 3), np.nan), cut_base]),
-            bloom_day=_with_unused_zero(bloom + rng.normal(0, 6, n_parcels)),
+            cut_days=np.vstack([np.full((1, 3), np.nan), cut_base + regional[:, None]]),
+            bloom_day=_with_unused_zero(bloom + rng.normal(0, 6, n_parcels) + shift),
             changes=_with_unused_zero(changes),
             change_doy=_with_unused_zero(np.where(changes, rng.integers(60, 300, n_parcels), -1)),
             new_label=_with_unused_zero(new_label),
+            **practices,
         )
         parcels.tree = cKDTree(seeds)
         return parcels
+
+    def _practices(self, labels: np.ndarray, behaviour: np.ndarray,
+                   east: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Sowing practice, regional shift and second crop of each parcel, from their own random stream (so that
+        the landscapes without them draw exactly as before). Returns the shift of each parcel's seasons (practice +
+        region), the regional shift alone (grass cuts follow it) and the new :class:`_Parcels` fields."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, 3])
+        n = labels.size
+        crop = np.array(["crop" in c.tags for c in cfg.classes])[labels]
+        sowing = np.where(crop, rng.choice(cfg.sowing_modes, n), 0.0) if cfg.sowing_modes else np.zeros(n)
+        regional = np.where(east, cfg.region_shift, 0.0)
+        seasons = self._seasons
+        ends = np.where((seasons["amplitude"] > 0) & (seasons["eos"] <= 365), seasons["eos"], -np.inf).max(axis=1)
+        second = crop & np.isfinite(ends[behaviour]) & (rng.random(n) < cfg.double_crop_fraction)
+        second_sos = ends[behaviour] + sowing + regional + rng.uniform(15, 35, n)
+        second_eos = second_sos + rng.uniform(60, 95, n)
+        return sowing + regional, regional, {
+            "region": _with_unused_zero(east.astype(np.int8)),
+            "second_sos": _with_unused_zero(np.where(second, second_sos, 0.0)),
+            "second_eos": _with_unused_zero(np.where(second, second_eos, 0.0)),
+            "second_amplitude": _with_unused_zero(np.where(second, rng.uniform(0.15, 0.35, n), 0.0)),
+        }
 
     def _atypical_behaviour(self, rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
         """The class each parcel behaves like: its own, or for atypical parcels another of its group."""
@@ -310,6 +363,11 @@ class SyntheticLandscape:
         """Parcel-level NDVI ``(T, len(ids))`` at days ``doy``, including change events."""
         p = self.parcels
         before = self._class_ndvi(p.behaviour[ids], ids, doy)
+        if p.second_amplitude[ids].any():  # cover or second crops after the harvest
+            zeros = np.zeros(ids.size)
+            before = before + double_logistic_ndvi(doy, zeros, p.second_sos[ids][:, None], p.second_eos[ids][:, None],
+                                                   p.second_amplitude[ids][:, None], np.full((ids.size, 1), 8.0),
+                                                   np.full((ids.size, 1), 10.0))
         if not p.changes[ids].any():
             return before
         after = self._class_ndvi(p.new_label[ids], ids, doy)
@@ -382,6 +440,8 @@ class SyntheticLandscape:
         }
         if cfg.change_fraction > 0:
             out[C.CHANGE] = self.parcels.changes[pid].astype(np.int8)
+        if cfg.region_shift:
+            out[C.REGION] = self.parcels.region[pid]
         if self.dates_s1 is not None:
             out[C.BACKSCATTER] = self._backscatter(surface, h, w, self._block_rng(by, bx, 1))
         return out
@@ -443,6 +503,7 @@ class SyntheticLandscape:
             C.CLASS: (C.Y, C.X),
             C.PARCEL: (C.Y, C.X),
             C.CHANGE: (C.Y, C.X),
+            C.REGION: (C.Y, C.X),
             C.BACKSCATTER: (C.TIME_S1, C.BAND_S1, C.Y, C.X),
         }
 
@@ -493,6 +554,8 @@ class SyntheticLandscape:
         }
         if cfg.change_fraction > 0:
             shapes[C.CHANGE] = ((), np.int8)
+        if cfg.region_shift:
+            shapes[C.REGION] = ((), np.int8)
         if self.dates_s1 is not None:
             shapes[C.BACKSCATTER] = ((self.dates_s1.size, 2), np.float32)
         n_cy, n_cx = -(-cfg.height // chunks), -(-cfg.width // chunks)

@@ -1,5 +1,5 @@
 """Downstream evaluation (issue 9): protocols on frozen or fine-tuned encoders, nested label fractions, and
-label-efficiency curves over methods x fractions x seeds."""
+label-efficiency curves over methods x fractions x seeds, with bootstrap intervals and paired differences."""
 
 from sitsbench.evaluation.area import (
     AreaAccuracy,
@@ -17,6 +17,12 @@ from sitsbench.evaluation.efficiency import (
     plot_label_efficiency,
     probe_method,
     summarize,
+)
+from sitsbench.evaluation.intervals import (
+    Bootstrap,
+    bootstrap_scores,
+    efficiency_intervals,
+    paired_differences,
 )
 from sitsbench.evaluation.label_fraction import nested_subsets, stratified_fraction
 from sitsbench.evaluation.protocols import (
@@ -37,12 +43,15 @@ from sitsbench.evaluation.protocols import (
 __all__ = [
     "PROBES",
     "AreaAccuracy",
+    "Bootstrap",
     "EfficiencyMethod",
     "FineTuneConfig",
     "KNNClassifier",
     "allocate",
     "area_accuracy",
+    "bootstrap_scores",
     "confusion_counts",
+    "efficiency_intervals",
     "embed",
     "fine_tune",
     "freeze",
@@ -51,6 +60,7 @@ __all__ = [
     "mapped_area_from_map",
     "nested_subsets",
     "network_method",
+    "paired_differences",
     "parcel_probe",
     "plane_network_method",
     "plot_label_efficiency",

@@ -4,8 +4,9 @@ The question SSL must answer for SITS is not "how good with every label" but "ho
 labels" (Hénaff et al. 2020, "Data-Efficient Image Recognition with Contrastive Predictive Coding", ICML; for
 SITS, Yuan & Lin 2021). :func:`label_efficiency` runs every method on the same **nested, stratified** label subsets
 (:mod:`sitsbench.evaluation.label_fraction`) for every seed, scores it on one common test set, and returns a tidy
-table (one row per method x fraction x seed); :func:`plot_label_efficiency` draws the mean curve of each method
-with a band (std or min-max over the seeds).
+table (one row per method x fraction x seed, with the predictions, from which
+:mod:`sitsbench.evaluation.intervals` draws bootstrap intervals); :func:`plot_label_efficiency` draws the mean
+curve of each method with a band (std or min-max over the seeds, or the 95 % bootstrap interval).
 
 A method is an :class:`EfficiencyMethod`: the labels of the units it can be given labels for (pixels, or parcels
 for Deep-STaR), and ``fit_predict(indices, seed)`` that trains on those units and predicts the common test items.
@@ -87,7 +88,8 @@ def plane_network_method(build: Callable[[int], SITSClassifier], train: PlaneDat
 def label_efficiency(methods: dict[str, EfficiencyMethod], y_test: np.ndarray, fractions: Sequence[float],
                      seeds: Sequence[int], num_classes: int, log: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Tidy table: one row per method x fraction x seed with ``unit``, ``n_labels``, ``oa``, ``macro_f1``,
-    ``time_s``. For a seed, all fractions of a method draw nested subsets of its units."""
+    ``time_s`` and ``predicted`` (the predicted class of every test item, for bootstrap intervals; drop it before
+    writing the table as JSON). For a seed, all fractions of a method draw nested subsets of its units."""
     rows = []
     for name, method in methods.items():
         for seed in seeds:
@@ -96,7 +98,8 @@ def label_efficiency(methods: dict[str, EfficiencyMethod], y_test: np.ndarray, f
                 predicted = method.fit_predict(indices, seed)
                 elapsed = time.perf_counter() - start
                 row = {"method": name, "unit": method.unit, "fraction": fraction, "seed": seed,
-                       "n_labels": int(indices.size), **scores(y_test, predicted, num_classes), "time_s": elapsed}
+                       "n_labels": int(indices.size), **scores(y_test, predicted, num_classes), "time_s": elapsed,
+                       "predicted": np.asarray(predicted)}
                 rows.append(row)
                 if log is not None:
                     log(f"{name} seed {seed} {fraction:.0%}: macro-F1 {row['macro_f1']:.3f} ({elapsed:.1f} s)")
@@ -111,20 +114,29 @@ def summarize(table: pd.DataFrame, metric: str = "macro_f1") -> pd.DataFrame:
 
 
 def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: str = "std", ax=None,
-                          chance: float | None = None, chance_label: str = "chance"):
+                          chance: float | None = None, chance_label: str = "chance",
+                          intervals: pd.DataFrame | None = None):
     """Mean ``metric`` vs label fraction (log x axis) per method, with a band of +-1 std (``band="std"``) or the
-    min-max range (``"minmax"``) over the seeds; ``chance`` draws a reference line labelled ``chance_label``.
-    Returns the axes."""
-    if band not in ("std", "minmax"):
-        raise ValueError(f"band must be 'std' or 'minmax', got {band!r}")
+    min-max range (``"minmax"``) over the seeds, or the bootstrap interval (``"ci"``: give ``intervals``, the
+    table of :func:`~sitsbench.evaluation.intervals.efficiency_intervals` for ``metric``); ``chance`` draws a
+    reference line labelled ``chance_label``. Returns the axes."""
+    if band not in ("std", "minmax", "ci"):
+        raise ValueError(f"band must be 'std', 'minmax' or 'ci', got {band!r}")
+    if band == "ci" and (intervals is None or set(intervals["metric"]) != {metric}):
+        raise ValueError(f"band='ci' needs the intervals of {metric!r} (efficiency_intervals(..., metric={metric!r}))")
     summary = summarize(table, metric)
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 5))
     for method in summary.index.get_level_values("method").unique():
         part = summary.loc[method]
         fractions = 100 * part.index.to_numpy(dtype=float)
-        low, high = ((part["mean"] - part["std"].fillna(0), part["mean"] + part["std"].fillna(0)) if band == "std"
-                     else (part["min"], part["max"]))
+        if band == "ci":
+            bounds = intervals[intervals["method"] == method].set_index("fraction").loc[part.index]
+            low, high = bounds["low"], bounds["high"]
+        elif band == "std":
+            low, high = part["mean"] - part["std"].fillna(0), part["mean"] + part["std"].fillna(0)
+        else:
+            low, high = part["min"], part["max"]
         line, = ax.plot(fractions, part["mean"], "o-", label=method)
         ax.fill_between(fractions, low, high, color=line.get_color(), alpha=0.2)
     if chance is not None:
@@ -135,7 +147,7 @@ def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: s
     ax.minorticks_off()
     ax.set_xlabel("labelled training fraction (%)")
     ax.set_ylabel(f"test {metric}")
-    band_name = "±1 std" if band == "std" else "min–max"
+    band_name = {"std": "±1 std", "minmax": "min–max", "ci": "95 % bootstrap interval"}[band]
     ax.set_title(f"label efficiency (mean over seeds, band: {band_name})")
     ax.legend(fontsize=8)
     return ax

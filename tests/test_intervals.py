@@ -129,3 +129,24 @@ def test_paired_differences_table_and_verdicts():
     assert differences.loc[1.0, "low"] > 0.08 and (differences["n_seeds"] == 3).all()
     intervals = efficiency_intervals(table, y, 3, metric="oa", n_boot=300)
     assert set(intervals["method"]) == {"ssl", "random"} and len(intervals) == 4
+
+
+def test_parcel_intervals_of_macro_f1_cover_the_population_value_about_as_promised():
+    rng = np.random.default_rng(8)
+    frequency = np.array([0.4, 0.25, 0.15, 0.1, 0.06, 0.04])
+    accuracy = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+
+    def parcels(n, size):
+        labels = rng.choice(6, n, p=frequency)
+        predicted = np.where(rng.random(n) < accuracy[labels], labels, (labels + rng.integers(1, 6, n)) % 6)
+        return np.repeat(labels, size), np.repeat(predicted, size), np.repeat(np.arange(n), size)
+
+    y, predicted, _ = parcels(200_000, 1)
+    population = macro_f1(confusion_matrix(y, predicted, 6))
+    covered, trials = 0, 120
+    for trial in range(trials):
+        y, predicted, group = parcels(100, 20)  # 100 test parcels of 20 pixels, each classified as a whole
+        _, low, high = bootstrap_scores(y, {"m": predicted[None]}, 6, n_boot=300, seed=trial,
+                                        groups=group).interval("m")
+        covered += low <= population <= high
+    assert 0.85 <= covered / trials <= 0.99, covered

@@ -241,3 +241,34 @@ def test_real_data_page_reads_the_real_runs_and_lists_skipped_ones(tmp_path):
     assert "## victoria-s2" in page and "| TempCNN | 0.800 | 0.750 | 0.600 | 1.0 |" in page
     assert "(100 test series; at OA 0.80 the binomial standard error is ±0.040" in page
     assert "U-TAE: no patches" in page and "-p dataset /data/v" in page
+
+
+def test_real_data_page_shows_intervals_and_paired_differences_of_chapter_6(tmp_path):
+    from sitsbench.results.real_data import real_data_page
+
+    record = {
+        "name": "06_downstream", "parameters": {"profile": "quick", "dataset": "cerrado"},
+        "dataset": {"name": "cerrado", "n_samples": 746, "classes": ["Cerrado", "Pasture"], "split": "group",
+                    "source": "/data/c", "checksum": "sha256:" + "1" * 64},
+        "metrics": {
+            "protocols_macro_f1": {"simclr": {"pixel": {"linear": 0.9}}},
+            "protocols_oa": {"simclr": {"pixel": {"linear": 0.91}}},
+            "label_efficiency": {
+                "rows": [{"method": "SimCLR + linear", "fraction": 0.1, "seed": 0, "macro_f1": 0.8}],
+                "intervals": {"macro_f1": [
+                    {"method": "SimCLR + linear", "fraction": 0.1, "estimate": 0.8, "low": 0.75, "high": 0.84},
+                    {"method": "SimCLR + linear", "fraction": 1.0, "estimate": 0.9, "low": 0.86, "high": 0.93}]},
+                "paired_differences": [
+                    {"a": "SimCLR + linear", "b": "random init + linear", "fraction": 0.1, "difference": 0.05,
+                     "low": 0.01, "high": 0.09},
+                    {"a": "SimCLR + linear", "b": "random init + linear", "fraction": 1.0, "difference": -0.01,
+                     "low": -0.04, "high": 0.02}]},
+        },
+    }
+    run = tmp_path / "real" / "06_downstream--cerrado"
+    run.mkdir(parents=True)
+    (run / "record.json").write_text(json.dumps(record))
+    page = real_data_page(tmp_path)
+    assert "| SimCLR + linear | 0.800 [0.750, 0.840] | 0.900 [0.860, 0.930] |" in page
+    assert "| SimCLR + linear − random init + linear | +0.050 [+0.010, +0.090] | -0.010 [-0.040, +0.020] |" in page
+    assert "| comparison | 10% | 100% |" in page

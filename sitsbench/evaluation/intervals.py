@@ -6,7 +6,10 @@ bootstrap (Efron & Tibshirani 1993, "An Introduction to the Bootstrap") estimate
 replicate resamples **the test items and the seeds** with replacement, scores every drawn seed's predictions on
 the drawn items and averages over the drawn seeds (the hierarchical resampling recommended for benchmarks by
 Bouthillier et al. 2021, "Accounting for Variance in Machine Learning Benchmarks", MLSys). The 95 % interval is
-the 2.5-97.5 percentile range of the replicates.
+the 2.5-97.5 percentile range of the replicates. Macro-F1 on a few dozen test parcels with rare classes is a rough
+statistic: in a simulation with 40 test parcels and classes as rare as 4 %, these intervals held the population
+value 87 % of the time (93 % with 100 parcels; a bias-corrected percentile interval did no better), so read them as
+somewhat optimistic for small test sets.
 
 A **paired** difference (method A minus method B) applies the same draws to both methods: the same test items
 and the same seeds, which for label-efficiency curves means the same labelled subsets

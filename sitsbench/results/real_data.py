@@ -59,14 +59,38 @@ def _protocol_table(record: dict) -> pd.DataFrame:
     return table
 
 
+def _by_fraction(cells: pd.Series, index_name: str) -> pd.DataFrame:
+    """Cells indexed by (row, fraction) as a table with one column per fraction, rows in their first order."""
+    table = cells.unstack("fraction").loc[list(dict.fromkeys(cells.index.get_level_values(0)))]
+    table.columns = [f"{fraction:.0%}" for fraction in table.columns]
+    table.index.name = index_name
+    return table
+
+
 def _efficiency_table(record: dict) -> pd.DataFrame:
-    rows = pd.DataFrame(record["metrics"]["label_efficiency"]["rows"])
+    """Macro-F1 per method and fraction: the mean over seeds with its 95 % bootstrap interval when the record has
+    one (chapter 6 writes them), else the mean ± the standard deviation over the seeds."""
+    efficiency = record["metrics"]["label_efficiency"]
+    if "intervals" in efficiency:
+        rows = pd.DataFrame(efficiency["intervals"]["macro_f1"]).set_index(["method", "fraction"])
+        cells = rows.apply(lambda r: f"{r['estimate']:.3f} [{r['low']:.3f}, {r['high']:.3f}]", axis=1)
+        return _by_fraction(cells, "method")
+    rows = pd.DataFrame(efficiency["rows"])
     summary = rows.groupby(["method", "fraction"], sort=False)["macro_f1"].agg(["mean", "std", "count"])
     cells = summary.apply(lambda r: f"{r['mean']:.3f} ± {0.0 if np.isnan(r['std']) else r['std']:.3f}", axis=1)
-    table = cells.unstack("fraction")
-    table.columns = [f"{fraction:.0%}" for fraction in table.columns]
-    table.index.name = "method"
-    return table
+    return _by_fraction(cells, "method")
+
+
+def _differences_table(record: dict) -> pd.DataFrame | None:
+    """Paired macro-F1 differences ``a − b`` with their 95 % intervals, per fraction (None for older records)."""
+    differences = record["metrics"]["label_efficiency"].get("paired_differences")
+    if not differences:
+        return None
+    rows = pd.DataFrame(differences)
+    rows["comparison"] = rows["a"] + " − " + rows["b"]
+    cells = rows.set_index(["comparison", "fraction"]).apply(
+        lambda r: f"{r['difference']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]", axis=1)
+    return _by_fraction(cells, "comparison")
 
 
 def _dataset_section(name: str, records: list[dict]) -> list[str]:
@@ -92,8 +116,17 @@ def _dataset_section(name: str, records: list[dict]) -> list[str]:
             lines += [
                 "**Chapter 6, frozen and fine-tuned encoders**, all training labels, test macro-F1 (OA in brackets):",
                 "", _markdown(_protocol_table(record)), "",
-                "**Chapter 6, label efficiency**: test macro-F1, mean ± std over the seeds, by fraction of the "
-                "training labels:", "", _markdown(_efficiency_table(record)), "",
+                "**Chapter 6, label efficiency**: test macro-F1 by fraction of the training labels, mean over the "
+                "seeds [95 % interval, test groups and seeds resampled]:", "", _markdown(_efficiency_table(record)), "",
+            ]
+            differences = _differences_table(record)
+            if differences is not None:
+                lines += [
+                    "**Paired differences** of macro-F1 (same test groups, same seeds and labelled subsets for both "
+                    "methods; a difference is shown when its 95 % interval excludes 0):", "",
+                    _markdown(differences), "",
+                ]
+            lines += [
                 f"Reproduce: `{_command(record)}`", "",
             ]
         skipped = record["dataset"].get("skipped") or {}
@@ -126,8 +159,9 @@ def real_data_page(results_dir: str | Path) -> str:
         "**What these numbers can and cannot say.** The sets are small: a few hundred series, split by polygon or "
         "location so that no group is on both sides, which leaves one to two hundred test series from a few dozen "
         "groups. A difference of a few points between two rows is within the noise of one split and one seed; the "
-        "ranking of methods far apart (a network vs the majority class) is what these runs can show. The `full` "
-        "profile and sweeps over seeds (`sitsbench sweep`) give the spread.",
+        "ranking of methods far apart (a network vs the majority class) is what these runs can show. Chapter 6's "
+        "intervals resample the test groups and the seeds, and its paired differences say which gaps this data "
+        "supports; the `full` profile (five seeds, all samples) narrows them.",
         "",
     ]
     if not records:

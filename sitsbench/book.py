@@ -12,7 +12,8 @@
    run time and whether this build executed it;
 3. runs the chapters listed in :data:`REAL_DATA_RUNS` again on real labelled samples (``--real-data DIR``,
    default ``../shared/data`` beside the repository; each run is skipped, and the page says so, when its data is
-   absent), records in ``_build/runs/real/<chapter>--<dataset>/``;
+   absent) and those of :data:`PRESET_RUNS` on the ``hard`` synthetic landscape, records in
+   ``_build/runs/real/<chapter>--<dataset>/``;
 4. writes the generated pages (dataset table, leaderboard, real-data results) from :data:`PAGE_GENERATORS`,
    after the notebooks so that they include the records of this build;
 5. copies MathJax into the book (:func:`install_mathjax`: a pinned copy from PyPI, so formulas render offline) and
@@ -61,6 +62,9 @@ REAL_DATA_RUNS: tuple[tuple[str, str], ...] = (
     ("06_downstream", "sits_samples/cerrado_2classes.rda"),
 )
 """(chapter, dataset path under the real-data folder): the chapters re-run on real labelled samples."""
+PRESET_RUNS: tuple[tuple[str, str], ...] = (("06_downstream", "hard"),)
+"""(chapter, synthetic preset): chapters re-run on a harder synthetic landscape (no data needed), shown on the
+real-data page beside the real samples: the datasets where the SSL question can be asked."""
 DEFAULT_REAL_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
@@ -309,6 +313,21 @@ def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | No
     return skipped
 
 
+def run_presets(profile: str, runs: Path, executed: Path, cache: Path | None = None, force: bool = False,
+                stats: list | None = None) -> None:
+    """Execute :data:`PRESET_RUNS` into ``<runs>/real/<chapter>--<preset>/`` (reusing unchanged executions)."""
+    for stem, preset in PRESET_RUNS:
+        name = real_run_name(stem, preset)
+        seconds, reused = execute_cached(
+            REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{name}.ipynb",
+            {"profile": profile, "output_dir": portable(runs / REAL_RUNS / name), "dataset": preset},
+            cwd=REPO_ROOT, cache=cache or executed / CACHE_DIR, name=name, force=force,
+        )
+        if stats is not None:
+            stats.append((name, seconds, reused))
+        tqdm.write(f"  {name}: {'reused, ' if reused else ''}{seconds:.0f} s")
+
+
 def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: list[str] | None = None,
           html: bool = True, real_data: Path | None = DEFAULT_REAL_DATA, force: bool = False) -> Path:
     """Execute the notebooks and build the HTML book; returns the HTML folder (or the source folder)."""
@@ -342,6 +361,7 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
         tqdm.write(f"  {stem}: {'reused, ' if reused else ''}{seconds:.0f} s")
     if not only:
         run_real_data(profile, runs, build_dir / "real_data_notebooks", real_data, cache, force, stats)
+        run_presets(profile, runs, build_dir / "real_data_notebooks", cache, force, stats)
     write_generated_pages(source, runs)
     (source / "execution.md").write_text(execution_page(stats))
     if not html:

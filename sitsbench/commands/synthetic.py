@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-PRESET_NAMES = ("default", "large", "toy")
+PRESET_NAMES = ("default", "hard", "large", "toy")
 """Must equal the keys of :data:`sitsbench.data.synthetic.PRESETS` (a test checks it): spelled out so that the
 command line starts without importing NumPy and xarray."""
 PIXEL_SIZE = 10.0

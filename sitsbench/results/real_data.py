@@ -96,9 +96,16 @@ def _differences_table(record: dict) -> pd.DataFrame | None:
 def _dataset_section(name: str, records: list[dict]) -> list[str]:
     dataset = records[0]["dataset"]
     classes = dataset.get("classes", [])
+    if dataset.get("layout") == "synthetic":
+        sizes = dataset.get("cube_sizes", {})
+        what = (f"The `{name}` synthetic landscape ({sizes.get('y', '?')} x {sizes.get('x', '?')} px, "
+                f"{sizes.get('time', '?')} dates), not real data: labels from its east half, pretraining on its west "
+                f"half, {len(classes)} classes; {dataset.get('train_pixels', '?')} training and "
+                f"{dataset.get('test_pixels', '?')} test pixels")
+    else:
+        what = f"{dataset.get('n_samples', '?')} labelled series, {len(classes)} classes ({', '.join(classes)})"
     lines = [f"## {name}", "",
-             f"{dataset.get('n_samples', '?')} labelled series, {len(classes)} classes ({', '.join(classes)}); "
-             f"source `{dataset.get('source')}`, checksum `{str(dataset.get('checksum'))[:23]}...`"
+             f"{what}; source `{dataset.get('source')}`, checksum `{str(dataset.get('checksum'))[:23]}...`"
              + (f", verified against the `{dataset['manifest_name']}` manifest." if dataset.get("manifest_name") else "."),
              "", f"Split: {dataset.get('split')}.", ""]
     for record in records:
@@ -154,7 +161,10 @@ def real_data_page(results_dir: str | Path) -> str:
         "parameter. This page shows chapters 2 (supervised baselines) and 6 (SSL encoders, protocols and label "
         "efficiency) re-run by the book build on real labelled samples, with nothing but that parameter changed: "
         "the IGARSS 2019 Victoria Sentinel-2 pixel series (8 land-cover classes) and the `sits` Cerrado MODIS "
-        "samples (2 classes, 2000-2015). Every number comes from the run records of this build (quick profile).",
+        "samples (2 classes, 2000-2015). Chapter 6 also runs on the `hard` synthetic landscape (several sowing "
+        "practices per crop, cover crops, a phenological shift between the unlabelled and the labelled halves), "
+        "built so that the SSL question can be asked on synthetic data. Every number comes from the run records "
+        "of this build (quick profile).",
         "",
         "**What these numbers can and cannot say.** The sets are small: a few hundred series, split by polygon or "
         "location so that no group is on both sides, which leaves one to two hundred test series from a few dozen "

@@ -127,10 +127,12 @@ PRESETS: dict[str, SyntheticConfig] = {
                             atypical_fraction=0.15, sowing_modes=(-25.0, 0.0, 25.0), double_crop_fraction=0.35,
                             region_shift=12.0, with_s1=False),
 }
-"""Named landscapes: a 64x64x20 toy, the default teaching cube, a larger cube for scaling runs, and ``hard``:
-a 192 x 192 px cube of smaller parcels with three sowing practices per crop, cover crops on a third of the crop parcels, a 12-day
-phenological shift between the unlabelled west half and the labelled east half, more clouds, noise and atypical
-parcels, fewer dates: one profile per class no longer separates the classes (issue 22)."""
+"""Named landscapes: a 64x64x20 toy, the default teaching cube, a larger cube for scaling runs, and ``hard``: a
+192 x 192 px cube of smaller parcels with three sowing practices per crop, cover crops on a third of the crop
+parcels, a 12-day phenological shift between the unlabelled west half and the labelled east half, more clouds,
+noise and atypical parcels, fewer dates: one profile per class no longer separates the classes. A Random Forest on
+the raw series of 2,000 labelled pixels of the east half scores 0.43-0.60 macro-F1 (OA 0.63-0.87, two seeds) with
+every label and 0.27-0.41 with 1 % of them (issue 22): hard, not hopeless."""
 
 
 def config_from_preset(name: str = "default", **overrides) -> SyntheticConfig:

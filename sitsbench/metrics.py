@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 IGNORE_INDEX = -1
+"""Label of unlabelled pixels and samples (the ``class`` layer of a cube, segmentation targets): ignored by losses
+and metrics."""
 
 
 def confusion_matrix(

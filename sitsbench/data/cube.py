@@ -33,6 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from sitsbench.metrics import IGNORE_INDEX
+
 REFLECTANCE = "reflectance"
 VALID = "valid"
 BACKSCATTER = "backscatter"
@@ -44,8 +46,8 @@ REGION = "region"
 TIME, BAND, Y, X = "time", "band", "y", "x"
 TIME_S1, BAND_S1 = "time_s1", "band_s1"
 
-IGNORE_INDEX = -1
-"""Label of unlabelled pixels in the ``class`` layer (ignored by losses and metrics)."""
+# IGNORE_INDEX (from sitsbench.metrics, its one home): the label of unlabelled pixels in the ``class`` layer,
+# ignored by losses and metrics.
 
 S2_BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 """The ten Sentinel-2 bands at 10 m and 20 m resolution, in wavelength order."""

@@ -44,6 +44,7 @@ from sitsbench.data.phenology import (
     season_arrays,
     vegetation_fraction,
 )
+from sitsbench.data.timeops import day_of_year
 
 _BACKGROUNDS = ("soil", "water", "urban")
 _S1_BASE_DB = {"soil": (-13.0, -23.0), "water": (-22.0, -28.0), "urban": (-6.5, -13.5)}
@@ -161,11 +162,6 @@ def _acquisition_dates(rng: np.random.Generator, year: int, revisit: int, n_date
     return np.sort(rng.choice(grid, size=n_dates, replace=False)).astype("datetime64[ns]")
 
 
-def _day_of_year(dates: np.ndarray) -> np.ndarray:
-    days = dates.astype("datetime64[D]")
-    return (days - days.astype("datetime64[Y]")).astype(int) + 1
-
-
 @dataclass
 class _Parcels:
     """Per-parcel attributes, indexed by parcel id (index 0 is unused: id 0 means 'no parcel')."""
@@ -203,7 +199,7 @@ class SyntheticLandscape:
         rng = np.random.default_rng([config.seed, 0])
         self.class_index = {c.name: i for i, c in enumerate(config.classes)}
         self.dates = _acquisition_dates(rng, config.year, 5, config.n_dates)
-        self.doy = _day_of_year(self.dates)
+        self.doy = day_of_year(self.dates)
         n_s1 = config.n_dates_s1 or min(61, round(config.n_dates * 1.25))
         self.dates_s1 = _acquisition_dates(rng, config.year, 6, n_s1) if config.with_s1 else None
         self._seasons = season_arrays(config.classes)
@@ -450,7 +446,7 @@ class SyntheticLandscape:
 
     def _backscatter(self, surface, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
         cfg = self.config
-        doy_s1 = _day_of_year(self.dates_s1)
+        doy_s1 = day_of_year(self.dates_s1)
         ndvi, background_kind, labels_t = surface(doy_s1)
         kinds = np.array([_S1_BASE_DB[b] for b in _BACKGROUNDS])  # (3, 2)
         structure = np.array([c.s1_structure for c in cfg.classes])[labels_t]

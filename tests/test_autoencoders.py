@@ -219,6 +219,11 @@ def test_probe_on_codes_beats_chance_and_encoder_classifier_wraps_the_encoder(to
     chance = np.bincount(test.y).max() / test.y.size
     assert [row["fraction"] for row in rows] == [0.1, 1.0]
     assert rows[-1]["oa"] > chance + 0.15, (rows, chance)
+    assert "predicted" not in rows[0]
+    kept = probe_scores({"ae": (codes["train"], codes["test"])}, train.y, test.y, fractions=(0.1, 1.0),
+                        probes=("linear",), keep_predictions=True)
+    assert kept[-1]["predicted"].shape == test.y.shape
+    assert np.mean(kept[-1]["predicted"] == test.y) == pytest.approx(rows[-1]["oa"])
     classifier = EncoderClassifier(model, num_classes=5)
     batch = torch.from_numpy(train.x[:3])
     assert classifier(batch).shape == (3, 5)

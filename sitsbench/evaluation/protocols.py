@@ -176,8 +176,11 @@ def to_parcels(values: np.ndarray, labels: np.ndarray, parcel: np.ndarray) -> tu
 
 
 def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np.ndarray, y_test: np.ndarray,
-                 fractions=(0.01, 0.1, 1.0), probes=("linear", "random_forest"), seed: int = 0) -> list[dict]:
-    """One row per (features, probe, label fraction): overall accuracy and macro-F1 on the test items.
+                 fractions=(0.01, 0.1, 1.0), probes=("linear", "random_forest"), seed: int = 0,
+                 keep_predictions: bool = False) -> list[dict]:
+    """One row per (features, probe, label fraction): overall accuracy and macro-F1 on the test items, and with
+    ``keep_predictions`` the predicted class of every test item (``predicted``, for
+    :mod:`~sitsbench.evaluation.intervals`).
 
     ``features`` maps a name (``"raw"``, ``"ae_tempconv"``, ``"simclr"``...) to its ``(train, test)`` feature
     arrays, rows aligned with ``y_train`` / ``y_test``; every feature set sees the same stratified labelled subsets
@@ -192,6 +195,8 @@ def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np
                 predicted = probe(name_of_probe, (train[subset], y_train[subset]), test, seed)
                 rows.append({"features": name, "probe": name_of_probe, "fraction": fraction,
                              "n_labels": int(subset.size), **scores(y_test, predicted, num_classes)})
+                if keep_predictions:
+                    rows[-1]["predicted"] = np.asarray(predicted)
     return rows
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
-from sitsbench.data.splits import split_mask, split_parcels
+from sitsbench.data.splits import labelled_area, pretraining_columns, split_mask, split_parcels
 from sitsbench.data.synthetic import generate_cube
 from sitsbench.evaluation import bootstrap_scores, embed, nested_subsets, probe, to_parcels
 from sitsbench.models import create_model
@@ -43,11 +43,8 @@ PIXELS = 2000  # unlabelled pixel series per epoch
 
 def prepare(dataset: str):
     """The cube (labels only in the labelled area), the unlabelled pretraining cube, the split and statistics."""
-    cube = generate_cube(dataset, seed=0)
-    pool = cube
-    if C.REGION in cube:
-        cube = cube.assign({C.CLASS: cube[C.CLASS].where(cube[C.REGION] == 1, C.IGNORE_INDEX).astype(np.int16)})
-        pool = cube.isel({C.X: slice(0, cube.sizes[C.X] // 2)})
+    cube = labelled_area(generate_cube(dataset, seed=0))
+    pool = cube.isel({C.X: pretraining_columns(cube)})
     unlabelled = pool.drop_vars([n for n in (C.CLASS, C.CHANGE, C.REGION) if n in pool])
     split = split_parcels(cube, seed=0, by="block", block_size=32)
     stats = BandStats.from_cube(cube, split_mask(split, "train"))

@@ -155,3 +155,17 @@ def test_hard_preset_renders_lazily_as_in_memory():
     lazy = generate_cube("hard", height=64, width=64, seed=2, chunks=64)
     xr.testing.assert_identical(lazy.compute(), eager)
     assert set(np.unique(eager[C.REGION].values)) == {0, 1}
+
+
+def test_labelled_area_and_pretraining_columns_of_a_shifted_landscape(toy_cube):
+    from sitsbench.data.splits import labelled_area, pretraining_columns
+
+    cube = generate_cube("hard", height=64, width=64, seed=2)
+    labelled = labelled_area(cube)
+    region = cube[C.REGION].values
+    np.testing.assert_array_equal(labelled[C.CLASS].values[region == 0], C.IGNORE_INDEX)
+    np.testing.assert_array_equal(labelled[C.CLASS].values[region == 1], cube[C.CLASS].values[region == 1])
+    assert labelled[C.CLASS].dtype == cube[C.CLASS].dtype
+    assert set(np.unique(split_parcels(labelled, seed=0).values[region == 0])) == {-1}  # no split there
+    assert pretraining_columns(cube) == slice(0, 32)
+    assert labelled_area(toy_cube) is toy_cube and pretraining_columns(toy_cube) == slice(0, None)

@@ -87,3 +87,19 @@ def split_mask(split: xr.DataArray, subset: str) -> np.ndarray:
     if subset not in SPLITS:
         raise ValueError(f"subset must be one of {SPLITS}, got {subset!r}")
     return np.asarray(split.values) == SPLITS.index(subset)
+
+
+def labelled_area(cube: xr.Dataset) -> xr.Dataset:
+    """``cube`` with its labels kept in the labelled area only (``region`` 1, the rest set to the unlabelled
+    value) when it has a ``region`` layer, as the ``hard`` synthetic landscape has (its unlabelled and labelled
+    areas differ in phenology); else ``cube`` itself."""
+    if C.REGION not in cube:
+        return cube
+    labels = cube[C.CLASS].where(cube[C.REGION] == 1, C.IGNORE_INDEX).astype(cube[C.CLASS].dtype)
+    return cube.assign({C.CLASS: labels})
+
+
+def pretraining_columns(cube: xr.Dataset) -> slice:
+    """The columns a self-supervised model pretrains on: the west half of a cube with a ``region`` layer (its
+    unlabelled area: the parcels whose centre lies there), else every column."""
+    return slice(0, cube.sizes[C.X] // 2 if C.REGION in cube else None)

@@ -87,7 +87,7 @@ def run(dataset: str, seeds: list[int], epochs: int, width: int, depth: int, fra
     n_bands = cube.sizes[C.BAND]
     pixels = {s: PixelSeriesDataset(cube, split, s, stats, seed=0) for s in ("train", "test")}
     ids = {s: np.unique(data.parcel) for s, data in pixels.items()}
-    predictions, rows, y_test, n_test = {}, [], None, None
+    predictions, rows, y_test, n_test, test_parcels = {}, [], None, None, None
     for seed in seeds:
         encoders, series_history = series_encoders(unlabelled, n_bands, seed, epochs, width, depth)
         steps = epochs * (PIXELS // BATCH)
@@ -100,6 +100,10 @@ def run(dataset: str, seeds: list[int], epochs: int, width: int, depth: int, fra
                      for k, e in planes.items()}
         common = {s: np.array(sorted(set.intersection(*(set(v[s][0].tolist()) for v in embedded.values()))))
                   for s in ("train", "test")}  # parcels every arm sees (a parcel too small for a walk has no STR)
+        if test_parcels is not None and not np.array_equal(common["test"], test_parcels):
+            raise RuntimeError(f"seed {seed} scores other test parcels than the first seed: the paired bootstrap "
+                               "needs the same test items for every seed")
+        test_parcels = common["test"]
         for arm, parts in embedded.items():
             keep = {s: np.isin(parts[s][0], common[s]) for s in parts}
             train_x, train_y = parts["train"][1][keep["train"]], parts["train"][2][keep["train"]]

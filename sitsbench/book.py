@@ -298,15 +298,7 @@ def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | No
             skipped.append(f"{stem} on {relative}: {path or relative} is not on this machine")
             shutil.rmtree(runs / REAL_RUNS / name, ignore_errors=True)  # no stale record of an earlier build
             continue
-        seconds, reused = execute_cached(
-            REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{name}.ipynb",
-            {"profile": profile, "output_dir": portable(runs / REAL_RUNS / name), "dataset": portable(path)},
-            cwd=REPO_ROOT,
-            cache=cache or executed / CACHE_DIR, name=name, force=force, data=path,
-        )
-        if stats is not None:
-            stats.append((name, seconds, reused))
-        tqdm.write(f"  {name}: {'reused, ' if reused else ''}{seconds:.0f} s")
+        _execute_variant(stem, name, portable(path), path, profile, runs, executed, cache, force, stats)
     (runs / REAL_RUNS / "skipped.txt").write_text("".join(f"{line}\n" for line in skipped))
     for line in skipped:
         tqdm.write(f"  real-data run skipped: {line}")
@@ -317,15 +309,21 @@ def run_presets(profile: str, runs: Path, executed: Path, cache: Path | None = N
                 stats: list | None = None) -> None:
     """Execute :data:`PRESET_RUNS` into ``<runs>/real/<chapter>--<preset>/`` (reusing unchanged executions)."""
     for stem, preset in PRESET_RUNS:
-        name = real_run_name(stem, preset)
-        seconds, reused = execute_cached(
-            REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{name}.ipynb",
-            {"profile": profile, "output_dir": portable(runs / REAL_RUNS / name), "dataset": preset},
-            cwd=REPO_ROOT, cache=cache or executed / CACHE_DIR, name=name, force=force,
-        )
-        if stats is not None:
-            stats.append((name, seconds, reused))
-        tqdm.write(f"  {name}: {'reused, ' if reused else ''}{seconds:.0f} s")
+        _execute_variant(stem, real_run_name(stem, preset), preset, None, profile, runs, executed, cache, force, stats)
+
+
+def _execute_variant(stem: str, name: str, dataset: str, data: Path | None, profile: str, runs: Path, executed: Path,
+                     cache: Path | None, force: bool, stats: list | None) -> None:
+    """Execute chapter ``stem`` on ``dataset`` (``data``: its files, hashed into the cache key) as run ``name`` under
+    ``<runs>/real/``, reusing an unchanged execution; appends ``(name, seconds, reused)`` to ``stats``."""
+    seconds, reused = execute_cached(
+        REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{name}.ipynb",
+        {"profile": profile, "output_dir": portable(runs / REAL_RUNS / name), "dataset": dataset},
+        cwd=REPO_ROOT, cache=cache or executed / CACHE_DIR, name=name, force=force, data=data,
+    )
+    if stats is not None:
+        stats.append((name, seconds, reused))
+    tqdm.write(f"  {name}: {'reused, ' if reused else ''}{seconds:.0f} s")
 
 
 def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: list[str] | None = None,

@@ -245,7 +245,7 @@ def test_dino_teacher_is_an_ema_of_the_student_and_gets_no_gradient():
 
 def test_dino_center_is_a_running_mean_of_teacher_outputs():
     seed_everything(0)
-    dino = DINO(create_model("transformer_tiny", 4, 0), out_dim=8, center_momentum=0.5)
+    dino = DINO(create_model("transformer_tiny", 4, 0), out_dim=8, center_momentum=0.5, teacher_mode="eval")
     views = series_views(n=8)
     dino.train()
     assert not dino.teacher.training and dino.student.training
@@ -363,7 +363,7 @@ def test_fixed_gain_stays_one_while_the_prototypes_learn():
     assert not torch.equal(direction, before)
     weight = head.prototypes.weight
     np.testing.assert_allclose(weight.norm(dim=1).detach().numpy(), 1.0, rtol=1e-5)  # logits are cosines
-    trained = DINOHead(8, hidden_dim=16, bottleneck_dim=4, out_dim=12)
+    trained = DINOHead(8, hidden_dim=16, bottleneck_dim=4, out_dim=12, norm_last_layer=False)
     assert trained.prototypes.parametrizations.weight.original0.requires_grad
 
 
@@ -414,12 +414,22 @@ def test_warmup_cosine_schedule_of_the_training_loop():
         TrainConfig(schedule="step")
 
 
-def test_pretraining_with_every_reference_option_records_the_teacher_entropy(toy_cube):
-    config = PretrainConfig(epochs=2, max_pixels=128, batch_size=64, n_local=2, local_dates=6, progress=False,
-                            norm_last_layer=True, teacher_temp=0.07, teacher_temp_start=0.04, teacher_warmup=0.5,
-                            schedule="warmup_cosine", warmup=0.25, min_lr=1e-6, weight_decay=0.04,
-                            weight_decay_end=0.4, teacher_mode="train")
+def test_dino_defaults_are_the_reference_recipe_and_simclr_keeps_its_own(toy_cube):
+    from sitsbench.ssl.pretrain import RECIPES, with_recipe
+
+    dino = DINO(create_model("transformer_tiny", 4, 0), out_dim=32)
+    assert dino.teacher_mode == "train" and dino.teacher_temp == pytest.approx(0.04)
+    assert not dino.student_head.prototypes.parametrizations.weight.original0.requires_grad
+    config = PretrainConfig()
+    assert (with_recipe(config, "dino").schedule, with_recipe(config, "dino").weight_decay_end) == ("warmup_cosine", 0.4)
+    assert with_recipe(config, "simclr").weight_decay == RECIPES["simclr"]["weight_decay"]
+    assert with_recipe(config, "simclr").schedule == "constant" and with_recipe(config, "simclr").weight_decay_end is None
+    explicit = with_recipe(PretrainConfig(schedule="constant", weight_decay=0.01), "dino")
+    assert (explicit.schedule, explicit.weight_decay, explicit.warmup) == ("constant", 0.01, 0.1)
+    config = PretrainConfig(epochs=2, max_pixels=128, batch_size=64, n_local=2, local_dates=6, progress=False)
     _, history = pretrain(toy_cube.drop_vars("class"), "dino", "transformer_tiny", config)
     entropy = history.monitors["teacher_entropy"]
     assert len(entropy) == 2 and all(0.0 < value <= math.log(4 * config.head_dim) + 1e-6 for value in entropy)
     assert all(np.isfinite(history.train_loss))
+
+

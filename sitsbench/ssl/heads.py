@@ -39,7 +39,7 @@ class DINOHead(nn.Module):
     """
 
     def __init__(self, in_features: int, hidden_dim: int = 128, bottleneck_dim: int = 32, out_dim: int = 256,
-                 use_bn: bool = True, norm_last_layer: bool = False):
+                 use_bn: bool = True, norm_last_layer: bool = True):
         super().__init__()
 
         def block(n_in: int) -> list[nn.Module]:

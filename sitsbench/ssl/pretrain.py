@@ -8,7 +8,7 @@ series encoders, random-walk plane views (:mod:`sitsbench.ssl.planes`) for 2D im
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +46,20 @@ class PretrainConfig:
     local views. ``plane_*`` apply to plane backbones (``input_kind="plane"``): walk lengths of the global and
     local views, STR height (resampled dates), bands, and how many times each parcel is seen per epoch.
 
-    DINO options of the reference implementation, off by default (see :class:`~sitsbench.ssl.methods.DINO`):
-    ``norm_last_layer``, ``teacher_temp_start`` / ``teacher_warmup``, ``teacher_mode``; and the learning-rate
-    and weight-decay schedules of the training loop (``schedule``, ``warmup``, ``min_lr``, ``weight_decay_end``;
-    :class:`~sitsbench.training.engine.TrainConfig`)."""
+    DINO follows the reference implementation (Caron et al. 2021) by default: the weight-normalised last layer
+    keeps a gain of 1 (``norm_last_layer``), the teacher temperature warms up from ``teacher_temp_start`` to
+    ``teacher_temp`` over the first ``teacher_warmup`` share of the steps, the teacher's batch normalisation uses
+    the batch statistics (``teacher_mode="train"``). ``benchmarks/bench_dino_ablation.py`` measures each of these
+    choices against the earlier settings. The training loop's ``schedule``, ``warmup``, ``min_lr``,
+    ``weight_decay`` and ``weight_decay_end`` (:class:`~sitsbench.training.engine.TrainConfig`) left at ``None``
+    take the method's recipe (:data:`RECIPES`): a constant rate and a small weight decay for SimCLR; a linear
+    warm-up, a cosine decay and a weight decay rising from 0.04 to 0.4 for DINO. (To keep DINO's weight decay
+    constant, set ``weight_decay_end`` equal to ``weight_decay``.)"""
 
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    weight_decay: float | None = None
     max_pixels: int | None = 2000
     global_dates: int | None = None
     local_dates: int = 8
@@ -65,15 +70,15 @@ class PretrainConfig:
     noise_std: float = 0.05
     temperature: float = 0.1
     student_temp: float = 0.1
-    teacher_temp: float = 0.04
+    teacher_temp: float = 0.07
     base_momentum: float = 0.99
-    norm_last_layer: bool = False
-    teacher_temp_start: float | None = None
-    teacher_warmup: float = 0.0
-    teacher_mode: str = "eval"
-    schedule: str = "constant"
-    warmup: float = 0.0
-    min_lr: float = 0.0
+    norm_last_layer: bool = True
+    teacher_temp_start: float | None = 0.04
+    teacher_warmup: float = 0.3
+    teacher_mode: str = "train"
+    schedule: str | None = None
+    warmup: float | None = None
+    min_lr: float | None = None
     weight_decay_end: float | None = None
     head_dim: int = 64
     plane_width: int = 32
@@ -85,6 +90,20 @@ class PretrainConfig:
     device: str = "auto"
     seed: int = 0
     progress: bool = True
+
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "simclr": dict(schedule="constant", warmup=0.0, min_lr=0.0, weight_decay=1e-4, weight_decay_end=None),
+    "dino": dict(schedule="warmup_cosine", warmup=0.1, min_lr=1e-6, weight_decay=0.04, weight_decay_end=0.4),
+}
+"""The training-loop settings of each method, for the :class:`PretrainConfig` fields left at ``None``: DINO's are
+the reference implementation's (Caron et al. 2021, ``main_dino.py``: 10 warm-up epochs of 100, cosine to 1e-6,
+weight decay 0.04 to 0.4)."""
+
+
+def with_recipe(config: PretrainConfig, method: str) -> PretrainConfig:
+    """``config`` with the fields left at ``None`` set from ``method``'s recipe (:data:`RECIPES`)."""
+    return replace(config, **{key: value for key, value in RECIPES[method].items() if getattr(config, key) is None})
 
 
 def _common_augment(config: PretrainConfig) -> list:
@@ -196,7 +215,7 @@ def pretrain(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    config = config or PretrainConfig()
+    config = with_recipe(config or PretrainConfig(), method)
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
     entry = model_entry(backbone)

@@ -6,6 +6,7 @@ the value of the chosen profile: ``quick`` runs in CI in minutes on a CPU, ``ful
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 PROFILES = ("quick", "full")
@@ -25,5 +26,14 @@ def resolve_profile(profile: str, quick: dict[str, Any], full: dict[str, Any], *
     if unknown:
         raise ValueError(f"parameters {sorted(unknown)} are not knobs of this notebook's profiles")
     chosen = dict(quick if profile == "quick" else full)
-    chosen.update({key: value for key, value in explicit.items() if value is not None})
+    for key, value in explicit.items():
+        if value is None:
+            continue
+        default = chosen[key]
+        if isinstance(default, list | tuple | dict) and not isinstance(value, list | tuple | dict):
+            kind = type(default).__name__
+            raise TypeError(f"parameter {key!r} must be a {kind} like the profile's {default!r}, got "
+                            f"{type(value).__name__} {value!r} (papermill's -p passes text: give lists and mappings "
+                            f"as YAML, e.g. -y '{key}: {json.dumps(default)}')")
+        chosen[key] = value
     return chosen

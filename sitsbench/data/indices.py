@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from sitsbench.data import cube as C
@@ -22,6 +23,12 @@ def normalized_difference(cube: xr.Dataset, band_a: str, band_b: str) -> xr.Data
 def ndvi(cube: xr.Dataset) -> xr.DataArray:
     """Normalised difference vegetation index (Rouse et al. 1974) from B08 (NIR) and B04 (red)."""
     return normalized_difference(cube, "B08", "B04").rename("ndvi")
+
+
+def ndvi_values(values: np.ndarray, bands: list[str]) -> np.ndarray:
+    """NDVI of an array whose last axis holds ``bands`` (B08, B04 among them), the denominator floored at 1e-6."""
+    nir, red = values[..., bands.index("B08")], values[..., bands.index("B04")]
+    return (nir - red) / np.maximum(nir + red, 1e-6)
 
 
 def ndwi(cube: xr.Dataset) -> xr.DataArray:

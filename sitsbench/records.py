@@ -1,4 +1,11 @@
-"""Run records: one JSON file per run with parameters, metrics, seed, versions, git sha and device.
+"""Run records: one JSON file per run with parameters, metrics, scores, seed, versions, git sha and device.
+
+``metrics`` holds whatever a chapter wants to keep, in the shape that suits it. ``scores`` holds the run's test
+scores in **one row schema** (:data:`SCORE_FIELDS`), the only part that ``sitsbench.results`` reads to build the
+leaderboard and the plots: ``dataset`` (:func:`dataset_label`), ``method`` (the protocol: ``supervised``,
+``linear probe``, ``fine-tuned``...), ``encoder`` (the representation it reads, ``None`` when the method is a
+model trained from the inputs), ``unit`` (what one test item is: :data:`SCORE_UNITS`), ``label_fraction`` (share of
+the training labels, in (0, 1]), ``seed``, ``metric`` and ``value``; ``train_time_s`` is optional.
 
 The benchmark (``sitsbench results collect``) gathers these records into tables. Files are written
 atomically (temporary file + rename), so an interrupted run never leaves a half-written record.
@@ -20,6 +27,11 @@ import numpy as np
 from sitsbench.atomic import write_text
 
 RECORD_VERSION = 1
+SCORE_FIELDS = ("dataset", "method", "encoder", "unit", "label_fraction", "seed", "metric", "value")
+"""The fields of every score row, in order (``train_time_s`` may follow)."""
+SCORE_UNITS = ("pixel", "parcel", "sample", "patch", "point")
+"""What one scored test item is: a pixel of a cube, a parcel, a labelled sample (a series of a sample set), a
+segmentation patch's pixels, a validation point of a map."""
 TRACKED_PACKAGES = ("sitsbench", "torch", "torchvision", "timm", "numpy", "xarray", "scikit-learn")
 
 
@@ -84,6 +96,73 @@ def _with_provenance(dataset: dict[str, Any] | None) -> dict[str, Any]:
     return dataset
 
 
+def dataset_label(dataset: dict[str, Any]) -> str:
+    """``victoria-s2``, ``synthetic/default``...: the dataset's name, with the synthetic landscape preset.
+
+    Records written by ``load_dataset`` name the layout (``synthetic`` for a preset); older records name the
+    preset as ``landscape``.
+    """
+    if dataset.get("layout") == "synthetic":
+        return f"synthetic/{dataset.get('name')}"
+    name = dataset.get("name") or ("synthetic" if "landscape" in dataset else "unknown")
+    landscape = dataset.get("landscape")
+    return f"{name}/{landscape}" if landscape else str(name)
+
+
+def score_row(dataset: str, method: str, metric: str, value: float, *, encoder: str | None = None,
+              unit: str = "pixel", label_fraction: float = 1.0, seed: int = 0,
+              train_time_s: float | None = None) -> dict[str, Any]:
+    """One checked score row (see :data:`SCORE_FIELDS`)."""
+    row = {"dataset": dataset, "method": method, "encoder": encoder, "unit": unit,
+           "label_fraction": label_fraction, "seed": seed, "metric": metric, "value": value}
+    if train_time_s is not None:
+        row["train_time_s"] = train_time_s
+    return check_scores([row])[0]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def check_scores(rows: Any, where: str = "scores") -> list[dict[str, Any]]:
+    """``rows`` as JSON-ready score rows; a row that breaks the schema raises ``ValueError`` naming its index,
+    the field and what was expected. A NaN value is allowed (a score that is undefined, e.g. F1 without any
+    positive), an infinite one is not."""
+    if not isinstance(rows, list | tuple):
+        raise ValueError(f"{where} must be a list of score rows, got {type(rows).__name__}")
+    checked = []
+    for index, row in enumerate(rows):
+        at = f"{where}[{index}]"
+        if not isinstance(row, dict):
+            raise ValueError(f"{at} must be a mapping with the fields {SCORE_FIELDS}, got {type(row).__name__}")
+        missing = [key for key in SCORE_FIELDS if key not in row]
+        extra = sorted(set(row) - set(SCORE_FIELDS) - {"train_time_s"})
+        if missing or extra:
+            raise ValueError(f"{at} lacks the fields {missing} / has unknown fields {extra}; expected {SCORE_FIELDS}"
+                             " and optionally train_time_s")
+        for key in ("dataset", "method", "metric"):
+            if not isinstance(row[key], str) or not row[key]:
+                raise ValueError(f"{at}.{key} must be a non-empty string, got {row[key]!r}")
+        if row["encoder"] is not None and (not isinstance(row["encoder"], str) or not row["encoder"]):
+            raise ValueError(f"{at}.encoder must be a non-empty string or None, got {row['encoder']!r}")
+        if row["unit"] not in SCORE_UNITS:
+            raise ValueError(f"{at}.unit must be one of {SCORE_UNITS}, got {row['unit']!r}")
+        fraction = row["label_fraction"]
+        if not _is_number(fraction) or not 0.0 < float(fraction) <= 1.0:
+            raise ValueError(f"{at}.label_fraction must be a number in (0, 1], got {fraction!r}")
+        if not isinstance(row["seed"], int | np.integer) or isinstance(row["seed"], bool):
+            raise ValueError(f"{at}.seed must be an integer, got {row['seed']!r}")
+        if not _is_number(row["value"]) or np.isinf(float(row["value"])):
+            raise ValueError(f"{at}.value must be a finite number (or NaN), got {row['value']!r}")
+        time_s = row.get("train_time_s")
+        if time_s is not None and (not _is_number(time_s) or float(time_s) < 0):
+            raise ValueError(f"{at}.train_time_s must be a non-negative number, got {time_s!r}")
+        checked.append({**{key: row[key] for key in SCORE_FIELDS}, "label_fraction": float(fraction),
+                        "seed": int(row["seed"]), "value": float(row["value"]),
+                        **({"train_time_s": float(time_s)} if time_s is not None else {})})
+    return checked
+
+
 def make_run_record(
     name: str,
     parameters: dict[str, Any],
@@ -92,8 +171,10 @@ def make_run_record(
     device: str = "cpu",
     duration_s: float | None = None,
     dataset: dict[str, Any] | None = None,
+    scores: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A run record as a plain dict (see :func:`write_run_record`).
+    """A run record as a plain dict (see :func:`write_run_record`); ``scores`` are checked against the row
+    schema (:func:`check_scores`).
 
     A ``dataset`` whose ``name`` has a manifest gets its manifest checksum (:func:`dataset_provenance`).
     """
@@ -105,6 +186,7 @@ def make_run_record(
             "seed": seed,
             "parameters": parameters,
             "metrics": metrics,
+            "scores": check_scores(scores or []),
             "dataset": _with_provenance(dataset),
             "device": str(device),
             "duration_s": duration_s,
@@ -141,4 +223,5 @@ def read_run_record(path: str | Path) -> dict[str, Any]:
     missing = [key for key in ("name", "parameters", "metrics", "seed") if key not in record]
     if missing:
         raise ValueError(f"run record {path} lacks the fields {missing}")
+    record["scores"] = check_scores(record.get("scores", []), f"run record {path}: scores")
     return record

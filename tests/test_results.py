@@ -5,55 +5,63 @@ import json
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from sitsbench.cli import main
-from sitsbench.records import read_run_record, write_run_record
+from sitsbench.evaluation.rows import score_rows
+from sitsbench.records import SCORE_FIELDS, check_scores, read_run_record, score_row, write_run_record
 from sitsbench.results import collect, write_table
 from sitsbench.results.leaderboard import format_mean_std, leaderboard_page, leaderboard_table
 from sitsbench.results.plots import plot_accuracy_vs_time, plot_label_efficiency, standard_plots
-from sitsbench.results.scores import record_scores, score_suffix
 from sitsbench.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def scores_of(metrics, fraction=1.0):
-    return {(r["method"], r["label_fraction"], r["metric"]): r["value"] for r in record_scores(metrics, fraction)}
+def test_score_rows_follow_one_schema_and_bad_rows_name_the_field():
+    rows = score_rows(
+        [{"method": "SimCLR + linear", "fraction": 0.1, "seed": seed, "oa": 0.6 + seed, "macro_f1": None,
+          "time_s": 2.0} for seed in (0, 1)],
+        "synthetic/hard", ("oa", "macro_f1"), unit="parcel",
+        columns={"encoder": "method", "label_fraction": "fraction", "seed": "seed", "train_time_s": "time_s"},
+        method="linear probe")
+    assert rows == [{"dataset": "synthetic/hard", "method": "linear probe", "encoder": "SimCLR + linear",
+                     "unit": "parcel", "label_fraction": 0.1, "seed": seed, "metric": "oa", "value": 0.6 + seed,
+                     "train_time_s": 2.0} for seed in (0, 1)]  # a None score is left out
+    assert list(rows[0])[:8] == list(SCORE_FIELDS)
+    with pytest.raises(ValueError, match="no column"):
+        score_rows([{"oa": 0.5}], "d", ("oa",), columns={"seed": "seed"})
+    with pytest.raises(ValueError, match="unknown score fields"):
+        score_rows([{"oa": 0.5}], "d", ("oa",), fraction=0.1)
+    good = score_row("d", "RF", "oa", 0.5)
+    assert good == {"dataset": "d", "method": "RF", "encoder": None, "unit": "pixel", "label_fraction": 1.0,
+                    "seed": 0, "metric": "oa", "value": 0.5}
+    for change, message in [({"unit": "tile"}, r"scores\[0\]\.unit must be one of"),
+                            ({"label_fraction": 0.0}, r"label_fraction must be a number in \(0, 1\]"),
+                            ({"seed": 1.5}, "seed must be an integer"),
+                            ({"value": float("inf")}, "value must be a finite number"),
+                            ({"method": ""}, "method must be a non-empty string"),
+                            ({"extra": 1}, r"unknown fields \['extra'\]")]:
+        with pytest.raises(ValueError, match=message):
+            check_scores([{**good, **change}])
+    assert np.isnan(check_scores([{**good, "value": float("nan")}])[0]["value"])  # an undefined score is allowed
 
 
-def test_scores_are_found_in_the_shapes_chapters_use():
-    # chapter 2: one mapping per method, with the training time beside the scores
-    chapter2 = {"TempCNN": {"oa": 0.9, "macro_f1": 0.8, "kappa": 0.7, "unit": "pixel", "train_time_s": 12.0,
-                            "f1_per_class": {"maize": 0.5}}}
-    rows = record_scores(chapter2)
-    assert {(r["method"], r["metric"], r["value"], r["train_time_s"]) for r in rows} == {
-        ("TempCNN", "oa", 0.9, 12.0), ("TempCNN", "macro_f1", 0.8, 12.0), ("TempCNN", "kappa", 0.7, 12.0)}
-    # chapter 3: a list of rows with text fields and a fraction
-    chapter3 = {"probes": [{"features": "raw", "probe": "linear", "fraction": 0.1, "n_labels": 30, "oa": 0.6,
-                            "macro_f1": 0.5}], "majority_class_oa": 0.25, "gap_filling_rmse_mean": {"linear": 0.1}}
-    assert scores_of(chapter3) == {("probes / raw / linear", 0.1, "oa"): 0.6,
-                                   ("probes / raw / linear", 0.1, "macro_f1"): 0.5,
-                                   ("majority_class", 1.0, "oa"): 0.25}
-    # chapter 5: the score name in the key, methods then fractions below it
-    chapter5 = {"linear_probe_macro_f1": {"simclr": {"0.01": 0.4, "1.0": 0.8}}, "simclr": {"final_loss": 3.0}}
-    assert scores_of(chapter5) == {("linear_probe / simclr", 0.01, "macro_f1"): 0.4,
-                                   ("linear_probe / simclr", 1.0, "macro_f1"): 0.8}
-    # chapter 1: flat keys; the run's label fraction applies when the record names none
-    assert scores_of({"rf_overall_accuracy": 0.83, "n_parcels": 200}, fraction=0.5) == {("rf", 0.5, "oa"): 0.83}
-    assert score_suffix("rf_overall_accuracy") == ("rf", "oa") and score_suffix("accuracy") is None
-    # chapter 6: a protocol repeated over seeds inside one run; each row carries its seed
-    rows = record_scores({"label_efficiency": {"rows": [
-        {"method": "simclr", "fraction": 0.1, "seed": seed, "macro_f1": 0.5 + seed} for seed in (0, 1)]}})
-    assert [(r["method"], r["label_fraction"], r["seed"], r["value"]) for r in rows] == [
-        ("label_efficiency / rows / simclr", 0.1, 0, 0.5), ("label_efficiency / rows / simclr", 0.1, 1, 1.5)]
-    assert record_scores({"TempCNN": {"oa": 0.9}})[0]["seed"] is None  # the run's seed applies
+def test_a_record_with_broken_scores_is_refused_on_reading(tmp_path):
+    path = write_record(tmp_path, scores=[score_row("d", "RF", "oa", 0.5)])
+    record = json.loads(path.read_text())
+    record["scores"][0]["label_fraction"] = 2
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"run record .*record\.json: scores\[0\]\.label_fraction"):
+        read_run_record(path)
+    assert "label_fraction" in collect(tmp_path).errors[0]
 
 
-def write_record(folder, name="chapter", seed=0, metrics=None, parameters=None, **extra):
+def write_record(folder, name="chapter", seed=0, metrics=None, parameters=None, scores=None, **extra):
     path = write_run_record(folder / f"seed{seed}" / "record.json", name=name, seed=seed,
-                            parameters=parameters or {"profile": "quick"}, metrics=metrics or {},
+                            parameters=parameters or {"profile": "quick"}, metrics=metrics or {}, scores=scores,
                             dataset={"name": "synthetic", "landscape": "toy"}, duration_s=1.5)
     if extra:
         record = read_run_record(path)
@@ -65,6 +73,8 @@ def write_record(folder, name="chapter", seed=0, metrics=None, parameters=None, 
 def test_collect_builds_one_row_per_run_and_reports_corrupted_records(tmp_path, capsys):
     for seed, f1 in enumerate([0.6, 0.7]):
         write_record(tmp_path, seed=seed, metrics={"L-TAE": {"macro_f1": f1, "oa": f1 + 0.1, "train_time_s": 2.0}},
+                     scores=[score_row("synthetic/toy", "L-TAE", "macro_f1", f1, seed=seed, train_time_s=2.0),
+                             score_row("synthetic/toy", "L-TAE", "oa", f1 + 0.1, seed=seed, train_time_s=2.0)],
                      reproduce={"parameters": {"profile": "quick", "seed": seed}, "command": "sitsbench sweep s.yaml"})
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "record.json").write_text('{"name": "x", "metrics": {')
@@ -120,25 +130,28 @@ def test_dataset_provenance_pins_the_manifest(tmp_path):
 def label_efficiency_records(tmp_path):
     values = {0.1: [0.5, 0.6, 0.7], 1.0: [0.8, 0.82, 0.9]}
     for seed in range(3):
-        metrics = {"linear_probe_macro_f1": {"simclr": {str(f): v[seed] for f, v in values.items()}},
-                   "TempCNN": {"oa": 0.9 - 0.1 * seed, "macro_f1": 0.8, "train_time_s": 10.0 + seed}}
-        write_record(tmp_path, name="05_ssl", seed=seed, metrics=metrics)
+        scores = [score_row("synthetic/toy", "linear probe", "macro_f1", v[seed], encoder="simclr", label_fraction=f,
+                            seed=seed) for f, v in values.items()]
+        scores += [score_row("synthetic/toy", "TempCNN", metric, value, seed=seed, train_time_s=10.0 + seed)
+                   for metric, value in (("oa", 0.9 - 0.1 * seed), ("macro_f1", 0.8))]
+        write_record(tmp_path, name="05_ssl", seed=seed, scores=scores)
     return values
 
 
 def test_leaderboard_reports_mean_and_std_over_seeds(tmp_path):
     values = label_efficiency_records(tmp_path)
     table = leaderboard_table(collect(tmp_path).scores).set_index(["method", "label_fraction"])
+    assert table.loc[("linear probe", 0.1), "encoder"] == "simclr" and set(table["unit"]) == {"pixel"}
     for fraction, runs in values.items():
-        row = table.loc[("linear_probe / simclr", fraction)]
+        row = table.loc[("linear probe", fraction)]
         assert row["macro_f1_mean"] == pytest.approx(statistics.mean(runs))
         assert row["macro_f1_std"] == pytest.approx(statistics.stdev(runs))
         assert row["macro_f1_n"] == 3 and row["seeds"] == [0, 1, 2]
     assert table.loc[("TempCNN", 1.0), "oa_std"] == pytest.approx(0.1)
     page = leaderboard_page(tmp_path)
     assert "## 05_ssl on synthetic/toy" in page
-    assert "| linear_probe / simclr | 10% | – | 0.600 ± 0.100 | 0, 1, 2 | R1, R2, R3 |" in page
-    assert "| TempCNN | 100% | 0.800 ± 0.100 | 0.800 ± 0.000 | 0, 1, 2 | R1, R2, R3 |" in page
+    assert "| linear probe | simclr | pixel | 10% | – | 0.600 ± 0.100 | 0, 1, 2 | R1, R2, R3 |" in page
+    assert "| TempCNN | – | pixel | 100% | 0.800 ± 0.100 | 0.800 ± 0.000 | 0, 1, 2 | R1, R2, R3 |" in page
     # records without a reproduce block: the papermill command with each run's profile and seed
     assert "* **R2**: `papermill notebooks/05_ssl.ipynb out.ipynb -p profile quick -p seed 1`" in page
     assert format_mean_std(0.5, 0.1, 1) == "0.500"
@@ -195,14 +208,15 @@ def test_book_build_writes_the_leaderboard_after_the_notebooks_ran(tmp_path, mon
 
     def fake_execute(notebook, output, parameters, cwd):  # stands for papermill: the chapter writes its record
         write_run_record(Path(parameters["output_dir"]) / "record.json", name=notebook.stem, seed=0,
-                         parameters={"profile": parameters["profile"]}, metrics={"RF": {"oa": 0.75}})
+                         parameters={"profile": parameters["profile"]}, metrics={"RF": {"oa": 0.75}},
+                         scores=[score_row("unknown", "RF", "oa", 0.75)])
         output.write_text("{}")
         return 0.0
 
     monkeypatch.setattr(book, "execute_notebook", fake_execute)
     source = book.build("quick", tmp_path / "_build", only=["01"], html=False)
     page = (source / "leaderboard.md").read_text()
-    assert "## 01_sits_data on unknown" in page and "| RF | 100% | 0.750 | 0 | R1 |" in page
+    assert "## 01_sits_data on unknown" in page and "| RF | – | pixel | 100% | 0.750 | 0 | R1 |" in page
     assert "`papermill notebooks/01_sits_data.ipynb out.ipynb -p profile quick -p seed 0`" in page
     assert (source / "datasets.md").read_text().startswith("#")
     assert "leaderboard" in book.toc_files(REPO / "book" / "_toc.yml")
@@ -211,7 +225,9 @@ def test_book_build_writes_the_leaderboard_after_the_notebooks_ran(tmp_path, mon
 def test_seeds_repeated_inside_one_run_are_averaged_like_runs(tmp_path):
     rows = [{"method": "simclr", "fraction": 0.1, "seed": seed, "macro_f1": value}
             for seed, value in [(0, 0.4), (1, 0.5), (2, 0.9)]]
-    write_record(tmp_path, name="06_downstream", seed=7, metrics={"label_efficiency": {"rows": rows}})
+    scores = score_rows(rows, "synthetic/toy", ("macro_f1",), method="linear probe",
+                        columns={"encoder": "method", "label_fraction": "fraction", "seed": "seed"})
+    write_record(tmp_path, name="06_downstream", seed=7, scores=scores)
     table = leaderboard_table(collect(tmp_path).scores)
     (row,) = table.to_dict("records")
     assert row["seeds"] == [0, 1, 2] and row["macro_f1_n"] == 3

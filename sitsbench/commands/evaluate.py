@@ -35,11 +35,12 @@ def run(args: argparse.Namespace) -> int:
     return _run_model(args)
 
 
-def _write(args: argparse.Namespace, name: str, parameters: dict, metrics: dict, dataset: dict | None) -> None:
+def _write(args: argparse.Namespace, name: str, parameters: dict, metrics: dict, dataset: dict | None,
+           scores: list[dict], seed: int = 0) -> None:
     from sitsbench.records import write_run_record
 
-    write_run_record(args.record, name=name, parameters=parameters, metrics=metrics, seed=0, device=args.device,
-                     dataset=dataset)
+    write_run_record(args.record, name=name, parameters=parameters, metrics=metrics, scores=scores, seed=seed,
+                     device=args.device, dataset=dataset)
     print(f"run record: {args.record}")
 
 
@@ -74,8 +75,13 @@ def _run_model(args: argparse.Namespace) -> int:
     args.record = args.record or args.model / "evaluations" / f"{Path(loaded.name).stem}-{subset}.json"
     print(f"{model.model_name} ({args.model}) on {loaded.name} [{subset}, {metrics['n']} samples]: "
           f"OA {metrics['oa']:.3f}, macro-F1 {metrics['macro_f1']:.3f}, kappa {metrics['kappa']:.3f}")
+    from sitsbench.records import dataset_label, score_row
+
+    seed = int(model.training.get("seed", 0))
+    scores = [score_row(dataset_label(loaded.record()), model.model_name, metric, metrics[metric], unit="sample",
+                        seed=seed) for metric in ("oa", "macro_f1", "kappa")]
     _write(args, f"evaluate-{model.model_name}", {"model": str(args.model), "dataset": args.dataset, "subset": subset},
-           metrics, loaded.record())
+           metrics, loaded.record(), scores, seed)
     return 0
 
 
@@ -99,6 +105,9 @@ def _run_map(args: argparse.Namespace) -> int:
     metrics = {"overall_accuracy": result.overall_accuracy, "overall_accuracy_ci": result.overall_accuracy_ci,
                "unit": unit, "table": json.loads(result.table.to_json(orient="index")),
                "counts": json.loads(counts.to_json(orient="index"))}
+    from sitsbench.records import score_row
+
+    scores = [score_row(args.map.name, "map, stratified estimate", "oa", result.overall_accuracy, unit="point")]
     _write(args, "evaluate-map", {"map": str(args.map), "reference": str(args.reference),
-                                  "confidence": args.confidence}, metrics, None)
+                                  "confidence": args.confidence}, metrics, None, scores)
     return 0

@@ -39,6 +39,7 @@ from sitsbench.evaluation.protocols import (
     scores,
     to_parcels,
 )
+from sitsbench.evaluation.rows import score_rows
 
 __all__ = [
     "PROBES",
@@ -68,6 +69,7 @@ __all__ = [
     "probe_method",
     "probe_scores",
     "sample_size",
+    "score_rows",
     "scores",
     "stratified_fraction",
     "summarize",

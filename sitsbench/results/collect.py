@@ -1,4 +1,5 @@
-"""Gather run records into tables: one row per run, and the long table of scores (see :mod:`.scores`).
+"""Gather run records into tables: one row per run, and the long table of scores (the score rows of each record,
+:data:`sitsbench.records.SCORE_FIELDS`, with the run's identity).
 
 Run records are the ``record.json`` files that notebooks write into their ``output_dir`` (``make book`` puts
 them under ``_build/runs/<chapter>/``) and the ``<run_id>.json`` files of sweeps (next to ``<run_id>.ipynb``).
@@ -16,9 +17,10 @@ from typing import Any
 import pandas as pd
 
 from sitsbench.atomic import written
-from sitsbench.records import read_run_record
-from sitsbench.results.scores import as_fraction, record_scores
+from sitsbench.records import SCORE_FIELDS, dataset_label, read_run_record
 
+SCORE_COLUMNS = ["path", "name", "run_id", "sweep", "configuration", "setting", "command", *SCORE_FIELDS,
+                 "train_time_s"]
 RUN_PARAMETERS_IGNORED = ("seed", "output_dir", "device", "label_fraction")
 """Parameters left out of a run's configuration: runs differing only by these are repeats of one setting (the
 label fraction has its own column)."""
@@ -29,8 +31,9 @@ class Collection:
     runs: pd.DataFrame
     """One row per run: identity, provenance, ``param.*`` and ``metric.*`` (flattened scalars) columns."""
     scores: pd.DataFrame
-    """One row per score: run, notebook name, dataset, configuration, setting, method, label fraction, metric,
-    value... (``setting``: the launch parameters that differ between the runs of one notebook and dataset)."""
+    """One row per score (:data:`SCORE_COLUMNS`): the run's identity, its configuration and setting (the launch
+    parameters that differ between the runs of one notebook and dataset), then the fields of the score row
+    (``encoder`` is ``""`` for a method without one)."""
     errors: list[str] = field(default_factory=list)
     """``"<path>: <reason>"`` for every record that could not be read."""
 
@@ -55,19 +58,6 @@ def flatten(value: Any, prefix: str) -> dict[str, Any]:
     if value is None or isinstance(value, str | int | float | bool):
         return {prefix: value}
     return {}
-
-
-def dataset_label(dataset: dict[str, Any]) -> str:
-    """``victoria-s2``, ``synthetic/default``...: the dataset's name, with the synthetic landscape preset.
-
-    Records written by ``load_dataset`` name the layout (``synthetic`` for a preset); older records name the
-    preset as ``landscape``.
-    """
-    if dataset.get("layout") == "synthetic":
-        return f"synthetic/{dataset.get('name')}"
-    name = dataset.get("name") or ("synthetic" if "landscape" in dataset else "unknown")
-    landscape = dataset.get("landscape")
-    return f"{name}/{landscape}" if landscape else str(name)
 
 
 def run_parameters(record: dict[str, Any]) -> dict[str, Any]:
@@ -145,17 +135,19 @@ def collect(directory: str | Path) -> Collection:
             continue
         row = _run_row(path, record, directory)
         runs.append(row)
-        fraction = as_fraction(record["parameters"].get("label_fraction")) or 1.0
-        identity = {k: row[k] for k in ("path", "name", "run_id", "sweep", "dataset", "configuration", "command")}
-        for score in record_scores(record["metrics"], fraction):  # a row's own seed, else the run's
-            scores.append({**identity, **score, "seed": row["seed"] if score["seed"] is None else score["seed"]})
-    score_columns = ["path", "name", "run_id", "sweep", "seed", "dataset", "configuration", "command", "method",
-                     "label_fraction", "metric", "value", "train_time_s"]
-    scores = pd.DataFrame(scores, columns=score_columns)
-    scores.insert(7, "setting", "")
+        identity = {k: row[k] for k in ("path", "name", "run_id", "sweep", "configuration", "command")}
+        scores += [{**identity, "setting": "", **score, "encoder": score["encoder"] or ""}
+                   for score in record["scores"]]
+    scores = pd.DataFrame(scores, columns=SCORE_COLUMNS)
     for _, index in scores.groupby(["name", "dataset"]).groups.items():
         scores.loc[index, "setting"] = settings(scores.loc[index, "configuration"])
     return Collection(pd.DataFrame(runs), scores, errors)
+
+
+def method_label(scores: pd.DataFrame) -> pd.Series:
+    """``linear probe / simclr``: each score's method, with its encoder when it has one."""
+    encoder = scores["encoder"].fillna("")
+    return scores["method"] + encoder.map(lambda name: f" / {name}" if name else "")
 
 
 def write_table(table: pd.DataFrame, out: str | Path) -> Path:

@@ -1,7 +1,7 @@
 """The leaderboard page of the book (MyST markdown), generated from run records at build time.
 
-One section per notebook and dataset; one row per method, setting (the launch parameters that differ between
-runs, seeds aside) and label fraction, with every score as mean ± sample standard deviation over the runs
+One section per notebook and dataset; one row per method (with its encoder), scored unit, setting (the launch
+parameters that differ between runs, seeds aside) and label fraction, with every score as mean ± sample standard deviation over the runs
 (seeds), and the exact commands that reproduce the runs behind each row.
 """
 
@@ -15,8 +15,9 @@ import pandas as pd
 from sitsbench.results.collect import collect
 from sitsbench.results.plots import seed_statistics
 
-METRIC_TITLES = {"oa": "OA", "macro_f1": "macro-F1", "kappa": "kappa"}
-ROW_KEYS = ["name", "dataset", "method", "setting", "label_fraction"]
+METRIC_TITLES = {"oa": "OA", "macro_f1": "macro-F1", "kappa": "kappa", "miou": "mIoU", "f1": "F1"}
+"""The scores shown, in this order (``f1``: of the one class a binary task scores, e.g. *changed*)."""
+ROW_KEYS = ["name", "dataset", "method", "encoder", "unit", "setting", "label_fraction"]
 
 
 def format_mean_std(mean: float, std: float, count: int, digits: int = 3) -> str:
@@ -27,6 +28,8 @@ def format_mean_std(mean: float, std: float, count: int, digits: int = 3) -> str
 def leaderboard_table(scores: pd.DataFrame) -> pd.DataFrame:
     """One row per notebook/dataset/method/setting/label fraction: ``<metric>_mean``, ``<metric>_std``,
     ``<metric>_n``, the seeds and the reproducing commands of its runs."""
+    if not scores.empty:
+        scores = scores[scores["metric"].isin(list(METRIC_TITLES))]
     if scores.empty:
         return pd.DataFrame(columns=ROW_KEYS)
     stats = seed_statistics(scores, ROW_KEYS + ["metric"])
@@ -53,20 +56,22 @@ def _section(rows: pd.DataFrame) -> list[str]:
     common = common_parameters(sorted({c for cs in rows["configurations"] for c in cs}))
     show_setting = rows["setting"].astype(bool).any()
     metrics = [m for m in METRIC_TITLES if f"{m}_mean" in rows and rows[f"{m}_mean"].notna().any()]
-    rank_by = next((m for m in ("macro_f1", "oa", "kappa") if m in metrics), None)
+    rank_by = next((m for m in ("macro_f1", "miou", "f1", "oa", "kappa") if m in metrics), None)
     if rank_by:
-        rows = rows.sort_values(["label_fraction", f"{rank_by}_mean"], ascending=[True, False])
+        rows = rows.sort_values(["unit", "label_fraction", f"{rank_by}_mean"], ascending=[True, True, False])
     commands = sorted({c for cs in rows["commands"] for c in cs})
     keys = {command: f"R{i + 1}" for i, command in enumerate(commands)}
     shared = ", ".join(f"{k}={v}" for k, v in sorted(common.items())) or "none"
     lines = [f"## {name} on {dataset}", "", f"Launch parameters shared by every run (seeds aside): `{shared}`", ""]
-    header = ["method", *(["setting"] if show_setting else []), "labels", *(METRIC_TITLES[m] for m in metrics),
+    header = ["method", "encoder", "unit", *(["setting"] if show_setting else []), "labels",
+              *(METRIC_TITLES[m] for m in metrics),
               "seeds", "reproduce"]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for _, row in rows.iterrows():
         scores = [format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], int(row[f"{m}_n"]))
                   if pd.notna(row.get(f"{m}_mean")) else "–" for m in metrics]
-        cells = [_cell(row["method"]), *([_cell(row["setting"])] if show_setting else []),
+        cells = [_cell(row["method"]), _cell(row["encoder"] or "–"), row["unit"],
+                 *([_cell(row["setting"])] if show_setting else []),
                  f"{row['label_fraction']:.0%}", *scores,
                  ", ".join(map(str, row["seeds"])), ", ".join(keys[c] for c in row["commands"])]
         lines.append("| " + " | ".join(cells) + " |")
@@ -81,8 +86,8 @@ def render_leaderboard(scores: pd.DataFrame, errors: list[str], source: str) -> 
         "",
         f"Generated from the run records under `{source}` when the book was built. Every score is the mean ± "
         "sample standard deviation over the runs (seeds) of one setting; **labels** is the fraction of the "
-        "training labels used. Scores are found in each record's metrics by name (`oa`, `macro_f1`, `kappa`; see "
-        "`sitsbench.results.scores`). To add runs, execute a sweep (`sitsbench sweep sweeps/example.yaml`) and "
+        "training labels used, **unit** what one test item is. The scores are the score rows of each run record "
+        "(`sitsbench.records.SCORE_FIELDS`). To add runs, execute a sweep (`sitsbench sweep sweeps/example.yaml`) and "
         "render its table with `sitsbench results leaderboard runs/`.",
         "",
     ]

@@ -15,6 +15,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from sitsbench.results.collect import method_label
+
 SERIES = ["name", "dataset"]
 """One figure per notebook and dataset; a method run with different settings gives one curve per setting."""
 
@@ -28,11 +30,15 @@ def seed_statistics(scores: pd.DataFrame, by: list[str], column: str = "value") 
 
 
 def _with_setting(scores: pd.DataFrame) -> pd.DataFrame:
-    """``method`` extended with the run setting (``TempCNN [lr=0.01]``) when the runs differ by their settings."""
-    if "setting" not in scores or not scores["setting"].astype(bool).any():
-        return scores
-    suffix = scores["setting"].map(lambda s: f" [{s}]" if s else "")
-    return scores.assign(method=scores["method"] + suffix)
+    """``method`` as shown: with its encoder (:func:`~sitsbench.results.collect.method_label`) and the run
+    setting (``linear probe / simclr [lr=0.01]``) when the runs differ by their settings; the scored unit when
+    there are several."""
+    label = method_label(scores)
+    if scores["unit"].nunique() > 1:  # pixels and parcels of one method are two curves
+        label = label + " (" + scores["unit"] + ")"
+    if "setting" in scores and scores["setting"].astype(bool).any():
+        label = label + scores["setting"].map(lambda s: f" [{s}]" if s else "")
+    return scores.assign(method=label)
 
 
 def plot_label_efficiency(scores: pd.DataFrame, metric: str = "macro_f1", ax=None, title: str | None = None):
@@ -91,7 +97,7 @@ def standard_plots(scores: pd.DataFrame, out_dir: str | Path, label_metric: str 
     written = []
     for (name, dataset), group in scores.groupby(SERIES, sort=True):
         title = f"{name} on {dataset}"
-        curves = group[group["metric"] == label_metric].groupby(["method", "setting"])["label_fraction"].nunique()
+        curves = group[group["metric"] == label_metric].groupby(["method", "encoder", "unit", "setting"])["label_fraction"].nunique()
         if (curves >= 2).any():
             figure = plot_label_efficiency(group, label_metric, title=f"label efficiency: {title}")
             written.append(out_dir / f"label_efficiency_{_slug(name)}_{_slug(dataset)}.png")

@@ -13,7 +13,10 @@
 3. runs the chapters listed in :data:`REAL_DATA_RUNS` again on real labelled samples (``--real-data DIR``,
    default ``../shared/data`` beside the repository; each run is skipped, and the page says so, when its data is
    absent) and those of :data:`PRESET_RUNS` on the ``hard`` synthetic landscape, records in
-   ``_build/runs/real/<chapter>--<dataset>/``;
+   ``_build/runs/real/<chapter>--<dataset>/``. All these executions are independent: ``--jobs N`` (default: one
+   per core, at most :data:`DEFAULT_JOBS`) runs N at a time, the longest of the last build first, each kernel
+   with one thread for torch and the BLAS libraries (two kernels with two threads each on two cores slow each
+   other down several times over), so the numbers do not depend on the machine's core count;
 4. writes the generated pages (dataset table, leaderboard, real-data results) from :data:`PAGE_GENERATORS`,
    after the notebooks so that they include the records of this build;
 5. copies MathJax into the book (:func:`install_mathjax`: a pinned copy from PyPI, so formulas render offline) and
@@ -35,8 +38,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import papermill
@@ -66,6 +73,9 @@ PRESET_RUNS: tuple[tuple[str, str], ...] = (("06_downstream", "hard"),)
 """(chapter, synthetic preset): chapters re-run on a harder synthetic landscape (no data needed), shown on the
 real-data page beside the real samples: the datasets where the SSL question can be asked."""
 DEFAULT_REAL_DATA = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_JOBS = 2
+"""Notebooks executed at once by default (fewer on a one-core machine): each kernel then uses one thread."""
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 MATHJAX_FILES: tuple[str, ...] = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y")
@@ -266,8 +276,9 @@ def sphinx_warnings(log: str) -> list[str]:
             and "Kernel is running over TCP" not in line]
 
 
-def execution_page(stats: list[tuple[str, float, bool]]) -> str:
-    """The execution statistics page: each chapter's run time, and whether this build executed it."""
+def execution_page(stats: list[tuple[str, float, bool]], wall_s: float | None = None, jobs: int = 1) -> str:
+    """The execution statistics page: each chapter's run time, whether this build executed it, and the wall time
+    of the executions (``jobs`` notebooks at a time)."""
     lines = ["# Execution statistics", "",
              "Run time of each chapter's last execution (quick profile unless the build said otherwise). A chapter "
              "whose notebook, library code, parameters, data and packages did not change since that execution is "
@@ -277,6 +288,9 @@ def execution_page(stats: list[tuple[str, float, bool]]) -> str:
     total = sum(seconds for _, seconds, _ in stats)
     executed = sum(seconds for _, seconds, reused in stats if not reused)
     lines += ["", f"Total of the run times: {total:.0f} s; executed in this build: {executed:.0f} s."]
+    if wall_s is not None:
+        lines[-1] += (f" The executions of this build took {wall_s:.0f} s of wall time, {jobs} notebook"
+                      f"{'s' if jobs > 1 else ''} at a time.")
     return "\n".join(lines) + "\n"
 
 
@@ -284,13 +298,24 @@ def real_run_name(stem: str, dataset: str) -> str:
     return f"{stem}--{Path(dataset).stem}"
 
 
-def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | None, cache: Path | None = None,
-                  force: bool = False, stats: list | None = None) -> list[str]:
-    """Execute :data:`REAL_DATA_RUNS` whose data is in ``real_data`` (reusing unchanged executions from ``cache``);
-    returns a line per skipped run and appends ``(name, seconds, reused)`` to ``stats``."""
-    skipped = []
+@dataclass
+class Execution:
+    """One notebook execution of the build: its name (cache entry, statistics row), the notebook, the executed
+    copy, the parameters injected by papermill and the data files hashed into its cache key."""
+
+    name: str
+    notebook: Path
+    output: Path
+    parameters: dict
+    data: Path | None = None
+
+
+def real_data_executions(profile: str, runs: Path, executed: Path,
+                         real_data: Path | None) -> tuple[list[Execution], list[str]]:
+    """The executions of :data:`REAL_DATA_RUNS` whose data is in ``real_data``, and a line per skipped run (its
+    stale record of an earlier build removed; the lines are kept in ``<runs>/real/skipped.txt``)."""
+    executions, skipped = [], []
     (runs / REAL_RUNS).mkdir(parents=True, exist_ok=True)
-    executed.mkdir(parents=True, exist_ok=True)
     for stem, relative in REAL_DATA_RUNS:
         path = None if real_data is None else real_data / relative
         name = real_run_name(stem, relative)
@@ -298,37 +323,106 @@ def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | No
             skipped.append(f"{stem} on {relative}: {path or relative} is not on this machine")
             shutil.rmtree(runs / REAL_RUNS / name, ignore_errors=True)  # no stale record of an earlier build
             continue
-        _execute_variant(stem, name, portable(path), path, profile, runs, executed, cache, force, stats)
+        executions.append(_variant(stem, name, portable(path), path, profile, runs, executed))
     (runs / REAL_RUNS / "skipped.txt").write_text("".join(f"{line}\n" for line in skipped))
     for line in skipped:
         tqdm.write(f"  real-data run skipped: {line}")
+    return executions, skipped
+
+
+def preset_executions(profile: str, runs: Path, executed: Path) -> list[Execution]:
+    """The executions of :data:`PRESET_RUNS`, into ``<runs>/real/<chapter>--<preset>/``."""
+    return [_variant(stem, real_run_name(stem, preset), preset, None, profile, runs, executed)
+            for stem, preset in PRESET_RUNS]
+
+
+def _variant(stem: str, name: str, dataset: str, data: Path | None, profile: str, runs: Path,
+             executed: Path) -> Execution:
+    """Chapter ``stem`` on ``dataset`` (``data``: its files, hashed into the cache key) as run ``name`` under
+    ``<runs>/real/``."""
+    return Execution(name, REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{name}.ipynb",
+                     {"profile": profile, "output_dir": portable(runs / REAL_RUNS / name), "dataset": dataset}, data)
+
+
+def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | None, cache: Path | None = None,
+                  force: bool = False, jobs: int = 1) -> list[str]:
+    """Execute :data:`REAL_DATA_RUNS` whose data is in ``real_data`` (reusing unchanged executions from ``cache``);
+    returns a line per skipped run."""
+    executions, skipped = real_data_executions(profile, runs, executed, real_data)
+    run_executions(executions, cache or executed / CACHE_DIR, force, jobs)
     return skipped
 
 
-def run_presets(profile: str, runs: Path, executed: Path, cache: Path | None = None, force: bool = False,
-                stats: list | None = None) -> None:
-    """Execute :data:`PRESET_RUNS` into ``<runs>/real/<chapter>--<preset>/`` (reusing unchanged executions)."""
-    for stem, preset in PRESET_RUNS:
-        _execute_variant(stem, real_run_name(stem, preset), preset, None, profile, runs, executed, cache, force, stats)
+@contextmanager
+def _one_thread_per_kernel(enabled: bool) -> Iterator[None]:
+    """Set :data:`THREAD_VARIABLES` to 1 for the kernels started inside (restored afterwards)."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    if enabled:
+        os.environ.update({name: "1" for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-def _execute_variant(stem: str, name: str, dataset: str, data: Path | None, profile: str, runs: Path, executed: Path,
-                     cache: Path | None, force: bool, stats: list | None) -> None:
-    """Execute chapter ``stem`` on ``dataset`` (``data``: its files, hashed into the cache key) as run ``name`` under
-    ``<runs>/real/``, reusing an unchanged execution; appends ``(name, seconds, reused)`` to ``stats``."""
-    seconds, reused = execute_cached(
-        REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{name}.ipynb",
-        {"profile": profile, "output_dir": portable(runs / REAL_RUNS / name), "dataset": dataset},
-        cwd=REPO_ROOT, cache=cache or executed / CACHE_DIR, name=name, force=force, data=data,
-    )
-    if stats is not None:
-        stats.append((name, seconds, reused))
-    tqdm.write(f"  {name}: {'reused, ' if reused else ''}{seconds:.0f} s")
+def _last_seconds(cache: Path, name: str) -> float:
+    """The run time of ``name``'s last execution (infinite when unknown: run it first)."""
+    import json
+
+    entry = cache / f"{name}.json"
+    try:
+        return float(json.loads(entry.read_text())["seconds"])
+    except (OSError, ValueError, KeyError):
+        return float("inf")
+
+
+def run_executions(executions: list[Execution], cache: Path, force: bool = False,
+                   jobs: int = 1) -> list[tuple[str, float, bool]]:
+    """Execute (or reuse, see :func:`execute_cached`) every execution, ``jobs`` at a time, the longest of the last
+    build first; returns ``(name, seconds, reused)`` in the order given. The first failure is raised once the
+    executions already running have ended (those not started are cancelled)."""
+    order = sorted(executions, key=lambda e: -_last_seconds(cache, e.name))
+    results: dict[str, tuple[float, bool]] = {}
+    progress = tqdm(total=len(executions), desc="executing notebooks", unit="notebook")
+
+    failed = threading.Event()
+
+    def execute(execution: Execution) -> None:
+        if failed.is_set():  # an execution failed: start no other
+            return
+        try:
+            seconds, reused = execute_cached(execution.notebook, execution.output, execution.parameters,
+                                             cwd=REPO_ROOT, cache=cache, name=execution.name, force=force,
+                                             data=execution.data)
+        except BaseException:
+            failed.set()
+            raise
+        results[execution.name] = seconds, reused
+        tqdm.write(f"  {execution.name}: {'reused, ' if reused else ''}{seconds:.0f} s")
+        progress.update()
+
+    with _one_thread_per_kernel(jobs > 1), ThreadPoolExecutor(max(1, jobs)) as pool:
+        futures = [pool.submit(execute, execution) for execution in order]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        wait(pending)
+    progress.close()
+    for future in futures:
+        if future.done() and not future.cancelled() and future.exception() is not None:
+            raise future.exception()
+    return [(e.name, *results[e.name]) for e in executions]
 
 
 def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: list[str] | None = None,
-          html: bool = True, real_data: Path | None = DEFAULT_REAL_DATA, force: bool = False) -> Path:
-    """Execute the notebooks and build the HTML book; returns the HTML folder (or the source folder)."""
+          html: bool = True, real_data: Path | None = DEFAULT_REAL_DATA, force: bool = False,
+          jobs: int | None = None) -> Path:
+    """Execute the notebooks (``jobs`` at a time; default: one per core, at most :data:`DEFAULT_JOBS`) and build
+    the HTML book; returns the HTML folder (or the source folder)."""
     book_dir, notebook_dir = REPO_ROOT / "book", REPO_ROOT / "notebooks"
     source = build_dir / "book_src"
     runs = build_dir / "runs"
@@ -345,23 +439,18 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
     for stem in unselected:  # unexecuted, so that links to them resolve; their own warnings are not this build's
         shutil.copyfile(notebook_dir / f"{stem}.ipynb", source / "notebooks" / f"{stem}.ipynb")
     cache = build_dir / CACHE_DIR
-    stats: list[tuple[str, float, bool]] = []
-    progress = tqdm(selected, desc=f"executing notebooks ({profile})", unit="notebook")
-    for stem in progress:
-        progress.set_postfix_str(stem)
-        seconds, reused = execute_cached(
-            notebook_dir / f"{stem}.ipynb",
-            source / "notebooks" / f"{stem}.ipynb",
-            {"profile": profile, "output_dir": portable(runs / stem)},
-            cwd=REPO_ROOT, cache=cache, name=stem, force=force,
-        )
-        stats.append((stem, seconds, reused))
-        tqdm.write(f"  {stem}: {'reused, ' if reused else ''}{seconds:.0f} s")
+    executions = [Execution(stem, notebook_dir / f"{stem}.ipynb", source / "notebooks" / f"{stem}.ipynb",
+                            {"profile": profile, "output_dir": portable(runs / stem)}) for stem in selected]
     if not only:
-        run_real_data(profile, runs, build_dir / "real_data_notebooks", real_data, cache, force, stats)
-        run_presets(profile, runs, build_dir / "real_data_notebooks", cache, force, stats)
+        variants = build_dir / "real_data_notebooks"
+        executions += real_data_executions(profile, runs, variants, real_data)[0]
+        executions += preset_executions(profile, runs, variants)
+    jobs = jobs or min(DEFAULT_JOBS, os.cpu_count() or 1)
+    start = time.perf_counter()
+    stats = run_executions(executions, cache, force, jobs)
+    wall_s = time.perf_counter() - start
     write_generated_pages(source, runs)
-    (source / "execution.md").write_text(execution_page(stats))
+    (source / "execution.md").write_text(execution_page(stats, wall_s, jobs))
     if not html:
         return source
     install_mathjax(source)
@@ -393,12 +482,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="execute only notebooks whose name starts with these prefixes")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks but skip the HTML build")
     parser.add_argument("--force", action="store_true", help="execute every chapter, even those unchanged")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help=f"notebooks executed at once (default: one per core, at most {DEFAULT_JOBS}); with more "
+                        "than one, each kernel uses one thread")
     parser.add_argument("--real-data", type=Path, default=DEFAULT_REAL_DATA,
                         help="folder of the real samples re-run by chapters 2 and 6 (default: ../shared/data)")
     args = parser.parse_args(argv)
     try:
         out = build(args.profile, args.build_dir, args.only, html=not args.no_html, real_data=args.real_data,
-                    force=args.force)
+                    force=args.force, jobs=args.jobs)
     except BookBuildError as error:
         print(f"book build failed: {error}", file=sys.stderr)
         return 1

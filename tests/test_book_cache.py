@@ -2,9 +2,11 @@
 its parameters, its data or its packages changed (or with --force)."""
 
 import json
+import time
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from sitsbench import book
 from sitsbench.records import write_run_record
@@ -60,8 +62,51 @@ def test_a_chapter_is_reused_until_something_it_depends_on_changes(tmp_path, mon
     assert run(data=data)[1] is False and run(data=data)[1] is True
     data.write_text("a\n2\n")
     assert run(data=data)[1] is False, "the data changed"
-    page = book.execution_page([("ch", 12.0, True), ("other", 30.0, False)])
+    page = book.execution_page([("ch", 12.0, True), ("other", 30.0, False)], wall_s=31.0, jobs=2)
     assert "| ch | 12 | reused |" in page and "| other | 30 | executed |" in page and "executed in this build: 30 s" in page
+    assert "31 s of wall time, 2 notebooks at a time" in page
+
+
+def test_executions_run_in_parallel_longest_first_with_one_thread_each(tmp_path, monkeypatch):
+    import os
+    import threading
+
+    running, peak, started, threads, lock = [0], [0], [], {}, threading.Lock()
+
+    def fake_execute(notebook, output, parameters, cwd):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            started.append(notebook.stem)
+            threads[notebook.stem] = os.environ.get("OMP_NUM_THREADS")
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        if notebook.stem == "bad":
+            raise book.BookBuildError("notebook bad.ipynb failed in cell 1")
+        write_run_record(Path(parameters["output_dir"]) / "record.json", name=notebook.stem, seed=0,
+                         parameters={}, metrics={})
+        output.write_text(notebook.read_text())
+        return {"a": 5.0, "b": 50.0, "c": 20.0}.get(notebook.stem, 1.0)
+
+    monkeypatch.setattr(book, "execute_notebook", fake_execute)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cache = tmp_path / "executed"
+
+    def executions(*names):
+        return [book.Execution(n, _notebook(tmp_path / f"{n}.ipynb", f"x = '{n}'"), tmp_path / "out" / f"{n}.ipynb",
+                               {"profile": "quick", "output_dir": str(tmp_path / "runs" / n)}) for n in names]
+
+    stats = book.run_executions(executions("a", "b", "c"), cache, jobs=2)
+    assert [row[0] for row in stats] == ["a", "b", "c"] and peak[0] == 2
+    assert set(threads.values()) == {"1"} and "OMP_NUM_THREADS" not in os.environ, "one thread each, restored"
+    started.clear()
+    book.run_executions(executions("a", "b", "c"), cache, force=True, jobs=1)
+    assert started == ["b", "c", "a"], "the longest of the last build first"
+    assert threads["a"] is None, "a single job keeps the machine's threads"
+    with pytest.raises(book.BookBuildError, match="bad.ipynb"):
+        book.run_executions(executions("bad", "a", "b", "c"), tmp_path / "other-cache", force=True, jobs=1)
+    assert started[-1] == "bad", "after the failure nothing else starts"
 
 
 def test_paths_handed_to_chapters_hold_no_path_of_the_build_machine():

@@ -31,6 +31,11 @@ def test_score_rows_follow_one_schema_and_bad_rows_name_the_field():
                      "unit": "parcel", "label_fraction": 0.1, "seed": seed, "metric": "oa", "value": 0.6 + seed,
                      "train_time_s": 2.0} for seed in (0, 1)]  # a None score is left out
     assert list(rows[0])[:8] == list(SCORE_FIELDS)
+    import pandas as pd
+
+    table = pd.DataFrame({"method": ["RF", "SimCLR"], "oa": [0.5, 0.6]}).assign(encoder=[None, "SimCLR"])
+    assert [row["encoder"] for row in score_rows(table, "d", ("oa",), columns={"encoder": "encoder"},
+                                                 method="x")] == [None, "SimCLR"]  # NaN in a table: no encoder
     with pytest.raises(ValueError, match="no column"):
         score_rows([{"oa": 0.5}], "d", ("oa",), columns={"seed": "seed"})
     with pytest.raises(ValueError, match="unknown score fields"):

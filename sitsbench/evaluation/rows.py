@@ -33,6 +33,9 @@ def score_rows(table: pd.DataFrame | Iterable[Mapping[str, Any]], dataset: str, 
         if missing:
             raise ValueError(f"the table has no column(s) {missing}; it has {sorted(record)}")
         fields = {**defaults, **fixed, **{field: record[column] for field, column in columns.items()}}
+        for field in ("encoder", "train_time_s"):  # optional: a table's missing value (None, NaN) means none
+            if fields.get(field) is not None and pd.isna(fields[field]):
+                fields[field] = None
         if fields.get("train_time_s") is None:
             fields.pop("train_time_s", None)
         for metric in metrics:

@@ -383,9 +383,11 @@ def _last_seconds(cache: Path, name: str) -> float:
 def run_executions(executions: list[Execution], cache: Path, force: bool = False,
                    jobs: int = 1) -> list[tuple[str, float, bool]]:
     """Execute (or reuse, see :func:`execute_cached`) every execution, ``jobs`` at a time, the longest of the last
-    build first; returns ``(name, seconds, reused)`` in the order given. The first failure is raised once the
+    build first (executions without one first, larger notebooks before smaller ones); returns ``(name, seconds, reused)`` in the order given. The first failure is raised once the
     executions already running have ended (those not started are cancelled)."""
-    order = sorted(executions, key=lambda e: -_last_seconds(cache, e.name))
+    # longest first: the last build's run time; a chapter never run here first, the larger notebooks (more cells,
+    # more work) before the smaller ones
+    order = sorted(executions, key=lambda e: (_last_seconds(cache, e.name), e.notebook.stat().st_size), reverse=True)
     results: dict[str, tuple[float, bool]] = {}
     progress = tqdm(total=len(executions), desc="executing notebooks", unit="notebook")
 

@@ -103,6 +103,11 @@ def test_executions_run_in_parallel_longest_first_with_one_thread_each(tmp_path,
     started.clear()
     book.run_executions(executions("a", "b", "c"), cache, force=True, jobs=1)
     assert started == ["b", "c", "a"], "the longest of the last build first"
+    started.clear()
+    fresh = executions("small", "big")
+    _notebook(tmp_path / "big.ipynb", "x = 'big'\n" + "y = 1\n" * 500)
+    book.run_executions(fresh, tmp_path / "fresh-cache", jobs=1)
+    assert started == ["big", "small"], "never run: the larger notebook first"
     assert threads["a"] is None, "a single job keeps the machine's threads"
     with pytest.raises(book.BookBuildError, match="bad.ipynb"):
         book.run_executions(executions("bad", "a", "b", "c"), tmp_path / "other-cache", force=True, jobs=1)

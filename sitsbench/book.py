@@ -344,15 +344,6 @@ def _variant(stem: str, name: str, dataset: str, data: Path | None, profile: str
                      {"profile": profile, "output_dir": portable(runs / REAL_RUNS / name), "dataset": dataset}, data)
 
 
-def run_real_data(profile: str, runs: Path, executed: Path, real_data: Path | None, cache: Path | None = None,
-                  force: bool = False, jobs: int = 1) -> list[str]:
-    """Execute :data:`REAL_DATA_RUNS` whose data is in ``real_data`` (reusing unchanged executions from ``cache``);
-    returns a line per skipped run."""
-    executions, skipped = real_data_executions(profile, runs, executed, real_data)
-    run_executions(executions, cache or executed / CACHE_DIR, force, jobs)
-    return skipped
-
-
 @contextmanager
 def _one_thread_per_kernel(enabled: bool) -> Iterator[None]:
     """Set :data:`THREAD_VARIABLES` to 1 for the kernels started inside (restored afterwards)."""
@@ -383,10 +374,9 @@ def _last_seconds(cache: Path, name: str) -> float:
 def run_executions(executions: list[Execution], cache: Path, force: bool = False,
                    jobs: int = 1) -> list[tuple[str, float, bool]]:
     """Execute (or reuse, see :func:`execute_cached`) every execution, ``jobs`` at a time, the longest of the last
-    build first (executions without one first, larger notebooks before smaller ones); returns ``(name, seconds, reused)`` in the order given. The first failure is raised once the
-    executions already running have ended (those not started are cancelled)."""
-    # longest first: the last build's run time; a chapter never run here first, the larger notebooks (more cells,
-    # more work) before the smaller ones
+    build first (those never run here before them, larger notebooks first: more cells, more work); returns
+    ``(name, seconds, reused)`` in the order given. The first failure is raised once the executions already
+    running have ended (no other starts)."""
     order = sorted(executions, key=lambda e: (_last_seconds(cache, e.name), e.notebook.stat().st_size), reverse=True)
     results: dict[str, tuple[float, bool]] = {}
     progress = tqdm(total=len(executions), desc="executing notebooks", unit="notebook")
@@ -409,7 +399,7 @@ def run_executions(executions: list[Execution], cache: Path, force: bool = False
 
     with _one_thread_per_kernel(jobs > 1), ThreadPoolExecutor(max(1, jobs)) as pool:
         futures = [pool.submit(execute, execution) for execution in order]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        _, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future in pending:
             future.cancel()
         wait(pending)

@@ -29,6 +29,8 @@ from sitsbench.atomic import write_text
 RECORD_VERSION = 1
 SCORE_FIELDS = ("dataset", "method", "encoder", "unit", "label_fraction", "seed", "metric", "value")
 """The fields of every score row, in order (``train_time_s`` may follow)."""
+SCORE_DEFAULTS = {"encoder": None, "unit": "pixel", "label_fraction": 1.0, "seed": 0}
+"""The value of a score field that a writer leaves out: no encoder, pixels, every label, seed 0."""
 SCORE_UNITS = ("pixel", "parcel", "sample", "patch", "point")
 """What one scored test item is: a pixel of a cube, a parcel, a labelled sample (a series of a sample set), a
 segmentation patch's pixels, a validation point of a map."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from sitsbench.records import SCORE_FIELDS, check_scores
+from sitsbench.records import SCORE_DEFAULTS, SCORE_FIELDS, check_scores
 
 
 def score_rows(table: pd.DataFrame | Iterable[Mapping[str, Any]], dataset: str, metrics: Sequence[str], *,
@@ -19,20 +19,19 @@ def score_rows(table: pd.DataFrame | Iterable[Mapping[str, Any]], dataset: str, 
     """One score row per row of ``table`` and metric of ``metrics`` (a column each; a missing or ``None`` value
     is skipped). ``columns`` maps a score field (``method``, ``encoder``, ``unit``, ``label_fraction``, ``seed``,
     ``train_time_s``) to the column that holds it; ``fixed`` gives a field one value for every row. A field given
-    neither way takes the default of :func:`sitsbench.records.score_row` (no encoder, pixels, every label, seed 0).
+    neither way takes its :data:`~sitsbench.records.SCORE_DEFAULTS` value (no encoder, pixels, every label, seed 0).
     """
     columns = dict(columns or {})
     unknown = sorted((set(columns) | set(fixed)) - set(SCORE_FIELDS) - {"train_time_s"})
     if unknown:
         raise ValueError(f"unknown score fields {unknown}; expected some of {SCORE_FIELDS} and train_time_s")
     records = table.to_dict("records") if isinstance(table, pd.DataFrame) else [dict(row) for row in table]
-    defaults = {"encoder": None, "unit": "pixel", "label_fraction": 1.0, "seed": 0}
     rows = []
     for record in records:
         missing = sorted(column for column in columns.values() if column not in record)
         if missing:
             raise ValueError(f"the table has no column(s) {missing}; it has {sorted(record)}")
-        fields = {**defaults, **fixed, **{field: record[column] for field, column in columns.items()}}
+        fields = {**SCORE_DEFAULTS, **fixed, **{field: record[column] for field, column in columns.items()}}
         for field in ("encoder", "train_time_s"):  # optional: a table's missing value (None, NaN) means none
             if fields.get(field) is not None and pd.isna(fields[field]):
                 fields[field] = None

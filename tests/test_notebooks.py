@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import papermill
 import pytest
 
@@ -85,19 +86,27 @@ def test_chapter_two_baselines_beat_the_majority_class(tmp_path):
 
 
 @pytest.mark.slow
-def test_performance_chapter_shows_linear_cost_and_flat_memory(tmp_path):
+def test_performance_chapter_records_every_measurement_and_flat_memory(tmp_path):
+    """Timings are compared in ``benchmarks/`` (same-run ratios), not here: a ratio of two timings depends on the
+    machine and its load (the cube path beat the raw memmap on a CI machine with parallel decompression). This
+    test checks that every measurement is recorded as a finite positive number and the traced memory, which does
+    not depend on the load."""
     out = tmp_path / "runs"
     execute_notebook(REPO / "notebooks" / "07_performance.ipynb", tmp_path / "out.ipynb",
                      {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
     metrics = json.loads((out / "record.json").read_text())["metrics"]
+    expected = {"dataset_read_s", "dataset_prepared_samples_per_s", "map_pixels_per_s", "map_time_ratio_last",
+                "map_pixel_ratio_last", "map_memory_ratio_last", "data_path_cube_over_memmap_time",
+                "ssl_epoch_time_vs_supervised_simclr", "ssl_epoch_time_vs_supervised_dino",
+                "str_extraction_speed_up_random_walk", "str_extraction_speed_up_hilbert"}
+    assert expected <= set(metrics)
+    assert {"train_samples_per_s_tempcnn", "train_samples_per_s_ltae"} <= set(metrics)
+    for name, value in metrics.items():
+        for number in np.ravel(value):
+            assert np.isfinite(number) and number > 0, name
+    assert metrics["ssl_epoch_time_vs_supervised_supervised"] == 1
     assert metrics["map_pixel_ratio_last"] == 16
-    assert metrics["map_time_ratio_last"] > 3  # cost grows with the pixels...
-    assert metrics["map_memory_ratio_last"] < 3  # ...while memory does not follow the x16 cube
-    assert metrics["data_path_cube_over_memmap_time"] > 1
-    assert metrics["train_samples_per_s_ltae"] > 0
-    assert metrics["ssl_epoch_time_vs_supervised_simclr"] > 1  # augmenting and encoding 2 views costs more
-    assert metrics["ssl_epoch_time_vs_supervised_dino"] > metrics["ssl_epoch_time_vs_supervised_simclr"]
-    assert metrics["str_extraction_speed_up_random_walk"] > 2  # vectorised STRs beat the per-pixel loop
+    assert metrics["map_memory_ratio_last"] < 3  # traced memory does not follow the x16 cube
 
 
 # --- chapters on real data (../shared/data), with only the dataset parameter --------------------------

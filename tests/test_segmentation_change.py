@@ -35,10 +35,10 @@ from sitsbench.evaluation.segmentation import (
     build_segmenter,
     plot_segmentation,
     segment,
-    segmentation_scores,
     segmentation_table,
     train_segmenter,
 )
+from sitsbench.metrics import classification_metrics
 from sitsbench.models import create_model
 from sitsbench.runtime import seed_everything
 
@@ -87,7 +87,7 @@ def test_segmentation_scores_match_a_numpy_reference_on_random_masks(ignore):
     y_true = rng.integers(min(ignore, 0), 5, size=(4, 16, 16))  # class 5 never in the reference
     y_pred = rng.integers(0, num_classes - 1, size=(4, 16, 16))  # nor in the prediction: IoU undefined
     y_pred[0, :4] = y_true[0, :4].clip(0)  # some agreement
-    scores = segmentation_scores(y_true, y_pred, num_classes, ignore_index=ignore)
+    scores = classification_metrics(y_true, y_pred, num_classes, ignore_index=ignore)
     miou, oa, ious = _reference_scores(y_true, y_pred, num_classes, ignore)
     assert scores["miou"] == pytest.approx(miou, abs=1e-12)
     assert scores["oa"] == pytest.approx(oa, abs=1e-12)
@@ -100,13 +100,13 @@ def test_segmentation_scores_match_a_numpy_reference_on_random_masks(ignore):
 def test_segmentation_scores_on_a_hand_computed_map():
     y_true = np.array([[0, 0, 1], [1, -1, 2]])
     y_pred = np.array([[0, 1, 1], [1, 2, 0]])
-    scores = segmentation_scores(y_true, y_pred, 3, class_names=["a", "b", "c"])
+    scores = classification_metrics(y_true, y_pred, 3, class_names=["a", "b", "c"])
     # a: TP 1, FP 1 (pixel of c), FN 1 -> 1/3; b: TP 2, FP 1 -> 2/3; c: TP 0 -> 0. The ignored pixel counts nowhere.
     assert scores["iou_per_class"] == pytest.approx({"a": 1 / 3, "b": 2 / 3, "c": 0.0})
     assert scores["miou"] == pytest.approx(1 / 3)
     assert scores["oa"] == pytest.approx(3 / 5)
     with pytest.raises(ValueError, match="class_names has 2 names"):
-        segmentation_scores(y_true, y_pred, 3, class_names=["a", "b"])
+        classification_metrics(y_true, y_pred, 3, class_names=["a", "b"])
 
 
 def test_pixel_encoder_segmenter_applies_the_encoder_to_every_pixel():
@@ -178,9 +178,9 @@ def test_segmentation_end_to_end_learns_and_plots(seg_cube):
     assert run.losses[-1] < 0.6 * run.losses[0]
     # majority-class baseline: the most frequent training class everywhere
     majority = np.bincount(run.test.labels[run.test.labels >= 0]).argmax()
-    baseline = segmentation_scores(run.y_true, np.full_like(run.y_true, majority), 10)
+    baseline = classification_metrics(run.y_true, np.full_like(run.y_true, majority), 10)
     assert scores["miou"] > baseline["miou"] + 0.15 and scores["oa"] > baseline["oa"] + 0.1
-    assert scores["miou"] == pytest.approx(segmentation_scores(run.y_true, run.y_pred, 10)["miou"])
+    assert scores["miou"] == pytest.approx(classification_metrics(run.y_true, run.y_pred, 10)["miou"])
     model = run.model
     assert model.feature_std.min() > 0 and not torch.equal(model.feature_mean, torch.zeros_like(model.feature_mean))
     fig = plot_segmentation(run, seg_cube, n_patches=3)
@@ -193,7 +193,7 @@ def test_utae_from_scratch_on_a_fraction_of_the_patches(seg_cube):
     few = segment(seg_cube, "utae", patch_size=16, label_fraction=0.3, seed=1, config=config)
     assert 0 < few.scores["n_train_patches"] < 11  # 11 training patches in all on this cube
     assert few.losses[-1] < few.losses[0]
-    assert few.scores["miou"] == pytest.approx(segmentation_scores(few.y_true, few.y_pred, 10)["miou"])
+    assert few.scores["miou"] == pytest.approx(classification_metrics(few.y_true, few.y_pred, 10)["miou"])
 
 
 def test_segmentation_table_has_one_row_per_method_fraction_and_seed(seg_cube):

@@ -5,7 +5,7 @@ import torch
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import ParcelSeriesDataset, PatchDataset, PixelSeriesDataset, pad_collate
 from sitsbench.data.normalize import BandStats
-from sitsbench.data.splits import SPLITS, parcel_table, split_mask, split_parcels
+from sitsbench.data.splits import SPLITS, parcel_table, split_mask, split_parcels, subsample
 
 
 @pytest.mark.parametrize("by", ["parcel", "block"])
@@ -59,6 +59,26 @@ def test_pixel_dataset_items_match_the_cube(toy_cube):
     np.testing.assert_allclose(item["x"].numpy(), (raw - stats.mean) / stats.std, rtol=1e-5, atol=1e-5)
     assert item["y"] == toy_cube["class"].values[row, col]
     assert split_mask(split, "test")[dataset.rows, dataset.cols].all()
+
+
+def test_subsample_is_a_sorted_seeded_sample_and_keeps_everything_under_the_limit():
+    np.testing.assert_array_equal(subsample(5, None, 0), np.arange(5))
+    np.testing.assert_array_equal(subsample(5, 5, 3), np.arange(5))
+    picked = subsample(1000, 100, seed=7)
+    assert picked.size == 100 and np.unique(picked).size == 100 and (np.diff(picked) > 0).all()
+    assert picked.min() >= 0 and picked.max() < 1000
+    np.testing.assert_array_equal(picked, subsample(1000, 100, seed=7))
+    assert not np.array_equal(picked, subsample(1000, 100, seed=8))
+
+
+def test_pixel_dataset_caps_its_pixels_with_a_seeded_sample(toy_cube):
+    split = split_parcels(toy_cube, seed=0)
+    full = PixelSeriesDataset(toy_cube, split, "train")
+    capped = PixelSeriesDataset(toy_cube, split, "train", max_pixels=50, seed=1)
+    assert len(capped) == 50 < len(full)
+    positions = subsample(len(full), 50, 1)
+    np.testing.assert_array_equal(capped.rows, full.rows[positions])
+    np.testing.assert_array_equal(capped.x, full.x[positions])
 
 
 def test_parcel_dataset_keeps_parcels_within_their_split(toy_cube):

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from sitsbench.data import cube as C
 from sitsbench.data.normalize import BandStats
-from sitsbench.data.splits import split_mask
+from sitsbench.data.splits import split_mask, subsample
 from sitsbench.data.timeops import day_of_year, interpolate_series, relative_days
 
 FILL_MODES = ("linear", "none")
@@ -101,9 +101,8 @@ class PixelSeriesDataset(SeriesItems):
         seed: int = 0,
     ):
         rows, cols = np.nonzero(split_mask(split, subset))
-        if max_pixels is not None and rows.size > max_pixels:
-            keep = np.sort(np.random.default_rng(seed).choice(rows.size, max_pixels, replace=False))
-            rows, cols = rows[keep], cols[keep]
+        keep = subsample(rows.size, max_pixels, seed)
+        rows, cols = rows[keep], cols[keep]
         self.rows, self.cols = rows, cols
         self.x, self.mask = pixel_series(cube, rows, cols, stats, fill)
         self.y = np.asarray(cube[C.CLASS].values[rows, cols], dtype=np.int64)
@@ -135,8 +134,7 @@ class SampleSeriesDataset(SeriesItems):
         if fill not in FILL_MODES:
             raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}")
         index = np.flatnonzero(S.subset_mask(split, subset))
-        if max_pixels is not None and index.size > max_pixels:
-            index = np.sort(np.random.default_rng(seed).choice(index, max_pixels, replace=False))
+        index = index[subsample(index.size, max_pixels, seed)]
         self.index = index
         chosen = samples.isel({S.SAMPLE: index})
         values = S.fill_gaps(chosen) if fill == "linear" else np.nan_to_num(chosen[S.VALUES].values, nan=0.0)

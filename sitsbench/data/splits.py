@@ -25,6 +25,14 @@ def allocate(n_items: int, fractions: np.ndarray) -> np.ndarray:
     return counts
 
 
+def subsample(count: int, limit: int | None, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded sample of at most ``limit`` of ``count`` items (all of them when ``limit`` is
+    None or not smaller): the one way a dataset, an encoder input or a change task caps its pixels or samples."""
+    if limit is None or count <= limit:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))
+
+
 def parcel_table(cube: xr.Dataset) -> dict[str, np.ndarray]:
     """Per-parcel ids, majority class, pixel count and centroid (row, col); parcels with id 0 excluded."""
     parcels = np.asarray(cube[C.PARCEL].values).ravel()

@@ -17,6 +17,7 @@ from sitsbench.data import cube as C
 from sitsbench.data import samples as S
 from sitsbench.data.datasets import SampleSeriesDataset, pixel_series
 from sitsbench.data.normalize import BandStats
+from sitsbench.data.splits import subsample
 from sitsbench.data.timeops import day_of_year
 
 
@@ -45,9 +46,8 @@ class UnlabeledPixelDataset(Dataset):
         if where.shape != shape:
             raise ValueError(f"where has shape {where.shape}, expected the cube's (y, x) = {shape}")
         rows, cols = np.nonzero(where)
-        if max_pixels is not None and rows.size > max_pixels:
-            keep = np.sort(np.random.default_rng(seed).choice(rows.size, max_pixels, replace=False))
-            rows, cols = rows[keep], cols[keep]
+        keep = subsample(rows.size, max_pixels, seed)
+        rows, cols = rows[keep], cols[keep]
         self.stats = stats if stats is not None else BandStats.from_cube(cube, where)
         self.x, self.mask = pixel_series(cube, rows, cols, self.stats)
         self.doy = day_of_year(cube[C.TIME].values).astype(np.int64)  # (T,): shared by every pixel
@@ -55,8 +55,7 @@ class UnlabeledPixelDataset(Dataset):
     def _from_samples(self, samples: xr.Dataset, where, stats, max_pixels, seed) -> None:
         where = np.ones(samples.sizes[S.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
         index = np.flatnonzero(where)
-        if max_pixels is not None and index.size > max_pixels:
-            index = np.sort(np.random.default_rng(seed).choice(index, max_pixels, replace=False))
+        index = index[subsample(index.size, max_pixels, seed)]
         self.stats = stats if stats is not None else BandStats.from_samples(samples, where)
         split = np.where(np.isin(np.arange(samples.sizes[S.SAMPLE]), index), 0, -1)
         data = SampleSeriesDataset(samples, split, "train", self.stats)

@@ -13,7 +13,7 @@ from sitsbench.data import cube as C
 from sitsbench.data.datasets import pixel_series
 from sitsbench.data.indices import ndvi_values
 from sitsbench.data.normalize import BandStats
-from sitsbench.data.splits import split_mask, split_parcels
+from sitsbench.data.splits import split_mask, split_parcels, subsample
 
 CHANGE_DATE = "change_date"
 AMBIGUOUS = -1
@@ -77,9 +77,8 @@ def change_pixels(cube: xr.Dataset, where: np.ndarray, stats: BandStats, max_pix
                   seed: int) -> ChangePixels:
     """The pixels of ``where`` (at most ``max_pixels``, a seeded sample) with their series and change truth."""
     rows, cols = np.nonzero(where)
-    if max_pixels is not None and rows.size > max_pixels:
-        keep = np.sort(np.random.default_rng(seed).choice(rows.size, max_pixels, replace=False))
-        rows, cols = rows[keep], cols[keep]
+    keep = subsample(rows.size, max_pixels, seed)
+    rows, cols = rows[keep], cols[keep]
     raw, _ = pixel_series(cube, rows, cols, None)
     changed, day = change_targets(cube)
     return ChangePixels(rows, cols, np.asarray(cube[C.PARCEL].values[rows, cols], dtype=np.int64),

@@ -1,6 +1,6 @@
 """Semantic segmentation of patches cut from the cube: metrics, three protocols, and a figure.
 
-Modules: :mod:`.protocol` (scores, configuration, training, the protocols), :mod:`.patches` (majority classes,
+Modules: :mod:`.protocol` (configuration, training, the protocols), :mod:`.patches` (majority classes,
 embedded patches), :mod:`.figure` (the figure); the network of the ``frozen`` / ``finetune`` protocols is
 :class:`sitsbench.models.pixel_segmenter.PixelEncoderSegmenter`.
 
@@ -23,7 +23,7 @@ The decoder is either ``"linear"`` (a 1x1 convolution: each pixel is classified 
 the pixel encoder cannot do; GroupNorm, as in U-TAE, behaves the same in training and inference even after a few
 steps on a handful of patches, which batch-norm running statistics do not).
 
-**Metrics** (all from one confusion matrix, :mod:`sitsbench.metrics`): overall accuracy, intersection over union
+**Metrics** (all from one confusion matrix, :func:`sitsbench.metrics.classification_metrics`): overall accuracy, intersection over union
 per class ``TP / (TP + FP + FN)`` and its mean (mIoU, over the classes present in the reference or the
 prediction). Pixels whose reference equals ``ignore_index`` (unlabelled, other splits) are left out everywhere.
 
@@ -50,7 +50,6 @@ from sitsbench.evaluation.segmentation.protocol import (
     predict_patches,
     run_segmentation,
     segment,
-    segmentation_scores,
     segmentation_table,
     train_segmenter,
 )
@@ -70,7 +69,6 @@ __all__ = [
     "predict_patches",
     "run_segmentation",
     "segment",
-    "segmentation_scores",
     "segmentation_table",
     "train_segmenter",
 ]

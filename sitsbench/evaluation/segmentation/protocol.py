@@ -21,7 +21,7 @@ from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.evaluation.label_fraction import stratified_fraction
 from sitsbench.evaluation.segmentation.patches import EmbeddedPatches, patch_majority
-from sitsbench.metrics import IGNORE_INDEX, classification_metrics
+from sitsbench.metrics import classification_metrics
 from sitsbench.models.base import SITSClassifier
 from sitsbench.models.pixel_segmenter import DecoderOnly, PixelEncoderSegmenter
 from sitsbench.models.registry import create_model
@@ -29,20 +29,6 @@ from sitsbench.runtime import resolve_device, seed_everything
 from sitsbench.training.engine import Supervised, TrainConfig, fit
 
 METHODS = ("utae", "frozen", "finetune")
-
-
-def segmentation_scores(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    num_classes: int,
-    class_names: Sequence[str] | None = None,
-    ignore_index: int = IGNORE_INDEX,
-) -> dict:
-    """``miou``, ``oa``, ``iou_per_class`` (``{name: IoU}``, None for classes absent from reference and prediction),
-    ``confusion_matrix`` and ``n`` (scored pixels) of label maps of any shape; pixels with
-    ``y_true == ignore_index`` are dropped."""
-    metrics = classification_metrics(y_true, y_pred, num_classes, class_names, ignore_index)
-    return {key: metrics[key] for key in ("miou", "oa", "iou_per_class", "confusion_matrix", "n")}
 
 
 @dataclass
@@ -153,7 +139,7 @@ def segment(
         "method": method,
         "label_fraction": float(label_fraction),
         "seed": int(seed),
-        **segmentation_scores(y_true, y_pred, len(names), names),
+        **classification_metrics(y_true, y_pred, len(names), names),
         "n_train_patches": int(kept.size),
         "n_test_patches": len(test),
         "train_time_s": train_time,
@@ -165,8 +151,9 @@ def segment(
 def run_segmentation(cube: xr.Dataset, method: str = "utae", encoder: SITSClassifier | None = None,
                      label_fraction: float = 1.0, seed: int = 0, patch_size: int = 16,
                      config: SegmentationConfig | None = None, **kwargs) -> dict:
-    """The ``scores`` dict of :func:`segment`: ``miou``, ``oa``, ``iou_per_class``, ``confusion_matrix``, ``n``,
-    patch counts, training time and the run's settings."""
+    """The ``scores`` dict of :func:`segment`: the pixel scores of :func:`sitsbench.metrics.classification_metrics`
+    (``miou``, ``oa``, ``macro_f1``, ``iou_per_class``, ``confusion_matrix``, ``n``, ...), patch counts, training
+    time and the run's settings."""
     return segment(cube, method, encoder, label_fraction, seed, patch_size, config, **kwargs).scores
 
 

@@ -211,25 +211,6 @@ def test_short_training_on_planes_beats_chance_on_an_easy_case():
     assert (proba.argmax(axis=1) == y_true).mean() >= 5 / 6
 
 
-def test_interpolate_pixels_matches_np_interp_per_pixel_and_band():
-    from sitsbench.planes.extract import interpolate_pixels
-
-    rng = RNG(5)
-    days = np.cumsum(rng.integers(3, 12, 15)).astype(float)
-    values = rng.random((15, 2, 40)).astype(np.float32)
-    valid = rng.random((15, 40)) > 0.5
-    valid[:, 0] = False  # never clear
-    valid[:, 1] = False
-    valid[7, 1] = True  # a single clear date
-    target = np.linspace(days[0] - 5, days[-1] + 5, 21)
-    out = interpolate_pixels(values, valid, days, target)
-    assert out.shape == (21, 2, 40) and np.isnan(out[:, :, 0]).all()
-    for p in range(1, 40):
-        for b in range(2):
-            expected = np.interp(target, days[valid[:, p]], values[valid[:, p], b, p])
-            np.testing.assert_allclose(out[:, b, p], expected, rtol=1e-5, atol=1e-6)
-
-
 def test_local_checkpoint_loads_matching_weights_and_skips_the_rest(tmp_path):
     torch.manual_seed(0)
     donor = create_model("plane_resnet18", in_channels=3, num_classes=5)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +30,30 @@ def test_interpolation_matches_numpy_interp_per_series(seed):
         keep = valid[:, column]
         if keep.any():
             np.testing.assert_allclose(out[:, column], np.interp(t, t[keep], values[keep, column]), rtol=1e-5, atol=1e-6)
+
+
+def test_interpolation_of_bands_sharing_a_mask_onto_other_dates_matches_numpy_interp():
+    rng = np.random.default_rng(5)
+    days = np.cumsum(rng.integers(3, 12, 15)).astype(float)
+    values = rng.random((15, 40, 2)).astype(np.float32)  # (T, N, C): the bands of a series share its mask
+    valid = rng.random((15, 40)) > 0.5
+    valid[:, 0] = False  # never clear
+    valid[:, 1] = False
+    valid[7, 1] = True  # a single clear date
+    target = np.linspace(days[0] - 5, days[-1] + 5, 21)  # beyond both ends, between and on source dates
+    out = interpolate_series(values, valid, days, target)
+    assert out.shape == (21, 40, 2) and out.dtype == np.float32 and np.isnan(out[:, 0]).all()
+    np.testing.assert_array_equal(out[:, 1], np.broadcast_to(values[7, 1], (21, 2)))
+    for p in range(1, 40):
+        for b in range(2):
+            expected = np.interp(target, days[valid[:, p]], values[valid[:, p], p, b])
+            np.testing.assert_allclose(out[:, p, b], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(interpolate_series(values[:, :, 1], valid, days, target), out[:, :, 1])
+
+
+def test_interpolation_names_the_shapes_that_do_not_agree():
+    with pytest.raises(ValueError, match=r"values \(4, 3\), valid \(4, 2\) and t_src \(4,\) do not agree"):
+        interpolate_series(np.zeros((4, 3)), np.ones((4, 2), bool), np.arange(4.0), np.arange(4.0))
 
 
 def test_gap_fill_replaces_masked_dates_and_keeps_clear_ones(toy_cube):

@@ -48,10 +48,8 @@ def linear_fill(x: np.ndarray, mask: np.ndarray, days: np.ndarray) -> np.ndarray
             members = np.flatnonzero(inverse.ravel() == k)
             out[members] = linear_fill(x[members], np.asarray(mask)[members], row)
         return out
-    n_series, n_time, n_band = x.shape
-    values = np.asarray(x, dtype=np.float32).transpose(1, 0, 2).reshape(n_time, -1)
-    valid = np.repeat(np.asarray(mask, dtype=bool).T, n_band, axis=1)
-    filled = interpolate_series(values, valid, days, days).reshape(n_time, n_series, n_band).transpose(1, 0, 2)
+    values = np.asarray(x, dtype=np.float32).transpose(1, 0, 2)  # (T, N, C)
+    filled = interpolate_series(values, np.asarray(mask, dtype=bool).T, days, days).transpose(1, 0, 2)
     return np.nan_to_num(filled, nan=0.0)
 
 

@@ -35,15 +35,12 @@ def pixel_series(
     """Series of the pixels ``(rows, cols)``: values ``(N, T, C)`` float32 and clear mask ``(N, T)``."""
     if fill not in FILL_MODES:
         raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}")
-    values = np.asarray(cube[C.REFLECTANCE].values[:, :, rows, cols], dtype=np.float32)  # (T, C, N)
+    values = np.asarray(cube[C.REFLECTANCE].values[:, :, rows, cols], dtype=np.float32).transpose(0, 2, 1)  # (T, N, C)
     valid = np.asarray(cube[C.VALID].values[:, rows, cols])  # (T, N)
-    n_time, n_band, n_pixels = values.shape
     if fill == "linear":
         days = relative_days(cube[C.TIME].values).astype(float)
-        flat_valid = np.repeat(valid[:, None, :], n_band, axis=1).reshape(n_time, -1)
-        values = interpolate_series(values.reshape(n_time, -1), flat_valid, days, days).reshape(values.shape)
-        values = np.nan_to_num(values, nan=0.0)
-    series = values.transpose(2, 0, 1)
+        values = np.nan_to_num(interpolate_series(values, valid, days, days), nan=0.0)
+    series = values.transpose(1, 0, 2)
     if stats is not None:
         series = stats.standardize(series, band_axis=-1)
     return np.ascontiguousarray(series, dtype=np.float32), np.ascontiguousarray(valid.T)

@@ -243,7 +243,7 @@ def fill_gaps(samples: xr.Dataset) -> np.ndarray:
     valid = np.asarray(samples[VALID].values)
     dates = samples[DATE].values
     out = np.zeros_like(values)
-    n, t, c = values.shape
+    n = values.shape[0]
     day = dates.astype("datetime64[D]").astype(np.float64)
     day[np.isnat(dates)] = np.inf  # padding sorts after every real date and is never clear
     rows_by_dates: dict[bytes, list[int]] = {}
@@ -253,9 +253,8 @@ def fill_gaps(samples: xr.Dataset) -> np.ndarray:
         rows = np.asarray(rows)
         real = np.isfinite(day[rows[0]])
         days = day[rows[0]][real]
-        block = values[rows][:, real].transpose(1, 0, 2).reshape(real.sum(), -1)  # (T', N*C)
-        mask = np.repeat(valid[rows][:, real].T[:, :, None], c, axis=2).reshape(real.sum(), -1)
-        filled = interpolate_series(block, mask, days, days).reshape(real.sum(), rows.size, c).transpose(1, 0, 2)
+        block = values[rows][:, real].transpose(1, 0, 2)  # (T', N, C)
+        filled = interpolate_series(block, valid[rows][:, real].T, days, days).transpose(1, 0, 2)
         out[np.ix_(rows, np.flatnonzero(real))] = np.nan_to_num(filled, nan=0.0)
     return out
 

@@ -26,30 +26,40 @@ def relative_days(times: np.ndarray | xr.DataArray, origin: str | np.datetime64 
 
 
 def interpolate_series(values: np.ndarray, valid: np.ndarray, t_src: np.ndarray, t_dst: np.ndarray) -> np.ndarray:
-    """Interpolate many series at once: ``values`` (T, N) valid ``(T, N)`` sampled at ``t_src`` -> ``(T', N)``.
+    """Linear interpolation in time of the clear observations of many series at once, as ``np.interp`` per series
+    and band: ``values`` ``(T, N)`` or ``(T, N, C)`` (C bands sharing one mask) sampled at the strictly increasing
+    ``t_src`` ``(T,)``, clear mask ``valid`` ``(T, N)`` -> float32 ``(T', N)`` or ``(T', N, C)`` at ``t_dst``.
 
-    Vectorised over series that share the same validity pattern, which is most of them under real cloud masks.
+    Dates before the first (after the last) clear observation take its value; a series never clear is NaN. The
+    clear neighbours of every target date are found for all series together with running maxima/minima of the
+    clear-date indices, so the cost does not depend on how many cloud patterns there are (real cloud masks give
+    almost every pixel its own).
     """
     values = np.asarray(values, dtype=np.float32)
     valid = np.asarray(valid, dtype=bool)
     t_src = np.asarray(t_src, dtype=np.float64)
     t_dst = np.asarray(t_dst, dtype=np.float64)
-    out = np.full((t_dst.size, values.shape[1]), np.nan, dtype=np.float32)
-    patterns, inverse = np.unique(valid.T, axis=0, return_inverse=True)
-    for index, pattern in enumerate(patterns):
-        if not pattern.any():
-            continue
-        columns = np.flatnonzero(inverse.ravel() == index)
-        ts = t_src[pattern]
-        position = np.clip(np.searchsorted(ts, t_dst), 1, max(1, ts.size - 1))
-        if ts.size == 1:
-            out[:, columns] = values[pattern][0][None, columns]
-            continue
-        left, right = ts[position - 1], ts[position]
-        weight = np.clip((t_dst - left) / (right - left), 0.0, 1.0)[:, None]
-        selected = values[pattern][:, columns]
-        out[:, columns] = (1 - weight) * selected[position - 1] + weight * selected[position]
-    return out
+    if values.shape[:2] != valid.shape or t_src.shape != valid.shape[:1]:
+        raise ValueError(f"values {values.shape}, valid {valid.shape} and t_src {t_src.shape} do not agree: "
+                         "expected (T, N[, C]), (T, N) and (T,)")
+    series = values if values.ndim == 3 else values[..., None]
+    n_time, n_series = valid.shape
+    index = np.arange(n_time)[:, None]
+    last_clear = np.maximum.accumulate(np.where(valid, index, -1), axis=0)  # (T, N): last clear date <= each date
+    next_clear = np.minimum.accumulate(np.where(valid, index, n_time)[::-1], axis=0)[::-1]
+    before = np.searchsorted(t_src, t_dst, side="right") - 1  # last source date <= target
+    after = np.searchsorted(t_src, t_dst, side="left")  # first source date >= target
+    left = np.where(before[:, None] >= 0, last_clear[np.clip(before, 0, None)], -1)  # (T', N)
+    right = np.where(after[:, None] < n_time, next_clear[np.clip(after, None, n_time - 1)], n_time)
+    has_left, has_right = left >= 0, right < n_time
+    left, right = np.where(has_left, left, right), np.where(has_right, right, left)
+    left, right = np.clip(left, 0, n_time - 1), np.clip(right, 0, n_time - 1)
+    span = t_src[right] - t_src[left]
+    weight = np.where(span > 0, (t_dst[:, None] - t_src[left]) / np.where(span > 0, span, 1.0), 0.0)[..., None]
+    columns = np.arange(n_series)
+    out = ((1 - weight) * series[left, columns] + weight * series[right, columns]).astype(np.float32)
+    out[~(has_left | has_right)] = np.nan
+    return out if values.ndim == 3 else out[..., 0]
 
 
 def _series_days(cube: xr.Dataset) -> np.ndarray:
@@ -66,9 +76,7 @@ def gap_fill(cube: xr.Dataset) -> xr.Dataset:
     n_time, n_band, height, width = reflectance.shape
     values = np.asarray(reflectance.values).transpose(0, 2, 3, 1).reshape(n_time, -1, n_band)
     valid = np.asarray(cube[C.VALID].values).reshape(n_time, -1)
-    days = _series_days(cube)
-    valid_per_band = np.repeat(valid[:, :, None], n_band, axis=2).reshape(n_time, -1)
-    filled = interpolate_series(values.reshape(n_time, -1), valid_per_band, days, days)
+    filled = interpolate_series(values, valid, _series_days(cube), _series_days(cube))
     filled = filled.reshape(n_time, height, width, n_band).transpose(0, 3, 1, 2)
     return cube.assign({C.REFLECTANCE: (reflectance.dims, filled)})
 
@@ -85,12 +93,11 @@ def resample_time(cube: xr.Dataset, step_days: int = 10, start=None, end=None) -
     grid = np.arange(first, last + np.timedelta64(1, "D"), np.timedelta64(step_days, "D"))
     reflectance = cube[C.REFLECTANCE]
     n_time, n_band, height, width = reflectance.shape
-    values = np.asarray(reflectance.values).transpose(0, 2, 3, 1).reshape(n_time, -1)
+    values = np.asarray(reflectance.values).transpose(0, 2, 3, 1).reshape(n_time, -1, n_band)
     valid = np.asarray(cube[C.VALID].values).reshape(n_time, -1)
-    valid_per_band = np.repeat(valid[:, :, None], n_band, axis=2).reshape(n_time, -1)
     t_src = relative_days(cube[C.TIME].values, first).astype(float)
     t_dst = relative_days(grid, first).astype(float)
-    resampled = interpolate_series(values, valid_per_band, t_src, t_dst)
+    resampled = interpolate_series(values, valid, t_src, t_dst)
     resampled = resampled.reshape(grid.size, height, width, n_band).transpose(0, 3, 1, 2)
     observed = np.isfinite(resampled).all(axis=1)
     labels = cube.drop_vars([C.REFLECTANCE, C.VALID, C.BACKSCATTER, C.TIME_S1, C.BAND_S1], errors="ignore")

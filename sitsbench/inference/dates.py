@@ -105,11 +105,9 @@ class DatePlan:
         """``values`` ``(N, T, C)`` and ``valid`` ``(N, T)`` on the source dates -> gap-filled ``(N, T', C)`` float32
         (0 where a series has no clear observation) and the clear mask ``(N, T')`` of the targets (the nearest
         source date is clear and within the tolerance)."""
-        n, t, c = values.shape
-        flat = np.asarray(values, dtype=np.float32).transpose(1, 0, 2).reshape(t, n * c)
-        flat_valid = np.repeat(np.asarray(valid, dtype=bool).T[:, :, None], c, axis=2).reshape(t, n * c)
-        filled = interpolate_series(flat, flat_valid, self.source_days, self.target_days)
-        filled = np.nan_to_num(filled.reshape(self.target_days.size, n, c).transpose(1, 0, 2), nan=0.0)
+        series = np.asarray(values, dtype=np.float32).transpose(1, 0, 2)  # (T, N, C)
+        filled = interpolate_series(series, np.asarray(valid, dtype=bool).T, self.source_days, self.target_days)
+        filled = np.nan_to_num(filled.transpose(1, 0, 2), nan=0.0)
         close = np.abs(self.source_days[self.nearest] - self.target_days) <= self.tolerance
         mask = np.asarray(valid, dtype=bool)[:, self.nearest] & close[None, :]
         return np.ascontiguousarray(filled, dtype=np.float32), mask

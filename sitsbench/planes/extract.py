@@ -24,7 +24,7 @@ import xarray as xr
 
 from sitsbench.data import cube as C
 from sitsbench.data.normalize import BandStats
-from sitsbench.data.timeops import relative_days
+from sitsbench.data.timeops import interpolate_series, relative_days
 from sitsbench.planes import curves as K
 
 
@@ -93,34 +93,6 @@ class _Source:
         )
 
 
-def interpolate_pixels(values: np.ndarray, valid: np.ndarray, days: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Linear interpolation in time of every pixel's clear observations: ``values`` ``(T, C, P)``, ``valid``
-    ``(T, P)``, source ``days`` ``(T,)`` -> ``(len(target), C, P)``, as ``np.interp`` per pixel and band
-    (constant beyond the first/last clear date, NaN for a pixel never clear).
-
-    The clear neighbours of every target date are found for all pixels at once with running maxima/minima
-    of the clear-date indices, so the cost does not depend on how many cloud patterns the parcel has.
-    """
-    n_time, n_pix = valid.shape
-    index = np.arange(n_time)[:, None]
-    last_clear = np.maximum.accumulate(np.where(valid, index, -1), axis=0)  # (T, P)
-    next_clear = np.minimum.accumulate(np.where(valid, index, n_time)[::-1], axis=0)[::-1]
-    before = np.searchsorted(days, target, side="right") - 1  # last source date <= t
-    after = np.searchsorted(days, target, side="left")  # first source date >= t
-    left = np.where(before[:, None] >= 0, last_clear[np.clip(before, 0, None)], -1)  # (H, P)
-    right = np.where(after[:, None] < n_time, next_clear[np.clip(after, None, n_time - 1)], n_time)
-    has_left, has_right = left >= 0, right < n_time
-    left, right = np.where(has_left, left, right), np.where(has_right, right, left)
-    left, right = np.clip(left, 0, n_time - 1), np.clip(right, 0, n_time - 1)
-    span = days[right] - days[left]
-    weight = np.where(span > 0, (target[:, None] - days[left]) / np.where(span > 0, span, 1.0), 0.0)
-    by_pixel = values.transpose(0, 2, 1)  # (T, P, C)
-    pixels = np.arange(n_pix)
-    out = (1 - weight)[..., None] * by_pixel[left, pixels] + weight[..., None] * by_pixel[right, pixels]
-    out[~(has_left | has_right)] = np.nan
-    return out.transpose(0, 2, 1).astype(np.float32)
-
-
 def _parcel_grid(
     source: _Source, box: tuple[int, int, int, int], parcel_id: int, height: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +104,7 @@ def _parcel_grid(
     valid = np.asarray(source.valid[:, r0:r1, c0:c1])[:, rows, cols]  # (T, P)
     days = source.days
     target = days if height is None else np.linspace(days[0], days[-1], height)
-    series = interpolate_pixels(values, valid, days, target)
+    series = interpolate_series(values.transpose(0, 2, 1), valid, days, target).transpose(0, 2, 1)  # (H, C, P)
     if source.stats is not None:
         series = source.stats.percentile_scale(series, band_axis=1)
     grid = np.zeros((len(target), values.shape[1], *mask.shape), dtype=np.float32)

@@ -67,6 +67,11 @@ class LoadedDataset:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def labelled(self) -> xr.Dataset:
+        """The labelled data the chapters train on: the samples when there are any, else the cube."""
+        return self.samples if self.samples is not None else self.cube
+
+    @property
     def kind(self) -> str:
         return "+".join(k for k, v in (("cube", self.cube), ("samples", self.samples)) if v is not None)
 

@@ -7,26 +7,33 @@ the value of the chosen profile: ``quick`` runs in CI in minutes on a CPU, ``ful
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 PROFILES = ("quick", "full")
 
 
-def resolve_profile(profile: str, quick: dict[str, Any], full: dict[str, Any], **explicit: Any) -> dict[str, Any]:
-    """Merge profile defaults with explicitly set parameters (those that are not ``None``).
+def resolve_profile(profile: str, quick: dict[str, Any], full: dict[str, Any],
+                    parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The knobs of ``profile``: its defaults, overridden by the knobs set (not ``None``) in ``parameters``.
 
-    >>> resolve_profile("quick", {"epochs": 2}, {"epochs": 50}, epochs=None)
+    A chapter passes its namespace (``parameters=globals()``), so that each knob is written once, in the
+    ``parameters`` cell; every knob of the profiles must be there.
+
+    >>> resolve_profile("quick", {"epochs": 2}, {"epochs": 50}, {"epochs": None, "seed": 0})
     {'epochs': 2}
     """
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
     if set(quick) != set(full):
         raise ValueError(f"quick and full profiles must set the same knobs: {sorted(set(quick) ^ set(full))}")
-    unknown = set(explicit) - set(quick)
-    if unknown:
-        raise ValueError(f"parameters {sorted(unknown)} are not knobs of this notebook's profiles")
+    missing = sorted(set(quick) - set(parameters))
+    if missing:
+        raise ValueError(f"knobs {missing} of the profiles are not parameters: add them to the parameters cell "
+                         "(None takes the profile's value)")
     chosen = dict(quick if profile == "quick" else full)
-    for key, value in explicit.items():
+    for key in chosen:
+        value = parameters[key]
         if value is None:
             continue
         default = chosen[key]

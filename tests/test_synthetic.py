@@ -35,7 +35,7 @@ def test_dates_are_irregular_on_the_revisit_grids(default_cube):
 
 def test_mask_matches_the_injected_clouds_and_shadows(default_cube):
     landscape = SyntheticLandscape(config_from_preset("default", seed=0))
-    opacity, shadow = landscape.clouds(0, 160, 0, 160)
+    opacity, shadow = landscape.clouds.window(0, 160, 0, 160)
     valid = default_cube.valid.values
     np.testing.assert_array_equal(valid, (opacity == 0) & ~shadow)
     assert 0.15 < 1 - valid.mean() < 0.45

@@ -7,7 +7,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from sitsbench.perf import map_inference_scaling
+from sitsbench.perf import map_inference_scaling, scaling_table
 
 
 def main() -> None:
@@ -17,13 +17,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = map_inference_scaling(Path(tmp), sides=args.sides, chunk=args.chunk)
-    first = rows[0]
-    print(f"{'side':>6} {'pixels':>9} {'cube MiB':>9} {'seconds':>8} {'px/s':>9} {'peak MiB':>9} "
-          f"{'time ratio':>10} {'pixel ratio':>11} {'memory ratio':>12}")
-    for row in rows:
-        print(f"{row['side']:>6} {row['pixels']:>9} {row['cube_mib']:>9.1f} {row['seconds']:>8.2f} "
-              f"{row['pixels_per_s']:>9.0f} {row['peak_mib']:>9.1f} {row['seconds'] / first['seconds']:>10.2f} "
-              f"{row['pixels'] / first['pixels']:>11.0f} {row['peak_mib'] / first['peak_mib']:>12.2f}")
+    print(scaling_table(rows))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,19 @@ def map_throughput(workdir: Path, models=("rf", "tempcnn", "ltae", "transformer_
     return rows
 
 
+def scaling_table(rows: list[dict]) -> str:
+    """The rows of :func:`map_inference_scaling` or :func:`encode_scaling` as a text table, with each measurement's
+    ratio to the smallest cube's (time, pixels, peak memory): the form the benchmarks print."""
+    first = rows[0]
+    lines = [f"{'side':>6} {'pixels':>9} {'cube MiB':>9} {'seconds':>8} {'px/s':>9} {'peak MiB':>9} "
+             f"{'time ratio':>10} {'pixel ratio':>11} {'memory ratio':>12}"]
+    for row in rows:
+        lines.append(f"{row['side']:>6} {row['pixels']:>9} {row['cube_mib']:>9.1f} {row['seconds']:>8.2f} "
+                     f"{row['pixels_per_s']:>9.0f} {row['peak_mib']:>9.1f} {row['seconds'] / first['seconds']:>10.2f} "
+                     f"{row['pixels'] / first['pixels']:>11.0f} {row['peak_mib'] / first['peak_mib']:>12.2f}")
+    return "\n".join(lines)
+
+
 def open_validation_cost(workdir: Path, sides=(128, 256, 512), n_dates: int = 20, chunk: int = 64) -> list[dict]:
     """Seconds of ``open_cube`` with its default validation (missing chunks, dims, every value streamed chunk by
     chunk up to :data:`~sitsbench.data.io.FULL_CHECK_BYTES`, a sample of windows beyond) against a bare lazy open of

@@ -14,6 +14,7 @@ from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.data.synthetic import generate_cube
 from sitsbench.evaluation.change import (
+    ChangeConfig,
     anomaly_dates,
     bitemporal_change,
     bitemporal_targets,
@@ -288,7 +289,8 @@ def change_cube():
 
 
 def test_change_detection_end_to_end_beats_the_trivial_answers(change_cube):
-    run = detect_changes(change_cube, "series", "regression", n_estimators=50, seed=0, device="cpu")
+    config = ChangeConfig(n_estimators=50, device="cpu")
+    run = detect_changes(change_cube, "series", "regression", seed=0, config=config)
     s = run.scores
     assert 0.2 < s["pixel_change_rate"] < 0.6
     # answering "changed" everywhere is the best answer that ignores the data (a random answer with rate q scores
@@ -303,8 +305,8 @@ def test_change_detection_end_to_end_beats_the_trivial_answers(change_cube):
     fig = plot_change_dates(run, change_cube, n_parcels=3)
     assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 3
     plt.close(fig)
-    bands = bitemporal_change(change_cube, "bands", n_estimators=50, device="cpu")
-    cva = bitemporal_change(change_cube, "cva", device="cpu")
+    bands = bitemporal_change(change_cube, "bands", config=config)
+    cva = bitemporal_change(change_cube, "cva", config=ChangeConfig(device="cpu"))
     for scores in (bands, cva):
         assert scores["pixel_f1"] > scores["pixel_all_changed_f1"] + 0.05
     assert bands["pixel_f1"] > cva["pixel_f1"]
@@ -314,11 +316,11 @@ def test_change_detection_with_a_frozen_encoder_runs_on_few_labels(change_cube):
     small = change_cube.isel({C.Y: slice(0, 48), C.X: slice(0, 96)})
     encoder = _encoder()
     before = _weights(encoder)
-    s = run_change_detection(small, "embedding", "argmax", encoder=encoder, label_fraction=0.3,
-                             n_estimators=20, max_train_pixels=600, device="cpu")
+    config = ChangeConfig(n_estimators=20, max_train_pixels=600, device="cpu")
+    s = run_change_detection(small, "embedding", "argmax", encoder=encoder, label_fraction=0.3, config=config)
     assert s["n_train_pixels"] == pytest.approx(0.3 * 600, abs=2)
     assert 0 <= s["pixel_f1"] <= 1 and 0 <= s["pixel_date_mae_days"] <= 365
-    bi = bitemporal_change(small, "embedding", encoder=encoder, n_estimators=20, max_train_pixels=600, device="cpu")
+    bi = bitemporal_change(small, "embedding", encoder=encoder, config=config)
     assert 0 <= bi["pixel_f1"] <= 1
     assert not _changed(before, encoder)
     with pytest.raises(ValueError, match="needs a \\(pretrained\\) series encoder"):
@@ -334,5 +336,6 @@ def test_runs_are_deterministic_for_a_seed(seg_cube, change_cube):
     np.testing.assert_array_equal(first.y_pred, second.y_pred)
     assert first.losses == second.losses
     small = change_cube.isel({C.Y: slice(0, 48)})
-    runs = [run_change_detection(small, "ndvi", "regression", n_estimators=20, seed=2) for _ in range(2)]
+    runs = [run_change_detection(small, "ndvi", "regression", seed=2, config=ChangeConfig(n_estimators=20))
+            for _ in range(2)]
     assert runs[0] == runs[1]

@@ -44,7 +44,7 @@ the detected true changes (``date_mae_detected_days``).
 >>> run = detect_changes(cube, "embedding", "regression", encoder=pretrained)
 >>> run.scores["pixel_f1"], run.scores["parcel_date_mae_days"]   # flat dict, one DataFrame row
 >>> fig = plot_change_dates(run, cube)                            # NDVI with true and estimated dates
->>> bitemporal_change(cube, "cva")["pixel_f1"]
+>>> bitemporal_change(cube, "cva", config=ChangeConfig(window=4))["pixel_f1"]
 """
 
 from sitsbench.evaluation.change.bitemporal import (
@@ -53,7 +53,13 @@ from sitsbench.evaluation.change.bitemporal import (
     bitemporal_change,
     bitemporal_targets,
 )
-from sitsbench.evaluation.change.common import AMBIGUOUS, CHANGE_DATE, change_scores, change_targets
+from sitsbench.evaluation.change.common import (
+    AMBIGUOUS,
+    CHANGE_DATE,
+    ChangeConfig,
+    change_scores,
+    change_targets,
+)
 from sitsbench.evaluation.change.dating import (
     DATE_METHODS,
     FEATURES,
@@ -63,7 +69,7 @@ from sitsbench.evaluation.change.dating import (
     cosine_profile,
     detect_changes,
     ndvi_profile,
-    parcel_table,
+    parcel_changes,
     run_change_detection,
     window_embeddings,
 )
@@ -73,6 +79,7 @@ __all__ = [
     "AMBIGUOUS",
     "BITEMPORAL_METHODS",
     "CHANGE_DATE",
+    "ChangeConfig",
     "DATE_METHODS",
     "FEATURES",
     "ChangeRun",
@@ -86,7 +93,7 @@ __all__ = [
     "cosine_profile",
     "detect_changes",
     "ndvi_profile",
-    "parcel_table",
+    "parcel_changes",
     "plot_change_dates",
     "run_change_detection",
     "window_embeddings",

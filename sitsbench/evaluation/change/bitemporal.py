@@ -14,6 +14,7 @@ from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year, relative_days
 from sitsbench.evaluation.change.common import (
     AMBIGUOUS,
+    ChangeConfig,
     ChangePixels,
     change_pixels,
     change_scores,
@@ -79,17 +80,15 @@ def bitemporal_change(
     before: Sequence[int] | None = None,
     after: Sequence[int] | None = None,
     encoder: SITSClassifier | None = None,
-    window: int = 3,
     label_fraction: float = 1.0,
     seed: int = 0,
-    split_seed: int = 0,
-    max_train_pixels: int | None = 5000,
-    n_estimators: int = 100,
-    device: str = "auto",
+    config: ChangeConfig | None = None,
 ) -> dict:
     """Task (b): change between the ``before`` and ``after`` date indices (default: the first and the last
-    ``window`` dates) with ``method`` (see :data:`BITEMPORAL_METHODS`); returns ``pixel_*`` and ``parcel_*`` scores
-    (F1, precision, recall, all-"changed" F1) and the settings."""
+    ``config.window`` dates) with ``method`` (see :data:`BITEMPORAL_METHODS`); returns ``pixel_*`` and ``parcel_*``
+    scores (F1, precision, recall, all-"changed" F1) and the settings."""
+    config = config or ChangeConfig()
+    window, device = config.window, config.device
     if method not in BITEMPORAL_METHODS:
         raise ValueError(f"method must be one of {BITEMPORAL_METHODS}, got {method!r}")
     if method == "embedding" and encoder is None:
@@ -98,9 +97,9 @@ def bitemporal_change(
     before = np.arange(window) if before is None else np.asarray(before)
     after = np.arange(n_time - window, n_time) if after is None else np.asarray(after)
     target = bitemporal_targets(cube, before, after)
-    train_mask, test_mask = change_split(cube, split_seed)
+    train_mask, test_mask = change_split(cube, config.split_seed)
     stats = BandStats.from_cube(cube, train_mask)
-    train = change_pixels(cube, train_mask & (target != AMBIGUOUS), stats, max_train_pixels, seed)
+    train = change_pixels(cube, train_mask & (target != AMBIGUOUS), stats, config.max_train_pixels, seed)
     test = change_pixels(cube, test_mask, stats, None, seed)
     y_train = target[train.rows, train.cols]
     kept = stratified_fraction(y_train, label_fraction, seed)
@@ -110,7 +109,7 @@ def bitemporal_change(
     if method == "cva":
         proba = (x_test[:, 0] >= best_threshold(x_train[:, 0], y_train[kept])).astype(float)
     else:
-        proba = forest_change_proba(x_train, y_train[kept], x_test, n_estimators, seed)
+        proba = forest_change_proba(x_train, y_train[kept], x_test, config.n_estimators, seed)
     truth = target[test.rows, test.cols]
     scores = {"method": method, "before": before.tolist(), "after": after.tolist(),
               "label_fraction": float(label_fraction), "seed": int(seed)}

@@ -20,6 +20,19 @@ AMBIGUOUS = -1
 """Label of pixels that are not scored (bi-temporal: a change inside one of the two windows)."""
 
 
+@dataclass(frozen=True)
+class ChangeConfig:
+    """Knobs shared by both change tasks: ``window`` dates per half-window (task a) or per date window (task b),
+    the seed of the stratified parcel split, at most ``max_train_pixels`` training pixels (a seeded sample), the
+    trees of the Random Forests, and the device of a frozen encoder."""
+
+    window: int = 3
+    split_seed: int = 0
+    max_train_pixels: int | None = 5000
+    n_estimators: int = 100
+    device: str = "auto"
+
+
 def change_targets(cube: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """``(y, x)`` arrays: 1 where the land cover changes, and the change day counted from the cube's first date
     (float, NaN where nothing changes)."""

@@ -15,6 +15,7 @@ from sitsbench.data import cube as C
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year, relative_days
 from sitsbench.evaluation.change.common import (
+    ChangeConfig,
     ChangePixels,
     change_pixels,
     change_scores,
@@ -114,24 +115,23 @@ def detect_changes(
     features: str = "series",
     date_method: str = "regression",
     encoder: SITSClassifier | None = None,
-    window: int = 3,
     label_fraction: float = 1.0,
     seed: int = 0,
-    split_seed: int = 0,
-    max_train_pixels: int | None = 5000,
-    n_estimators: int = 100,
-    device: str = "auto",
+    config: ChangeConfig | None = None,
 ) -> ChangeRun:
     """Task (a): train the "changed" Random Forest on ``features`` (see :data:`FEATURES`) of ``label_fraction`` of the
     training pixels (stratified by changed / unchanged), estimate dates with ``date_method``, score the test pixels
-    and parcels. Train and test parcels come from a stratified parcel split (``split_seed``)."""
+    and parcels. Train and test parcels come from a stratified parcel split (``config.split_seed``)."""
+    config = config or ChangeConfig()
+    window, max_train_pixels, n_estimators, device = (config.window, config.max_train_pixels, config.n_estimators,
+                                                      config.device)
     if features not in FEATURES:
         raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
     if date_method not in DATE_METHODS:
         raise ValueError(f"date_method must be one of {DATE_METHODS}, got {date_method!r}")
     if features == "embedding" and encoder is None:
         raise ValueError("features='embedding' needs a (pretrained) series encoder: encoder=...")
-    train_mask, test_mask = change_split(cube, split_seed)
+    train_mask, test_mask = change_split(cube, config.split_seed)
     stats = BandStats.from_cube(cube, train_mask)
     train = change_pixels(cube, train_mask, stats, max_train_pixels, seed)
     test = change_pixels(cube, test_mask, stats, None, seed)
@@ -157,7 +157,7 @@ def detect_changes(
     pixels = pd.DataFrame({"row": test.rows, "col": test.cols, "parcel": test.parcel, "changed": test.changed,
                            "proba": proba, "predicted": (proba >= 0.5).astype(int), "day": test.day,
                            "predicted_day": predicted_day})
-    parcels = parcel_table(pixels)
+    parcels = parcel_changes(pixels)
     scores = {"features": features, "date_method": date_method, "label_fraction": float(label_fraction),
               "seed": int(seed), "window": int(window), "n_train_pixels": int(kept.size)}
     for level, table in (("pixel", pixels), ("parcel", parcels)):
@@ -166,7 +166,7 @@ def detect_changes(
     return ChangeRun(scores, pixels, parcels)
 
 
-def parcel_table(pixels: pd.DataFrame) -> pd.DataFrame:
+def parcel_changes(pixels: pd.DataFrame) -> pd.DataFrame:
     """Per parcel of a pixel table: mean change probability (changed when >= 0.5), majority truth, the true day and
     the median of the pixels' estimated days."""
     ids, proba, changed = to_parcels(pixels["proba"].to_numpy()[:, None], pixels["changed"].to_numpy(),

@@ -10,11 +10,12 @@ import pytest
 import yaml
 
 from sitsbench.cli import main
+from sitsbench.evaluation.efficiency import plot_label_efficiency
 from sitsbench.evaluation.rows import score_rows
 from sitsbench.records import SCORE_FIELDS, check_scores, read_run_record, score_row, write_run_record
 from sitsbench.results import collect, write_table
 from sitsbench.results.leaderboard import format_mean_std, leaderboard_page, leaderboard_table
-from sitsbench.results.plots import plot_accuracy_vs_time, plot_label_efficiency, standard_plots
+from sitsbench.results.plots import efficiency_table, plot_accuracy_vs_time, standard_plots
 from sitsbench.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,11 +177,13 @@ def test_leaderboard_without_results_and_with_corrupted_records(tmp_path):
 def test_standard_plots_draw_mean_curves_and_bands(tmp_path):
     label_efficiency_records(tmp_path)
     scores = collect(tmp_path).scores
-    figure = plot_label_efficiency(scores, "macro_f1")
-    (line,) = figure.axes[0].lines  # TempCNN has one fraction only: no curve
-    assert list(line.get_xdata()) == [0.1, 1.0]
+    table = efficiency_table(scores, "macro_f1")
+    assert set(table["method"]) == {"linear probe / simclr"}, "TempCNN has one fraction only: no curve"
+    axes = plot_label_efficiency(table, "macro_f1")
+    (line,) = axes.lines
+    assert list(line.get_xdata()) == [10.0, 100.0]  # percent of the training labels
     assert list(line.get_ydata()) == pytest.approx([0.6, statistics.mean([0.8, 0.82, 0.9])])
-    band = figure.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    band = axes.collections[0].get_paths()[0].vertices[:, 1]
     assert band.min() == pytest.approx(0.5) and band.max() == pytest.approx(
         statistics.mean([0.8, 0.82, 0.9]) + statistics.stdev([0.8, 0.82, 0.9]))
     figure = plot_accuracy_vs_time(scores, "oa")

@@ -2,7 +2,8 @@
 
 * **Label-efficiency curves** (as in Chen et al. 2020, "Big Self-Supervised Models are Strong Semi-Supervised
   Learners"): the score of each method against the fraction of training labels (log scale), mean over seeds
-  with a ±1 standard deviation band.
+  with a ±1 standard deviation band, drawn by :func:`sitsbench.evaluation.efficiency.plot_label_efficiency` from
+  :func:`efficiency_table`.
 * **Accuracy vs training time**: one point per method (mean over seeds, error bars ±1 std on both axes), for
   the methods whose records give a ``train_time_s``.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from sitsbench.evaluation.efficiency import plot_label_efficiency
 from sitsbench.results.collect import method_label
 
 SERIES = ["name", "dataset"]
@@ -41,25 +43,15 @@ def _with_setting(scores: pd.DataFrame) -> pd.DataFrame:
     return scores.assign(method=label)
 
 
-def plot_label_efficiency(scores: pd.DataFrame, metric: str = "macro_f1", ax=None, title: str | None = None):
-    """Score vs label fraction per method (mean line, ±1 std band); methods seen at one fraction are skipped."""
+def efficiency_table(scores: pd.DataFrame, metric: str = "macro_f1") -> pd.DataFrame:
+    """The rows of ``metric`` as the table that :func:`sitsbench.evaluation.efficiency.plot_label_efficiency` draws
+    (``method``, ``fraction``, ``seed``, ``metric``), each method named as shown (with its encoder, unit and setting);
+    methods seen at one label fraction only are left out (no curve to draw)."""
     data = _with_setting(scores[scores["metric"] == metric])
-    stats = seed_statistics(data, ["method", "label_fraction"])
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
-    for method, curve in stats.groupby("method", sort=True):
-        if len(curve) < 2:
-            continue
-        curve = curve.sort_values("label_fraction")
-        (line,) = ax.plot(curve["label_fraction"], curve["mean"], marker="o", label=method)
-        ax.fill_between(curve["label_fraction"], curve["mean"] - curve["std"], curve["mean"] + curve["std"],
-                        color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xscale("log")
-    ax.set_xlabel("fraction of training labels")
-    ax.set_ylabel(f"{metric} (mean ± std over seeds)")
-    ax.set_title(title or "label efficiency")
-    ax.legend(fontsize="small")
-    return ax.figure
+    fractions = data.groupby("method")["label_fraction"].nunique()
+    data = data[data["method"].isin(fractions.index[fractions >= 2])]
+    table = data.rename(columns={"label_fraction": "fraction", "value": metric})[["method", "fraction", "seed", metric]]
+    return table.sort_values(["method", "fraction", "seed"]).reset_index(drop=True)
 
 
 def plot_accuracy_vs_time(scores: pd.DataFrame, metric: str = "oa", ax=None, title: str | None = None):
@@ -99,7 +91,9 @@ def standard_plots(scores: pd.DataFrame, out_dir: str | Path, label_metric: str 
         title = f"{name} on {dataset}"
         curves = group[group["metric"] == label_metric].groupby(["method", "encoder", "unit", "setting"])["label_fraction"].nunique()
         if (curves >= 2).any():
-            figure = plot_label_efficiency(group, label_metric, title=f"label efficiency: {title}")
+            axes = plot_label_efficiency(efficiency_table(group, label_metric), label_metric)
+            axes.set_title(f"label efficiency: {title}")
+            figure = axes.figure
             written.append(out_dir / f"label_efficiency_{_slug(name)}_{_slug(dataset)}.png")
             figure.savefig(written[-1], dpi=110, bbox_inches="tight")
             plt.close(figure)

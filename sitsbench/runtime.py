@@ -44,3 +44,21 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but CUDA is not available on this machine")
     return resolved
+
+
+@torch.no_grad()
+def series_in_batches(call, x: np.ndarray, doy: np.ndarray, mask: np.ndarray, batch_size: int,
+                      device: str | torch.device = "auto") -> np.ndarray:
+    """``call(x, doy, mask)`` (a model's forward, ``encode`` or ``forward_features``) on ``(N, T, C)`` series held
+    in NumPy, ``batch_size`` series at a time on ``device`` without gradients; ``doy`` is ``(T,)`` (dates shared by
+    every series) or ``(N, T)``. Returns the float32 outputs concatenated along the first axis."""
+    device = resolve_device(device)
+    doy = np.broadcast_to(np.asarray(doy), np.shape(mask))
+    out = []
+    for start in range(0, len(x), batch_size):
+        batch = slice(start, start + batch_size)
+        xb = torch.from_numpy(np.ascontiguousarray(x[batch], dtype=np.float32)).to(device)
+        mb = torch.from_numpy(np.ascontiguousarray(mask[batch], dtype=bool)).to(device)
+        db = torch.from_numpy(np.array(doy[batch], dtype=np.int64)).to(device)  # a copy: doy may be a read-only view
+        out.append(call(xb, db, mb).float().cpu().numpy())
+    return np.concatenate(out)

@@ -173,3 +173,23 @@ def test_beats_the_majority_class_on_the_synthetic_cube(name):
     majority = np.bincount(y_true).max() / y_true.size
     oa = classification_metrics(y_true, y_pred, len(test.class_names))["oa"]
     assert oa > majority + 0.20, f"{name}: OA {oa:.3f} vs majority share {majority:.3f}"
+
+
+def test_series_in_batches_equals_one_call_and_takes_shared_or_per_series_days():
+    from sitsbench.runtime import series_in_batches
+
+    rng = np.random.default_rng(1)
+    x, mask = rng.normal(size=(10, 6, 3)).astype(np.float32), rng.random((10, 6)) < 0.7
+    doy = np.arange(1, 61, 10)
+    seen = []
+
+    def call(xb, db, mb):
+        seen.append(len(xb))
+        return xb.sum(dim=(1, 2)) + db.sum(dim=1) + mb.sum(dim=1)
+
+    out = series_in_batches(call, x, doy, mask, batch_size=4, device="cpu")
+    assert seen == [4, 4, 2] and out.dtype == np.float32
+    np.testing.assert_allclose(out, x.sum(axis=(1, 2)) + doy.sum() + mask.sum(axis=1), rtol=1e-6)
+    per_series = np.tile(doy, (10, 1)) + np.arange(10)[:, None]
+    np.testing.assert_allclose(series_in_batches(call, x, per_series, mask, 3, "cpu"),
+                               x.sum(axis=(1, 2)) + per_series.sum(axis=1) + mask.sum(axis=1), rtol=1e-6)

@@ -11,11 +11,10 @@ Series", Remote Sensing 9:95) and a constant per pixel and band (the mean of its
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from sitsbench.autoencoders.base import SITSAutoEncoder
 from sitsbench.data.timeops import interpolate_series
-from sitsbench.runtime import resolve_device
+from sitsbench.runtime import resolve_device, series_in_batches
 
 
 def hold_out_dates(mask: np.ndarray, fraction: float, seed: int = 0, keep: int = 2) -> np.ndarray:
@@ -60,28 +59,12 @@ def constant_fill(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.broadcast_to(mean[:, None, :], x.shape).astype(np.float32)
 
 
-def batch_doy(doy: np.ndarray, start: int, size: int, device: torch.device) -> torch.Tensor:
-    """The ``(size, T)`` day-of-year rows of a batch starting at ``start``: ``doy`` is ``(T,)`` (shared dates)
-    or ``(N, T)`` (each series its own dates)."""
-    doy = np.asarray(doy)
-    rows = doy[start:start + size] if doy.ndim == 2 else np.broadcast_to(doy, (size, doy.size))
-    return torch.tensor(rows, device=device)  # a copy: ``doy`` may be a read-only view
-
-
-@torch.no_grad()
 def apply_to_series(model: SITSAutoEncoder, call: str, x: np.ndarray, doy: np.ndarray, mask: np.ndarray,
                     batch_size: int = 1024, device: str = "auto") -> np.ndarray:
     """``model.<call>(x, doy, mask)`` (``"forward"``: the reconstruction, ``"encode"``: the code) of ``(N, T, C)``
     pixel series held in memory, batch by batch in eval mode without gradients, as float32 NumPy."""
-    device_ = resolve_device(device)
-    model.to(device_).eval()
-    method = getattr(model, call)
-    out = []
-    for start in range(0, len(x), batch_size):
-        batch = torch.as_tensor(x[start:start + batch_size], device=device_)
-        batch_mask = torch.as_tensor(mask[start:start + batch_size], device=device_)
-        out.append(method(batch, batch_doy(doy, start, len(batch), device_), batch_mask).cpu().numpy())
-    return np.concatenate(out).astype(np.float32)
+    model.to(resolve_device(device)).eval()
+    return series_in_batches(getattr(model, call), x, doy, mask, batch_size, device)
 
 
 def model_fill(model: SITSAutoEncoder, x: np.ndarray, doy: np.ndarray, mask: np.ndarray,

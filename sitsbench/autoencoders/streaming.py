@@ -32,7 +32,7 @@ from sitsbench.data.io import open_cube
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year
 from sitsbench.data.windows import window_grid, window_series, window_slices, window_source
-from sitsbench.runtime import resolve_device
+from sitsbench.runtime import resolve_device, series_in_batches
 
 
 def _lazy(cube: xr.Dataset | str | Path) -> xr.Dataset:
@@ -83,14 +83,13 @@ class StreamingPixelDataset(IterableDataset):
 def _encode_window(model: SITSAutoEncoder, x: np.ndarray, doy: torch.Tensor, mask: np.ndarray,
                    shape: tuple[int, int], batch_size: int, device: torch.device) -> np.ndarray:
     """``(h, w, latent_dim)`` codes of one window's pixels."""
-    x_t, mask_t = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
     if model.input_kind == "patch":  # the window is one patch (T, C, h, w)
+        x_t, mask_t = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
         patch = x_t.reshape(*shape, *x_t.shape[1:]).permute(2, 3, 0, 1)[None]
         patch_mask = mask_t.reshape(*shape, -1).permute(2, 0, 1)[None]
         return model.encode(patch, doy[None], patch_mask)[0].permute(1, 2, 0).cpu().numpy()
-    codes = [model.encode(x_t[s:s + batch_size], doy.expand(len(x_t[s:s + batch_size]), -1),
-                          mask_t[s:s + batch_size]) for s in range(0, len(x_t), batch_size)]
-    return torch.cat(codes).reshape(*shape, -1).cpu().numpy()
+    codes = series_in_batches(model.encode, x, doy.cpu().numpy(), mask, batch_size, device)
+    return codes.reshape(*shape, -1)
 
 
 def encode_cube(model: SITSAutoEncoder, cube: xr.Dataset | str | Path, stats: BandStats | None, chunk: int = 64,

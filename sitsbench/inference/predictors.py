@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sitsbench.runtime import resolve_device
+from sitsbench.runtime import resolve_device, series_in_batches
 
 
 @dataclass
@@ -29,18 +29,14 @@ class TorchPredictor:
         return np.arange(self.model.num_classes)
 
     def __call__(self, x: np.ndarray, doy: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        device = resolve_device(self.device)
-        model = self.model.to(device).eval()
-        doy = np.broadcast_to(doy, mask.shape)
-        out = []
-        with torch.no_grad():
-            for start in range(0, x.shape[0], self.batch_size):
-                batch = slice(start, start + self.batch_size)
-                xb = torch.from_numpy(np.ascontiguousarray(x[batch])).to(device)
-                mb = torch.from_numpy(np.ascontiguousarray(mask[batch])).to(device)
-                db = torch.from_numpy(np.array(doy[batch], dtype=np.int64)).to(device)
-                out.append(torch.softmax(model(xb, doy=db, mask=mb).float(), dim=-1).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.model.num_classes), dtype=np.float32)
+        if not len(x):
+            return np.zeros((0, self.model.num_classes), dtype=np.float32)
+        model = self.model.to(resolve_device(self.device)).eval()
+
+        def probabilities(xb: torch.Tensor, db: torch.Tensor, mb: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(model(xb, doy=db, mask=mb).float(), dim=-1)
+
+        return series_in_batches(probabilities, x, doy, mask, self.batch_size, self.device)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sitsbench.evaluation.change.common import (
 from sitsbench.evaluation.label_fraction import stratified_fraction
 from sitsbench.evaluation.protocols import freeze, to_parcels
 from sitsbench.models.base import SITSClassifier
-from sitsbench.runtime import resolve_device
+from sitsbench.runtime import resolve_device, series_in_batches
 
 FEATURES = ("series", "ndvi", "embedding")
 DATE_METHODS = ("regression", "argmax")
@@ -68,13 +68,13 @@ def window_embeddings(encoder: SITSClassifier, series: np.ndarray, doy: np.ndarr
     n_items, n_time, _ = series.shape
     starts = np.arange(n_time - window + 1)
     runs = np.stack([series[:, s : s + window] for s in starts], axis=1).reshape(-1, window, series.shape[-1])
-    run_doy = torch.as_tensor(np.stack([doy[s : s + window] for s in starts]), dtype=torch.long)
-    out = []
-    for i in range(0, len(runs), batch_size):
-        x = torch.from_numpy(runs[i : i + batch_size]).to(device)
-        index = torch.arange(i, i + len(x)) % len(starts)
-        out.append(encoder.forward_features(x, doy=run_doy[index].to(device)).cpu().numpy())
-    return np.concatenate(out).reshape(n_items, len(starts), -1)
+    run_doy = np.tile(np.stack([doy[s : s + window] for s in starts]), (n_items, 1))  # (N * S, window)
+    mask = np.ones(runs.shape[:2], dtype=bool)
+
+    def features(x: torch.Tensor, run_days: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+        return encoder.forward_features(x, doy=run_days)
+
+    return series_in_batches(features, runs, run_doy, mask, batch_size, device).reshape(n_items, len(starts), -1)
 
 
 def anomaly_dates(profile: np.ndarray, days: np.ndarray, reference: np.ndarray) -> np.ndarray:

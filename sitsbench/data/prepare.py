@@ -89,8 +89,8 @@ def prepare_pixels(
         raise ValueError(f"split must be one of {CUBE_SPLITS}, got {split!r}")
     labels = np.asarray(data[C.CLASS].values)
     present = set(np.unique(labels[labels >= 0]).tolist())
+    kind = {"by": "block", "block_size": block_size} if split == "block" else {}
     for split_seed in range(seed, seed + (SPLIT_ATTEMPTS if every_class else 1)):
-        kind = {"by": "block", "block_size": block_size} if split == "block" else {}
         split_map = split_parcels(data, seed=split_seed, **kind)
         if not every_class or all(set(np.unique(labels[split_mask(split_map, s)]).tolist()) == present
                                   for s in subsets):
@@ -98,11 +98,11 @@ def prepare_pixels(
     else:
         raise ValueError(f"no {split} split of {SPLIT_ATTEMPTS} seeds puts every class in every subset of "
                          f"{tuple(subsets)}: use a larger landscape or a smaller block_size")
-    name = "parcel (stratified" if split == "parcel" else f"block ({block_size} px blocks"
+    how = "stratified" if split == "parcel" else f"{block_size} px blocks"
     stats = BandStats.from_cube(data, split_mask(split_map, "train"))
     pixels = {subset: PixelSeriesDataset(data, split_map, subset, stats, fill=fill, max_pixels=max_pixels.get(subset),
                                          seed=seed) for subset in subsets}
-    return PreparedPixels(data, None, split_map, f"{name}, split seed {split_seed})", split_seed, stats, pixels,
+    return PreparedPixels(data, None, split_map, f"{split} ({how}, split seed {split_seed})", split_seed, stats, pixels,
                           C.class_names(data), [str(b) for b in data[C.BAND].values])
 
 

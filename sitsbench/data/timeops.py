@@ -76,7 +76,8 @@ def gap_fill(cube: xr.Dataset) -> xr.Dataset:
     n_time, n_band, height, width = reflectance.shape
     values = np.asarray(reflectance.values).transpose(0, 2, 3, 1).reshape(n_time, -1, n_band)
     valid = np.asarray(cube[C.VALID].values).reshape(n_time, -1)
-    filled = interpolate_series(values, valid, _series_days(cube), _series_days(cube))
+    days = _series_days(cube)
+    filled = interpolate_series(values, valid, days, days)
     filled = filled.reshape(n_time, height, width, n_band).transpose(0, 3, 1, 2)
     return cube.assign({C.REFLECTANCE: (reflectance.dims, filled)})
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import matplotlib
 import pytest
+from filelock import FileLock
 
 from sitsbench.data.synthetic import generate_cube
 
@@ -35,3 +38,24 @@ def toy_cube():
 def default_cube():
     """The default teaching cube (160x160 px, 36 dates)."""
     return generate_cube("default", seed=0)
+
+
+@pytest.fixture(scope="session")
+def chapter_one_book(tmp_path_factory) -> Path:
+    """The book built with chapter 1 executed (quick profile) into ``_build/browser/book``, once per test run:
+    the chapter-1 test reads its run record, the browser test renders its HTML. pytest-xdist workers share the one
+    build through a lock in the run's common temporary folder (the pattern of pytest-xdist's documentation); the
+    build's content-hash cache (``sitsbench.book``) re-executes the chapter only when something it depends on
+    changed."""
+    from sitsbench import book
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # common to the workers of this run
+    done = shared / "chapter_one_book.json"
+    with FileLock(str(shared / "chapter_one_book.lock")):
+        if done.is_file():
+            return Path(json.loads(done.read_text())["build_dir"])
+        build_dir = Path(__file__).resolve().parent.parent / "_build" / "browser" / "book"
+        book.build("quick", build_dir, only=["01"])
+        done.write_text(json.dumps({"build_dir": str(build_dir)}))
+        return build_dir

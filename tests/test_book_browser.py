@@ -22,8 +22,6 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from sitsbench import book
-
 REPO = Path(__file__).resolve().parent.parent
 ARTEFACTS = REPO / "_build" / "browser"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=8000"]
@@ -116,8 +114,9 @@ def raw_math(text: str) -> list[str]:
     return re.findall(r"\\\(.{0,40}|\\\[.{0,40}|\$[^$\s][^$]{0,40}\$?", text)
 
 
-def built_book() -> Path:
-    """The book to open (see the module docstring)."""
+def built_book(request) -> Path:
+    """The book to open (see the module docstring); the chapter-1 build is the session's shared one
+    (``chapter_one_book`` in ``conftest.py``), whose run record the chapter-1 test reads."""
     if os.environ.get("SITSBENCH_BOOK_HTML"):
         return Path(os.environ["SITSBENCH_BOOK_HTML"])
     html = REPO / "_build" / "html"
@@ -125,7 +124,7 @@ def built_book() -> Path:
     sources = [*(REPO / "notebooks").glob("*.ipynb"), *(REPO / "book").iterdir()]
     if index.is_file() and all(path.stat().st_mtime < index.stat().st_mtime for path in sources):
         return html
-    return book.build("quick", ARTEFACTS / "book", only=["01"])
+    return request.getfixturevalue("chapter_one_book") / "html"
 
 
 def test_raw_math_detection():
@@ -134,11 +133,22 @@ def test_raw_math_detection():
 
 
 @pytest.mark.slow
-def test_the_book_reads_right_in_a_browser():
+def test_chapter_one_runs_in_quick_mode_and_writes_its_record(chapter_one_book):
+    """Chapter 1 as the book executes it: the session's one execution (``chapter_one_book``), which the browser test
+    below renders. Here, beside that test, so that pytest-xdist tends to run both on one worker: the second to ask
+    for the build waits for the first."""
+    record = json.loads((chapter_one_book / "runs" / "01_sits_data" / "record.json").read_text())
+    metrics = record["metrics"]
+    assert record["parameters"]["profile"] == "quick"
+    assert metrics["majority_class_accuracy"] + 0.3 < metrics["rf_overall_accuracy"] < 0.95
+
+
+@pytest.mark.slow
+def test_the_book_reads_right_in_a_browser(request):
     chromium = chromium_binary()
     if chromium is None:
         pytest.skip("chromium is not installed (Debian package `chromium`; .ci/run installs it)")
-    html = built_book()
+    html = built_book(request)
     chapters = sorted((html / "notebooks").glob("*.html"))
     assert chapters, f"no chapter page in {html / 'notebooks'}"
     executed = [page for page in chapters if 'class="cell_output' in page.read_text()]  # --only builds leave others bare

@@ -371,8 +371,11 @@ def fit(
     for role, dataset in (("training", train_dataset), ("validation", val_dataset)):
         if dataset is not None and not isinstance(dataset, IterableDataset):
             objective.check(model, dataset, role)
+    # foreach: one kernel per operation over all parameters instead of a Python loop over them; on CPU torch
+    # defaults to the loop; both give bit-identical weights (checked), the loop taking ~20 % longer per step of a
+    # resnet10t (Deep-STaR's CNN, 5 M parameters)
     optimizer = torch.optim.AdamW(objective.parameter_groups(model, config.lr), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+                                  weight_decay=config.weight_decay, foreach=True)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     streaming = isinstance(train_dataset, IterableDataset)  # shuffles itself
     drop_last = config.drop_last if config.drop_last is not None else (

@@ -28,6 +28,13 @@ def pytest_configure(config):
             os.environ.setdefault(name, "1")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Slow tests (notebook executions, training) first, in their collection order: with pytest-xdist's work
+    stealing a worker that runs out of tests takes half of another's queue from its end, so long tests queued
+    last would leave one core idle while the other finishes them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def toy_cube():
     """A 64x64 px, 20-date cube with Sentinel-1 and clouds (seed 0)."""

@@ -84,6 +84,7 @@ def test_dino_on_plane_views_runs_a_vit_with_shorter_local_walks(small_cube, tmp
     assert (tmp_path / "encoder.pt").is_file()
 
 
+@pytest.mark.slow
 def test_simclr_on_plane_views_beats_a_random_vit_in_a_parcel_probe(default_cube):
     cube = default_cube.sel({C.BAND: BANDS})
     split = split_parcels(cube, seed=0)

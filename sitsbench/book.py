@@ -232,19 +232,23 @@ def notebook_code(path: Path) -> str:
 
 
 def chapter_key(notebook: Path, parameters: dict, data: Path | None = None) -> str:
-    """SHA-256 over what decides a chapter's outputs: its notebook, its library closure, its parameters, its data
-    (content checksum of a real-data path) and the versions of the packages it runs on."""
+    """SHA-256 over what decides a chapter's outputs: its notebook, its library closure, its parameters, the
+    dataset manifests (a dataset given by name is read through them), its data (content checksum of a real-data
+    path), the versions of the packages it runs on and the kernel's thread settings (:data:`THREAD_VARIABLES`: a
+    float sum over two threads can differ in its last bits from one over one thread)."""
     import hashlib
     import json
 
+    from sitsbench.data.manifests import MANIFEST_DIR
     from sitsbench.records import package_versions
 
     digest = hashlib.sha256(notebook.read_bytes())
-    for path in library_closure(notebook_code(notebook)):
+    for path in library_closure(notebook_code(notebook)) + sorted(MANIFEST_DIR.glob("*.yaml")):
         digest.update(str(path.relative_to(REPO_ROOT)).encode())
         digest.update(path.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
     digest.update(json.dumps(package_versions(), sort_keys=True).encode())
+    digest.update(json.dumps({name: os.environ.get(name) for name in THREAD_VARIABLES}).encode())
     if data is not None and data.exists():
         from sitsbench.data.loading import content_checksum
 
@@ -338,6 +342,46 @@ def preset_executions(profile: str, runs: Path, executed: Path) -> list[Executio
     """The executions of :data:`PRESET_RUNS`, into ``<runs>/real/<chapter>--<preset>/``."""
     return [_variant(stem, real_run_name(stem, preset), preset, None, profile, runs, executed, extra)
             for stem, preset, extra in PRESET_RUNS]
+
+
+def chapter_execution(stem: str, runs: Path, executed: Path, profile: str = "quick") -> Execution:
+    """Chapter ``stem`` as the book runs it: the ``profile`` on its default data, run folder ``<runs>/<stem>``,
+    executed copy in the folder ``executed``."""
+    return Execution(stem, REPO_ROOT / "notebooks" / f"{stem}.ipynb", executed / f"{stem}.ipynb",
+                     {"profile": profile, "output_dir": portable(runs / stem)})
+
+
+OTHER_RUNS = "other_runs"
+"""Folder of the build directory for executions that the book does not show (:func:`run_chapter` with other
+parameters): kept out of ``runs/``, whose records the generated pages read."""
+
+
+def run_chapter(stem: str, parameters: dict | None = None, name: str | None = None,
+                build_dir: Path = REPO_ROOT / "_build", force: bool = False) -> tuple[Path, bool]:
+    """Execute chapter ``stem`` through the build's cache (:func:`execute_cached`); returns its run folder and
+    whether an earlier execution was reused.
+
+    Without ``parameters`` the chapter runs as :func:`build` runs it (same parameters, run folder and cache), so
+    that the chapter tests and ``make book`` share their executions: in either order, the second command reuses
+    what the first executed. With ``parameters`` (added to the quick profile's) it runs as ``name`` under
+    ``<build_dir>/other_runs/``; a ``dataset`` parameter that is a path is hashed into the key. Either way a later
+    call executes it again only when its notebook, library code, parameters, data, packages or thread settings
+    changed, or with ``force``."""
+    if not parameters:
+        execution = chapter_execution(stem, build_dir / "runs", build_dir / OTHER_RUNS / "notebooks")
+        cache = build_dir / CACHE_DIR
+    else:
+        if not name:
+            raise ValueError(f"run_chapter({stem!r}) with parameters needs a name for its run folder")
+        runs = build_dir / OTHER_RUNS
+        dataset = Path(str(parameters.get("dataset", "")))
+        execution = Execution(name, REPO_ROOT / "notebooks" / f"{stem}.ipynb", runs / "notebooks" / f"{name}.ipynb",
+                              {"profile": "quick", "output_dir": portable(runs / name), **parameters},
+                              dataset if dataset.name and dataset.exists() else None)
+        cache = runs / CACHE_DIR
+    _, reused = execute_cached(execution.notebook, execution.output, execution.parameters, cwd=REPO_ROOT,
+                               cache=cache, name=execution.name, force=force, data=execution.data)
+    return REPO_ROOT / execution.parameters["output_dir"], reused
 
 
 def _variant(stem: str, name: str, dataset: str, data: Path | None, profile: str, runs: Path,
@@ -436,8 +480,7 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
     for stem in unselected:  # unexecuted, so that links to them resolve; their own warnings are not this build's
         shutil.copyfile(notebook_dir / f"{stem}.ipynb", source / "notebooks" / f"{stem}.ipynb")
     cache = build_dir / CACHE_DIR
-    executions = [Execution(stem, notebook_dir / f"{stem}.ipynb", source / "notebooks" / f"{stem}.ipynb",
-                            {"profile": profile, "output_dir": portable(runs / stem)}) for stem in selected]
+    executions = [chapter_execution(stem, runs, source / "notebooks", profile) for stem in selected]
     if not only:
         variants = build_dir / "real_data_notebooks"
         executions += real_data_executions(profile, runs, variants, real_data)[0]

@@ -27,6 +27,26 @@ def pytest_configure(config):
             os.environ.setdefault(name, "1")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--fresh-chapters", action="store_true",
+                     help="execute every chapter notebook that the tests read, even when the build's cache in _build/ "
+                     "holds an execution with the same key (sitsbench.book.run_chapter)")
+
+
+@pytest.fixture
+def chapter_run(request):
+    """``chapter_run(stem, name=None, **parameters)``: the run folder of chapter ``stem`` executed by
+    :func:`sitsbench.book.run_chapter`, as the book runs it (no parameters) or as the run ``name`` with these
+    parameters. An execution whose notebook, library code, parameters, data, packages and thread settings are
+    those of a cached one (an earlier test run, or ``make book``) is reused; ``--fresh-chapters`` executes all."""
+    from sitsbench import book
+
+    def run(stem: str, name: str | None = None, **parameters) -> Path:
+        return book.run_chapter(stem, parameters, name, force=request.config.getoption("fresh_chapters"))[0]
+
+    return run
+
+
 def pytest_collection_modifyitems(config, items):
     """Slow tests (notebook executions, training) first, in their collection order: with pytest-xdist's work
     stealing a worker that runs out of tests takes half of another's queue from its end, so long tests queued

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from sitsbench.book import execute_notebook
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.slow
-def test_autoencoder_chapter_learns_fills_gaps_and_streams(tmp_path):
-    out = tmp_path / "run"
-    execute_notebook(REPO / "notebooks" / "03_autoencoders.ipynb", tmp_path / "out.ipynb",
-                     {"profile": "quick", "output_dir": str(out)}, cwd=tmp_path)
+def test_autoencoder_chapter_learns_fills_gaps_and_streams(chapter_run):
+    out = chapter_run("03_autoencoders")
     record = json.loads((out / "record.json").read_text())
     assert record["parameters"]["profile"] == "quick"
     metrics = record["metrics"]

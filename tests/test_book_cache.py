@@ -114,6 +114,43 @@ def test_executions_run_in_parallel_longest_first_with_one_thread_each(tmp_path,
     assert started[-1] == "bad", "after the failure nothing else starts"
 
 
+def test_chapter_tests_and_the_book_share_executions(tmp_path, monkeypatch):
+    """``run_chapter`` (the chapter tests) executes a chapter as the build does, into the build's cache: the book
+    reuses it, and the other way round; runs with other parameters go to their own folder and cache."""
+    calls = []
+
+    def fake_execute(notebook, output, parameters, cwd):
+        calls.append(parameters)
+        write_run_record(Path(parameters["output_dir"]) / "record.json", name=notebook.stem, seed=0,
+                         parameters=parameters, metrics={})
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(notebook.read_text())
+        return 3.0
+
+    monkeypatch.setattr(book, "execute_notebook", fake_execute)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    stem = "07_performance"
+    folder, reused = book.run_chapter(stem, build_dir=tmp_path)
+    assert folder == tmp_path / "runs" / stem and (folder / "record.json").is_file() and not reused
+    assert calls[-1] == {"profile": "quick", "output_dir": str(tmp_path / "runs" / stem)}
+    build_execution = book.chapter_execution(stem, tmp_path / "runs", tmp_path / "book_src" / "notebooks")
+    assert book.run_executions([build_execution], tmp_path / "executed") == [(stem, 3.0, True)], "the book reuses it"
+    assert book.run_chapter(stem, build_dir=tmp_path) == (folder, True) and len(calls) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert book.run_chapter(stem, build_dir=tmp_path) == (folder, False), "other thread settings: other bits"
+    data = tmp_path / "samples.csv"
+    data.write_text("a\n1\n")
+    other, reused = book.run_chapter(stem, {"dataset": str(data), "seed": 1}, "07--mine", build_dir=tmp_path)
+    assert other == tmp_path / book.OTHER_RUNS / "07--mine" and not reused
+    assert calls[-1]["dataset"] == str(data) and calls[-1]["profile"] == "quick"
+    assert book.run_chapter(stem, {"dataset": str(data), "seed": 1}, "07--mine", build_dir=tmp_path)[1]
+    data.write_text("a\n2\n")
+    assert not book.run_chapter(stem, {"dataset": str(data), "seed": 1}, "07--mine", build_dir=tmp_path)[1]
+    assert not (tmp_path / "runs" / "07--mine").exists(), "the book's pages never read other runs"
+    with pytest.raises(ValueError, match="needs a name"):
+        book.run_chapter(stem, {"seed": 1}, build_dir=tmp_path)
+
+
 def test_paths_handed_to_chapters_hold_no_path_of_the_build_machine():
     assert book.portable(book.REPO_ROOT / "_build" / "runs" / "01") == "_build/runs/01"
     assert book.portable(book.REPO_ROOT.parent / "shared" / "data" / "x") == "../shared/data/x"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,7 +12,6 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch.utils.data import Subset
 
-from sitsbench.book import execute_notebook
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
@@ -41,7 +39,6 @@ from sitsbench.models import create_model
 from sitsbench.planes import PlaneDataset, extract_planes
 from sitsbench.runtime import seed_everything
 
-REPO = Path(__file__).resolve().parent.parent
 FRACTIONS = (0.01, 0.05, 0.1, 0.5, 1.0)
 
 
@@ -261,14 +258,8 @@ def test_label_efficiency_table_and_curves(toy_cube, pixels):
 
 
 @pytest.mark.slow
-def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(tmp_path):
-    """The quick profile with fewer repetitions of the curves (two seeds and two label fractions instead of three
-    each; fewer bootstrap replicates): every run trains as long as in the book, the same code paths run and every
-    assertion below holds for any number of seeds and fractions. The book build runs the full quick profile."""
-    out = tmp_path / "runs"
-    execute_notebook(REPO / "notebooks" / "06_downstream.ipynb", tmp_path / "out.ipynb",
-                     {"profile": "quick", "output_dir": str(out), "seeds": [0, 1], "fractions": [0.01, 1.0],
-                      "n_boot": 300}, cwd=REPO)
+def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(chapter_run):
+    out = chapter_run("06_downstream")
     record = json.loads((out / "record.json").read_text())
     parameters, metrics = record["parameters"], record["metrics"]
     fractions, seeds = parameters["fractions"], parameters["seeds"]

@@ -21,11 +21,9 @@ def needs(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"real sample {path} absent (../shared/data not beside the clone)")
 
 
-def run_chapter(name: str, tmp_path: Path, **parameters) -> dict:
-    out = tmp_path / "runs"
-    execute_notebook(REPO / "notebooks" / f"{name}.ipynb", tmp_path / "out.ipynb",
-                     {"profile": "quick", "output_dir": str(out), **parameters}, cwd=REPO)
-    return json.loads((out / "record.json").read_text())
+def record_of(run: Path) -> dict:
+    """The run record a chapter wrote into its run folder (see the ``chapter_run`` fixture)."""
+    return json.loads((run / "record.json").read_text())
 
 
 def test_toc_lists_exactly_the_notebooks():
@@ -61,11 +59,8 @@ def test_a_failing_cell_fails_the_build_and_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_chapter_two_baselines_beat_the_majority_class(tmp_path):
-    out = tmp_path / "runs"
-    execute_notebook(REPO / "notebooks" / "02_supervised_baselines.ipynb", tmp_path / "out.ipynb",
-                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
-    metrics = json.loads((out / "record.json").read_text())["metrics"]
+def test_chapter_two_baselines_beat_the_majority_class(chapter_run):
+    metrics = record_of(chapter_run("02_supervised_baselines"))["metrics"]
     expected = {"majority class", "Random Forest", "TempCNN", "LSTM", "GRU", "Transformer", "L-TAE", "PSE-TAE", "U-TAE"}
     assert set(metrics) == expected
     floor = metrics["majority class"]["macro_f1"]
@@ -75,15 +70,12 @@ def test_chapter_two_baselines_beat_the_majority_class(tmp_path):
 
 
 @pytest.mark.slow
-def test_performance_chapter_records_every_measurement_and_flat_memory(tmp_path):
+def test_performance_chapter_records_every_measurement_and_flat_memory(chapter_run):
     """Timings are compared in ``benchmarks/`` (same-run ratios), not here: a ratio of two timings depends on the
     machine and its load (the cube path beat the raw memmap on a CI machine with parallel decompression). This
     test checks that every measurement is recorded as a finite positive number and the traced memory, which does
     not depend on the load."""
-    out = tmp_path / "runs"
-    execute_notebook(REPO / "notebooks" / "07_performance.ipynb", tmp_path / "out.ipynb",
-                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
-    metrics = json.loads((out / "record.json").read_text())["metrics"]
+    metrics = record_of(chapter_run("07_performance"))["metrics"]
     expected = {"dataset_read_s", "dataset_prepared_samples_per_s", "map_pixels_per_s", "map_time_ratio_last",
                 "map_pixel_ratio_last", "map_memory_ratio_last", "data_path_cube_over_memmap_time",
                 "ssl_epoch_time_vs_supervised_simclr", "ssl_epoch_time_vs_supervised_dino",
@@ -115,10 +107,10 @@ REAL_DATA_SMALL = {
 @pytest.mark.parametrize(("path", "name"), [pytest.param(VICTORIA, "victoria-s2", marks=needs(VICTORIA)),
                                             pytest.param(CERRADO, "sits-samples", marks=needs(CERRADO))],
                          ids=["victoria", "cerrado"])
-def test_chapter_two_runs_on_real_samples(tmp_path, path, name):
+def test_chapter_two_runs_on_real_samples(chapter_run, path, name):
     from sitsbench.data.loading import content_checksum
 
-    record = run_chapter("02_supervised_baselines", tmp_path, dataset=str(path))
+    record = record_of(chapter_run("02_supervised_baselines", f"02_supervised_baselines--{name}", dataset=str(path)))
     dataset, metrics = record["dataset"], record["metrics"]
     assert dataset["name"] == name and dataset["checksum"] == content_checksum(path)
     assert dataset["manifest_sha256"], "a verified copy of a published dataset pins its manifest"
@@ -132,8 +124,9 @@ def test_chapter_two_runs_on_real_samples(tmp_path, path, name):
 
 @pytest.mark.slow
 @needs(VICTORIA)
-def test_chapter_six_classification_runs_on_victoria(tmp_path):
-    record = run_chapter("06_downstream", tmp_path, dataset=str(VICTORIA), **REAL_DATA_SMALL["06_downstream"])
+def test_chapter_six_classification_runs_on_victoria(chapter_run):
+    record = record_of(chapter_run("06_downstream", "06_downstream--victoria-small", dataset=str(VICTORIA),
+                                   **REAL_DATA_SMALL["06_downstream"]))
     assert record["dataset"]["name"] == "victoria-s2"
     assert set(record["dataset"]["skipped"]) == {"segmentation", "change detection"}
     rows = record["metrics"]["label_efficiency"]["rows"]
@@ -146,16 +139,17 @@ def test_chapter_six_classification_runs_on_victoria(tmp_path):
 
 @pytest.mark.slow
 @needs(SINOP)
-def test_chapter_one_walks_through_sinop_rasters_and_points(tmp_path):
+def test_chapter_one_walks_through_sinop_rasters_and_points(chapter_run):
     import rioxarray
 
     from sitsbench.data import georef, load_dataset
 
-    record = run_chapter("01_sits_data", tmp_path, dataset=str(SINOP))
+    run = chapter_run("01_sits_data", "01_sits_data--sinop", dataset=str(SINOP))
+    record = record_of(run)
     assert record["dataset"]["name"] == "sits-sinop-modis" and record["dataset"]["kind"] == "cube+samples"
     metrics = record["metrics"]
     assert metrics["real_n_points"] == 18 and metrics["real_map_same_crs_and_transform"]
-    written = rioxarray.open_rasterio(tmp_path / "runs" / "sinop_map.tif")
+    written = rioxarray.open_rasterio(run / "sinop_map.tif")
     cube = load_dataset(SINOP).cube
     assert written.rio.crs == georef.crs_of(cube) and written.shape[1:] == (cube.sizes["y"], cube.sizes["x"])
     assert set(map(int, set(written.values.ravel().tolist()))) <= {0, 1, 2, 3}
@@ -164,8 +158,9 @@ def test_chapter_one_walks_through_sinop_rasters_and_points(tmp_path):
 @pytest.mark.slow
 @needs(VICTORIA)
 @pytest.mark.parametrize("chapter", ["03_autoencoders", "04_deepstar_planes", "05_ssl_pretraining"])
-def test_other_chapters_take_real_samples(tmp_path, chapter):
-    record = run_chapter(chapter, tmp_path, dataset=str(VICTORIA), **REAL_DATA_SMALL.get(chapter, {}))
+def test_other_chapters_take_real_samples(chapter_run, chapter):
+    record = record_of(chapter_run(chapter, f"{chapter}--victoria-small", dataset=str(VICTORIA),
+                                   **REAL_DATA_SMALL.get(chapter, {})))
     assert record["dataset"]["name"] == "victoria-s2"
     if chapter == "04_deepstar_planes":
         assert "no cube with parcels" in record["dataset"]["skipped"] and record["metrics"] == {}
@@ -184,17 +179,18 @@ def test_papermill_reads_every_parameter(path):
 
 
 @pytest.mark.slow
-def test_chapter_one_runs_on_a_small_landscape(tmp_path):
+def test_chapter_one_runs_on_a_small_landscape(chapter_run):
     """80 x 80 px with seed 2 once died in the patch cell (no 32-px block mostly in the training split)."""
-    record = run_chapter("01_sits_data", tmp_path, size=80, seed=2, real_data="none")
+    record = record_of(chapter_run("01_sits_data", "01_sits_data--small-landscape", size=80, seed=2, real_data="none"))
     assert record["parameters"]["size"] == 80 and record["metrics"]["rf_overall_accuracy"] > 0.4
 
 
 @pytest.mark.slow
-def test_model_to_map_chapter_maps_a_new_landscape_and_assesses_it_honestly(tmp_path):
+def test_model_to_map_chapter_maps_a_new_landscape_and_assesses_it_honestly(chapter_run):
     import rasterio
 
-    record = run_chapter("08_model_to_map", tmp_path)
+    run = chapter_run("08_model_to_map")
+    record = record_of(run)
     metrics = record["metrics"]
     assert metrics["test_oa"] > 0.6 and metrics["map_pixel_agreement"] > 0.6
     assert metrics["entropy_wrong"] > metrics["entropy_right"], "the uncertainty layer is higher where the map is wrong"
@@ -203,7 +199,7 @@ def test_model_to_map_chapter_maps_a_new_landscape_and_assesses_it_honestly(tmp_
     assert metrics["estimate_relative_error"] < metrics["pixel_count_relative_error"] / 3
     assert 0.88 < metrics["ci_coverage"] <= 1.0 and metrics["zero_width_share"] < 0.6
     assert abs(metrics["overall_accuracy"] - metrics["map_pixel_agreement"]) < 3 * metrics["overall_accuracy_ci"]
-    with rasterio.open(tmp_path / "runs" / "map.tif") as src:
+    with rasterio.open(run / "map.tif") as src:
         assert src.crs.to_epsg() == 32631 and src.transform.a == 10.0
     rates = {row["model"]: row["pixels_per_s"] for row in metrics["throughput"]}
     assert set(rates) == {"rf", "tempcnn", "ltae"} and min(rates.values()) > 0

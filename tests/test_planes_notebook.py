@@ -1,20 +1,13 @@
 """Chapter 4 (Deep-STaR planes) runs headless in quick mode and its record shows what the chapter claims."""
 
 import json
-from pathlib import Path
 
 import pytest
 
-from sitsbench.book import execute_notebook
-
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.mark.slow
-def test_deepstar_chapter_trains_str_models_and_tempcnn_on_the_same_parcels(tmp_path):
-    out = tmp_path / "runs"
-    execute_notebook(REPO / "notebooks" / "04_deepstar_planes.ipynb", tmp_path / "out.ipynb",
-                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
+def test_deepstar_chapter_trains_str_models_and_tempcnn_on_the_same_parcels(chapter_run):
+    out = chapter_run("04_deepstar_planes")
     record = json.loads((out / "record.json").read_text())
     metrics = record["metrics"]
     assert record["dataset"]["pretrained_weights"] is None  # trained from scratch

@@ -2,20 +2,13 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
-from sitsbench.book import execute_notebook
-
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.mark.slow
-def test_ssl_chapter_pretrains_both_methods_and_probes_them(tmp_path):
-    out = tmp_path / "runs"
-    execute_notebook(REPO / "notebooks" / "05_ssl_pretraining.ipynb", tmp_path / "out.ipynb",
-                     {"profile": "quick", "output_dir": str(out)}, cwd=REPO)
+def test_ssl_chapter_pretrains_both_methods_and_probes_them(chapter_run):
+    out = chapter_run("05_ssl_pretraining")
     record = json.loads((out / "record.json").read_text())
     metrics = record["metrics"]
     simclr, dino = metrics["simclr"], metrics["dino"]

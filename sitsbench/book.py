@@ -6,10 +6,12 @@
 2. executes each notebook of ``notebooks/`` listed in ``book/_toc.yml`` with papermill, injecting ``profile``
    and ``output_dir`` (run records land in ``_build/runs/<notebook>/``); any cell error stops the build and
    names the notebook and the cell. The build is **incremental**: a chapter whose notebook, library code (every
-   ``sitsbench`` module it imports, followed through their own imports), parameters, data and package versions
-   are those of its last successful execution is not executed again; its executed copy is reused from
-   ``_build/executed/`` (``--force`` executes everything). The execution statistics page lists each chapter's
-   run time and whether this build executed it;
+   ``sitsbench`` module it imports, followed through their own imports), parameters, data, the dataset manifests,
+   package versions and kernel thread settings are those of its last successful execution is not executed again;
+   its executed copy is reused from ``_build/executed/`` (``--force`` executes everything). The chapter tests
+   execute the chapters through the same cache (:func:`run_chapter`), so ``make test`` and ``make book`` reuse
+   each other's executions. The execution statistics page lists each chapter's run time and whether this build
+   executed it;
 3. runs the chapters listed in :data:`REAL_DATA_RUNS` again on real labelled samples (``--real-data DIR``,
    default ``../shared/data`` beside the repository; each run is skipped, and the page says so, when its data is
    absent) and those of :data:`PRESET_RUNS` on the ``hard`` synthetic landscape, records in
@@ -233,9 +235,10 @@ def notebook_code(path: Path) -> str:
 
 def chapter_key(notebook: Path, parameters: dict, data: Path | None = None) -> str:
     """SHA-256 over what decides a chapter's outputs: its notebook, its library closure, its parameters, the
-    dataset manifests (a dataset given by name is read through them), its data (content checksum of a real-data
-    path), the versions of the packages it runs on and the kernel's thread settings (:data:`THREAD_VARIABLES`: a
-    float sum over two threads can differ in its last bits from one over one thread)."""
+    dataset manifests (a dataset given by name is read through them), its data (content checksum of ``data`` and
+    of the paths named by :data:`DATA_PARAMETERS`), the versions of the packages it runs on and the kernel's thread
+    settings (:data:`THREAD_VARIABLES`: a float sum over two threads can differ in its last bits from one over one
+    thread)."""
     import hashlib
     import json
 
@@ -249,11 +252,35 @@ def chapter_key(notebook: Path, parameters: dict, data: Path | None = None) -> s
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
     digest.update(json.dumps(package_versions(), sort_keys=True).encode())
     digest.update(json.dumps({name: os.environ.get(name) for name in THREAD_VARIABLES}).encode())
-    if data is not None and data.exists():
-        from sitsbench.data.loading import content_checksum
+    from sitsbench.data.loading import content_checksum
 
-        digest.update(content_checksum(data).encode())
+    for path in ([data] if data is not None else []) + _data_parameters(notebook, parameters):
+        if path.exists():
+            digest.update(f"{path.name}\0{content_checksum(path)}".encode())
     return digest.hexdigest()
+
+
+DATA_PARAMETERS = ("dataset", "real_data")
+"""Chapter parameters that may name data on disk: the files a path given there (or left at the notebook's default
+path, e.g. chapter 1's ``real_data``) are hashed into the chapter's cache key."""
+
+
+def _data_parameters(notebook: Path, parameters: dict) -> list[Path]:
+    """The existing paths (relative to the repository) named by :data:`DATA_PARAMETERS` in ``parameters`` or, for
+    those not given, in the notebook's parameters cell."""
+    import ast
+    import json
+
+    values = {}
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse("".join(cell["source"])).body:
+                if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                        and isinstance(node.targets[0], ast.Name) and node.targets[0].id in DATA_PARAMETERS):
+                    values[node.targets[0].id] = node.value.value
+    values.update({name: parameters[name] for name in DATA_PARAMETERS if name in parameters})
+    paths = [REPO_ROOT / value for value in values.values() if isinstance(value, str) and value]
+    return [path for path in paths if path.exists()]
 
 
 def execute_cached(notebook: Path, output: Path, parameters: dict, cwd: Path, cache: Path, name: str,
@@ -364,7 +391,7 @@ def run_chapter(stem: str, parameters: dict | None = None, name: str | None = No
     Without ``parameters`` the chapter runs as :func:`build` runs it (same parameters, run folder and cache), so
     that the chapter tests and ``make book`` share their executions: in either order, the second command reuses
     what the first executed. With ``parameters`` (added to the quick profile's) it runs as ``name`` under
-    ``<build_dir>/other_runs/``; a ``dataset`` parameter that is a path is hashed into the key. Either way a later
+    ``<build_dir>/other_runs/``. Either way a later
     call executes it again only when its notebook, library code, parameters, data, packages or thread settings
     changed, or with ``force``."""
     if not parameters:
@@ -374,10 +401,8 @@ def run_chapter(stem: str, parameters: dict | None = None, name: str | None = No
         if not name:
             raise ValueError(f"run_chapter({stem!r}) with parameters needs a name for its run folder")
         runs = build_dir / OTHER_RUNS
-        dataset = Path(str(parameters.get("dataset", "")))
         execution = Execution(name, REPO_ROOT / "notebooks" / f"{stem}.ipynb", runs / "notebooks" / f"{name}.ipynb",
-                              {"profile": "quick", "output_dir": portable(runs / name), **parameters},
-                              dataset if dataset.name and dataset.exists() else None)
+                              {"profile": "quick", "output_dir": portable(runs / name), **parameters})
         cache = runs / CACHE_DIR
     _, reused = execute_cached(execution.notebook, execution.output, execution.parameters, cwd=REPO_ROOT,
                                cache=cache, name=execution.name, force=force, data=execution.data)

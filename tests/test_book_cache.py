@@ -114,6 +114,25 @@ def test_executions_run_in_parallel_longest_first_with_one_thread_each(tmp_path,
     assert started[-1] == "bad", "after the failure nothing else starts"
 
 
+def test_data_named_by_a_parameter_or_its_default_is_in_the_key(tmp_path):
+    folder = tmp_path / "rasters"
+    folder.mkdir()
+    (folder / "a.tif").write_bytes(b"1")
+    notebook = _notebook(tmp_path / "ch.ipynb", "")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells = [nbformat.v4.new_code_cell(f"real_data = {str(folder)!r}\ndataset = 'default'",
+                                          metadata={"tags": ["parameters"]})]
+    nbformat.write(nb, notebook)
+    key = book.chapter_key(notebook, {"profile": "quick"})
+    (folder / "a.tif").write_bytes(b"2")
+    assert book.chapter_key(notebook, {"profile": "quick"}) != key, "the default real_data folder changed"
+    other = tmp_path / "other.csv"
+    other.write_text("x")
+    given = book.chapter_key(notebook, {"profile": "quick", "dataset": str(other)})
+    other.write_text("y")
+    assert book.chapter_key(notebook, {"profile": "quick", "dataset": str(other)}) != given, "a dataset given by path"
+
+
 def test_chapter_tests_and_the_book_share_executions(tmp_path, monkeypatch):
     """``run_chapter`` (the chapter tests) executes a chapter as the build does, into the build's cache: the book
     reuses it, and the other way round; runs with other parameters go to their own folder and cache."""

@@ -391,9 +391,8 @@ def run_chapter(stem: str, parameters: dict | None = None, name: str | None = No
     Without ``parameters`` the chapter runs as :func:`build` runs it (same parameters, run folder and cache), so
     that the chapter tests and ``make book`` share their executions: in either order, the second command reuses
     what the first executed. With ``parameters`` (added to the quick profile's) it runs as ``name`` under
-    ``<build_dir>/other_runs/``. Either way a later
-    call executes it again only when its notebook, library code, parameters, data, packages or thread settings
-    changed, or with ``force``."""
+    ``<build_dir>/other_runs/``. Either way a later call executes it again only when its notebook, library code,
+    parameters, data, packages or thread settings changed, or with ``force``."""
     if not parameters:
         execution = chapter_execution(stem, build_dir / "runs", build_dir / OTHER_RUNS / "notebooks")
         cache = build_dir / CACHE_DIR

@@ -9,6 +9,7 @@ import sys
 COMMAND_MODULES = (
     "sitsbench.commands.synthetic",
     "sitsbench.commands.train",
+    "sitsbench.commands.pretrain",
     "sitsbench.commands.evaluate",
     "sitsbench.commands.predict_map",
     "sitsbench.commands.data",

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sitsbench"
 
 LAYERS: list[tuple[str, ...]] = [
     ("atomic", "runtime", "metrics"),  # helpers without sitsbench dependencies
+    ("distributed",),  # torchrun's process group, gathers, global batch normalisation
     ("data",),  # cubes, samples, readers, splits, datasets
     ("records", "plot"),  # run records (name datasets and manifests), plots of cubes
     ("models",),  # the registry and the networks, checkpoints
@@ -28,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluation",),  # probes, k-NN, fine-tuning, label efficiency, segmentation, change, area accuracy
     ("perf", "sweep", "results", "plot_metrics"),  # measurements, sweeps, result tables
     ("commands", "cli", "book", "notebook"),  # entry points
+    ("__main__",),  # python -m sitsbench (torchrun -m sitsbench)
 ]
 """Lower layers first: ``sitsbench.<name>`` may import the packages of its own entry's layer only when it is the
 same package, and any package of an earlier entry."""

@@ -28,13 +28,19 @@ class SITSClassifier(nn.Module):
         self.num_features = num_features
         self.reset_classifier(num_classes)
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the head by a fresh one with ``num_classes`` outputs (identity when 0)."""
+    def reset_classifier(self, num_classes: int, hidden: int = 0) -> None:
+        """Replace the head by a fresh one with ``num_classes`` outputs (identity when 0): linear, or with
+        ``hidden`` > 0 an MLP ``Linear -> ReLU -> Linear`` (series and pixel-set models; the ``mlp`` probe of a
+        pretrained encoder)."""
         self.num_classes = num_classes
         if num_classes <= 0:
             self.head = nn.Identity()
         elif self.input_kind == "patch":
+            if hidden:
+                raise ValueError("patch models have a 1x1 convolution head; an MLP head is for series models")
             self.head = nn.Conv2d(self.num_features, num_classes, kernel_size=1)
+        elif hidden:
+            self.head = nn.Sequential(nn.Linear(self.num_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
         else:
             self.head = nn.Linear(self.num_features, num_classes)
         model_kwargs = getattr(self, "model_kwargs", None)

@@ -130,8 +130,13 @@ def reads_doy(name: str) -> bool:
 
 
 def create_model(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:
-    """Build the registered model ``name`` and record ``model_name``/``model_kwargs`` on it."""
+    """Build the registered model ``name`` and record ``model_name``/``model_kwargs`` on it. ``head_hidden=N``
+    (any classifier of series) puts an MLP head with ``N`` hidden units in place of the linear one."""
+    head_hidden = kwargs.pop("head_hidden", 0)
     model = model_entry(name).factory(in_channels=in_channels, num_classes=num_classes, **kwargs)
+    if head_hidden:
+        model.reset_classifier(num_classes, hidden=head_hidden)
+        kwargs["head_hidden"] = head_hidden
     model.model_name = name
     model.model_kwargs = {"in_channels": in_channels, "num_classes": num_classes, **kwargs}
     return model

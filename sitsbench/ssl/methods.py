@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from sitsbench.distributed import all_mean
 from sitsbench.ssl.heads import DINOHead, ProjectionHead
 from sitsbench.ssl.losses import dino_loss, nt_xent
 
@@ -45,8 +46,15 @@ class SimCLR(nn.Module):
         z1, z2 = (self.projector(f) for f in features)
         return nt_xent(z1, z2, self.temperature), z1.detach()
 
+    def forward(self, views: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`loss` (the call ``DistributedDataParallel`` wraps)."""
+        return self.loss(views)
+
     def step_end(self, step: int, total_steps: int) -> None:
         """Nothing to update outside the optimiser."""
+
+    def resume(self, step: int, total_steps: int) -> None:
+        """No schedule outside the optimiser."""
 
 
 def teacher_temperature(progress: float, final: float, start: float | None, warmup: float) -> float:
@@ -128,14 +136,21 @@ class DINO(nn.Module):
         if self.training:
             with torch.no_grad():
                 target = torch.softmax((torch.cat(teacher_out) - self.center) / self.teacher_temp, dim=-1)
-                self.teacher_entropy.append(float(-(target * torch.log(target.clamp_min(1e-12))).sum(-1).mean()))
+                entropy = -(target * torch.log(target.clamp_min(1e-12))).sum(-1).mean()
+                self.teacher_entropy.append(float(all_mean(entropy)))
             self.update_center(torch.cat(teacher_out))
         return loss, embeddings
 
+    def forward(self, views: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`loss` (the call ``DistributedDataParallel`` wraps)."""
+        return self.loss(views)
+
     @torch.no_grad()
     def update_center(self, teacher_out: torch.Tensor) -> None:
-        """``center <- m * center + (1 - m) * batch mean`` of the teacher logits."""
-        self.center.mul_(self.center_momentum).add_(teacher_out.mean(dim=0), alpha=1 - self.center_momentum)
+        """``center <- m * center + (1 - m) * batch mean`` of the teacher logits (the mean of the global batch in a
+        distributed run: every rank keeps the same centre)."""
+        batch_mean = all_mean(teacher_out.mean(dim=0))
+        self.center.mul_(self.center_momentum).add_(batch_mean, alpha=1 - self.center_momentum)
 
     @torch.no_grad()
     def update_teacher(self, momentum: float) -> None:
@@ -150,6 +165,10 @@ class DINO(nn.Module):
         """After each optimiser step: EMA update with the cosine momentum schedule, and the teacher temperature
         of the next step."""
         self.update_teacher(cosine_momentum(step, total_steps, self.base_momentum))
-        progress = (step + 1) / max(total_steps, 1)
-        self.teacher_temp = teacher_temperature(progress, self.final_teacher_temp, self.teacher_temp_start,
-                                                self.teacher_warmup)
+        self.resume(step + 1, total_steps)
+
+    def resume(self, step: int, total_steps: int) -> None:
+        """The teacher temperature of ``step`` (a run resumed from a checkpoint; the weights, teacher and centre
+        come back with the state dict)."""
+        self.teacher_temp = teacher_temperature(step / max(total_steps, 1), self.final_teacher_temp,
+                                                self.teacher_temp_start, self.teacher_warmup)

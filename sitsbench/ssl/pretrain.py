@@ -8,6 +8,9 @@ series encoders, random-walk plane views (:mod:`sitsbench.ssl.planes`) for 2D im
 
 from __future__ import annotations
 
+import json
+import math
+import shutil
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from sitsbench.models.checkpoint import load_checkpoint, save_checkpoint
 from sitsbench.models.registry import create_model, model_entry
 from sitsbench.records import write_run_record
 from sitsbench.runtime import resolve_device, seed_everything
+from sitsbench.ssl.archive import ArchiveStream
 from sitsbench.ssl.augment import (
     BandDropout,
     CloudMask,
@@ -87,6 +91,7 @@ class PretrainConfig:
     plane_bands: list[str] | None = None
     plane_repeats: int = 4
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
     device: str = "auto"
     seed: int = 0
     progress: bool = True
@@ -170,24 +175,28 @@ class SelfSupervised(Objective):
     """The objective of :func:`pretrain`: the method's own loss on a batch of views (SimCLR, DINO), the epoch
     passed to the dataset (new views each epoch), the method's step hook (DINO's teacher momentum), and the
     collapse metrics of the epoch's embeddings (:mod:`sitsbench.ssl.monitor`) and, for DINO, the mean teacher
-    entropy of the epoch as monitors."""
+    entropy of the epoch as monitors. The model :func:`fit` trains may be the method wrapped in
+    ``DistributedDataParallel``; a streamed dataset (:class:`~sitsbench.ssl.archive.ArchiveStream`) is resumed at
+    the step of a checkpoint."""
 
     def __init__(self, method: nn.Module, dataset):
         self.method, self.dataset, self.embeddings = method, dataset, []
 
     def start_epoch(self, epoch: int) -> None:
-        self.dataset.set_epoch(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
         self.embeddings = []
         if hasattr(self.method, "teacher_entropy"):
             self.method.teacher_entropy.clear()
 
     def loss(self, model: nn.Module, batch: list[dict]) -> tuple[torch.Tensor, float]:
-        loss, features = model.loss(batch)
-        self.embeddings.append(features.detach().cpu())
+        loss, features = model(batch)
+        self.embeddings.append(features.detach().float().cpu())
         return loss, 1.0
 
     def step_end(self, model: nn.Module, step: int, total_steps: int) -> None:
-        model.step_end(step, total_steps)
+        self.method.step_end(step, total_steps)
+        self.total_steps = total_steps
 
     def end_epoch(self) -> dict[str, float]:
         metrics = collapse_metrics(torch.cat(self.embeddings))
@@ -196,6 +205,15 @@ class SelfSupervised(Objective):
         if entropy:
             metrics["teacher_entropy"] = sum(entropy) / len(entropy)
         return metrics
+
+    def state(self) -> dict:
+        return {"total_steps": getattr(self, "total_steps", 0)}
+
+    def load_state(self, state: dict, step: int) -> None:
+        """Skip the stream past the series of ``step`` batches; give the method its schedules at ``step``."""
+        if isinstance(self.dataset, ArchiveStream):
+            self.dataset.skip(step)
+        self.method.resume(step, state["total_steps"])
 
 
 def pretrain(
@@ -238,7 +256,7 @@ def pretrain(
     train = TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
                         batch_size=config.batch_size, patience=None, drop_last=True, device=config.device,
                         seed=config.seed, progress=config.progress, schedule=config.schedule, warmup=config.warmup,
-                        min_lr=config.min_lr, weight_decay_end=config.weight_decay_end)
+                        min_lr=config.min_lr, weight_decay_end=config.weight_decay_end, precision=config.precision)
     history = fit(model, dataset, config=train, objective=SelfSupervised(model, dataset), generator=generator,
                   desc=f"{method} pretraining")
     encoder = model.encoder.eval()
@@ -264,3 +282,148 @@ def load_encoder(path: str | Path, map_location: str | torch.device = "cpu") -> 
     """The pretrained encoder of a checkpoint written by :func:`pretrain`, in eval mode."""
     encoder, _ = load_checkpoint(path, map_location=map_location)
     return encoder.eval()
+
+
+@dataclass
+class StreamConfig:
+    """The knobs of pretraining on a streamed archive (:mod:`sitsbench.ssl.archive`): ``steps`` (or ``epochs``
+    passes over the archive's series), the window side, the number of virtual shards (a multiple of the number of
+    processes; the global batch size a multiple of it), the shuffle buffer of each shard (series), the windows
+    sampled per dataset for its statistics, the steps of one log interval (a point of the loss curve and of the
+    collapse monitors) and of one checkpoint interval."""
+
+    steps: int | None = None
+    epochs: float | None = None
+    window: int = 32
+    shards: int = 8
+    buffer: int = 2048
+    stats_windows: int = 16
+    log_every: int = 10
+    checkpoint_every: int = 100
+
+
+def _total_steps(stream: StreamConfig, n_series: int, batch_size: int) -> int:
+    if (stream.steps is None) == (stream.epochs is None):
+        raise ValueError("give the length of the pretraining as steps or as epochs (passes over the archive), "
+                         f"one of them; got steps={stream.steps}, epochs={stream.epochs}")
+    if stream.steps is not None:
+        if stream.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {stream.steps}")
+        return stream.steps
+    if stream.epochs <= 0:
+        raise ValueError(f"epochs must be > 0, got {stream.epochs}")
+    return max(1, math.ceil(stream.epochs * n_series / batch_size))
+
+
+def checkpoint_dir(output: Path) -> Path:
+    """Where a run writing ``output`` keeps its step checkpoint and the parameters it was started with."""
+    return output.with_name(f"{output.name}.partial")
+
+
+def pretrain_archive(
+    datasets: list[str],
+    output: str | Path,
+    method: str = "simclr",
+    backbone: str = "ltae",
+    config: PretrainConfig | None = None,
+    stream: StreamConfig | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> dict:
+    """Pretrain ``backbone`` with ``method`` on the series of ``datasets`` streamed window by window (labels never
+    read), in this process or in every process torchrun started (DistributedDataParallel), and write the encoder
+    folder ``output`` (:class:`~sitsbench.inference.encoder_folder.EncoderFolder`; rank 0 only). Returns the
+    summary of the run (steps, loss curve, monitors, throughput).
+
+    A checkpoint is written every ``stream.checkpoint_every`` steps into ``<output>.partial/``; ``resume=True``
+    continues from it (refused when the run's parameters differ from those it was started with). The folder
+    ``output`` appears only when the run is complete, and the checkpoint is then removed.
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    from sitsbench import distributed
+    from sitsbench.atomic import write_text
+    from sitsbench.inference.dates import DateReference
+    from sitsbench.inference.encoder_folder import EncoderFolder
+    from sitsbench.models.registry import reads_doy
+    from sitsbench.records import make_run_record
+    from sitsbench.ssl.archive import Archive
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    entry = model_entry(backbone)
+    if (entry.role, entry.input_kind) != ("classifier", "series"):
+        raise ValueError(f"backbone {backbone!r} is a {entry.input_kind} {entry.role}; archive pretraining streams "
+                         "pixel series: choose a series classifier's encoder (ltae, transformer_small, tempcnn, ...)")
+    config = with_recipe(config or PretrainConfig(), method)
+    stream = stream or StreamConfig(steps=100)
+    output = Path(output)
+    partial = checkpoint_dir(output)
+    parameters = {"datasets": [str(d) for d in datasets], "method": method, "backbone": backbone,
+                  **{k: v for k, v in asdict(config).items() if k not in ("device", "progress")},
+                  **{f"stream_{k}": v for k, v in asdict(stream).items()}}
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} already exists: choose another --output or pass --overwrite")
+    if resume:
+        started = partial / "parameters.json"
+        if not started.is_file():
+            raise FileNotFoundError(f"nothing to resume: no checkpoint of {output} at {partial}")
+        before = json.loads(started.read_text())
+        changed = {k: (before.get(k), v) for k, v in json.loads(json.dumps(parameters)).items() if before.get(k) != v}
+        if changed:
+            raise ValueError(f"--resume with other parameters than the interrupted run ({partial}): {changed}")
+    world, device = distributed.start(config.device)
+    try:
+        generator = seed_everything(config.seed)  # same initial weights on every rank
+        archive = Archive.open(list(datasets), chunk=stream.window, stats_windows=stream.stats_windows,
+                               seed=config.seed)
+        kwargs = dict(config.backbone_kwargs)
+        if backbone.startswith("tempcnn"):
+            kwargs.setdefault("seq_len", archive.n_dates)
+        encoder = create_model(backbone, in_channels=len(archive.bands), num_classes=0, **kwargs)
+        model, n_local = METHODS[method](encoder, config)
+        model = distributed.sync_batchnorm(model, device).to(device)
+        data = ArchiveStream(archive, build_views(config, n_local), batch_size=config.batch_size,
+                             shards=stream.shards, buffer=stream.buffer, steps_per_iter=stream.log_every,
+                             seed=config.seed, rank=world.rank, world=world.size)
+        total = _total_steps(stream, archive.n_series, config.batch_size)
+        if world.main:
+            partial.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                write_text(partial / "parameters.json", json.dumps(parameters, indent=2, default=str))
+        distributed.barrier()
+        wrapped = model
+        if world.size > 1:
+            wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        train = TrainConfig(steps=total, lr=config.lr, weight_decay=config.weight_decay, batch_size=data.local_batch,
+                            patience=None, drop_last=False, device=str(device), seed=config.seed,
+                            progress=config.progress, schedule=config.schedule, warmup=config.warmup,
+                            min_lr=config.min_lr, weight_decay_end=config.weight_decay_end,
+                            precision=config.precision, checkpoint=str(partial / "state.pt"),
+                            checkpoint_every=stream.checkpoint_every, resume=resume)
+        history = fit(wrapped, data, config=train, objective=SelfSupervised(model, data), generator=generator,
+                      desc=f"{method} pretraining ({world.size} process{'es' if world.size > 1 else ''})")
+        summary = {
+            "steps": total, "series_seen": total * config.batch_size, "world_size": world.size, "rank": world.rank,
+            "final_loss": history.train_loss[-1], "series_per_s": total * config.batch_size / history.duration_s,
+            "history": history.to_dict(), "log_every": stream.log_every,
+        }
+        if world.main:
+            encoder = model.encoder.eval().cpu()
+            archive_info = archive.describe()
+            reference = DateReference.from_dates(archive.sources[0].dates)
+            policy = "doy" if reads_doy(backbone) else "resample"
+            record = make_run_record(name=f"pretrain-{method}-{backbone}", parameters=parameters, metrics=summary,
+                                     seed=config.seed, device=str(device), duration_s=history.duration_s,
+                                     dataset={"name": "+".join(s.name for s in archive.sources), "archive": archive_info})
+            folder = EncoderFolder(encoder, archive.bands, archive.stats, reference, policy, method,
+                                   config=parameters, pretraining={"archive": archive_info, **{
+                                       k: summary[k] for k in ("steps", "series_seen", "world_size", "final_loss")},
+                                       "loss_curve": history.train_loss, "monitors": history.monitors})
+            folder.save(output, overwrite=overwrite,
+                        extra_files={"pretrain_record.json": json.dumps(record, indent=2, sort_keys=True)})
+            shutil.rmtree(partial, ignore_errors=True)
+        distributed.barrier()
+        return summary
+    finally:
+        distributed.stop()

@@ -16,6 +16,14 @@ Models that do not use dates or masks (2D networks on image representations) acc
 initial weights too), unless the caller hands it the generator it seeded itself: on CPU the same seed gives the
 same losses. With a validation set it keeps the weights of the best epoch (lowest validation loss, or highest
 macro-F1; ``restore_best``) and stops after ``patience`` epochs without improvement.
+
+Long runs: ``precision="bf16"`` computes the forward pass and the loss under bfloat16 autocast (weights and the
+optimiser stay in float32); ``checkpoint`` + ``checkpoint_every`` write the whole state of the run (weights,
+optimiser, step, history, random states, the objective's own state such as the position of a data stream) at the
+end of the first epoch that reaches each multiple of ``checkpoint_every`` steps, atomically; ``resume=True``
+continues from that file with the same step count, so a killed run loses at most one checkpoint interval. In a
+run of several processes (``torch.nn.parallel.DistributedDataParallel``, :mod:`sitsbench.distributed`) only
+rank 0 shows progress and writes the checkpoint.
 """
 
 from __future__ import annotations
@@ -40,7 +48,9 @@ from sitsbench.records import write_run_record
 from sitsbench.runtime import resolve_device, seed_everything
 
 MONITORS = ("val_loss", "val_macro_f1")
+CHECKPOINT_FORMAT = "sitsbench-fit-checkpoint/1"
 SCHEDULES = ("constant", "warmup_cosine")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -72,8 +82,17 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     progress: bool = True
+    precision: str = "fp32"
+    checkpoint: str | None = None
+    checkpoint_every: int | None = None
+    resume: bool = False
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.checkpoint_every is not None and (self.checkpoint_every < 1 or self.checkpoint is None):
+            raise ValueError(f"checkpoint_every must be >= 1 step with a checkpoint path, got {self.checkpoint_every} "
+                             f"and {self.checkpoint!r}")
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
         if self.schedule not in SCHEDULES:
@@ -299,6 +318,13 @@ class Objective:
                  collate_fn: Callable | None) -> dict[str, float]:
         raise ValueError(f"{type(self).__name__} has no validation score")
 
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint must keep of the objective to resume it (plain values)."""
+        return {}
+
+    def load_state(self, state: dict[str, Any], step: int) -> None:
+        """Resume the objective at optimiser step ``step`` from :meth:`state`."""
+
 
 class Supervised(Objective):
     """Cross-entropy on ``batch["y"]`` (a class per item, or a ``(H, W)`` map; ``-1`` ignored), optionally class
@@ -349,6 +375,63 @@ def _supervised(model: nn.Module, train_dataset: Dataset, config: TrainConfig, d
     return Supervised(weight)
 
 
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a ``DistributedDataParallel`` wrapper (or the model itself)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def _batch_items(batch: Any) -> int:
+    """The number of items of a batch (the first dimension of its first tensor)."""
+    while not torch.is_tensor(batch):
+        batch = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
+    return int(batch.shape[0])
+
+
+@dataclass
+class _Progress:
+    """Where a :func:`fit` run stands: what a checkpoint saves and ``resume`` restores."""
+
+    step: int = 0
+    epoch: int = 0
+    best_score: float | None = None
+    waited: int = 0
+
+
+def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, progress: _Progress,
+                     history: History, objective: Objective, generator: torch.Generator,
+                     best_state: dict | None) -> None:
+    from sitsbench.atomic import written
+
+    payload = {
+        "format": CHECKPOINT_FORMAT, **asdict(progress), "model": _unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(), "history": history.to_dict(), "objective": objective.state(),
+        "torch_rng": torch.get_rng_state(), "generator": generator.get_state(), "best_state": best_state,
+    }
+    with written(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, objective: Objective,
+                     generator: torch.Generator, device: torch.device) -> tuple[_Progress, History, dict | None]:
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise ValueError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); delete it to start "
+                         "again") from error
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
+    try:
+        _unwrap(model).load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise ValueError(f"checkpoint {path} does not fit this model and optimiser: {error}") from error
+    torch.set_rng_state(payload["torch_rng"].cpu())
+    generator.set_state(payload["generator"].cpu())
+    progress = _Progress(**{k: payload[k] for k in ("step", "epoch", "best_score", "waited")})
+    objective.load_state(payload["objective"], progress.step)
+    return progress, History(**payload["history"]), payload["best_state"]
+
+
 def fit(
     model: nn.Module,
     train_dataset: Dataset,
@@ -361,12 +444,16 @@ def fit(
 ) -> History:
     """Train ``model`` in place with AdamW on ``objective`` (default: cross-entropy, :class:`Supervised`);
     returns the :class:`History`. ``generator``: a generator the caller seeded (and may have drawn from) for the
-    data order; by default ``fit`` seeds everything with ``config.seed``."""
+    data order; by default ``fit`` seeds everything with ``config.seed``. ``model`` may be wrapped in
+    ``DistributedDataParallel`` (the objective then calls the wrapper, which averages the gradients)."""
+    from sitsbench.distributed import all_mean, rank, world_size
+
     config = config or TrainConfig()
     if generator is None:
         generator = seed_everything(config.seed)
     device = resolve_device(config.device)
     model.to(device)
+    main = rank() == 0
     objective = objective or _supervised(model, train_dataset, config, device)
     for role, dataset in (("training", train_dataset), ("validation", val_dataset)):
         if dataset is not None and not isinstance(dataset, IterableDataset):
@@ -385,25 +472,44 @@ def fit(
     if not streaming and len(train_loader) == 0:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(train_dataset)} training samples")
     total_steps = config.steps if config.steps is not None else config.epochs * (0 if streaming else len(train_loader))
-    history, best_score, best_state, waited, step = History(), None, None, 0, 0
-    start = time.perf_counter()
-    epochs = range(config.epochs) if config.steps is None else itertools.count() if config.steps else range(0)
-    bar = tqdm(epochs, desc=desc or type(model).__name__, disable=not config.progress, leave=False)
-    for epoch in bar:
+    history, best_state, progress = History(), None, _Progress()
+    checkpoint = Path(config.checkpoint) if config.checkpoint else None
+    if config.resume and checkpoint is not None and checkpoint.is_file():
+        progress, history, best_state = _load_checkpoint(checkpoint, model, optimizer, objective, generator, device)
+    step, saved_at = progress.step, progress.step
+    start = time.perf_counter() - history.duration_s
+    if config.steps is None:
+        epochs = range(progress.epoch, config.epochs)
+    else:
+        epochs = itertools.count(progress.epoch) if step < config.steps else range(0)
+    by_step = config.steps is not None
+    bar = tqdm(total=config.steps if by_step else config.epochs, initial=step if by_step else progress.epoch,
+               desc=desc or type(_unwrap(model)).__name__, unit="step" if by_step else "epoch",
+               disable=not (config.progress and main), leave=False)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    for epoch in epochs:
         epoch_start = time.perf_counter()
         objective.start_epoch(epoch)
         objective.train_mode(model)
-        total_loss, total_count = 0.0, 0
+        total_loss, total_count, items = 0.0, 0, 0
         for batch in train_loader:
-            loss, weight = objective.loss(model, to_device(batch, device))
+            batch = to_device(batch, device)
+            with autocast:
+                loss, weight = objective.loss(model, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             _schedule_step(optimizer, base_lrs, config, step, total_steps)
             optimizer.step()
             objective.step_end(model, step, total_steps)
             step += 1
-            total_loss += float(loss.detach()) * weight
+            loss = all_mean(loss.detach())  # the loss of the global batch (a world of one: itself)
+            total_loss += float(loss) * weight
             total_count += weight
+            items += _batch_items(batch) * world_size()
+            if by_step:
+                bar.update()
+                bar.set_postfix(refresh=False, loss=f"{float(loss):.3f}",
+                                series_s=f"{items / (time.perf_counter() - epoch_start):.0f}")
             if step == config.steps:
                 break
         history.train_loss.append(total_loss / max(total_count, 1))
@@ -416,20 +522,28 @@ def fit(
                 history.val_oa.append(scores["oa"])
                 history.val_macro_f1.append(scores["macro_f1"])
             score = -scores["loss"] if config.monitor == "val_loss" else scores["macro_f1"]
-            if best_score is None or score > best_score:
-                best_score, waited, history.best_epoch = score, 0, epoch
+            if progress.best_score is None or score > progress.best_score:
+                progress.best_score, progress.waited, history.best_epoch = score, 0, epoch
                 if config.restore_best:
                     best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
             else:
-                waited += 1
+                progress.waited += 1
         history.epoch_time_s.append(time.perf_counter() - epoch_start)
-        postfix = {"train_loss": f"{history.train_loss[-1]:.3f}"}
-        if history.val_macro_f1:
-            postfix.update(val_loss=f"{history.val_loss[-1]:.3f}", val_f1=f"{history.val_macro_f1[-1]:.3f}")
-        bar.set_postfix(postfix)
+        if not by_step:
+            postfix = {"train_loss": f"{history.train_loss[-1]:.3f}"}
+            if history.val_macro_f1:
+                postfix.update(val_loss=f"{history.val_loss[-1]:.3f}", val_f1=f"{history.val_macro_f1[-1]:.3f}")
+            bar.update()
+            bar.set_postfix(postfix)
+        history.duration_s = time.perf_counter() - start
+        progress.step, progress.epoch = step, epoch + 1
+        if config.checkpoint_every and step // config.checkpoint_every > saved_at // config.checkpoint_every:
+            if main:
+                _save_checkpoint(checkpoint, model, optimizer, progress, history, objective, generator, best_state)
+            saved_at = step
         if step == config.steps:
             break
-        if config.patience is not None and val_dataset is not None and waited >= config.patience:
+        if config.patience is not None and val_dataset is not None and progress.waited >= config.patience:
             history.stopped_early = True
             break
     bar.close()

@@ -348,3 +348,29 @@ def _timed_result(function: Callable[[], object]) -> tuple[float, object]:
     start = time.perf_counter()
     result = function()
     return time.perf_counter() - start, result
+
+
+def pretrain_scaling(workdir: Path, sides=(64, 256), steps: int = 20, batch_size: int = 64, window: int = 16,
+                     buffer: int = 512, n_dates: int = 20, method: str = "simclr", backbone: str = "ltae") -> list[dict]:
+    """Pretraining throughput (series/s of the training loop) and peak traced memory (NumPy/Python, from opening the
+    archive to the written encoder folder) of :func:`~sitsbench.ssl.pretrain.pretrain_archive` on zarr cubes whose
+    side grows per step, at a fixed number of steps: the memory of a streamed archive must not grow with it."""
+    from sitsbench.ssl.pretrain import PretrainConfig, StreamConfig, pretrain_archive
+
+    rows = []
+    for index, side in enumerate((sides[0], *sides)):  # the first run, not recorded, pays the one-off imports
+        path = write_synthetic(workdir, side, n_dates=n_dates, chunk=window)
+        config = PretrainConfig(batch_size=batch_size, progress=False)
+        stream = StreamConfig(steps=steps, window=window, buffer=buffer, log_every=steps, checkpoint_every=steps)
+        tracemalloc.start()
+        start = time.perf_counter()
+        summary = pretrain_archive([str(path)], workdir / f"encoder_{side}", method, backbone, config, stream,
+                                   overwrite=True)
+        seconds = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        pixels = side * side
+        if index:
+            rows.append({"side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
+                         "seconds": seconds, "series_per_s": summary["series_per_s"], "peak_mib": peak / 2**20})
+    return rows

@@ -20,7 +20,7 @@ def test_help_and_data_list_import_no_heavy_library():
 
 
 def test_spelled_out_choices_equal_the_library_constants():
-    from sitsbench.commands import predict_map, synthetic, train
+    from sitsbench.commands import predict_map, pretrain, synthetic, train
     from sitsbench.data.synthetic import PRESETS
     from sitsbench.inference.dates import DATE_POLICIES
     from sitsbench.inference.map import UNCERTAINTIES
@@ -29,3 +29,9 @@ def test_spelled_out_choices_equal_the_library_constants():
     assert sorted(synthetic.PRESET_NAMES) == sorted(PRESETS)
     assert train.DATE_POLICIES == DATE_POLICIES and train.FOREST == FOREST
     assert predict_map.UNCERTAINTIES == UNCERTAINTIES
+    from sitsbench.ssl.pretrain import METHODS
+    from sitsbench.training.engine import PRECISIONS
+    from sitsbench.training.map_model import PROBES
+
+    assert train.PROBES == PROBES
+    assert sorted(pretrain.METHODS) == sorted(METHODS) and pretrain.PRECISIONS == PRECISIONS

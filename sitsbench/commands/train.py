@@ -8,8 +8,10 @@ from pathlib import Path
 
 DATE_POLICIES = ("resample", "exact", "doy")
 FOREST = "rf"
-"""Must equal :data:`sitsbench.inference.dates.DATE_POLICIES` and :data:`sitsbench.inference.model_folder.FOREST`
-(a test checks it): spelled out so that the command line starts without importing torch."""
+PROBES = ("linear", "mlp", "finetune")
+"""Must equal :data:`sitsbench.inference.dates.DATE_POLICIES`, :data:`sitsbench.inference.model_folder.FOREST` and
+:data:`sitsbench.training.map_model.PROBES` (a test checks it): spelled out so that the command line starts without
+importing torch."""
 
 
 def _model_kwargs(text: str | None) -> dict:
@@ -29,9 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train a map model (Random Forest or a registered series network) on labelled samples")
     parser.add_argument("dataset", help="a dataset spec: synthetic preset, NAME[:ROOT] of a manifest, or a path "
                         "(cube .zarr/.nc, raster folder with labelled points, sample table, sits .rda, ...)")
-    parser.add_argument("--model", default=FOREST, help=f"'{FOREST}' (Random Forest) or a registered series model "
+    parser.add_argument("--model", help=f"'{FOREST}' (Random Forest, the default) or a registered series model "
                         "(tempcnn, ltae, transformer_small, lstm, ...; `python -c \"import sitsbench.models as m; "
                         "print(m.list_models())\"`)")
+    parser.add_argument("--encoder", type=Path, help="an encoder folder written by `sitsbench pretrain`: the model is "
+                        "that encoder with a new head, fed the encoder's bands, normalisation and dates")
+    parser.add_argument("--probe", choices=PROBES, default="linear", help="with --encoder: linear or mlp head on the "
+                        "frozen encoder, or finetune the whole network (encoder at a tenth of the learning rate)")
     parser.add_argument("--output", type=Path, required=True, help="model folder to write")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of a network (early stopping on validation)")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -59,8 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output.exists() and not args.overwrite:  # before any work: never an hour of training for nothing
         raise FileExistsError(f"{args.output} already exists: choose another --output or pass --overwrite")
+    if args.encoder is not None and args.model is not None:
+        raise ValueError("give either --model or --encoder: with --encoder the model is the pretrained encoder's")
     config = MapTrainingConfig(
-        model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+        model=args.model or (None if args.encoder else FOREST), encoder=None if args.encoder is None else str(args.encoder), probe=args.probe,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         rf_trees=args.trees, split_policy=args.split_policy, date_policy=args.date_policy,
         max_train_samples=args.max_train_samples, model_kwargs=_model_kwargs(args.model_args), seed=args.seed,
         device=args.device, progress=not args.quiet,
@@ -71,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
           f"{samples.sizes['band']} bands, {len(samples.attrs.get('class_names', []))} classes")
     model, summary = train_map_model(samples, config)
     record = make_run_record(
-        name=f"train-{args.model}", parameters={**summary["config"], "dataset": args.dataset},
+        name=f"train-{model.model_name}", parameters={**summary["config"], "dataset": args.dataset},
         metrics={k: v for k, v in summary.items() if k != "config"}, seed=args.seed, device=args.device,
         duration_s=summary["train_time_s"], dataset=loaded.record(),
     )
@@ -80,6 +89,6 @@ def run(args: argparse.Namespace) -> int:
                extra_files={"train_record.json": json.dumps(record, indent=2, sort_keys=True)})
     test = summary.get("test")
     scores = f"test OA {test['oa']:.3f}, macro-F1 {test['macro_f1']:.3f} on {test['n']} samples" if test else "no test split"
-    print(f"wrote {args.output}: {args.model}, {summary['n_train']} training samples, date policy "
+    print(f"wrote {args.output}: {model.model_name}, {summary['n_train']} training samples, date policy "
           f"{summary['date_policy']} ({summary['reference_dates']}); {scores}")
     return 0

@@ -52,6 +52,8 @@ class EncoderFolder:
     config: dict = field(default_factory=dict)
     pretraining: dict = field(default_factory=dict)
     source: str = "in-memory encoder"
+    checksum: str = ""
+    """SHA-256 of the weights file (once saved or loaded)."""
 
     def __post_init__(self) -> None:
         if self.date_policy not in DATE_POLICIES:
@@ -95,7 +97,8 @@ class EncoderFolder:
             raise FileExistsError(f"{path} already exists: choose another --output or pass --overwrite")
         with written(path, directory=True) as tmp:
             save_checkpoint(tmp / WEIGHTS_FILE, self.encoder)
-            text = json.dumps(self.description(content_checksum(tmp / WEIGHTS_FILE)), indent=2)
+            self.checksum = content_checksum(tmp / WEIGHTS_FILE)
+            text = json.dumps(self.description(self.checksum), indent=2)
             (tmp / ENCODER_FILE).write_text(text + "\n")
             for name, content in (extra_files or {}).items():
                 (tmp / name).write_text(content)
@@ -142,7 +145,7 @@ class EncoderFolder:
             raise EncoderFolderError(f"{weights}: holds {encoder.model_name!r} with a {encoder.num_classes}-class head, "
                                      f"not the headless encoder {meta.get('encoder')!r} that {ENCODER_FILE} names")
         return cls(encoder.eval(), bands, stats, reference, policy, method, meta.get("config", {}),
-                   meta.get("pretraining", {}), source=str(path))
+                   meta.get("pretraining", {}), source=str(path), checksum=expected)
 
     def classifier(self, num_classes: int, head_hidden: int = 0) -> nn.Module:
         """The encoder's registered classifier with ``num_classes`` outputs, its encoder weights copied from this

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import xarray as xr
 from torch.utils.data import IterableDataset
 
 from sitsbench.data import cube as C
@@ -71,6 +72,11 @@ class ArchiveSource:
             return values[:, :, self.order], valid, doy
         values, valid = self._reader.read(*window)
         x, mask = window_series(values, valid, None, self.order)
+        if not np.isfinite(x[mask]).all():
+            rows, cols = window
+            raise ValueError(f"dataset {self.spec!r}: NaN/inf reflectance under a clear mask ('valid' True) in the "
+                             f"window rows {rows.start}-{rows.stop - 1}, columns {cols.start}-{cols.stop - 1}; mark "
+                             "those observations invalid or fill them")
         return x, mask, np.broadcast_to(self._doy, mask.shape)
 
     def series(self, index: int, n_dates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,15 +112,35 @@ def _cap(observations: np.ndarray, limit: int, rng: np.random.Generator) -> np.n
     return observations
 
 
+CUBE_SUFFIXES = (".zarr", ".nc", ".nc4", ".h5")
+
+
+def _saved_cube(spec: str) -> tuple[xr.Dataset, str, str] | None:
+    """A cube saved by sitsbench, opened on its own chunks without reading its values (each window's values are
+    checked when it is read): the cube, its name and its content checksum; ``None`` for any other spec."""
+    from sitsbench.data.io import open_cube
+    from sitsbench.data.loading import content_checksum
+
+    path = Path(spec)
+    if path.suffix.lower() not in CUBE_SUFFIXES or not path.exists():
+        return None
+    cube = C.validate_cube(open_cube(path, chunks={}, validate=False), check_values=False)
+    return cube, path.stem, content_checksum(path)
+
+
 def _open_source(spec: str, chunk: int, seed: int) -> ArchiveSource:
     from sitsbench.data.loading import load_dataset
 
-    loaded = load_dataset(spec, seed=seed)
-    if loaded.cube is not None:
-        cube = loaded.cube
+    saved = _saved_cube(spec)
+    if saved is None:
+        loaded = load_dataset(spec, seed=seed)
+        cube, name, checksum = loaded.cube, loaded.name, loaded.checksum
+    else:
+        cube, name, checksum = saved
+    if cube is not None:
         path = Path(str(spec))
-        source = ArchiveSource(loaded.name, str(spec), tuple(str(b) for b in cube[C.BAND].values),
-                               cube.sizes[C.TIME], loaded.checksum)
+        source = ArchiveSource(name, str(spec), tuple(str(b) for b in cube[C.BAND].values), cube.sizes[C.TIME],
+                               checksum)
         source._reader = window_source(path if path.suffix == ".zarr" and path.is_dir() else cube, opened=cube)
         source._doy = day_of_year(cube[C.TIME].values).astype(np.int64)
         source.dates = np.asarray(cube[C.TIME].values, dtype="datetime64[D]")[None]
@@ -128,8 +154,8 @@ def _open_source(spec: str, chunk: int, seed: int) -> ArchiveSource:
     doy = np.where(real, day_of_year(np.where(real, dates, np.datetime64("2000-01-01"))), 0).astype(np.int64)
     values = np.asarray(samples[S.VALUES].values, dtype=np.float32)
     valid = np.asarray(samples[S.VALID].values, dtype=bool) & real
-    source = ArchiveSource(loaded.name, str(spec), tuple(str(b) for b in samples[S.BAND].values), values.shape[1],
-                           loaded.checksum)
+    source = ArchiveSource(name, str(spec), tuple(str(b) for b in samples[S.BAND].values), values.shape[1],
+                           checksum)
     source._samples = (values, valid, doy)
     source.dates = dates
     size = chunk * chunk

@@ -315,6 +315,16 @@ def _total_steps(stream: StreamConfig, n_series: int, batch_size: int) -> int:
     return max(1, math.ceil(stream.epochs * n_series / batch_size))
 
 
+def run_parameters(datasets: list[str], method: str, backbone: str, config: PretrainConfig,
+                   stream: StreamConfig) -> dict:
+    """What defines a pretraining run (a resumed run must have the same): everything but the device and the
+    progress bar, as JSON values."""
+    return json.loads(json.dumps({
+        "datasets": [str(d) for d in datasets], "method": method, "backbone": backbone,
+        **{k: v for k, v in asdict(config).items() if k not in ("device", "progress")},
+        **{f"stream_{k}": v for k, v in asdict(stream).items()}}, default=str))
+
+
 def checkpoint_dir(output: Path) -> Path:
     """Where a run writing ``output`` keeps its step checkpoint and the parameters it was started with."""
     return output.with_name(f"{output.name}.partial")
@@ -359,9 +369,7 @@ def pretrain_archive(
     stream = stream or StreamConfig(steps=100)
     output = Path(output)
     partial = checkpoint_dir(output)
-    parameters = {"datasets": [str(d) for d in datasets], "method": method, "backbone": backbone,
-                  **{k: v for k, v in asdict(config).items() if k not in ("device", "progress")},
-                  **{f"stream_{k}": v for k, v in asdict(stream).items()}}
+    parameters = run_parameters(datasets, method, backbone, config, stream)
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} already exists: choose another --output or pass --overwrite")
     if resume:
@@ -369,7 +377,7 @@ def pretrain_archive(
         if not started.is_file():
             raise FileNotFoundError(f"nothing to resume: no checkpoint of {output} at {partial}")
         before = json.loads(started.read_text())
-        changed = {k: (before.get(k), v) for k, v in json.loads(json.dumps(parameters)).items() if before.get(k) != v}
+        changed = {k: (before.get(k), v) for k, v in parameters.items() if before.get(k) != v}
         if changed:
             raise ValueError(f"--resume with other parameters than the interrupted run ({partial}): {changed}")
     world, device = distributed.start(config.device)

@@ -7,6 +7,12 @@ apart), computes the normalisation statistics and the reference dates on the tra
 sample through the model's date policy (the same code that prepares a cube's pixels when mapping), and fits either
 the Random Forest baseline (Breiman 2001; ``rf``) or a registered series network with the one training loop
 (:func:`sitsbench.training.fit`, early stopping on the validation samples).
+
+With ``encoder`` (a folder written by ``sitsbench pretrain``, :mod:`sitsbench.inference.encoder_folder`) the network
+is the pretrained encoder with a new head, and the encoder decides how data is prepared: its bands (matched by name),
+its normalisation statistics (those of its pretraining archive), its date policy and reference dates. ``probe``
+``linear`` (a linear head on the frozen encoder: the linear evaluation of Chen et al. 2020), ``mlp`` (an MLP head on
+the frozen encoder) or ``finetune`` (the whole network, the encoder at a tenth of the head's learning rate).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from sitsbench.data import samples as S
 from sitsbench.data.datasets import ArraySeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.inference.dates import DateReference
+from sitsbench.inference.encoder_folder import EncoderFolder
 from sitsbench.inference.model_folder import FOREST, MapModel
 from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
 from sitsbench.metrics import classification_metrics
@@ -40,11 +47,22 @@ class MapTrainingConfig:
     """``auto`` (the dataset's split when it keeps groups apart, else by group), ``predefined``, ``group``, or ``none``
     (every labelled sample trains the model: no validation, no test score)."""
     date_policy: str | None = None
+    encoder: str | None = None
+    """An encoder folder written by ``sitsbench pretrain`` (then ``model`` is its encoder's)."""
+    probe: str = "linear"
+    """With ``encoder``: ``linear``, ``mlp`` (frozen encoder) or ``finetune`` (see the module docstring)."""
     max_train_samples: int | None = None
     model_kwargs: dict = field(default_factory=dict)
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+
+
+PROBES = ("linear", "mlp", "finetune")
+PROBE_HIDDEN = 64
+"""Hidden units of the ``mlp`` probe's head."""
+FINETUNE_ENCODER_LR = 0.1
+"""The encoder's learning rate relative to the head's when fine-tuning a pretrained encoder."""
 
 
 def default_date_policy(model: str) -> str:
@@ -86,6 +104,22 @@ def _fit_forest(x: np.ndarray, y: np.ndarray, config: MapTrainingConfig):
     return forest.set_params(warm_start=False)
 
 
+def _encoder_folder(config: MapTrainingConfig) -> EncoderFolder | None:
+    """The encoder folder of ``config`` (``None`` without one); refuses a model name, a date policy or a probe that
+    contradicts it."""
+    if config.encoder is None:
+        return None
+    if config.probe not in PROBES:
+        raise ValueError(f"probe must be one of {PROBES}, got {config.probe!r}")
+    if config.model not in (FOREST, None):
+        raise ValueError(f"give either a model ({config.model!r}) or a pretrained encoder ({config.encoder}), not both")
+    folder = EncoderFolder.load(config.encoder)
+    if config.date_policy not in (None, folder.date_policy):
+        raise ValueError(f"the encoder {folder.source} was pretrained with date policy {folder.date_policy!r}; "
+                         f"--date-policy {config.date_policy!r} would feed it other dates")
+    return folder
+
+
 def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None) -> dict:
     """Metrics (:func:`sitsbench.metrics.classification_metrics`) of ``model`` on the labelled ``samples`` (those
     where ``where`` is True), each prepared through the model's bands and date policy."""
@@ -107,10 +141,11 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     """Fit a map model on ``samples``; returns it and a summary (split, sizes, validation history, test metrics)."""
     from sitsbench.models import create_model
     from sitsbench.runtime import seed_everything
-    from sitsbench.training.engine import TrainConfig, fit
+    from sitsbench.training.engine import Supervised, TrainConfig, fit
 
     config = config or MapTrainingConfig()
-    policy = _check_model(config)
+    folder = _encoder_folder(config)
+    policy = folder.date_policy if folder is not None else _check_model(config)
     S.validate_samples(samples)
     split_policy, why = (config.split_policy, "chosen") if config.split_policy != "auto" else S.choose_split_policy(samples)
     if split_policy == "none":  # a production model: every labelled sample trains it, nothing is held out
@@ -125,33 +160,44 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     if not train.any():
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: the split leaves no training sample")
     names = S.class_names(samples)
-    bands = tuple(str(b) for b in samples[S.BAND].values)
-    stats = BandStats.from_samples(samples, train, seed=config.seed)
-    reference = DateReference.from_dates(samples[S.DATE].values[train])
-    model = MapModel(None, config.model, bands, names, stats, reference, policy)
+    if folder is not None:  # the encoder prepares the data as it was prepared for its pretraining
+        bands, stats, reference = folder.bands, folder.stats, folder.reference
+    else:
+        bands = tuple(str(b) for b in samples[S.BAND].values)
+        stats = BandStats.from_samples(samples, train, seed=config.seed)
+        reference = DateReference.from_dates(samples[S.DATE].values[train])
+    model = MapModel(None, folder.name if folder else config.model, bands, names, stats, reference, policy)
     x, mask, doy = model.sample_inputs(samples)
     y = np.asarray(samples[S.LABEL].values)
     groups = np.asarray(samples[S.GROUP].values)
     val, test = S.subset_mask(split, "val"), S.subset_mask(split, "test")
     start = time.perf_counter()
     history = None
-    if config.model == FOREST:
+    if folder is None and config.model == FOREST:
         model.predictor = ForestPredictor(_fit_forest(x[train].reshape(int(train.sum()), -1), y[train], config))
         model.model_kwargs = {"n_estimators": config.rf_trees}
     else:
-        kwargs = dict(config.model_kwargs)
-        if config.model.startswith("tempcnn"):
-            kwargs.setdefault("seq_len", x.shape[1])
         seed_everything(config.seed)
-        network = create_model(config.model, in_channels=len(bands), num_classes=len(names), **kwargs)
+        objective = None
+        if folder is not None:
+            network = folder.classifier(len(names), head_hidden=PROBE_HIDDEN if config.probe == "mlp" else 0)
+            frozen = config.probe != "finetune"
+            objective = Supervised(slow=folder.encoder_parameters, slow_scale=0.0 if frozen else FINETUNE_ENCODER_LR,
+                                   frozen_eval=frozen)
+        else:
+            kwargs = dict(config.model_kwargs)
+            if config.model.startswith("tempcnn"):
+                kwargs.setdefault("seq_len", x.shape[1])
+            network = create_model(config.model, in_channels=len(bands), num_classes=len(names), **kwargs)
         datasets = {name: ArraySeriesDataset(x[m], mask[m], doy[m], y[m], groups[m])
                     for name, m in (("train", train), ("val", val))}
         train_config = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
                                    patience=config.patience if val.any() else None, device=config.device,
                                    seed=config.seed, progress=config.progress)
-        history = fit(network, datasets["train"], datasets["val"] if val.any() else None, train_config)
+        history = fit(network, datasets["train"], datasets["val"] if val.any() else None, train_config,
+                      objective=objective)
         model.predictor = TorchPredictor(network.cpu(), device=config.device)
-        model.model_kwargs = kwargs
+        model.model_kwargs = {k: v for k, v in network.model_kwargs.items() if k not in ("in_channels", "num_classes")}
     duration = time.perf_counter() - start
     summary = {
         "split_policy": split_policy, "split_reason": why,
@@ -165,6 +211,9 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
         summary["test"] = evaluate_map_model(model, samples, test)
     model.training = {k: summary[k] for k in ("split_policy", "n_train", "n_val", "n_test", "train_time_s")}
     model.training["seed"] = config.seed
+    if folder is not None:
+        model.training["encoder"] = {"folder": folder.source, "method": folder.method, "probe": config.probe,
+                                     "weights_checksum": folder.checksum}
     if "test" in summary:
         model.training["test_oa"] = summary["test"]["oa"]
         model.training["test_macro_f1"] = summary["test"]["macro_f1"]

@@ -351,7 +351,8 @@ def _timed_result(function: Callable[[], object]) -> tuple[float, object]:
 
 
 def pretrain_scaling(workdir: Path, sides=(64, 256), steps: int = 20, batch_size: int = 64, window: int = 16,
-                     buffer: int = 512, n_dates: int = 20, method: str = "simclr", backbone: str = "ltae") -> list[dict]:
+                     buffer: int = 512, n_dates: int = 20, method: str = "simclr", backbone: str = "ltae",
+                     device: str = "auto") -> list[dict]:
     """Pretraining throughput (series/s of the training loop) and peak traced memory (NumPy/Python, from opening the
     archive to the written encoder folder) of :func:`~sitsbench.ssl.pretrain.pretrain_archive` on zarr cubes whose
     side grows per step, at a fixed number of steps: the memory of a streamed archive must not grow with it."""
@@ -360,7 +361,7 @@ def pretrain_scaling(workdir: Path, sides=(64, 256), steps: int = 20, batch_size
     rows = []
     for index, side in enumerate((sides[0], *sides)):  # the first run, not recorded, pays the one-off imports
         path = write_synthetic(workdir, side, n_dates=n_dates, chunk=window)
-        config = PretrainConfig(batch_size=batch_size, progress=False)
+        config = PretrainConfig(batch_size=batch_size, progress=False, device=device)
         stream = StreamConfig(steps=steps, window=window, buffer=buffer, log_every=steps, checkpoint_every=steps)
         tracemalloc.start()
         start = time.perf_counter()

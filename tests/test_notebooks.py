@@ -205,3 +205,28 @@ def test_model_to_map_chapter_maps_a_new_landscape_and_assesses_it_honestly(chap
     assert set(rates) == {"rf", "tempcnn", "ltae"} and min(rates.values()) > 0
     if SINOP.exists():
         assert metrics["sinop_same_crs_and_transform"]
+
+
+@pytest.mark.slow
+def test_pretraining_scale_chapter_measures_the_gain_against_pool_size(chapter_run):
+    """Chapter 9: pools spanning two orders of magnitude at a fixed budget, every encoder learning, one paired interval
+    per pool and label fraction, and the direct largest-minus-smallest comparison; on the Slovenia raster when it
+    is present."""
+    metrics = record_of(chapter_run("09_pretraining_scale"))["metrics"]
+    pools = metrics["pools"]
+    assert pools == sorted(pools) and pools[-1] / pools[0] >= 100
+    assert all(run["final_loss"] < run["first_loss"] for run in metrics["pretraining"])  # every encoder learns
+    assert len(metrics["pretraining"]) == 3 * len(pools)
+    passes = {run["pool"]: run["passes"] for run in metrics["pretraining"]}
+    assert passes[pools[0]] / passes[pools[-1]] == pytest.approx(pools[-1] / pools[0])  # same steps for every pool
+    assert len(metrics["gains"]) == 3 * len(pools) and len(metrics["pool_effect"]) == 3
+    for row in metrics["gains"] + metrics["pool_effect"]:
+        assert row["low"] <= row["difference"] <= row["high"] and row["n_seeds"] == 3
+    probe = metrics["probe_macro_f1"]
+    largest = f"SSL, pool {pools[-1]:,}"
+    assert probe["1.0"][largest] > 0.3  # 10 classes: chance is about 0.1
+    real = metrics["real"]
+    if SHARED.exists():
+        assert real["dataset"]["name"] == "eolearn-slovenia" and len(real["gains"]) == 9
+    else:
+        assert "skipped" in real

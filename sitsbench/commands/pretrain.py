@@ -5,25 +5,14 @@ or GPUs, one or several machines), written as a self-describing encoder folder."
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from sitsbench.commands.train import json_object
 
 METHODS = ("simclr", "dino")
 PRECISIONS = ("fp32", "bf16")
 """Must equal :data:`sitsbench.ssl.pretrain.METHODS` and :data:`sitsbench.training.engine.PRECISIONS` (a test checks
 it): spelled out so that the command line starts without importing torch."""
-
-
-def _json_object(text: str | None, option: str) -> dict:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{option} must be a JSON object such as '{{\"dropout\": 0.0}}': {error}") from error
-    if not isinstance(value, dict):
-        raise ValueError(f"{option} must be a JSON object, got {type(value).__name__}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     steps = args.steps if args.steps is not None or args.epochs is not None else 1000
     config = PretrainConfig(batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
                             precision=args.precision, progress=not args.quiet,
-                            backbone_kwargs=_json_object(args.encoder_args, "--encoder-args"))
+                            backbone_kwargs=json_object(args.encoder_args, "--encoder-args"))
     stream = StreamConfig(steps=steps, epochs=args.epochs, window=args.window, shards=args.shards,
                           buffer=args.buffer, log_every=args.log_every, checkpoint_every=args.checkpoint_every)
     summary = pretrain_archive(args.datasets, args.output, args.method, args.encoder, config, stream,

@@ -14,15 +14,16 @@ PROBES = ("linear", "mlp", "finetune")
 importing torch."""
 
 
-def _model_kwargs(text: str | None) -> dict:
+def json_object(text: str | None, option: str) -> dict:
+    """The JSON object given to a command-line ``option`` (``{}`` when absent); anything else is a clear error."""
     if not text:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"--model-args must be a JSON object such as '{{\"dropout\": 0.2}}': {error}") from error
+        raise ValueError(f"{option} must be a JSON object such as '{{\"dropout\": 0.2}}': {error}") from error
     if not isinstance(value, dict):
-        raise ValueError(f"--model-args must be a JSON object, got {type(value).__name__}")
+        raise ValueError(f"{option} must be a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model or (None if args.encoder else FOREST), encoder=None if args.encoder is None else str(args.encoder), probe=args.probe,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         rf_trees=args.trees, split_policy=args.split_policy, date_policy=args.date_policy,
-        max_train_samples=args.max_train_samples, model_kwargs=_model_kwargs(args.model_args), seed=args.seed,
+        max_train_samples=args.max_train_samples, model_kwargs=json_object(args.model_args, "--model-args"), seed=args.seed,
         device=args.device, progress=not args.quiet,
     )
     loaded = load_dataset(args.dataset, seed=args.seed)

@@ -28,7 +28,7 @@ from sitsbench.atomic import written
 from sitsbench.data.loading import content_checksum
 from sitsbench.data.normalize import BandStats
 from sitsbench.inference.dates import DATE_POLICIES, DateReference
-from sitsbench.inference.model_folder import ModelFolderError
+from sitsbench.inference.model_folder import MODEL_FILE, ModelFolderError, checked_weights, read_description
 
 ENCODER_FORMAT = "sitsbench-encoder/1"
 ENCODER_FILE = "encoder.json"
@@ -111,32 +111,17 @@ class EncoderFolder:
         from sitsbench.models.checkpoint import load_checkpoint
 
         path = Path(path)
-        if not path.is_dir():
-            raise FileNotFoundError(f"encoder folder {path} does not exist (write one with `sitsbench pretrain`)")
-        meta_path = path / ENCODER_FILE
-        if not meta_path.is_file():
-            hint = " (it is a model folder: give it to --model, not --encoder)" if (path / "model.json").is_file() else ""
-            raise EncoderFolderError(f"{path} is not a sitsbench encoder folder: no {ENCODER_FILE}{hint}")
+        hint = " (it is a model folder: give it to --model, not --encoder)" if (path / MODEL_FILE).is_file() else ""
+        meta = read_description(path, ENCODER_FILE, ENCODER_FORMAT, "encoder", "sitsbench pretrain",
+                                EncoderFolderError, hint)
+        weights = checked_weights(path, meta, ENCODER_FILE, EncoderFolderError)
         try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise EncoderFolderError(f"{meta_path} is damaged: not valid JSON ({error})") from error
-        if not isinstance(meta, dict) or meta.get("format") != ENCODER_FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-            raise EncoderFolderError(f"{meta_path} is not a {ENCODER_FORMAT} description (format: {found!r})")
-        try:
-            weights = path / meta["weights"]["file"]
-            expected = meta["weights"]["checksum"]
             bands = tuple(meta["bands"])
             stats = BandStats.from_json(json.dumps(meta["normalisation"]))
             reference = DateReference.from_json(meta["reference_dates"])
             policy, method = meta["date_policy"], meta["method"]
         except (KeyError, TypeError) as error:
-            raise EncoderFolderError(f"{meta_path} lacks the field {error}") from error
-        if not weights.is_file():
-            raise EncoderFolderError(f"{path}: weights file {weights.name} is missing")
-        if content_checksum(weights) != expected:
-            raise EncoderFolderError(f"{weights}: checksum differs from {ENCODER_FILE} (damaged or replaced weights)")
+            raise EncoderFolderError(f"{path / ENCODER_FILE} lacks the field {error}") from error
         try:
             encoder, _ = load_checkpoint(weights)
         except (RuntimeError, KeyError, ValueError) as error:
@@ -145,7 +130,7 @@ class EncoderFolder:
             raise EncoderFolderError(f"{weights}: holds {encoder.model_name!r} with a {encoder.num_classes}-class head, "
                                      f"not the headless encoder {meta.get('encoder')!r} that {ENCODER_FILE} names")
         return cls(encoder.eval(), bands, stats, reference, policy, method, meta.get("config", {}),
-                   meta.get("pretraining", {}), source=str(path), checksum=expected)
+                   meta.get("pretraining", {}), source=str(path), checksum=meta["weights"]["checksum"])
 
     def classifier(self, num_classes: int, head_hidden: int = 0) -> nn.Module:
         """The encoder's registered classifier with ``num_classes`` outputs, its encoder weights copied from this

@@ -47,6 +47,38 @@ class ModelFolderError(ValueError):
     """A folder that is not a readable sitsbench model."""
 
 
+def read_description(path: Path, file_name: str, format_tag: str, what: str, writer: str,
+                     error: type[ModelFolderError], hint: str = "") -> dict:
+    """The JSON description ``file_name`` of a sitsbench ``what`` folder (model, encoder) with format ``format_tag``;
+    a missing, foreign or damaged folder raises ``error`` naming it (``hint`` ends the message of a foreign one)."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} folder {path} does not exist (write one with `{writer}`)")
+    meta_path = path / file_name
+    if not meta_path.is_file():
+        raise error(f"{path} is not a sitsbench {what} folder: no {file_name}{hint}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise error(f"{meta_path} is damaged: not valid JSON ({problem})") from problem
+    if not isinstance(meta, dict) or meta.get("format") != format_tag:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise error(f"{meta_path} is not a {format_tag} description (format: {found!r})")
+    return meta
+
+
+def checked_weights(path: Path, meta: dict, file_name: str, error: type[ModelFolderError]) -> Path:
+    """The weights file that the description ``meta`` of folder ``path`` names, once its SHA-256 matched."""
+    try:
+        weights, expected = path / meta["weights"]["file"], meta["weights"]["checksum"]
+    except (KeyError, TypeError) as problem:
+        raise error(f"{path / file_name} lacks the field {problem}") from problem
+    if not weights.is_file():
+        raise error(f"{path}: weights file {weights.name} is missing")
+    if content_checksum(weights) != expected:
+        raise error(f"{weights}: checksum differs from {file_name} (damaged or replaced weights)")
+    return weights
+
+
 @dataclass
 class MapModel:
     """A predictor with everything that prepares its inputs: bands, dates, normalisation, classes."""
@@ -190,32 +222,16 @@ class MapModel:
     def load(cls, path: str | Path, device: str = "auto") -> MapModel:
         """Read a model folder; a missing, foreign or damaged folder raises :class:`ModelFolderError` naming it."""
         path = Path(path)
-        if not path.is_dir():
-            raise FileNotFoundError(f"model folder {path} does not exist (write one with `sitsbench train`)")
-        meta_path = path / MODEL_FILE
-        if not meta_path.is_file():
-            raise ModelFolderError(f"{path} is not a sitsbench model folder: no {MODEL_FILE} (expected a folder "
-                                   "written by `sitsbench train`)")
+        meta = read_description(path, MODEL_FILE, MODEL_FORMAT, "model", "sitsbench train", ModelFolderError,
+                                " (expected a folder written by `sitsbench train`)")
+        weights = checked_weights(path, meta, MODEL_FILE, ModelFolderError)
         try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ModelFolderError(f"{meta_path} is damaged: not valid JSON ({error})") from error
-        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-            raise ModelFolderError(f"{meta_path} is not a {MODEL_FORMAT} description (format: {found!r})")
-        try:
-            weights = path / meta["weights"]["file"]
-            expected = meta["weights"]["checksum"]
             kind, name, bands, classes = meta["kind"], meta["model"], meta["bands"], meta["class_names"]
             stats = BandStats.from_json(json.dumps(meta["normalisation"]))
             reference = DateReference.from_json(meta["reference_dates"])
             policy = meta["date_policy"]
         except (KeyError, TypeError) as error:
-            raise ModelFolderError(f"{meta_path} lacks the field {error}") from error
-        if not weights.is_file():
-            raise ModelFolderError(f"{path}: weights file {weights.name} is missing")
-        if content_checksum(weights) != expected:
-            raise ModelFolderError(f"{weights}: checksum differs from {MODEL_FILE} (damaged or replaced weights)")
+            raise ModelFolderError(f"{path / MODEL_FILE} lacks the field {error}") from error
         if kind == "forest":
             predictor = ForestPredictor(pickle.loads(weights.read_bytes()))
         elif kind == "torch":
@@ -227,7 +243,7 @@ class MapModel:
                 raise ModelFolderError(f"{weights}: cannot rebuild the network ({error})") from error
             predictor = TorchPredictor(model, device=device)
         else:
-            raise ModelFolderError(f"{meta_path}: unknown model kind {kind!r} (expected 'forest' or 'torch')")
+            raise ModelFolderError(f"{path / MODEL_FILE}: unknown model kind {kind!r} (expected 'forest' or 'torch')")
         return cls(predictor, name, tuple(bands), list(classes), stats, reference, policy,
                    meta.get("model_kwargs", {}), meta.get("training", {}), source=str(path))
 

@@ -111,6 +111,14 @@ def with_recipe(config: PretrainConfig, method: str) -> PretrainConfig:
     return replace(config, **{key: value for key, value in RECIPES[method].items() if getattr(config, key) is None})
 
 
+def loop_config(config: PretrainConfig, **run) -> TrainConfig:
+    """The training-loop settings of a pretraining run: the method's optimiser and schedules from ``config`` (after
+    :func:`with_recipe`), no validation, and ``run``'s length, batch, device and checkpoints."""
+    return TrainConfig(lr=config.lr, weight_decay=config.weight_decay, patience=None, seed=config.seed,
+                       progress=config.progress, schedule=config.schedule, warmup=config.warmup, min_lr=config.min_lr,
+                       weight_decay_end=config.weight_decay_end, precision=config.precision, **run)
+
+
 def _common_augment(config: PretrainConfig) -> list:
     return [
         CloudMask(config.cloud_p),
@@ -253,10 +261,8 @@ def pretrain(
     dataset = VIEW_DATASETS[kind](cube, config, n_local)
     if len(dataset) < config.batch_size:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(dataset)} pretraining samples")
-    train = TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
-                        batch_size=config.batch_size, patience=None, drop_last=True, device=config.device,
-                        seed=config.seed, progress=config.progress, schedule=config.schedule, warmup=config.warmup,
-                        min_lr=config.min_lr, weight_decay_end=config.weight_decay_end, precision=config.precision)
+    train = loop_config(config, epochs=config.epochs, batch_size=config.batch_size, drop_last=True,
+                        device=config.device)
     history = fit(model, dataset, config=train, objective=SelfSupervised(model, dataset), generator=generator,
                   desc=f"{method} pretraining")
     encoder = model.encoder.eval()
@@ -372,6 +378,8 @@ def pretrain_archive(
     parameters = run_parameters(datasets, method, backbone, config, stream)
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} already exists: choose another --output or pass --overwrite")
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"--output {output} is a file, not an encoder folder: choose another path")
     if resume:
         started = partial / "parameters.json"
         if not started.is_file():
@@ -403,12 +411,9 @@ def pretrain_archive(
         wrapped = model
         if world.size > 1:
             wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        train = TrainConfig(steps=total, lr=config.lr, weight_decay=config.weight_decay, batch_size=data.local_batch,
-                            patience=None, drop_last=False, device=str(device), seed=config.seed,
-                            progress=config.progress, schedule=config.schedule, warmup=config.warmup,
-                            min_lr=config.min_lr, weight_decay_end=config.weight_decay_end,
-                            precision=config.precision, checkpoint=str(partial / "state.pt"),
-                            checkpoint_every=stream.checkpoint_every, resume=resume)
+        train = loop_config(config, steps=total, batch_size=data.local_batch, drop_last=False, device=str(device),
+                            checkpoint=str(partial / "state.pt"), checkpoint_every=stream.checkpoint_every,
+                            resume=resume)
         history = fit(wrapped, data, config=train, objective=SelfSupervised(model, data), generator=generator,
                       desc=f"{method} pretraining ({world.size} process{'es' if world.size > 1 else ''})")
         summary = {

@@ -219,7 +219,7 @@ def test_pretraining_scale_chapter_measures_the_gain_against_pool_size(chapter_r
     assert len(metrics["pretraining"]) == 3 * len(pools)
     passes = {run["pool"]: run["passes"] for run in metrics["pretraining"]}
     assert passes[pools[0]] / passes[pools[-1]] == pytest.approx(pools[-1] / pools[0])  # same steps for every pool
-    assert len(metrics["gains"]) == 3 * len(pools) and len(metrics["pool_effect"]) == 3
+    assert len(metrics["gains"]) == 3 * len(pools) and len(metrics["pool_effect"]) == 3 * 2  # vs smallest, vs next
     for row in metrics["gains"] + metrics["pool_effect"]:
         assert row["low"] <= row["difference"] <= row["high"] and row["n_seeds"] == 3
     probe = metrics["probe_macro_f1"]

@@ -123,8 +123,9 @@ def pool_size_study(cube: xr.Dataset, workdir: str | Path, config: PoolStudyConf
     """Pretrain on each pool for each seed, probe, and compare with random initialisation. Returns ``table`` (the
     label-efficiency table, one row per method x fraction x seed, ``predicted`` dropped), ``gains`` (one row per
     pool and fraction: paired difference of macro-F1 SSL − random init with its 95 % interval and verdict),
-    ``pool_effect`` (per fraction: the largest pool's macro-F1 minus the smallest pool's, paired, with its interval:
-    the direct test of "a bigger pool helps"), ``pretraining`` (one row per pool and seed: losses, series/s, passes
+    ``pool_effect`` (per fraction: the largest pool's macro-F1 minus the smallest pool's, and minus the next largest
+    pool's, paired, with their intervals: the direct test of "a bigger pool helps", and of whether it still helps
+    beyond the middle pool), ``pretraining`` (one row per pool and seed: losses, series/s, passes
     over the pool) and the sizes."""
     from sitsbench.inference.encoder_folder import EncoderFolder
     from sitsbench.models.registry import create_model
@@ -174,9 +175,13 @@ def pool_size_study(cube: xr.Dataset, workdir: str | Path, config: PoolStudyConf
     gains = paired_differences(table, labels[test], num_classes, pairs, "macro_f1", n_boot=config.n_boot,
                                groups=groups)
     gains.insert(0, "pool", gains["a"].map({ssl_name(size): size for size in pools}))
-    largest, smallest = ssl_name(max(pools)), ssl_name(min(pools))
-    effect = paired_differences(table, labels[test], num_classes, [(largest, smallest)], "macro_f1",
-                                n_boot=config.n_boot, groups=groups)
+    sizes = sorted(pools)
+    compared = [(sizes[-1], sizes[0])] + ([(sizes[-1], sizes[-2])] if len(sizes) > 2 else [])
+    effect = paired_differences(table, labels[test], num_classes, [(ssl_name(a), ssl_name(b)) for a, b in compared],
+                                "macro_f1", n_boot=config.n_boot, groups=groups)
+    size_of = {ssl_name(size): size for size in sizes}
+    effect.insert(0, "pool_a", effect["a"].map(size_of))
+    effect.insert(1, "pool_b", effect["b"].map(size_of))
     return {"table": table.drop(columns="predicted"), "gains": gains, "pool_effect": effect,
             "pretraining": pd.DataFrame(runs),
             "pools": sorted(pools), "n_train": int(train.sum()), "n_test": int(test.sum()),

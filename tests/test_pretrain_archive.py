@@ -344,3 +344,18 @@ def test_bf16_autocast_trains_to_the_fp32_losses(cube_path, tmp_path):
     assert all(np.isfinite(curves["bf16"]))
     np.testing.assert_allclose(curves["bf16"], curves["fp32"], rtol=0.03)
     assert curves["bf16"] != curves["fp32"]  # autocast did run in bfloat16
+
+
+def test_bad_pretraining_options_are_clear_errors(cube_path, tmp_path):
+    for args, message in (
+        (["--steps", 0], "steps must be >= 1"),
+        (["--batch-size", 12], "must be a multiple of the number of shards"),
+        (["--encoder", "ae_tempconv"], "archive pretraining streams pixel series"),
+        (["--encoder-args", '{"nosuch": 1}', "--steps", 1], "model 'ltae' has no option 'nosuch'"),
+    ):
+        _, err = cli("pretrain", cube_path, "--output", tmp_path / "enc", "--window", 16, *args, expect=2)
+        assert message in err, (args, err)
+    (tmp_path / "file").write_text("keep me")
+    _, err = cli("pretrain", cube_path, "--output", tmp_path / "file", "--overwrite", expect=2)
+    assert "is a file, not an encoder folder" in err and (tmp_path / "file").read_text() == "keep me"
+    assert not (tmp_path / "enc").exists()

@@ -133,7 +133,14 @@ def create_model(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.
     """Build the registered model ``name`` and record ``model_name``/``model_kwargs`` on it. ``head_hidden=N``
     (any classifier of series) puts an MLP head with ``N`` hidden units in place of the linear one."""
     head_hidden = kwargs.pop("head_hidden", 0)
-    model = model_entry(name).factory(in_channels=in_channels, num_classes=num_classes, **kwargs)
+    try:
+        model = model_entry(name).factory(in_channels=in_channels, num_classes=num_classes, **kwargs)
+    except TypeError as error:  # an option the model does not have (e.g. from --model-args): say which model
+        if "unexpected keyword argument" not in str(error):
+            raise
+        raise ValueError(f"model {name!r} has no option {str(error).split('argument ')[-1]} (given {sorted(kwargs)}); "
+                         f"its options are those of its factory, sitsbench.models.registry.model_entry({name!r})"
+                         ".factory") from error
     if head_hidden:
         model.reset_classifier(num_classes, hidden=head_hidden)
         kwargs["head_hidden"] = head_hidden

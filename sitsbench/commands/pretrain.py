@@ -57,8 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from sitsbench.ssl.pretrain import PretrainConfig, StreamConfig, pretrain_archive
 
-    if args.output.exists() and not args.overwrite:  # before any work
-        raise FileExistsError(f"{args.output} already exists: choose another --output or pass --overwrite")
     for name in ("batch_size", "window", "shards", "buffer", "log_every", "checkpoint_every"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")

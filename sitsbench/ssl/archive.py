@@ -5,7 +5,7 @@ a raster folder read by rioxarray/dask, a synthetic preset) is visited in square
 (:mod:`sitsbench.data.windows`): a window is read, its pixels are standardised with the dataset's own statistics
 and pushed through a bounded shuffle buffer, then dropped. Labelled samples (sample tables, ``sits`` files, ...)
 are read in blocks of the same number of series, their labels never looked at. Memory is therefore the buffer plus
-one window per shard, whatever the size of the archive (``benchmarks/bench_pretrain_stream.py`` measures it).
+one window per shard, whatever the size of the archive (``benchmarks/bench_pretrain.py`` measures it).
 
 **Shards.** The windows of the archive are dealt, in a seeded order, to ``shards`` virtual shards; each shard is a
 reproducible stream of its own (its windows in a new seeded order every pass, its own shuffle buffer, its own

@@ -361,9 +361,9 @@ def pretrain_archive(
     from sitsbench.atomic import write_text
     from sitsbench.inference.dates import DateReference
     from sitsbench.inference.encoder_folder import EncoderFolder
-    from sitsbench.models.registry import reads_doy
     from sitsbench.records import make_run_record
     from sitsbench.ssl.archive import Archive
+    from sitsbench.training.map_model import default_date_policy
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
@@ -425,7 +425,7 @@ def pretrain_archive(
             encoder = model.encoder.eval().cpu()
             archive_info = archive.describe()
             reference = DateReference.from_dates(archive.sources[0].dates)
-            policy = "doy" if reads_doy(backbone) else "resample"
+            policy = default_date_policy(backbone)
             record = make_run_record(name=f"pretrain-{method}-{backbone}", parameters=parameters, metrics=summary,
                                      seed=config.seed, device=str(device), duration_s=history.duration_s,
                                      dataset={"name": "+".join(s.name for s in archive.sources), "archive": archive_info})

@@ -70,19 +70,24 @@ def test_every_registered_model_honours_its_entry(name):
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads) and any(g.abs().sum() > 0 for g in grads)
-    if entry.reads_doy:
+    if "doy" in example:  # the registry's date encoding, checked both ways
         model.eval()
         shifted = {**example, "doy": example["doy"] + 40}
         with torch.no_grad():
-            assert not torch.allclose(model(**example), model(**shifted)), f"{name} ignores the day of year"
+            moved = not torch.allclose(*(torch.cat([out.flatten() for out in (o if isinstance(o, tuple) else (o,))])
+                                         for o in (model(**example), model(**shifted))))
+        assert moved == (entry.date_encoding != "position"), (
+            f"{name} is registered with date_encoding={entry.date_encoding!r} but its output "
+            f"{'changes' if moved else 'does not change'} when the dates move")
 
 
 def test_registry_lists_filters_and_suggests():
     names = list_models()
     assert names == sorted(names)
-    for expected in ("tempcnn", "tempcnn_small", "lstm", "gru", "transformer_small", "ltae", "psetae", "utae_small"):
+    for expected in ("tempcnn", "tempcnn_small", "lstm", "gru_small", "transformer", "transformer_small", "ltae", "psetae",
+                     "utae_small"):
         assert expected in names
-    assert list_models("tempcnn*") == ["tempcnn", "tempcnn_small"]
+    assert list_models("tempcnn*") == ["tempcnn", "tempcnn_small", "tempcnn_tiny"]
     with pytest.raises(KeyError, match="tempcnn"):
         create_model("tempcnnn", in_channels=4, num_classes=3)
     with pytest.raises(ValueError, match="already registered"):
@@ -90,10 +95,10 @@ def test_registry_lists_filters_and_suggests():
 
 
 def test_create_model_records_name_and_kwargs():
-    model = create_model("tempcnn_small", in_channels=4, num_classes=3, seq_len=12)
-    assert model.model_name == "tempcnn_small"
+    model = create_model("tempcnn_tiny", in_channels=4, num_classes=3, seq_len=12)
+    assert model.model_name == "tempcnn_tiny"
     assert model.model_kwargs == {"in_channels": 4, "num_classes": 3, "seq_len": 12}
-    assert model_entry("tempcnn_small").input_kind == "series"
+    assert model_entry("tempcnn_tiny").input_kind == "series"
     model.reset_classifier(5)
     assert model.model_kwargs["num_classes"] == 5
 
@@ -192,7 +197,7 @@ def test_pixel_set_encoder_ignores_pixel_order():
 
 
 def test_tempcnn_rejects_a_series_of_another_length():
-    model = _model("tempcnn_small")
+    model = _model("tempcnn_tiny")
     with pytest.raises(ValueError, match="36 dates"):
         model(torch.randn(2, N_TIME - 1, N_CHANNELS))
 

@@ -15,31 +15,31 @@ from sitsbench.autoencoders.temporal import RecurrentAutoEncoder, TemporalConvAu
 from sitsbench.models.registry import register_model
 
 
-@register_model("ae_tempconv", input_kind="series", role="autoencoder")
+@register_model("ae_tempconv", input_kind="series", role="autoencoder", date_encoding="doy")
 def ae_tempconv(in_channels: int, num_classes: int = 0, **kwargs) -> TemporalConvAutoEncoder:
     """1D-convolutional pixel auto-encoder (:class:`TemporalConvAutoEncoder`)."""
     return TemporalConvAutoEncoder(in_channels, **kwargs)
 
 
-@register_model("ae_gru", input_kind="series", role="autoencoder")
+@register_model("ae_gru", input_kind="series", role="autoencoder", date_encoding="doy")
 def ae_gru(in_channels: int, num_classes: int = 0, **kwargs) -> RecurrentAutoEncoder:
     """GRU sequence-to-sequence pixel auto-encoder (:class:`RecurrentAutoEncoder`)."""
     return RecurrentAutoEncoder(in_channels, **kwargs)
 
 
-@register_model("ae_mae", input_kind="series", role="autoencoder")
+@register_model("ae_mae", input_kind="series", role="autoencoder", date_encoding="doy")
 def ae_mae(in_channels: int, num_classes: int = 0, **kwargs) -> SpectroTemporalMAE:
     """Spectro-temporal Transformer masked auto-encoder (:class:`SpectroTemporalMAE`)."""
     return SpectroTemporalMAE(in_channels, **kwargs)
 
 
-@register_model("ae_spatiotemporal", input_kind="patch", role="autoencoder")
+@register_model("ae_spatiotemporal", input_kind="patch", role="autoencoder", date_encoding="doy")
 def ae_spatiotemporal(in_channels: int, num_classes: int = 0, **kwargs) -> SpatioTemporalAutoEncoder:
     """(2+1)D convolutional patch auto-encoder (:class:`SpatioTemporalAutoEncoder`)."""
     return SpatioTemporalAutoEncoder(in_channels, **kwargs)
 
 
-@register_model("ae_multisensor", input_kind="multisensor", role="autoencoder")
+@register_model("ae_multisensor", input_kind="multisensor", role="autoencoder", date_encoding="doy")
 def ae_multisensor(in_channels: int, num_classes: int = 0, s1_channels: int = 2, **kwargs) -> MultiSensorAutoEncoder:
     """Sentinel-2 + Sentinel-1 pixel auto-encoder (:class:`MultiSensorAutoEncoder`); ``in_channels`` = S2 bands."""
     return MultiSensorAutoEncoder(in_channels, s1_channels, **kwargs)

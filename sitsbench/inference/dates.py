@@ -12,7 +12,10 @@ mapping, whatever the model:
   anything else is refused. The series is gap-filled on its own dates;
 * ``"doy"`` (the default of models with a day-of-year encoding: L-TAE, Garnot & Landrieu 2020; the SITS
   transformer of Russwurm & Koerner 2020): the series is gap-filled on its own dates and given with its days of
-  year, any number of them. Refused for models that do not read dates.
+  year, any number of them. Refused for models that do not read dates;
+* ``"days"`` (the default of models that count days since a reference date: U-TAE as utae-paps trains it,
+  Garnot & Landrieu 2021): as ``"doy"``, but each date is given as the number of days since the start of its season
+  (the reference's first day of year), so dates of one season keep their order across the new year.
 
 The reference dates are summarised from the training samples (:meth:`DateReference.from_dates`): the median day
 of year of the first date and the median number of days from the first date to each later position.
@@ -26,7 +29,7 @@ import numpy as np
 
 from sitsbench.data.timeops import day_of_year, interpolate_series
 
-DATE_POLICIES = ("resample", "exact", "doy")
+DATE_POLICIES = ("resample", "exact", "doy", "days")
 YEAR_DAYS = 365
 
 
@@ -93,7 +96,8 @@ class DateReference:
 @dataclass(frozen=True)
 class DatePlan:
     """How series observed at ``dates`` become model inputs: interpolation targets (days since the first date),
-    the index of the nearest source date of each target (for the clear mask) and the days of year fed to the model."""
+    the index of the nearest source date of each target (for the clear mask) and the date values fed to the model
+    (``doy``: days of year, or days since the season start under the ``"days"`` policy)."""
 
     source_days: np.ndarray
     target_days: np.ndarray
@@ -125,6 +129,8 @@ def plan_dates(dates: np.ndarray, reference: DateReference, policy: str, where: 
     own_doy = day_of_year(dates)
     if policy == "doy":
         targets, doy = days, own_doy
+    elif policy == "days":
+        targets, doy = days, (dates - reference.season_start(dates[0])).astype(np.int64)
     elif policy == "exact":
         gap = np.abs(own_doy[: reference.doy.size] - reference.doy[: own_doy.size])
         gap = np.minimum(gap, YEAR_DAYS - gap)

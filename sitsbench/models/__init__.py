@@ -10,11 +10,11 @@ from sitsbench.models.base import SITSClassifier
 from sitsbench.models.registry import (
            ModelEntry,
            create_model,
+           date_encoding,
            list_models,
            model_entry,
-           reads_doy,
            register_model,
 )
 
-__all__ = ["ModelEntry", "SITSClassifier", "create_model", "list_models", "model_entry", "reads_doy",
+__all__ = ["ModelEntry", "SITSClassifier", "create_model", "date_encoding", "list_models", "model_entry",
            "register_model"]

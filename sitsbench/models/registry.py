@@ -12,9 +12,12 @@ configurations):
 * its **input kind**, the data it reads (:data:`INPUT_KINDS`): pixel ``"series"`` ``(B, T, C)``, ``"pixelset"``
   ``(B, T, C, S)``, ``"patch"`` ``(B, T, C, H, W)``, Deep-STaR ``"plane"`` images ``(B, C, H, W)`` or
   ``"multisensor"`` series (Sentinel-2 ``x`` and Sentinel-1 ``x_s1``);
-* whether it **reads the day of year** of each date (a positional encoding of the calendar, as L-TAE and SITS
-  transformers do): such models accept any dates, the others read fixed positions (see
-  :mod:`sitsbench.inference.dates`);
+* its **date encoding** (:data:`DATE_ENCODINGS`): ``"position"`` for models that read fixed positions (the
+  index of each date: TempCNN, RNNs, Random Forest-like inputs), ``"doy"`` for models that add an encoding of
+  each date's day of year (L-TAE, SITS transformers, the auto-encoders), ``"days"`` for models that encode the
+  number of days since a reference date (utae-paps counts days since 2018-09-01 on PASTIS, so two dates a year
+  apart differ). Models with a date encoding accept any dates; the commands choose their date policy from it
+  (see :mod:`sitsbench.inference.dates`);
 * a default **example input** (:meth:`ModelEntry.example_input`), with which one contract test exercises every
   entry.
 
@@ -39,6 +42,7 @@ from torch import nn
 
 ROLES = ("classifier", "autoencoder")
 INPUT_KINDS = ("series", "pixelset", "patch", "plane", "multisensor")
+DATE_ENCODINGS = ("position", "doy", "days")
 PROVIDERS = ("sitsbench.autoencoders.zoo", "sitsbench.planes.classifiers")
 """Modules of higher layers that register models; imported when the registry is first read."""
 
@@ -55,7 +59,7 @@ class ModelEntry:
     factory: Callable[..., nn.Module]
     role: str
     input_kind: str
-    reads_doy: bool
+    date_encoding: str
 
     def example_input(self, in_channels: int = 4, batch: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
         """Keyword arguments of one forward call on random data of this entry's input kind: ``x`` and, where the
@@ -88,9 +92,11 @@ def _load_providers() -> None:
             importlib.import_module(module)
 
 
-def register_model(name: str, input_kind: str = "series", role: str = "classifier", reads_doy: bool = False
+def register_model(name: str, input_kind: str = "series", role: str = "classifier", date_encoding: str = "position"
                    ) -> Callable:
     """Decorator registering ``factory(in_channels, num_classes, **kw) -> nn.Module`` under ``name``."""
+    if date_encoding not in DATE_ENCODINGS:
+        raise ValueError(f"date_encoding must be one of {DATE_ENCODINGS}, got {date_encoding!r}")
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     if input_kind not in INPUT_KINDS:
@@ -99,7 +105,7 @@ def register_model(name: str, input_kind: str = "series", role: str = "classifie
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
             raise ValueError(f"a model named {name!r} is already registered (by {_MODELS[name].factory.__module__})")
-        _MODELS[name] = ModelEntry(name, factory, role, input_kind, reads_doy)
+        _MODELS[name] = ModelEntry(name, factory, role, input_kind, date_encoding)
         return factory
 
     return decorator
@@ -124,9 +130,9 @@ def model_entry(name: str) -> ModelEntry:
     return _MODELS[name]
 
 
-def reads_doy(name: str) -> bool:
-    """True when the registered model ``name`` encodes each date by its day of year (any dates accepted)."""
-    return model_entry(name).reads_doy
+def date_encoding(name: str) -> str:
+    """How the registered model ``name`` encodes its dates (one of :data:`DATE_ENCODINGS`)."""
+    return model_entry(name).date_encoding
 
 
 def create_model(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:

@@ -65,16 +65,23 @@ FINETUNE_ENCODER_LR = 0.1
 """The encoder's learning rate relative to the head's when fine-tuning a pretrained encoder."""
 
 
-def default_date_policy(model: str) -> str:
-    """``doy`` for models with a day-of-year encoding, ``resample`` for the others (see :mod:`~sitsbench.inference.dates`)."""
-    from sitsbench.models import reads_doy
+ALLOWED_POLICIES = {"position": ("resample", "exact"), "doy": ("doy", "resample", "exact"), "days": ("days",)}
+"""The date policies (:mod:`~sitsbench.inference.dates`) that feed each date encoding of the registry what it reads,
+the default first: ``resample`` and ``exact`` feed the reference's days of year, which a ``days`` model would
+misread."""
 
-    return "doy" if model != FOREST and reads_doy(model) else "resample"
+
+def default_date_policy(model: str) -> str:
+    """The date policy that feeds ``model`` the dates its encoding reads: ``doy`` (day of year), ``days`` (days since
+    the season start) or, for models that read fixed positions and the Random Forest, ``resample``."""
+    from sitsbench.models import date_encoding
+
+    return ALLOWED_POLICIES["position" if model == FOREST else date_encoding(model)][0]
 
 
 def _check_model(config: MapTrainingConfig) -> str:
     """The date policy to use; refuses models that cannot map pixels and policies they cannot follow."""
-    from sitsbench.models import list_models, model_entry, reads_doy
+    from sitsbench.models import list_models, model_entry
 
     if config.model != FOREST:
         entry = model_entry(config.model)
@@ -83,9 +90,10 @@ def _check_model(config: MapTrainingConfig) -> str:
             raise ValueError(f"model {config.model!r} is a {entry.input_kind} {entry.role}; a map model classifies "
                              f"pixel series: choose {FOREST!r} or one of {series}")
     policy = config.date_policy or default_date_policy(config.model)
-    if policy == "doy" and (config.model == FOREST or not reads_doy(config.model)):
-        raise ValueError(f"date policy 'doy' needs a model with a day-of-year encoding; {config.model!r} reads fixed "
-                         "positions: use 'resample' or 'exact'")
+    encoding = "position" if config.model == FOREST else model_entry(config.model).date_encoding
+    if policy not in ALLOWED_POLICIES[encoding]:
+        raise ValueError(f"date policy {policy!r} cannot feed {config.model!r}, whose date encoding is {encoding!r}: "
+                         f"use one of {ALLOWED_POLICIES[encoding]} (see sitsbench.inference.dates)")
     return policy
 
 

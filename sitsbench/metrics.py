@@ -6,8 +6,13 @@
 * Cohen's kappa: agreement corrected for chance (Cohen 1960), still common in remote sensing;
 * intersection over union per class and its mean (mIoU), the segmentation metric.
 
-Macro averages run over the classes present in the reference or the prediction (as scikit-learn does):
-a class absent from both has no defined F1 or IoU. Labels equal to ``ignore_index`` are dropped.
+Macro-F1 averages over the classes present in the **reference** (the test labels): every method scored on one
+test set is averaged over the same label set, whatever it predicts (a class it predicts wrongly still costs the
+recall of the true class); scikit-learn's default, the classes of the reference *or* the prediction, would average
+each method over its own set. A split that misses a class should be reported as such (see
+:func:`sitsbench.data.prepare.prepare_pixels`, ``every_class``). The mean IoU averages over the classes present in
+the reference or the prediction: a class absent from both has no defined IoU. Labels equal to ``ignore_index`` are
+dropped.
 """
 
 from __future__ import annotations
@@ -59,8 +64,9 @@ def f1_per_class(cm: np.ndarray) -> np.ndarray:
 
 
 def macro_f1(cm: np.ndarray) -> float:
-    present = _present(cm)
-    return float(np.mean(f1_per_class(cm)[present])) if present.any() else float("nan")
+    """Mean F1 over the classes of the reference (the rows of ``cm`` with a sample; see the module docstring)."""
+    reference = cm.sum(axis=1) > 0
+    return float(np.mean(f1_per_class(cm)[reference])) if reference.any() else float("nan")
 
 
 def stacked_scores(cms: np.ndarray) -> dict[str, np.ndarray]:
@@ -70,9 +76,9 @@ def stacked_scores(cms: np.ndarray) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         oa = np.where(total > 0, np.trace(cms, axis1=-2, axis2=-1) / np.maximum(total, 1), np.nan)
     f1 = f1_per_class(cms)
-    present = ~np.isnan(f1)
-    counts = present.sum(axis=-1)
-    macro = np.where(counts > 0, np.where(present, f1, 0.0).sum(axis=-1) / np.maximum(counts, 1), np.nan)
+    reference = cms.sum(axis=-1) > 0
+    counts = reference.sum(axis=-1)
+    macro = np.where(counts > 0, np.where(reference, f1, 0.0).sum(axis=-1) / np.maximum(counts, 1), np.nan)
     return {"oa": oa, "macro_f1": macro}
 
 

@@ -97,8 +97,10 @@ def plot_cloud_cover(cube: xr.Dataset, ax: plt.Axes | None = None) -> plt.Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 2.8))
     cover = 1 - cube[C.VALID].mean((C.Y, C.X)).values
-    ax.bar(cube[C.TIME].values, cover, width=3, color="slategray")
-    ax.set(ylabel="masked fraction", ylim=(0, 1), title=f"{cube.sizes[C.TIME]} acquisition dates and their cloud cover")
+    dates = cube[C.TIME].values.astype("datetime64[D]")  # a bar width in days (in nanoseconds it draws nothing)
+    ax.bar(dates, cover, width=np.timedelta64(3, "D"), color="slategray")
+    ax.set(xlabel="acquisition date", ylabel="share of pixels masked", ylim=(0, 1),
+           title=f"{cube.sizes[C.TIME]} acquisition dates and their cloud cover")
     ax.grid(alpha=0.3, axis="y")
     return ax
 

@@ -19,6 +19,7 @@ from sitsbench.metrics import (
     macro_f1,
     mean_iou,
     overall_accuracy,
+    stacked_scores,
 )
 from sitsbench.plot_metrics import plot_confusion_matrix
 
@@ -27,12 +28,14 @@ from sitsbench.plot_metrics import plot_confusion_matrix
 def test_metrics_match_scikit_learn(seed):
     rng = np.random.default_rng(seed)
     n_classes = 6
-    y_true = rng.integers(0, n_classes - 1, 500)  # the last class never occurs in the reference
-    y_pred = np.where(rng.random(500) < 0.6, y_true, rng.integers(0, n_classes - 2, 500))
+    y_true = rng.integers(0, n_classes - 2, 500)  # the last two classes never occur in the reference
+    y_pred = np.where(rng.random(500) < 0.6, y_true, rng.integers(0, n_classes - 1, 500))  # class 4 is predicted
     cm = confusion_matrix(y_true, y_pred, n_classes)
     np.testing.assert_array_equal(cm, skm.confusion_matrix(y_true, y_pred, labels=range(n_classes)))
     assert overall_accuracy(cm) == pytest.approx(skm.accuracy_score(y_true, y_pred))
-    assert macro_f1(cm) == pytest.approx(skm.f1_score(y_true, y_pred, average="macro"))
+    reference = np.unique(y_true)  # macro-F1 over the reference classes, not those of the prediction too
+    assert macro_f1(cm) == pytest.approx(skm.f1_score(y_true, y_pred, labels=reference, average="macro"))
+    assert macro_f1(cm) != pytest.approx(skm.f1_score(y_true, y_pred, average="macro"))
     assert cohen_kappa(cm) == pytest.approx(skm.cohen_kappa_score(y_true, y_pred))
     assert mean_iou(cm) == pytest.approx(skm.jaccard_score(y_true, y_pred, average="macro"))
     present = np.unique(np.concatenate([y_true, y_pred]))
@@ -41,6 +44,16 @@ def test_metrics_match_scikit_learn(seed):
         iou_per_class(cm)[present], skm.jaccard_score(y_true, y_pred, labels=present, average=None)
     )
     assert np.isnan(f1_per_class(cm)[n_classes - 1])
+    assert stacked_scores(cm[None])["macro_f1"][0] == pytest.approx(macro_f1(cm))
+
+
+def test_macro_f1_is_averaged_over_one_label_set_for_every_method():
+    """Two methods scored on one test set: the one that also predicts a class absent from the reference is not
+    averaged over more classes (which would dilute its errors on the others)."""
+    y_true = np.array([0, 0, 1, 1])
+    careful, wild = np.array([0, 1, 1, 1]), np.array([0, 2, 1, 1])
+    scores = [macro_f1(confusion_matrix(y_true, y_pred, 3)) for y_pred in (careful, wild)]
+    assert scores[0] == pytest.approx((2 / 3 + 0.8) / 2) and scores[1] == pytest.approx((2 / 3 + 1.0) / 2)
 
 
 def test_ignore_index_drops_pixels_of_segmentation_maps():

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -52,6 +53,7 @@ import papermill
 import yaml
 from tqdm import tqdm
 
+from sitsbench.atomic import write_text
 from sitsbench.results.real_data import REAL_RUNS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -161,9 +163,16 @@ def portable(path: Path, cwd: Path = REPO_ROOT) -> str:
     return os.path.relpath(path, cwd) if path.is_relative_to(cwd.parent) else str(path)
 
 
+QUIET_KERNEL = {"TQDM_DISABLE": "1"}
+"""Environment of the kernels that execute chapters: no progress bar (they are for a person at a terminal, not for
+the pages of the book)."""
+
+
 def execute_notebook(notebook: Path, output: Path, parameters: dict, cwd: Path) -> float:
     """Run one notebook with papermill; raise :class:`BookBuildError` naming the failing cell."""
     start = time.perf_counter()
+    saved = {name: os.environ.get(name) for name in QUIET_KERNEL}
+    os.environ.update(QUIET_KERNEL)  # the kernel inherits this process's environment
     try:
         papermill.execute_notebook(
             str(notebook), str(output), parameters=parameters, kernel_name="python3", cwd=str(cwd),
@@ -174,7 +183,25 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict, cwd: Path) 
             f"notebook {notebook.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue} "
             f"(executed copy with the traceback: {output})"
         ) from error
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    hide_injected_parameters(output)
     return time.perf_counter() - start
+
+
+def hide_injected_parameters(executed: Path) -> None:
+    """Tag the cell papermill injects (the build's parameters, with its run folder) ``remove-cell``: the page shows
+    the chapter's own parameters cell, and its reproduce line says how to change them."""
+    notebook = json.loads(executed.read_text())
+    for cell in notebook["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+    write_text(executed, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
 CACHE_DIR = "executed"
@@ -225,7 +252,6 @@ def library_closure(code: str) -> list[Path]:
 
 def notebook_code(path: Path) -> str:
     """The code cells of a notebook, IPython magics and shell lines left out."""
-    import json
 
     cells = json.loads(path.read_text())["cells"]
     lines = [line for cell in cells if cell["cell_type"] == "code" for line in "".join(cell["source"]).splitlines()
@@ -240,7 +266,6 @@ def chapter_key(notebook: Path, parameters: dict, data: Path | None = None) -> s
     settings (:data:`THREAD_VARIABLES`: a float sum over two threads can differ in its last bits from one over one
     thread)."""
     import hashlib
-    import json
 
     from sitsbench.data.manifests import MANIFEST_DIR
     from sitsbench.records import package_versions
@@ -269,7 +294,6 @@ def _data_parameters(notebook: Path, parameters: dict) -> list[Path]:
     """The existing paths (relative to the repository) named by :data:`DATA_PARAMETERS` in ``parameters`` or, for
     those not given, in the notebook's parameters cell."""
     import ast
-    import json
 
     values = {}
     for cell in json.loads(notebook.read_text())["cells"]:
@@ -287,7 +311,6 @@ def execute_cached(notebook: Path, output: Path, parameters: dict, cwd: Path, ca
                    force: bool = False, data: Path | None = None) -> tuple[float, bool]:
     """Execute ``notebook`` unless its :func:`chapter_key` equals the key of its cached execution and the run
     record it wrote is still there; returns ``(seconds of the execution, whether it was reused)``."""
-    import json
 
     key = chapter_key(notebook, parameters, data)
     entry, copy = cache / f"{name}.json", cache / f"{name}.ipynb"
@@ -419,8 +442,10 @@ def _variant(stem: str, name: str, dataset: str, data: Path | None, profile: str
 
 @contextmanager
 def _one_thread_per_kernel(enabled: bool) -> Iterator[None]:
-    """Set :data:`THREAD_VARIABLES` to 1 for the kernels started inside (restored afterwards)."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    """Set :data:`THREAD_VARIABLES` to 1 (when ``enabled``) and :data:`QUIET_KERNEL` for the kernels started inside,
+    before the threads that start them (restored afterwards)."""
+    saved = {name: os.environ.get(name) for name in (*THREAD_VARIABLES, *QUIET_KERNEL)}
+    os.environ.update(QUIET_KERNEL)
     if enabled:
         os.environ.update({name: "1" for name in THREAD_VARIABLES})
     try:
@@ -435,7 +460,6 @@ def _one_thread_per_kernel(enabled: bool) -> Iterator[None]:
 
 def _last_seconds(cache: Path, name: str) -> float:
     """The run time of ``name``'s last execution (infinite when unknown: run it first)."""
-    import json
 
     entry = cache / f"{name}.json"
     try:

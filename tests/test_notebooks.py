@@ -1,6 +1,7 @@
 """The chapter notebooks: stored without outputs, listed in the book, and runnable headless (quick profile)."""
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -56,6 +57,26 @@ def test_a_failing_cell_fails_the_build_and_is_named(tmp_path):
     with pytest.raises(BookBuildError, match=r"broken.ipynb failed in cell \d+: ValueError: boom in chapter") as error:
         execute_notebook(path, tmp_path / "out.ipynb", {"profile": "quick"}, cwd=tmp_path)
     assert isinstance(error.value.__cause__, papermill.PapermillExecutionError)
+
+
+def test_book_executions_hide_their_bookkeeping(tmp_path, monkeypatch):
+    """A chapter executed for the book: no tqdm progress bar in its outputs (even when the caller's environment asks
+    for them) and papermill's injected-parameters cell tagged ``remove-cell`` (it holds the build's run folder)."""
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from tqdm import tqdm\nfor _ in tqdm(range(3), desc='busy'):\n    pass"),
+    ]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(notebook, path)
+    execute_notebook(path, tmp_path / "out.ipynb", {"profile": "full"}, cwd=tmp_path)
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    injected = [cell for cell in executed.cells if "injected-parameters" in cell.metadata.get("tags", [])]
+    assert len(injected) == 1 and "remove-cell" in injected[0].metadata["tags"]
+    assert "busy" not in json.dumps([cell.get("outputs", []) for cell in executed.cells])
+    assert os.environ["TQDM_DISABLE"] == "0", "the caller's environment is restored"
 
 
 @pytest.mark.slow

@@ -21,6 +21,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+METRIC_TITLES = {"oa": "OA", "macro_f1": "macro-F1", "kappa": "kappa", "miou": "mIoU", "f1": "F1"}
+"""How the metrics are named on pages, tables and axes (``f1``: of the one class a binary task scores, e.g.
+*changed*)."""
+
 IGNORE_INDEX = -1
 """Label of unlabelled pixels and samples (the ``class`` layer of a cube, segmentation targets): ignored by losses
 and metrics."""

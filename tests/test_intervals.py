@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sitsbench.evaluation.intervals import bootstrap_scores, efficiency_intervals, paired_differences
+from sitsbench.evaluation.intervals import (
+    bootstrap_scores,
+    efficiency_intervals,
+    paired_differences,
+    plot_paired_differences,
+)
 from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy, stacked_scores
 
 
@@ -150,3 +155,24 @@ def test_parcel_intervals_of_macro_f1_cover_the_population_value_about_as_promis
                                         groups=group).interval("m")
         covered += low <= population <= high
     assert 0.85 <= covered / trials <= 0.99, covered
+
+
+def test_paired_difference_plot_fills_exactly_the_markers_whose_interval_excludes_zero():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    differences = pd.DataFrame({
+        "a": ["SimCLR + linear", "SimCLR + linear", "DINO + linear", "DINO + linear"],
+        "b": ["supervised"] * 4, "fraction": [0.01, 1.0, 0.01, 1.0], "metric": "macro_f1",
+        "difference": [0.08, 0.01, -0.05, 0.0], "low": [0.01, -0.02, -0.09, -0.03], "high": [0.2, 0.04, -0.01, 0.03]})
+    ax = plot_paired_differences(differences, labels={0.01: "1 % (21 px)", 1.0: "100 % (2100 px)"})
+    filled, hollow = [], []
+    for collection in ax.collections:
+        if collection.get_offsets().size and type(collection).__name__ == "PathCollection":
+            target = hollow if np.allclose(collection.get_facecolor()[:, :3], 1.0) else filled
+            target += [tuple(point) for point in collection.get_offsets()]
+    assert sorted(x for x, _ in filled) == [-0.05, 0.08] and sorted(x for x, _ in hollow) == [0.0, 0.01]
+    assert [tick.get_text() for tick in ax.get_yticklabels()] == ["SimCLR + linear − supervised",
+                                                                   "DINO + linear − supervised"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["1 % (21 px)", "100 % (2100 px)"]
+    assert "macro-F1" in ax.get_xlabel()

@@ -23,6 +23,7 @@ from sitsbench.evaluation.intervals import (
     bootstrap_scores,
     efficiency_intervals,
     paired_differences,
+    plot_paired_differences,
 )
 from sitsbench.evaluation.label_fraction import nested_subsets, stratified_fraction
 from sitsbench.evaluation.protocols import (
@@ -65,6 +66,7 @@ __all__ = [
     "parcel_probe",
     "plane_network_method",
     "plot_label_efficiency",
+    "plot_paired_differences",
     "probe",
     "probe_method",
     "probe_scores",

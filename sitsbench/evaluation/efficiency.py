@@ -25,6 +25,7 @@ from torch.utils.data import Dataset, Subset
 
 from sitsbench.evaluation.label_fraction import nested_subsets
 from sitsbench.evaluation.protocols import FineTuneConfig, fine_tune, probe, scores
+from sitsbench.metrics import METRIC_TITLES
 from sitsbench.models.base import SITSClassifier
 from sitsbench.planes.dataset import PlaneDataset, predict_parcels
 from sitsbench.training.engine import predict
@@ -113,7 +114,7 @@ def summarize(table: pd.DataFrame, metric: str = "macro_f1") -> pd.DataFrame:
     return table.groupby(["method", "fraction"], sort=False)[metric].agg(["mean", "std", "min", "max", "count"])
 
 
-def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: str = "std", ax=None,
+def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: str | None = "std", ax=None,
                           chance: float | None = None, chance_label: str = "chance",
                           intervals: pd.DataFrame | None = None):
     """Mean ``metric`` vs label fraction (log x axis) per method, with a band of +-1 std (``band="std"``) or the
@@ -130,6 +131,9 @@ def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: s
     for method in summary.index.get_level_values("method").unique():
         part = summary.loc[method]
         fractions = 100 * part.index.to_numpy(dtype=float)
+        line, = ax.plot(fractions, part["mean"], "o-", label=method)
+        if band is None:
+            continue
         if band == "ci":
             bounds = intervals[intervals["method"] == method].set_index("fraction").loc[part.index]
             low, high = bounds["low"], bounds["high"]
@@ -137,7 +141,6 @@ def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: s
             low, high = part["mean"] - part["std"].fillna(0), part["mean"] + part["std"].fillna(0)
         else:
             low, high = part["min"], part["max"]
-        line, = ax.plot(fractions, part["mean"], "o-", label=method)
         ax.fill_between(fractions, low, high, color=line.get_color(), alpha=0.2)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", label=chance_label)
@@ -146,8 +149,8 @@ def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: s
     ax.set_xticks(ticks, [f"{tick:g}" for tick in ticks])
     ax.minorticks_off()
     ax.set_xlabel("labelled training fraction (%)")
-    ax.set_ylabel(f"test {metric}")
-    band_name = {"std": "±1 std", "minmax": "min–max", "ci": "95 % bootstrap interval"}[band]
-    ax.set_title(f"label efficiency (mean over seeds, band: {band_name})")
+    ax.set_ylabel(f"test {METRIC_TITLES.get(metric, metric)}")
+    band_name = {"std": "±1 std", "minmax": "min–max", "ci": "95 % bootstrap interval", None: ""}[band]
+    ax.set_title(f"label efficiency (mean over seeds{', band: ' + band_name if band else ''})")
     ax.legend(fontsize=8)
     return ax

@@ -17,7 +17,8 @@ and the same seeds, which for label-efficiency curves means the same labelled su
 the two single intervals suggest; a difference is supported when its interval excludes 0.
 
 :func:`bootstrap_scores` works on predictions; :func:`efficiency_intervals` and :func:`paired_differences` read
-the table of :func:`~sitsbench.evaluation.efficiency.label_efficiency` (its ``predicted`` column).
+the table of :func:`~sitsbench.evaluation.efficiency.label_efficiency` (its ``predicted`` column);
+:func:`plot_paired_differences` draws the differences with their intervals.
 """
 
 from __future__ import annotations
@@ -172,3 +173,37 @@ def paired_differences(table: pd.DataFrame, y_test: np.ndarray, num_classes: int
             rows.append({"a": a, "b": b, "fraction": float(fraction), "metric": metric, "difference": difference,
                          "low": low, "high": high, "n_seeds": len(stacks[a]), "verdict": verdict})
     return pd.DataFrame(rows)
+
+
+def plot_paired_differences(differences: pd.DataFrame, ax=None, labels: dict[float, str] | None = None):
+    """One row per comparison ``a − b`` of the table of :func:`paired_differences`, one marker per label fraction
+    with its interval as a horizontal bar; filled markers where the interval excludes 0 (a difference this run
+    establishes), hollow ones where it holds 0. ``labels`` names each fraction in the legend (e.g. with its number
+    of labels). Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    from sitsbench.metrics import METRIC_TITLES
+
+    comparisons = list(dict.fromkeys(differences["a"] + " − " + differences["b"]))
+    fractions = sorted(differences["fraction"].unique())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.45 * len(comparisons) * max(1, len(fractions) / 2) + 1.5))
+    offsets = np.linspace(-0.25, 0.25, len(fractions)) if len(fractions) > 1 else np.zeros(1)
+    colours = plt.get_cmap("viridis", len(fractions) + 1)
+    for k, fraction in enumerate(fractions):
+        rows = differences[np.isclose(differences["fraction"], fraction)]
+        position = np.array([comparisons.index(f"{a} − {b}") for a, b in zip(rows["a"], rows["b"])]) + offsets[k]
+        shown = ((rows["low"] > 0) | (rows["high"] < 0)).to_numpy()
+        error = np.vstack([rows["difference"] - rows["low"], rows["high"] - rows["difference"]])
+        name = (labels or {}).get(fraction, f"{fraction:.0%} of the labels")
+        ax.errorbar(rows["difference"], position, xerr=error, fmt="none", ecolor=colours(k), elinewidth=1.5, label=name)
+        ax.scatter(rows["difference"][shown], position[shown], color=colours(k), zorder=3)
+        ax.scatter(rows["difference"][~shown], position[~shown], facecolor="white", edgecolor=colours(k), zorder=3)
+    ax.axvline(0, color="black", linewidth=1)
+    ax.set_yticks(range(len(comparisons)), comparisons)
+    ax.invert_yaxis()
+    metric = METRIC_TITLES.get(differences["metric"].iloc[0], differences["metric"].iloc[0]) if len(differences) else ""
+    ax.set_xlabel(f"paired difference of test {metric} (a − b) with its 95 % interval")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, title="filled: interval excludes 0", title_fontsize=8)
+    return ax

@@ -19,8 +19,8 @@
    per core, at most :data:`DEFAULT_JOBS`) runs N at a time, the longest of the last build first, each kernel
    with one thread for torch and the BLAS libraries (two kernels with two threads each on two cores slow each
    other down several times over), so the numbers do not depend on the machine's core count;
-4. writes the generated pages (dataset table, leaderboard, real-data results) from :data:`PAGE_GENERATORS`,
-   after the notebooks so that they include the records of this build;
+4. writes the generated pages (dataset table, leaderboard, real-data results, the harder synthetic landscape)
+   from :data:`PAGE_GENERATORS`, after the notebooks so that they include the records of this build;
 5. copies MathJax into the book (:func:`install_mathjax`: a pinned copy from PyPI, so formulas render offline) and
    runs ``jupyter-book build`` (Jupyter Book 1, Sphinx; offline) on the executed copies into ``_build/html``. Any
    Sphinx warning (an unresolved citation, a glued value that no cell glued, a broken cross-reference) fails the
@@ -62,9 +62,10 @@ PAGE_GENERATORS: dict[str, str] = {
     "datasets.md": "sitsbench.data.manifests:datasets_page",
     "leaderboard.md": "sitsbench.results.leaderboard:leaderboard_page",
     "real_data.md": "sitsbench.results.real_data:real_data_page",
+    "hard_landscape.md": "sitsbench.results.real_data:hard_landscape_page",
 }
 """Book pages written at build time: file name in the book source -> ``"module:function"`` returning MyST
-(the leaderboard and real-data pages take the build's run folder)."""
+(the pages of results take the build's run folder and its real-data folder, which they write ``DATA_ROOT``)."""
 
 REAL_DATA_RUNS: tuple[tuple[str, str], ...] = (
     ("02_supervised_baselines", "igarss2019_victoria_s2"),
@@ -77,9 +78,9 @@ PRESET_RUNS: tuple[tuple[str, str, dict], ...] = (
     ("06_downstream", "hard", {"seg_methods": [], "change_features": []}),
 )
 """(chapter, synthetic preset, extra parameters): chapters re-run on a harder synthetic landscape (no data needed),
-shown on the real-data page beside the real samples: the datasets where the SSL question can be asked. The page
-shows chapter 6's classification only, so its segmentation and change detection (a third of its run time) are not
-run there (the record lists them as skipped)."""
+shown on their own page (``hard_landscape.md``, beside the real-data page): a dataset where the SSL question can be
+asked. The page shows chapter 6's classification only, so its segmentation and change detection (a third of its run
+time) are not run there (the record lists them as skipped)."""
 DEFAULT_REAL_DATA = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_JOBS = 2
 """Notebooks executed at once by default (fewer on a one-core machine): each kernel then uses one thread."""
@@ -126,11 +127,13 @@ def _load_generator(spec: str) -> Callable[[], str]:
     return getattr(importlib.import_module(module), function)
 
 
-def write_generated_pages(source: Path, results_dir: Path) -> list[Path]:
+def write_generated_pages(source: Path, results_dir: Path, data_root: Path | None = None) -> list[Path]:
+    """Write the pages of :data:`PAGE_GENERATORS` into ``source``: those of results from the records under
+    ``results_dir``, naming the real samples under ``data_root`` ``DATA_ROOT/...``."""
     written = []
     for name, spec in PAGE_GENERATORS.items():
         generator = _load_generator(spec)
-        text = generator(results_dir) if name != "datasets.md" else generator()
+        text = generator(results_dir, data_root=data_root) if name != "datasets.md" else generator()
         path = source / name
         path.write_text(text)
         written.append(path)
@@ -378,7 +381,7 @@ def real_data_executions(profile: str, runs: Path, executed: Path,
         path = None if real_data is None else real_data / relative
         name = real_run_name(stem, relative)
         if path is None or not path.exists():
-            skipped.append(f"{stem} on {relative}: {path or relative} is not on this machine")
+            skipped.append(f"{stem} on {relative}: DATA_ROOT/{relative} is not on this machine")
             shutil.rmtree(runs / REAL_RUNS / name, ignore_errors=True)  # no stale record of an earlier build
             continue
         executions.append(_variant(stem, name, portable(path), path, profile, runs, executed))
@@ -537,7 +540,7 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
     start = time.perf_counter()
     stats = run_executions(executions, cache, force, jobs)
     wall_s = time.perf_counter() - start
-    write_generated_pages(source, runs)
+    write_generated_pages(source, runs, real_data)
     (source / "execution.md").write_text(execution_page(stats, wall_s, jobs))
     if not html:
         return source

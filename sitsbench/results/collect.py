@@ -4,11 +4,15 @@
 Run records are the ``record.json`` files that notebooks write into their ``output_dir`` (``make book`` puts
 them under ``_build/runs/<chapter>/``) and the ``<run_id>.json`` files of sweeps (next to ``<run_id>.ipynb``).
 A record that cannot be read is never dropped silently: it is listed in :attr:`Collection.errors` by path.
+
+The pages built from these tables name data by a placeholder, never by a path of the machine that ran them
+(:func:`data_argument`): ``DATA_ROOT`` stands for the folder holding the real samples.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +24,37 @@ from sitsbench.atomic import written
 from sitsbench.records import SCORE_FIELDS, dataset_label, read_run_record
 
 SCORE_COLUMNS = ["path", "name", "run_id", "sweep", "configuration", "setting", "command", *SCORE_FIELDS,
-                 "train_time_s"]
-RUN_PARAMETERS_IGNORED = ("seed", "output_dir", "device", "label_fraction")
+                 "train_time_s", "n_labels"]
+RUN_PARAMETERS_IGNORED = ("seed", "seeds", "output_dir", "device", "label_fraction")
 """Parameters left out of a run's configuration: runs differing only by these are repeats of one setting (the
-label fraction has its own column)."""
+label fraction has its own column; ``seeds``, the seeds a run repeats its curves over, are shown with its rows)."""
+DATA_PARAMETERS = ("dataset", "real_data")
+"""Launch parameters that may name data on disk: written with :func:`data_argument` on the pages."""
+DATA_ROOT = "DATA_ROOT"
+"""What a page writes for the folder holding the real samples (the book build's ``--real-data`` folder)."""
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""Relative data paths in the records are relative to the repository (the book runs the notebooks there)."""
+
+
+def data_argument(value: Any, data_root: str | Path | None = None) -> Any:
+    """``value`` of a data parameter as a page shows it: a synthetic preset or a manifest name as it is, a path
+    as ``DATA_ROOT/<path under data_root>`` (``DATA_ROOT/<its name>`` for a path elsewhere outside the repository),
+    ``NAME:ROOT`` with its root written so; a path inside the repository is kept (every clone has it)."""
+    if not isinstance(value, str) or not value:
+        return value
+    name, colon, root = value.partition(":")
+    if colon and root and "/" not in name and "\\" not in name:
+        return f"{name}:{data_argument(root, data_root)}"
+    if "/" not in value and "\\" not in value and not value.startswith("."):
+        return value
+    path = Path(value).expanduser()
+    full = (path if path.is_absolute() else REPO_ROOT / path).resolve()
+    if data_root is not None and full.is_relative_to(Path(data_root).expanduser().resolve()):
+        relative = full.relative_to(Path(data_root).expanduser().resolve()).as_posix()
+        return DATA_ROOT if relative == "." else f"{DATA_ROOT}/{relative}"
+    if full.is_relative_to(REPO_ROOT):
+        return full.relative_to(REPO_ROOT).as_posix()
+    return f"{DATA_ROOT}/{full.name}"
 
 
 @dataclass
@@ -33,7 +64,8 @@ class Collection:
     scores: pd.DataFrame
     """One row per score (:data:`SCORE_COLUMNS`): the run's identity, its configuration and setting (the launch
     parameters that differ between the runs of one notebook and dataset), then the fields of the score row
-    (``encoder`` is ``""`` for a method without one)."""
+    (``encoder`` is ``""`` for a method without one) and the number of training labels behind it when the record
+    gives it (:func:`label_counts`)."""
     errors: list[str] = field(default_factory=list)
     """``"<path>: <reason>"`` for every record that could not be read."""
 
@@ -60,31 +92,54 @@ def flatten(value: Any, prefix: str) -> dict[str, Any]:
     return {}
 
 
-def run_parameters(record: dict[str, Any]) -> dict[str, Any]:
-    """The parameters the run was launched with (the ``reproduce`` block), else its profile and seed."""
+def run_parameters(record: dict[str, Any], data_root: str | Path | None = None) -> dict[str, Any]:
+    """The parameters the run was launched with (the ``reproduce`` block), else its profile, its dataset, its seed
+    and the seeds its curves repeat over (``seeds``) when it has them; data named as :func:`data_argument` does."""
     reproduce = record.get("reproduce") or {}
     if "parameters" in reproduce:
-        return dict(reproduce["parameters"])
-    parameters = record.get("parameters") or {}
-    return {"profile": parameters.get("profile", "quick"), "seed": record.get("seed")}
+        chosen = dict(reproduce["parameters"])
+    else:
+        parameters = record.get("parameters") or {}
+        chosen = {"profile": parameters.get("profile", "quick"),
+                  **({"dataset": parameters["dataset"]} if parameters.get("dataset") is not None else {}),
+                  **({"seed": record["seed"]} if record.get("seed") is not None else {}),
+                  **({"seeds": parameters["seeds"]} if isinstance(parameters.get("seeds"), list) else {})}
+    return {k: data_argument(v, data_root) if k in DATA_PARAMETERS else v for k, v in chosen.items()}
 
 
-def configuration(record: dict[str, Any]) -> str:
-    """The launch parameters other than the seed, as compact sorted JSON: runs with equal values are repeats."""
-    chosen = {k: v for k, v in run_parameters(record).items() if k not in RUN_PARAMETERS_IGNORED}
+def configuration(record: dict[str, Any], data_root: str | Path | None = None) -> str:
+    """The launch parameters other than the seeds, as compact sorted JSON: runs with equal values are repeats."""
+    chosen = {k: v for k, v in run_parameters(record, data_root).items() if k not in RUN_PARAMETERS_IGNORED}
     return json.dumps(chosen, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def reproduce_command(record: dict[str, Any]) -> str:
-    """The command that reproduces the run: the sweep or book command it came from, else a papermill command."""
+def reproduce_command(record: dict[str, Any], data_root: str | Path | None = None) -> str:
+    """The command that reproduces the run: the sweep or book command it came from, else a papermill command
+    passing its launch parameters (:func:`run_parameters`): scalars with ``-p``, lists and mappings as YAML
+    (``-y 'seeds: [0, 1, 2]'``)."""
     reproduce = record.get("reproduce") or {}
     if reproduce.get("command"):
         return reproduce["command"]
     notebook = reproduce.get("notebook") or f"notebooks/{record['name']}.ipynb"
     arguments = ["papermill", notebook, "out.ipynb"]
-    for key, value in run_parameters(record).items():
-        arguments += ["-p", key, str(value)]
+    for key, value in run_parameters(record, data_root).items():
+        if isinstance(value, list | dict):
+            arguments += ["-y", f"{key}: {json.dumps(value)}"]
+        else:
+            arguments += ["-p", key, str(value)]
     return shlex.join(arguments)
+
+
+def seeds_text(seeds: list[int]) -> str:
+    """``seed 0`` or ``seeds 0, 1, 2``: the seeds behind a row (a bare ``0`` reads as a count)."""
+    return f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(str(seed) for seed in seeds)
+
+
+def number(value: Any, digits: int = 3, signed: bool = False) -> str:
+    """A score as a page shows it: ``0.927`` (``+0.078`` when ``signed``), ``–`` for a missing or NaN value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{float(value):{'+' if signed else ''}.{digits}f}"
 
 
 def settings(configurations: pd.Series) -> pd.Series:
@@ -96,7 +151,27 @@ def settings(configurations: pd.Series) -> pd.Series:
     return configurations.map(labels)
 
 
-def _run_row(path: Path, record: dict[str, Any], root: Path) -> dict[str, Any]:
+def label_counts(record: dict[str, Any]) -> dict[tuple[float, int, str, float], str]:
+    """``(label fraction, seed, metric, value) -> training labels`` (``"47"``, ``"10 parcels"`` for labels that are
+    not test items' kind: the ``unit`` of the row when it is ``parcel``) from the per-run tables of the record's
+    metrics that count them (``{"rows": [{"fraction", "seed", "n_labels", <metric>: value...}]}``, as chapter 6's
+    label efficiency): a score row is matched to the table row of the same fraction, seed and score. A key whose
+    rows differ in their count is left out."""
+    counts: dict[tuple[float, int, str, float], set[str]] = {}
+    tables = [v for v in (record.get("metrics") or {}).values() if isinstance(v, dict) and isinstance(v.get("rows"),
+                                                                                                     list)]
+    for row in (r for table in tables for r in table["rows"] if isinstance(r, dict)):
+        if not {"fraction", "seed", "n_labels"} <= set(row) or row["n_labels"] is None:
+            continue
+        for metric, value in row.items():
+            if isinstance(value, float) and not math.isnan(value):
+                key = (float(row["fraction"]), int(row["seed"]), metric, value)
+                counts.setdefault(key, set()).add(
+                    f"{int(row['n_labels'])}{' parcels' if row.get('unit') == 'parcel' else ''}")
+    return {key: next(iter(found)) for key, found in counts.items() if len(found) == 1}
+
+
+def _run_row(path: Path, record: dict[str, Any], root: Path, data_root: str | Path | None) -> dict[str, Any]:
     dataset = record.get("dataset") or {}
     sweep = record.get("sweep") or {}
     row = {
@@ -109,20 +184,21 @@ def _run_row(path: Path, record: dict[str, Any], root: Path) -> dict[str, Any]:
         "dataset": dataset_label(dataset),
         "dataset_manifest_sha256": dataset.get("manifest_sha256"),
         "dataset_checksum": dataset.get("checksum"),
-        "configuration": configuration(record),
+        "configuration": configuration(record, data_root),
         "device": record.get("device"),
         "duration_s": record.get("duration_s"),
         "git_sha": record.get("git_sha"),
         "created": record.get("created"),
-        "command": reproduce_command(record),
+        "command": reproduce_command(record, data_root),
     }
     row.update(flatten(record["parameters"], "param"))
     row.update(flatten(record["metrics"], "metric"))
     return row
 
 
-def collect(directory: str | Path) -> Collection:
-    """Read every record under ``directory`` into a :class:`Collection` (unreadable ones go to ``errors``)."""
+def collect(directory: str | Path, data_root: str | Path | None = None) -> Collection:
+    """Read every record under ``directory`` into a :class:`Collection` (unreadable ones go to ``errors``); data
+    under ``data_root`` is named ``DATA_ROOT/...`` in the configurations and commands (:func:`data_argument`)."""
     directory = Path(directory)
     runs, scores, errors = [], [], []
     for path in find_records(directory):
@@ -133,10 +209,12 @@ def collect(directory: str | Path) -> Collection:
         except (OSError, ValueError) as error:
             errors.append(f"{path}: {error}")
             continue
-        row = _run_row(path, record, directory)
+        row = _run_row(path, record, directory, data_root)
         runs.append(row)
         identity = {k: row[k] for k in ("path", "name", "run_id", "sweep", "configuration", "command")}
-        scores += [{**identity, "setting": "", **score, "encoder": score["encoder"] or ""}
+        counts = label_counts(record)
+        scores += [{**identity, "setting": "", **score, "encoder": score["encoder"] or "",
+                    "n_labels": counts.get((score["label_fraction"], score["seed"], score["metric"], score["value"]))}
                    for score in record["scores"]]
     scores = pd.DataFrame(scores, columns=SCORE_COLUMNS)
     for _, index in scores.groupby(["name", "dataset"]).groups.items():

@@ -1,18 +1,21 @@
 """The leaderboard page of the book (MyST markdown), generated from run records at build time.
 
 One section per notebook and dataset; one row per method (with its encoder), scored unit, setting (the launch
-parameters that differ between runs, seeds aside) and label fraction, with every score as mean ± sample standard deviation over the runs
-(seeds), and the exact commands that reproduce the runs behind each row.
+parameters that differ between runs, seeds aside) and label fraction, with every score as mean ± sample standard
+deviation over the seeds, the seeds (``seed 0``, ``seeds 0, 1, 2``) and the exact commands that reproduce the runs
+behind each row: each names the row's dataset, profile and seeds, data by ``DATA_ROOT/...`` rather than by a path
+of the machine that ran it (:func:`sitsbench.results.collect.data_argument`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 
-from sitsbench.results.collect import collect
+from sitsbench.results.collect import DATA_ROOT, collect, number, seeds_text
 from sitsbench.results.plots import seed_statistics
 
 METRIC_TITLES = {"oa": "OA", "macro_f1": "macro-F1", "kappa": "kappa", "miou": "mIoU", "f1": "F1"}
@@ -21,13 +24,21 @@ ROW_KEYS = ["name", "dataset", "method", "encoder", "unit", "setting", "label_fr
 
 
 def format_mean_std(mean: float, std: float, count: int, digits: int = 3) -> str:
-    """``0.812 ± 0.013`` (the ± part only when there are two runs or more)."""
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if count > 1 else f"{mean:.{digits}f}"
+    """``0.812 ± 0.013`` (the ± part only when there are two runs or more; ``–`` for a NaN mean)."""
+    if count > 1 and number(mean) != "–":
+        return f"{number(mean, digits)} ± {number(std, digits)}"
+    return number(mean, digits)
+
+
+def labels_text(fraction: float, counts: list[str]) -> str:
+    """``10%``, with the training labels behind it when the records count them: ``10% (47)``, ``1% (10 parcels)``,
+    ``1% (8, 9)`` when the runs differ."""
+    return f"{fraction:.0%} ({', '.join(counts)})" if counts else f"{fraction:.0%}"
 
 
 def leaderboard_table(scores: pd.DataFrame) -> pd.DataFrame:
     """One row per notebook/dataset/method/setting/label fraction: ``<metric>_mean``, ``<metric>_std``,
-    ``<metric>_n``, the seeds and the reproducing commands of its runs."""
+    ``<metric>_n``, the seeds, the reproducing commands of its runs and its training label counts."""
     if not scores.empty:
         scores = scores[scores["metric"].isin(list(METRIC_TITLES))]
     if scores.empty:
@@ -37,7 +48,8 @@ def leaderboard_table(scores: pd.DataFrame) -> pd.DataFrame:
     table.columns = [f"{metric}_{stat if stat != 'count' else 'n'}" for stat, metric in table.columns]
     runs = scores.groupby(ROW_KEYS, sort=True).agg(
         seeds=("seed", lambda s: sorted(set(s))), commands=("command", lambda c: sorted(set(c))),
-        configurations=("configuration", lambda c: sorted(set(c))))
+        configurations=("configuration", lambda c: sorted(set(c))),
+        n_labels=("n_labels", lambda n: sorted({v for v in n if isinstance(v, str) and v})))
     return table.join(runs).reset_index()
 
 
@@ -67,28 +79,37 @@ def _section(rows: pd.DataFrame) -> list[str]:
               *(METRIC_TITLES[m] for m in metrics),
               "seeds", "reproduce"]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    missing: set[str] = set()
     for _, row in rows.iterrows():
         scores = [format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], int(row[f"{m}_n"]))
                   if pd.notna(row.get(f"{m}_mean")) else "–" for m in metrics]
+        missing |= {m for m, score in zip(metrics, scores) if score == "–"}
         cells = [_cell(row["method"]), _cell(row["encoder"] or "–"), row["unit"],
                  *([_cell(row["setting"])] if show_setting else []),
-                 f"{row['label_fraction']:.0%}", *scores,
-                 ", ".join(map(str, row["seeds"])), ", ".join(keys[c] for c in row["commands"])]
+                 labels_text(row["label_fraction"], row["n_labels"]), *scores,
+                 seeds_text(row["seeds"]), ", ".join(keys[c] for c in row["commands"])]
         lines.append("| " + " | ".join(cells) + " |")
+    if missing:
+        lines += ["", "– : the run records hold no " + " / ".join(METRIC_TITLES[m] for m in metrics if m in missing)
+                  + " score for this row (not computed for this method, or undefined: e.g. an F1 without any positive "
+                  "test item)."]
     lines += ["", "Commands that reproduce the runs of this table:", ""]
     lines += [f"* **{key}**: `{command}`" for command, key in keys.items()]
     return lines + [""]
 
 
-def render_leaderboard(scores: pd.DataFrame, errors: list[str], source: str) -> str:
+def render_leaderboard(scores: pd.DataFrame, errors: list[str]) -> str:
     lines = [
         "# Leaderboard",
         "",
-        f"Generated from the run records under `{source}` when the book was built. Every score is the mean ± "
-        "sample standard deviation over the runs (seeds) of one setting; **labels** is the fraction of the "
-        "training labels used, **unit** what one test item is. The scores are the score rows of each run record "
-        "(`sitsbench.records.SCORE_FIELDS`). To add runs, execute a sweep (`sitsbench sweep sweeps/example.yaml`) and "
-        "render its table with `sitsbench results leaderboard runs/`.",
+        "Generated from the run records written when the book was built. Every score is the mean ± sample standard "
+        "deviation over the seeds of one setting; **labels** is the fraction of the training labels used (with their "
+        "number in brackets when the run records count them), **unit** "
+        "what one test item is, **seeds** the seeds the score is averaged over. The scores are the score rows of "
+        "each run record (`sitsbench.records.SCORE_FIELDS`). Each row's commands re-run it: the notebook with the "
+        f"row's profile, dataset and seeds (papermill, from the repository root; `{DATA_ROOT}` stands for the folder "
+        "holding the real samples, `out.ipynb` for the executed copy). To add runs, execute a sweep "
+        "(`sitsbench sweep sweeps/example.yaml`) and render its table with `sitsbench results leaderboard runs/`.",
         "",
     ]
     if errors:
@@ -104,14 +125,12 @@ def render_leaderboard(scores: pd.DataFrame, errors: list[str], source: str) -> 
     return "\n".join(lines)
 
 
-def leaderboard_page(results_dir: str | Path) -> str:
-    """The ``leaderboard.md`` page for the records under ``results_dir`` (a page saying so when there are none)."""
+def leaderboard_page(results_dir: str | Path, data_root: str | Path | None = None) -> str:
+    """The ``leaderboard.md`` page for the records under ``results_dir`` (a page saying so when there are none);
+    data under ``data_root`` is named ``DATA_ROOT/...``, unreadable records by their path under ``results_dir``."""
     results_dir = Path(results_dir)
-    try:
-        shown = str(results_dir.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        shown = str(results_dir)
     if not results_dir.is_dir():
-        return render_leaderboard(pd.DataFrame(), [], shown)
-    collection = collect(results_dir)
-    return render_leaderboard(collection.scores, collection.errors, shown)
+        return render_leaderboard(pd.DataFrame(), [])
+    collection = collect(results_dir, data_root)
+    errors = [error.replace(f"{results_dir}{os.sep}", "") for error in collection.errors]
+    return render_leaderboard(collection.scores, errors)

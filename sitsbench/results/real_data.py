@@ -1,22 +1,36 @@
-"""The book's real-data page: chapters 2 and 6 re-run on real labelled samples, read from their run records.
+"""The book's real-data page and its harder-synthetic-landscape page, read from the run records of the build.
 
-``python -m sitsbench.book`` executes the runs of :data:`sitsbench.book.REAL_DATA_RUNS` into
-``<runs>/real/<chapter>--<dataset>/record.json``; :func:`real_data_page` turns those records into tables (one
-section per dataset) with the size of each test set and the standard error it implies, so that a reader sees
-how much a difference between two rows can mean. Runs whose data was absent are listed as skipped.
+``python -m sitsbench.book`` executes the runs of :data:`sitsbench.book.REAL_DATA_RUNS` (chapters 2 and 6 on real
+labelled samples) and of :data:`sitsbench.book.PRESET_RUNS` (chapter 6 on the ``hard`` synthetic landscape) into
+``<runs>/real/<chapter>--<dataset>/record.json``. :func:`real_data_page` turns the records of real data into one
+section per dataset, :func:`hard_landscape_page` those of synthetic presets. Each section gives the size of the test
+set, the tables (scores to 3 decimals, ``–`` with a note where a record has no value) and, for chapter 6, a
+**Findings** box computed from the record: the paired differences whose 95 % interval excludes 0 (also marked in
+bold in the table of differences), the comparisons that this data cannot decide, and what its size cannot show.
+Runs whose data was absent are listed as skipped.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sitsbench.results.collect import DATA_ROOT, data_argument, number, reproduce_command, seeds_text
+
 REAL_RUNS = "real"
 SUPERVISED = "02_supervised_baselines"
 DOWNSTREAM = "06_downstream"
+MISSING = "–"
+ENCODERS = {"ae": "AE", "simclr": "SimCLR", "dino": "DINO"}
+PROTOCOLS = {"linear": "linear probe", "knn": "k-NN probe", "random_forest": "random forest probe",
+             "fine-tune": "fine-tuned"}
+"""How chapter 6's protocol table names its encoders and protocols (as its curves and score rows do)."""
+LABELLED = {"parcel": "labelled parcels"}
+"""How a count of training labels is worded for a method trained on other items than the test series or pixels."""
 
 
 def _records(results_dir: Path) -> list[dict]:
@@ -28,130 +42,306 @@ def _records(results_dir: Path) -> list[dict]:
     return records
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def _is_synthetic(record: dict) -> bool:
+    return record["dataset"].get("layout") == "synthetic"
+
+
+def _markdown(frame: pd.DataFrame, missing_reason: str) -> list[str]:
+    """``frame`` (cells already formatted, the index as first column) as a MyST table; a missing cell is written
+    ``–`` and a note under the table says why (``missing_reason``)."""
     columns = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join([frame.index.name or "", *columns]) + " |", "|" + "---|" * (len(columns) + 1)]
+    missing = False
     for index, row in frame.iterrows():
-        lines.append("| " + " | ".join([str(index), *(str(v) for v in row.values)]) + " |")
-    return "\n".join(lines)
+        cells = []
+        for value in row.values:
+            absent = value is None or (isinstance(value, float) and np.isnan(value)) or value == MISSING
+            missing |= absent
+            cells.append(MISSING if absent else str(value))
+        lines.append("| " + " | ".join([str(index), *cells]) + " |")
+    return lines + ([f"\n{MISSING} : {missing_reason}"] if missing else [])
 
 
-def _supervised_table(record: dict) -> tuple[pd.DataFrame, int]:
-    rows = {
-        name: {"OA": f"{m['oa']:.3f}", "macro-F1": f"{m['macro_f1']:.3f}", "kappa": f"{m['kappa']:.3f}",
-               "train time (s)": f"{m['train_time_s']:.1f}"}
-        for name, m in record["metrics"].items()
-    }
+def _label_counts(record: dict) -> dict[tuple[str, float], list[int]]:
+    """``(method, fraction) -> the training label counts of its seeds`` (chapter 6's curve rows, when they hold
+    them)."""
+    counts: dict[tuple[str, float], list[int]] = {}
+    for row in record["metrics"].get("label_efficiency", {}).get("rows", []):
+        if row.get("n_labels") is not None:
+            counts.setdefault((row["method"], float(row["fraction"])), []).append(int(row["n_labels"]))
+    return counts
+
+
+def _units(record: dict) -> dict[str, str]:
+    """The unit of each method of the curves (``pixel``, ``parcel``...)."""
+    return {row["method"]: row.get("unit", "pixel") for row in record["metrics"].get("label_efficiency", {})
+            .get("rows", [])}
+
+
+def _span(values: list[int]) -> str:
+    return str(min(values)) if min(values) == max(values) else f"{min(values)}–{max(values)}"
+
+
+def _labels(record: dict, method: str, fraction: float) -> str:
+    """``8 labels`` (``10 labelled parcels``, ``8–9 labels`` when the seeds differ), or ``""`` when unrecorded."""
+    counts = _label_counts(record).get((method, float(fraction)))
+    if not counts:
+        return ""
+    return f"{_span(counts)} {LABELLED.get(_units(record).get(method, 'pixel'), 'labels')}"
+
+
+def _fraction_columns(record: dict, fractions: list[float], methods: list[str]) -> tuple[list[str], list[str]]:
+    """Column titles ``1% (8 labels)`` (the count shared by the methods of the commonest unit) and a note for each
+    method of another unit, with its own counts."""
+    units = _units(record)
+    main = Counter(units.get(m, "pixel") for m in methods).most_common(1)[0][0] if methods else "pixel"
+    counts = _label_counts(record)
+    titles = []
+    for fraction in fractions:
+        shared = [n for m in methods if units.get(m, "pixel") == main for n in counts.get((m, float(fraction)), [])]
+        titles.append(f"{fraction:.0%} ({_span(shared)} labels)" if shared else f"{fraction:.0%}")
+    notes = []
+    for method in methods:
+        if units.get(method, "pixel") != main and any((method, float(f)) in counts for f in fractions):
+            at = ", ".join(f"{_labels(record, method, f)} at {f:.0%}" for f in fractions if (method, float(f)) in counts)
+            notes.append(f"{method} is trained on {units[method]}s: {at} (the column titles count labelled {main}s).")
+    return titles, notes
+
+
+def _by_fraction(cells: pd.Series, index_name: str, record: dict,
+                 methods: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Cells indexed by (row, fraction) as a table with one column per fraction (titled with the label count of
+    ``methods``), rows in their first order; the notes on methods counted in other units."""
+    table = cells.unstack("fraction").loc[list(dict.fromkeys(cells.index.get_level_values(0)))]
+    fractions = [float(f) for f in table.columns]
+    table.columns, notes = _fraction_columns(record, fractions, [m for m in methods if m in _units(record)])
+    table.index.name = index_name
+    return table, notes
+
+
+def _supervised_table(record: dict) -> tuple[pd.DataFrame, int | None]:
+    rows = {name: {"OA": number(m.get("oa")), "macro-F1": number(m.get("macro_f1")), "kappa": number(m.get("kappa")),
+                   "train time (s)": number(m.get("train_time_s"), 1)}
+            for name, m in record["metrics"].items()}
     table = pd.DataFrame(rows).T
     table.index.name = "model"
-    return table, int(record["metrics"]["majority class"]["n"])
+    tests = [m["n"] for m in record["metrics"].values() if isinstance(m.get("n"), int | float)]
+    return table, int(max(tests)) if tests else None
 
 
 def _protocol_table(record: dict) -> pd.DataFrame:
     f1 = record["metrics"]["protocols_macro_f1"]
-    oa = record["metrics"]["protocols_oa"]
-    rows = {}
+    oa = record["metrics"].get("protocols_oa", {})
+    rows: dict[str, dict[str, str]] = {}
     for encoder, levels in f1.items():
-        for protocol, value in levels["pixel"].items():
-            rows.setdefault(encoder, {})[protocol] = f"{value:.3f} ({oa[encoder]['pixel'][protocol]:.3f})"
+        for protocol, value in levels.get("pixel", {}).items():
+            accuracy = oa.get(encoder, {}).get("pixel", {}).get(protocol)
+            rows.setdefault(ENCODERS.get(encoder, encoder), {})[PROTOCOLS.get(protocol, protocol.replace("_", " "))] = \
+                f"{number(value)} ({number(accuracy)})"
     table = pd.DataFrame(rows).T
     table.index.name = "encoder"
     return table
 
 
-def _by_fraction(cells: pd.Series, index_name: str) -> pd.DataFrame:
-    """Cells indexed by (row, fraction) as a table with one column per fraction, rows in their first order."""
-    table = cells.unstack("fraction").loc[list(dict.fromkeys(cells.index.get_level_values(0)))]
-    table.columns = [f"{fraction:.0%}" for fraction in table.columns]
-    table.index.name = index_name
-    return table
-
-
-def _efficiency_table(record: dict) -> pd.DataFrame:
+def _efficiency_table(record: dict) -> tuple[pd.DataFrame, list[str]]:
     """Macro-F1 per method and fraction: the mean over seeds with its 95 % bootstrap interval when the record has
     one (chapter 6 writes them), else the mean ± the standard deviation over the seeds."""
     efficiency = record["metrics"]["label_efficiency"]
     if "intervals" in efficiency:
         rows = pd.DataFrame(efficiency["intervals"]["macro_f1"]).set_index(["method", "fraction"])
-        cells = rows.apply(lambda r: f"{r['estimate']:.3f} [{r['low']:.3f}, {r['high']:.3f}]", axis=1)
-        return _by_fraction(cells, "method")
+        cells = rows.apply(lambda r: f"{number(r['estimate'])} [{number(r['low'])}, {number(r['high'])}]", axis=1)
+        return _by_fraction(cells, "method", record, list(dict.fromkeys(rows.index.get_level_values(0))))
     rows = pd.DataFrame(efficiency["rows"])
     summary = rows.groupby(["method", "fraction"], sort=False)["macro_f1"].agg(["mean", "std", "count"])
-    cells = summary.apply(lambda r: f"{r['mean']:.3f} ± {0.0 if np.isnan(r['std']) else r['std']:.3f}", axis=1)
-    return _by_fraction(cells, "method")
+    cells = summary.apply(lambda r: f"{number(r['mean'])} ± {number(0.0 if np.isnan(r['std']) else r['std'])}",
+                          axis=1)
+    return _by_fraction(cells, "method", record, list(dict.fromkeys(summary.index.get_level_values(0))))
+
+
+def _excludes_zero(row: dict) -> bool:
+    return row["low"] > 0 or row["high"] < 0
+
+
+def _differences(record: dict) -> list[dict]:
+    """The paired differences of the record, a comparison that repeats another one reversed (``b − a``) left out."""
+    kept, seen = [], set()
+    for row in record["metrics"].get("label_efficiency", {}).get("paired_differences") or []:
+        if (row["b"], row["a"], float(row["fraction"])) not in seen:
+            seen.add((row["a"], row["b"], float(row["fraction"])))
+            kept.append(row)
+    return kept
+
+
+def _difference(row: dict) -> str:
+    return f"{number(row['difference'], signed=True)} [{number(row['low'], signed=True)}, " \
+           f"{number(row['high'], signed=True)}]"
 
 
 def _differences_table(record: dict) -> pd.DataFrame | None:
-    """Paired macro-F1 differences ``a − b`` with their 95 % intervals, per fraction (None for older records)."""
-    differences = record["metrics"]["label_efficiency"].get("paired_differences")
+    """Paired macro-F1 differences ``a − b`` with their 95 % intervals, per fraction, in bold where the interval
+    excludes 0 (None for older records)."""
+    differences = _differences(record)
     if not differences:
         return None
     rows = pd.DataFrame(differences)
     rows["comparison"] = rows["a"] + " − " + rows["b"]
-    cells = rows.set_index(["comparison", "fraction"]).apply(
-        lambda r: f"{r['difference']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]", axis=1)
-    return _by_fraction(cells, "comparison")
+    cells = pd.Series([f"**{_difference(r)}**" if _excludes_zero(r) else _difference(r) for r in differences],
+                      index=pd.MultiIndex.from_frame(rows[["comparison", "fraction"]]))
+    return _by_fraction(cells, "comparison", record, list(dict.fromkeys([*rows["a"], *rows["b"]])))[0]
 
 
-def _dataset_section(name: str, records: list[dict]) -> list[str]:
-    dataset = records[0]["dataset"]
-    classes = dataset.get("classes", [])
-    if dataset.get("layout") == "synthetic":
-        sizes = dataset.get("cube_sizes", {})
-        what = (f"The `{name}` synthetic landscape ({sizes.get('y', '?')} x {sizes.get('x', '?')} px, "
-                f"{sizes.get('time', '?')} dates), not real data: labels from its east half, pretraining on its west "
-                f"half, {len(classes)} classes; {dataset.get('train_pixels', '?')} training and "
-                f"{dataset.get('test_pixels', '?')} test pixels")
-    else:
-        what = f"{dataset.get('n_samples', '?')} labelled series, {len(classes)} classes ({', '.join(classes)})"
-    lines = [f"## {name}", "",
-             f"{what}; source `{dataset.get('source')}`, checksum `{str(dataset.get('checksum'))[:23]}...`"
-             + (f", verified against the `{dataset['manifest_name']}` manifest." if dataset.get("manifest_name") else "."),
-             "", f"Split: {dataset.get('split')}.", ""]
-    for record in records:
-        if record["name"] == SUPERVISED:
-            table, n_test = _supervised_table(record)
-            best = max(float(v) for v in table["OA"])
-            error = np.sqrt(best * (1 - best) / n_test)
-            lines += [
-                f"**Chapter 2, supervised baselines** ({n_test} test series; at OA {best:.2f} the binomial standard "
-                f"error is ±{error:.3f}, and more in practice since series of one group are correlated; one seed):",
-                "", _markdown(table), "",
-                f"Reproduce: `{_command(record)}`", "",
-            ]
-        elif record["name"] == DOWNSTREAM:
-            lines += [
-                "**Chapter 6, frozen and fine-tuned encoders**, all training labels, test macro-F1 (OA in brackets):",
-                "", _markdown(_protocol_table(record)), "",
-                "**Chapter 6, label efficiency**: test macro-F1 by fraction of the training labels, mean over the "
-                "seeds [95 % interval, test groups and seeds resampled]:", "", _markdown(_efficiency_table(record)), "",
-            ]
-            differences = _differences_table(record)
-            if differences is not None:
-                lines += [
-                    "**Paired differences** of macro-F1 (same test groups, same seeds and labelled subsets for both "
-                    "methods; a difference is shown when its 95 % interval excludes 0):", "",
-                    _markdown(differences), "",
-                ]
-            lines += [
-                f"Reproduce: `{_command(record)}`", "",
-            ]
-        skipped = record["dataset"].get("skipped") or {}
-        if skipped:
-            lines += ["Skipped on this dataset: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()) + ".", ""]
+def _test_set(record: dict) -> str:
+    """``148 test series from 31 groups`` (the groups when the record gives them)."""
+    dataset = record["dataset"]
+    synthetic = _is_synthetic(record)
+    items = dataset.get("test_pixels")
+    text = f"{items if items is not None else 'an unrecorded number of'} test {'pixels' if synthetic else 'series'}"
+    groups = dataset.get("test_groups")
+    if groups is not None:
+        text += f" from {groups} {'parcels' if synthetic else 'groups (polygons or locations)'}"
+    return text
+
+
+def _established(record: dict, shown: list[dict]) -> list[str]:
+    """One line per comparison and direction whose intervals exclude 0, with each fraction's difference."""
+    fractions = sorted({float(r["fraction"]) for r in _differences(record)})
+    by_pair: dict[tuple[str, str, bool], list[dict]] = {}
+    for row in shown:
+        by_pair.setdefault((row["a"], row["b"], row["low"] > 0), []).append(row)
+    lines = []
+    for (a, b, above), rows in by_pair.items():
+        at = [f"{_difference(r)} at {r['fraction']:.0%}"
+              + (f" ({labels})" if (labels := _labels(record, a, r["fraction"])) else "") for r in rows]
+        where = " at every fraction" if len(rows) == len(fractions) > 1 else ""
+        lines.append(f"* {a} {'above' if above else 'below'} {b}{where}: " + "; ".join(at) + ".")
     return lines
 
 
-def _command(record: dict) -> str:
+def findings_box(record: dict) -> list[str]:
+    """The **Findings** admonition of a chapter-6 record: what its paired differences establish, what they do not,
+    and what the size of its data cannot show; every number read from the record."""
+    differences = _differences(record)
+    lines = [":::{admonition} Findings", ":class: findings", ""]
+    if not differences:
+        return lines + ["This run's record holds no paired differences: no comparison between methods is tested "
+                        "here.", ":::", ""]
+    shown = [r for r in differences if _excludes_zero(r)]
+    if shown:
+        lines += [f"**What the intervals establish** ({len(shown)} of the {len(differences)} paired differences of "
+                  "macro-F1 have a 95 % interval that excludes 0):", "", *_established(record, shown), ""]
+    else:
+        lines += [f"**What the intervals establish:** none of the {len(differences)} paired differences of macro-F1 "
+                  "has a 95 % interval that excludes 0.", ""]
+    others: dict[str, list[str]] = {}
+    for row in differences:
+        if not _excludes_zero(row):
+            others.setdefault(f"{row['a']} − {row['b']}", []).append(f"{row['fraction']:.0%}")
+    if others:
+        listed = "; ".join(f"{pair} ({', '.join(at)})" for pair, at in others.items())
+        lines += [f"**Not distinguishable:** the other {len(differences) - len(shown)} differences, whose intervals "
+                  f"hold 0: {listed}. This test set and these seeds cannot tell those methods apart.", ""]
     parameters = record.get("parameters", {})
-    return (f"papermill notebooks/{record['name']}.ipynb out.ipynb -p profile {parameters.get('profile', 'quick')} "
-            f"-p dataset {parameters.get('dataset')}")
+    seeds = parameters.get("seeds") or sorted({r["seed"] for r in record["metrics"]["label_efficiency"]["rows"]})
+    half_widths = [(r["high"] - r["low"]) / 2 for r in differences]
+    pretraining = ("each seed pretrains its own encoders, so the intervals cover the pretraining too"
+                   if parameters.get("pretrain_per_seed") else
+                   f"each encoder is pretrained once (seed {record.get('seed', 0)}), so the intervals cover the test "
+                   "items and the label draws, not the variation of the pretraining")
+    lines += [f"**What this data cannot show:** the test set holds {_test_set(record)}; the curves repeat over "
+              f"{len(seeds)} {'seed' if len(seeds) == 1 else 'seeds'} ({', '.join(map(str, seeds))}); {pretraining}. "
+              f"The paired intervals reach ±{number(float(np.median(half_widths)))} around their difference at the "
+              f"median (±{number(min(half_widths))} to ±{number(max(half_widths))}): a smaller gap between two "
+              "methods cannot be told from 0 on this data. A 95 % interval excludes 0 by chance once in twenty "
+              f"comparisons where there is no difference: of these {len(differences)}, about "
+              f"{len(differences) / 20:.1f} may do so by chance alone.", ":::", ""]
+    return lines
 
 
-def real_data_page(results_dir: str | Path) -> str:
-    """The ``real_data.md`` page for the real-data runs under ``results_dir``."""
+def _chapter6(record: dict, data_root: str | Path | None) -> list[str]:
+    lines = ["**Chapter 6, frozen and fine-tuned encoders**, all training labels, test macro-F1 (OA in brackets):",
+             "", *_markdown(_protocol_table(record), "this protocol was not run for this encoder."), ""]
+    table, notes = _efficiency_table(record)
+    lines += ["**Chapter 6, label efficiency**: test macro-F1 by fraction of the training labels (with their count), "
+              "mean over the seeds [95 % interval, test groups and seeds resampled]:", "",
+              *_markdown(table, "this method was not run at this fraction."), "", *(notes + [""] if notes else [])]
+    differences = _differences_table(record)
+    if differences is not None:
+        touching = any(not _excludes_zero(r) and 0.0 in (r["low"], r["high"]) for r in _differences(record))
+        lines += ["**Paired differences** of macro-F1 (same test groups, same seeds and labelled subsets for both "
+                  "methods), with their 95 % intervals:", "",
+                  *_markdown(differences, "this comparison was not made at this fraction."), "",
+                  "In bold: the intervals that exclude 0, where this data establishes a difference (listed in the "
+                  "Findings box above); the others hold 0"
+                  + (" (a bound of exactly 0, written ±0.000, holds it too)." if touching else "."), ""]
+    return lines + [f"Reproduce: `{reproduce_command(record, data_root)}`", ""]
+
+
+def _chapter2(record: dict, data_root: str | Path | None) -> list[str]:
+    table, n_test = _supervised_table(record)
+    accuracies = [float(v) for v in table["OA"] if v != MISSING]
+    size = f"{n_test} test series" if n_test else "test series"
+    if accuracies and n_test:
+        best = max(accuracies)
+        error = np.sqrt(best * (1 - best) / n_test)
+        size += (f"; at OA {best:.2f} the binomial standard error is ±{error:.3f}, and more in practice since series "
+                 "of one group are correlated")
+    return [f"**Chapter 2, supervised baselines** ({size}; {seeds_text([record.get('seed', 0)])}, no interval: the "
+            "ranking of close rows is not tested):", "",
+            *_markdown(table, "the run recorded no value for this model."), "",
+            f"Reproduce: `{reproduce_command(record, data_root)}`", ""]
+
+
+def _describe(name: str, record: dict, data_root: str | Path | None) -> list[str]:
+    dataset = record["dataset"]
+    classes = dataset.get("classes", [])
+    if _is_synthetic(record):
+        sizes = dataset.get("cube_sizes", {})
+        what = (f"A {sizes.get('y', '?')} x {sizes.get('x', '?')} px synthetic cube of {sizes.get('time', '?')} "
+                f"dates: labels from its east half, pretraining on its west half, {len(classes)} classes; "
+                f"{dataset.get('train_pixels', '?')} training and {dataset.get('test_pixels', '?')} test pixels")
+        source = ""
+    else:
+        what = f"{dataset.get('n_samples', '?')} labelled series, {len(classes)} classes ({', '.join(classes)})"
+        source = f"; data `{data_argument(dataset.get('source'), data_root)}`"
+    verified = f", verified against the `{dataset['manifest_name']}` manifest" if dataset.get("manifest_name") else ""
+    return [f"## {name}", "", f"{what}{source}, checksum `{str(dataset.get('checksum'))[:23]}...`{verified}.", "",
+            f"Split: {dataset.get('split')}.", ""]
+
+
+def _dataset_section(name: str, records: list[dict], data_root: str | Path | None) -> list[str]:
+    lines = _describe(name, records[0], data_root)
+    for record in records:
+        if record["name"] == DOWNSTREAM:
+            lines += findings_box(record)
+    for record in records:
+        if record["name"] == SUPERVISED:
+            lines += _chapter2(record, data_root)
+        elif record["name"] == DOWNSTREAM:
+            lines += _chapter6(record, data_root)
+        skipped = record["dataset"].get("skipped") or {}
+        if skipped:
+            lines += [f"Skipped by {record['name']} on this dataset: "
+                      + "; ".join(f"{k}: {v}" for k, v in skipped.items()) + ".", ""]
+    return lines
+
+
+def _sections(records: list[dict], data_root: str | Path | None) -> list[str]:
+    by_dataset: dict[str, list[dict]] = {}
+    for record in records:
+        by_dataset.setdefault(record["dataset"].get("name", record["_run"]), []).append(record)
+    return [line for name, group in by_dataset.items()
+            for line in _dataset_section(name, sorted(group, key=lambda r: r["name"]), data_root)]
+
+
+def _profiles(records: list[dict]) -> str:
+    return ", ".join(sorted({str(r.get("parameters", {}).get("profile", "quick")) for r in records})) or "quick"
+
+
+def real_data_page(results_dir: str | Path, data_root: str | Path | None = None) -> str:
+    """The ``real_data.md`` page for the runs on real data under ``results_dir`` (data under ``data_root`` is
+    named ``DATA_ROOT/...``)."""
     results_dir = Path(results_dir)
-    records = _records(results_dir)
+    records = [r for r in _records(results_dir) if not _is_synthetic(r)]
     skipped_file = results_dir / REAL_RUNS / "skipped.txt"
     skipped = [line for line in skipped_file.read_text().splitlines() if line] if skipped_file.exists() else []
     lines = [
@@ -161,26 +351,51 @@ def real_data_page(results_dir: str | Path) -> str:
         "parameter. This page shows chapters 2 (supervised baselines) and 6 (SSL encoders, protocols and label "
         "efficiency) re-run by the book build on real labelled samples, with nothing but that parameter changed: "
         "the IGARSS 2019 Victoria Sentinel-2 pixel series (8 land-cover classes) and the `sits` Cerrado MODIS "
-        "samples (2 classes, 2000-2015). Chapter 6 also runs on the `hard` synthetic landscape (several sowing "
-        "practices per crop, cover crops, a phenological shift between the unlabelled and the labelled halves), "
-        "built so that the SSL question can be asked on synthetic data. Every number comes from the run records "
-        "of this build (quick profile).",
+        "samples (2 classes, 2000-2015). Chapter 6 on a harder synthetic landscape is on its own page, "
+        "[A harder synthetic landscape](hard_landscape.md). Every number comes from the run records of this build "
+        f"(profile: {_profiles(records)}); `{DATA_ROOT}` in a command stands for the folder holding the samples.",
         "",
         "**What these numbers can and cannot say.** The sets are small: a few hundred series, split by polygon or "
         "location so that no group is on both sides, which leaves one to two hundred test series from a few dozen "
-        "groups. A difference of a few points between two rows is within the noise of one split and one seed; the "
-        "ranking of methods far apart (a network vs the majority class) is what these runs can show. Chapter 6's "
-        "intervals resample the test groups and the seeds, and its paired differences say which gaps this data "
-        "supports; the `full` profile (five seeds, all samples) narrows them.",
+        "groups. Chapter 6's intervals resample the test groups and the seeds, and its paired differences say which "
+        "gaps this data supports: each dataset's **Findings** box lists them, with what the data cannot show. "
+        "Chapter 2 runs one seed without intervals: a difference of a few points between two of its rows is within "
+        "the noise of one split and one seed.",
         "",
     ]
     if not records:
         lines += ["No real-data run in this build: the real samples were not on the build machine.", ""]
-    by_dataset: dict[str, list[dict]] = {}
-    for record in records:
-        by_dataset.setdefault(record["dataset"].get("name", record["_run"]), []).append(record)
-    for name, group in by_dataset.items():
-        lines += _dataset_section(name, sorted(group, key=lambda r: r["name"]))
+    lines += _sections(records, data_root)
     if skipped:
-        lines += ["## Skipped runs", "", *[f"- {line}" for line in skipped], ""]
+        lines += ["## Skipped runs", "", "Their data was not on the machine that built the book:", "",
+                  *[f"- {line}" for line in skipped], ""]
+    return "\n".join(lines)
+
+
+def hard_landscape_page(results_dir: str | Path, data_root: str | Path | None = None) -> str:
+    """The ``hard_landscape.md`` page: chapter 6 re-run on the synthetic presets of the build (the ``hard`` one)."""
+    from sitsbench.data.synthetic import PRESETS
+
+    records = [r for r in _records(Path(results_dir)) if _is_synthetic(r)]
+    hard = PRESETS["hard"]
+    lines = [
+        "# A harder synthetic landscape",
+        "",
+        "The default landscape gives each class one phenological profile, the same in the half where the encoders "
+        "pretrain and in the labelled half. The `hard` preset is built so that the self-supervised question can be "
+        f"asked on synthetic data: {len(hard.sowing_modes)} sowing practices per crop (sowing shifted by "
+        f"{', '.join(f'{d:+.0f}' if d else '0' for d in hard.sowing_modes)} days), cover or second crops after the "
+        f"harvest on {hard.double_crop_fraction:.0%} of the crop parcels, a {hard.region_shift:.0f}-day phenological "
+        "shift between the unlabelled west half (where the encoders pretrain) and the labelled east half, "
+        f"{hard.cloud_cover:.0%} cloud cover and {hard.atypical_fraction:.0%} atypical parcels: one profile per "
+        "class no longer separates the classes. Chapter 6 "
+        "runs on it with nothing but the `dataset` parameter changed (its segmentation and change detection are "
+        f"skipped: this page shows its classification). Every number comes from the run records of this build "
+        f"(profile: {_profiles(records)}).",
+        "",
+    ]
+    if not records:
+        lines += ["No run on a synthetic preset in this build.", ""]
+    lines += _sections([{**r, "dataset": {**r["dataset"], "name": f"The `{r['dataset'].get('name')}` landscape"}}
+                        for r in records], data_root)
     return "\n".join(lines)

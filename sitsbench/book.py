@@ -63,6 +63,7 @@ PAGE_GENERATORS: dict[str, str] = {
     "leaderboard.md": "sitsbench.results.leaderboard:leaderboard_page",
     "real_data.md": "sitsbench.results.real_data:real_data_page",
     "hard_landscape.md": "sitsbench.results.real_data:hard_landscape_page",
+    "full_results.md": "sitsbench.results.full_profile:full_results_page",
 }
 """Book pages written at build time: file name in the book source -> ``"module:function"`` returning MyST
 (the pages of results take the build's run folder and its real-data folder, which they write ``DATA_ROOT``)."""
@@ -510,6 +511,21 @@ def run_executions(executions: list[Execution], cache: Path, force: bool = False
     return [(e.name, *results[e.name]) for e in executions]
 
 
+def publish_full_runs(executions: list[Execution], stats: list[tuple[str, float, bool]],
+                      out_dir: Path | None = None) -> list[Path]:
+    """Publish the record of each full-profile execution into :data:`~sitsbench.results.full_profile.FULL_RESULTS`
+    (see :mod:`sitsbench.results.full_profile`), with its run time and the files its code ran."""
+    from sitsbench.results.full_profile import FULL_RESULTS, publish
+
+    seconds = {name: run_s for name, run_s, _ in stats}
+    published = []
+    for execution in executions:
+        record = REPO_ROOT / execution.parameters["output_dir"] / "record.json"
+        files = [execution.notebook, *library_closure(notebook_code(execution.notebook))]
+        published.append(publish(record, execution.name, seconds[execution.name], files, out_dir or FULL_RESULTS))
+    return published
+
+
 def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: list[str] | None = None,
           html: bool = True, real_data: Path | None = DEFAULT_REAL_DATA, force: bool = False,
           jobs: int | None = None) -> Path:
@@ -540,6 +556,8 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
     start = time.perf_counter()
     stats = run_executions(executions, cache, force, jobs)
     wall_s = time.perf_counter() - start
+    if profile == "full":
+        publish_full_runs(executions, stats)
     write_generated_pages(source, runs, real_data)
     (source / "execution.md").write_text(execution_page(stats, wall_s, jobs))
     if not html:

@@ -157,7 +157,7 @@ def test_write_record(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["tempcnn_small", "ltae"])
+@pytest.mark.parametrize("name", ["tempcnn_tiny", "ltae"])
 def test_beats_the_majority_class_on_the_synthetic_cube(name):
     cube = generate_cube("default", seed=0)
     split = split_parcels(cube, seed=0)

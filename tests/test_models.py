@@ -141,7 +141,8 @@ def test_reset_classifier(name):
 def test_overfits_a_tiny_batch(name):
     model = _model(name)
     batch = _batch(model.input_kind, batch=8, seed=1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    # the post-norm layers of the BreizhCrops transformer (trained there at lr 1.7e-4) stall at 5e-3 without warm-up
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3 if name == "transformer" else 5e-3)
 
     def eval_loss() -> float:
         model.eval()

@@ -257,7 +257,7 @@ def test_dino_center_is_a_running_mean_of_teacher_outputs():
 
 def test_simclr_loss_backpropagates_into_the_encoder():
     seed_everything(0)
-    simclr = SimCLR(create_model("tempcnn", 4, 0, seq_len=10), out_dim=8)
+    simclr = SimCLR(create_model("tempcnn_small", 4, 0, seq_len=10), out_dim=8)
     loss, z = simclr.loss(series_views()[:2])
     loss.backward()
     assert z.shape == (16, 8)
@@ -335,7 +335,7 @@ def test_simclr_pretraining_beats_a_random_encoder_in_a_linear_probe(toy_cube):
     assert pretrained_accuracy >= random_accuracy + 0.02, (pretrained_accuracy, random_accuracy)
 
 
-@pytest.mark.parametrize("backbone, kwargs", [("tempcnn_small", {"seq_len": 20}), ("ltae", {}), ("gru", {})])
+@pytest.mark.parametrize("backbone, kwargs", [("tempcnn_tiny", {"seq_len": 20}), ("ltae", {}), ("gru_small", {})])
 def test_any_registered_series_encoder_can_be_pretrained(toy_cube, backbone, kwargs):
     config = PretrainConfig(epochs=3, max_pixels=256, batch_size=64, backbone_kwargs=kwargs, progress=False)
     encoder, history = pretrain(toy_cube, "simclr", backbone, config)

@@ -1,10 +1,16 @@
 """TempCNN: a 1D convolutional network over the time axis of a pixel series.
 
 Pelletier, Webb & Petitjean (2019), "Temporal Convolutional Neural Network for the Classification of
-Satellite Image Time Series", Remote Sensing 11(5):523. Three blocks ``Conv1d(kernel 5) + BatchNorm + ReLU +
-Dropout`` keep the temporal resolution; their output is flattened (so the position of each feature in time
-is kept: the network learns *when* things happen) and passed to a fully connected layer, then the
-classifier. Flattening ties the network to one series length ``seq_len``.
+Satellite Image Time Series", Remote Sensing 11(5):523. Three blocks ``Conv1d + BatchNorm + ReLU + Dropout``
+keep the temporal resolution; their output is flattened (so the position of each feature in time is kept: the
+network learns *when* things happen) and passed to a fully connected block ``Linear + BatchNorm + ReLU +
+Dropout``, then the classifier. Flattening ties the network to one series length ``seq_len``.
+
+The layers are those of the PyTorch re-implementation in BreizhCrops (Rußwurm et al. 2020, "BreizhCrops: a
+time series dataset for crop type mapping", ISPRS Archives XLIII-B2; ``breizhcrops/models/TempCNN.py`` of
+``breizhcrops`` 0.0.4.1, github.com/dl4sits/BreizhCrops): each tensor of its state_dict has one counterpart
+here, of the same shape (``tests/test_official_series_models.py``). The official model returns
+log-probabilities, this one logits (their ``log_softmax`` is the official output).
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from torch import nn
 
 from sitsbench.models.base import SITSClassifier
 from sitsbench.models.registry import register_model
+
+BREIZHCROPS_DROPOUT = 0.18203942949809093
+"""Dropout of the BreizhCrops TempCNN (its default, found by its hyper-parameter search)."""
 
 
 def _conv_block(in_channels: int, out_channels: int, kernel_size: int, dropout: float) -> nn.Sequential:
@@ -60,11 +69,24 @@ class TempCNN(SITSClassifier):
 
 @register_model("tempcnn", input_kind="series")
 def tempcnn(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
-    """TempCNN as in Pelletier et al. (2019): 64 filters of size 5, FC 256, dropout 0.2."""
-    return TempCNN(in_channels, num_classes, **kwargs)
+    """The reference configuration: the defaults of BreizhCrops' TempCNN (``breizhcrops/models/TempCNN.py``,
+    0.0.4.1, the configuration of its pretrained model): 128 filters of size 7, a fully connected layer of
+    4 x 128 = 512 units, dropout 0.182. At BreizhCrops' 13 bands, 45 dates (``seq_len=45``) and 9 classes it has
+    3,197,449 parameters, as the official model; 2,610,580 at 10 bands, 36 dates (the default ``seq_len``) and
+    20 classes."""
+    return TempCNN(in_channels, num_classes, **{"width": 128, "kernel_size": 7, "fc_dim": 512,
+                                                "dropout": BREIZHCROPS_DROPOUT, **kwargs})
 
 
 @register_model("tempcnn_small", input_kind="series")
 def tempcnn_small(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
-    """A narrower TempCNN for CPU runs: 32 filters, FC 64."""
+    """A smaller TempCNN for quick runs, with the layer sizes of Pelletier et al. (2019): 64 filters of size 5,
+    FC 256, dropout 0.2 (640,468 parameters at 10 bands, 36 dates, 20 classes)."""
+    return TempCNN(in_channels, num_classes, **kwargs)
+
+
+@register_model("tempcnn_tiny", input_kind="series")
+def tempcnn_tiny(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
+    """A narrow TempCNN for fast CPU runs: 32 filters of size 5, FC 64, dropout 0.2 (87,348 parameters at 10 bands,
+    36 dates, 20 classes)."""
     return TempCNN(in_channels, num_classes, **{"width": 32, "fc_dim": 64, **kwargs})

@@ -88,7 +88,13 @@ def test_each_leaderboard_row_is_reproduced_by_a_command_naming_its_dataset_prof
                      metrics={}, scores=[score_row("synthetic/default", "TempCNN", "f1", float("nan")),
                                          score_row("synthetic/default", "TempCNN", "oa", 0.926829),
                                          score_row("synthetic/default", "RF", "f1", 0.5)])
+    write_run_record(results / "01" / "record.json", name="01_sits_data", seed=0, metrics={},
+                     parameters={"profile": "quick", "dataset": "default", "real_data": "../shared/data/sits_sinop_modis"},
+                     scores=[score_row("sits-sinop-modis", "random forest", "oa", 0.8, unit="point")])
     page = leaderboard_page(results, DATA_ROOT)
+    # a chapter whose last section reads real data: the command names it (the default would be a build path)
+    assert "-p dataset default -p real_data DATA_ROOT/sits_sinop_modis -p seed 0`" in \
+        section(page, "01_sits_data on sits-sinop-modis")
     commands = {title: section(page, title) for title in ("06_downstream on victoria-s2",
                                                           "06_downstream on synthetic/hard",
                                                           "02_supervised_baselines on synthetic/default")}

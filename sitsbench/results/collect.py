@@ -93,15 +93,17 @@ def flatten(value: Any, prefix: str) -> dict[str, Any]:
 
 
 def run_parameters(record: dict[str, Any], data_root: str | Path | None = None) -> dict[str, Any]:
-    """The parameters the run was launched with (the ``reproduce`` block), else its profile, its dataset, its seed
-    and the seeds its curves repeat over (``seeds``) when it has them; data named as :func:`data_argument` does."""
+    """The parameters the run was launched with (the ``reproduce`` block), else its profile, its data
+    (:data:`DATA_PARAMETERS`: ``dataset``, and ``real_data`` for the chapters whose last section reads real data),
+    its seed and the seeds its curves repeat over (``seeds``) when it has them; data named as :func:`data_argument`
+    does."""
     reproduce = record.get("reproduce") or {}
     if "parameters" in reproduce:
         chosen = dict(reproduce["parameters"])
     else:
         parameters = record.get("parameters") or {}
         chosen = {"profile": parameters.get("profile", "quick"),
-                  **({"dataset": parameters["dataset"]} if parameters.get("dataset") is not None else {}),
+                  **{k: parameters[k] for k in DATA_PARAMETERS if parameters.get(k) is not None},
                   **({"seed": record["seed"]} if record.get("seed") is not None else {}),
                   **({"seeds": parameters["seeds"]} if isinstance(parameters.get("seeds"), list) else {})}
     return {k: data_argument(v, data_root) if k in DATA_PARAMETERS else v for k, v in chosen.items()}

@@ -25,6 +25,7 @@ import pandas as pd
 
 from sitsbench.atomic import write_text
 from sitsbench.records import read_run_record
+from sitsbench.results.collect import data_argument
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FULL_RESULTS = REPO_ROOT / "results" / "full"
@@ -165,7 +166,8 @@ def full_results_page(results_dir: str | Path, data_root: str | Path | None = No
         record = read_run_record(path)
         info = record.get("published", {})
         changed = changed_files(record)
-        summary.append({"run": info.get("run", path.stem), "dataset": record.get("parameters", {}).get("dataset"),
+        dataset = data_argument(record.get("parameters", {}).get("dataset"), data_root)
+        summary.append({"run": info.get("run", path.stem), "dataset": dataset,
                         "date": str(record.get("created", ""))[:10], "revision": str(record.get("git_sha", ""))[:10],
                         "hardware": describe_hardware(info.get("hardware", {})),
                         "run time": f"{info.get('run_time_s', float('nan')) / 60:.1f} min",

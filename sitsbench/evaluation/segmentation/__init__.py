@@ -20,8 +20,8 @@ pretrained *pixel* encoder is worth for a dense task:
 
 The decoder is either ``"linear"`` (a 1x1 convolution: each pixel is classified from its own embedding alone) or
 ``"conv"`` (two 3x3 convolutions with GroupNorm before the 1x1 head: neighbouring embeddings are combined, which
-the pixel encoder cannot do; GroupNorm, as in U-TAE, behaves the same in training and inference even after a few
-steps on a handful of patches, which batch-norm running statistics do not).
+the pixel encoder cannot do; GroupNorm, as in U-TAE's encoder, behaves the same in training and inference even
+after a few steps on a handful of patches, which batch-norm running statistics do not).
 
 **Metrics** (all from one confusion matrix, :func:`sitsbench.metrics.classification_metrics`): overall accuracy, intersection over union
 per class ``TP / (TP + FP + FN)`` and its mean (mIoU, over the classes present in the reference or the

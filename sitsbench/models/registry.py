@@ -46,9 +46,9 @@ DATE_ENCODINGS = ("position", "doy", "days")
 PROVIDERS = ("sitsbench.autoencoders.zoo", "sitsbench.planes.classifiers")
 """Modules of higher layers that register models; imported when the registry is first read."""
 
-EXAMPLE_DATES, EXAMPLE_PIXELS, EXAMPLE_SIDE, EXAMPLE_PLANE = 36, 6, 8, (32, 32)
+EXAMPLE_DATES, EXAMPLE_PIXELS, EXAMPLE_SIDE, EXAMPLE_PLANE = 36, 6, 16, (32, 32)
 """Example inputs: 36 dates (the default series length of TempCNN, which reads fixed positions), 6 pixels per
-set, 8 x 8 patches, 32 x 32 planes (the default image size of the plane ViT)."""
+set, 16 x 16 patches (the smallest that the official U-TAE configuration takes), 32 x 32 planes (the default image size of the plane ViT)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("--dates", type=int, default=30)
     parser.add_argument("--chunk", type=int, default=128)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--models", nargs="+", default=["rf", "tempcnn_small", "ltae", "transformer_small"])
+    parser.add_argument("--models", nargs="+", default=["rf", "tempcnn_small", "ltae_small", "transformer_small"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = map_throughput(Path(tmp), models=args.models, side=args.side, n_dates=args.dates, chunk=args.chunk,

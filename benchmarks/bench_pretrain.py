@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--sides", type=int, nargs=2, default=(64, 256))
     parser.add_argument("--method", default="simclr")
-    parser.add_argument("--encoder", default="ltae")
+    parser.add_argument("--encoder", default="ltae_small")
     parser.add_argument("--skip-torchrun", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

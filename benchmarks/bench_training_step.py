@@ -12,7 +12,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--models", nargs="+", default=["tempcnn_small", "ltae", "transformer_small", "gru_small"])
+    parser.add_argument("--models", nargs="+", default=["tempcnn_small", "ltae_small", "transformer_small", "gru_small"])
     args = parser.parse_args()
     rows = training_step_throughput(args.models, batch_size=args.batch_size, device=args.device)
     first = rows[0]["model"]

@@ -97,7 +97,7 @@ def encode_scaling(workdir: Path, sides=(32, 64, 128, 256), chunk: int = 32, n_d
     return rows
 
 
-def map_throughput(workdir: Path, models=("rf", "tempcnn_small", "ltae", "transformer_small"), side: int = 256,
+def map_throughput(workdir: Path, models=("rf", "tempcnn_small", "ltae_small", "transformer_small"), side: int = 256,
                    n_dates: int = 30, chunk: int = 128, device: str = "auto") -> list[dict]:
     """Map inference pixels/s of each model on one ``side`` x ``side`` cube of ``n_dates`` dates and 10 bands
     (reading, preparation and classification together), and the hours one Sentinel-2 tile would take at that rate."""
@@ -214,7 +214,7 @@ def _train_step(model, optimizer, x, doy, mask, y) -> None:
     optimizer.step()
 
 
-def training_step_throughput(names=("tempcnn_small", "ltae", "transformer_small"), batch_size: int = 256,
+def training_step_throughput(names=("tempcnn_small", "ltae_small", "transformer_small"), batch_size: int = 256,
                              n_dates: int = 36, n_bands: int = 10, steps: int = 10, device: str = "auto") -> list[dict]:
     """Training samples/s (forward + backward + Adam step) of registered series models on random batches."""
     from sitsbench.models import create_model
@@ -351,7 +351,7 @@ def _timed_result(function: Callable[[], object]) -> tuple[float, object]:
 
 
 def pretrain_scaling(workdir: Path, sides=(64, 256), steps: int = 20, batch_size: int = 64, window: int = 16,
-                     buffer: int = 512, n_dates: int = 20, method: str = "simclr", backbone: str = "ltae",
+                     buffer: int = 512, n_dates: int = 20, method: str = "simclr", backbone: str = "ltae_small",
                      device: str = "auto") -> list[dict]:
     """Pretraining throughput (series/s of the training loop) and peak traced memory (NumPy/Python, from opening the
     archive to the written encoder folder) of :func:`~sitsbench.ssl.pretrain.pretrain_archive` on zarr cubes whose

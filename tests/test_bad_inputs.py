@@ -235,7 +235,7 @@ def fit_with_a_label_the_model_cannot_predict(w, tmp):
 
     data = ArraySeriesDataset(np.zeros((4, 6, 3)), np.ones((4, 6), bool), np.arange(6), np.array([0, 1, 2, 12]),
                               np.arange(4))
-    model = create_model("ltae", in_channels=3, num_classes=3)
+    model = create_model("ltae_small", in_channels=3, num_classes=3)
     return Case(lambda: fit(model, data, config=TrainConfig(epochs=1, progress=False)), ValueError,
                 "the training dataset has labels in [0, 12] but the model predicts 3 classes")
 
@@ -246,7 +246,7 @@ def evaluate_on_an_empty_split(w, tmp):
     from sitsbench.training import evaluate
 
     empty = ArraySeriesDataset(np.zeros((0, 6, 3)), np.zeros((0, 6), bool), np.arange(6), np.zeros(0), np.zeros(0))
-    return Case(lambda: evaluate(create_model("ltae", in_channels=3, num_classes=3), empty), ValueError,
+    return Case(lambda: evaluate(create_model("ltae_small", in_channels=3, num_classes=3), empty), ValueError,
                 "the evaluation dataset (ArraySeriesDataset) is empty")
 
 
@@ -256,7 +256,7 @@ def predict_on_an_empty_split(w, tmp):
     from sitsbench.training import predict
 
     empty = ArraySeriesDataset(np.zeros((0, 6, 3)), np.zeros((0, 6), bool), np.arange(6), np.zeros(0), np.zeros(0))
-    return Case(lambda: predict(create_model("ltae", in_channels=3, num_classes=3), empty), ValueError,
+    return Case(lambda: predict(create_model("ltae_small", in_channels=3, num_classes=3), empty), ValueError,
                 "the ArraySeriesDataset is empty")
 
 
@@ -310,7 +310,7 @@ def train_into_an_existing_folder(w, tmp):
 
 
 def train_with_model_args_that_are_not_json(w, tmp):
-    return Case(_cli("train", w["root"] / "cube.zarr", "--model", "ltae", "--model-args", "{dropout: 0.2}",
+    return Case(_cli("train", w["root"] / "cube.zarr", "--model", "ltae_small", "--model-args", "{dropout: 0.2}",
                      "--output", tmp / "m"), 2, "--model-args must be a JSON object")
 
 
@@ -477,7 +477,7 @@ def evaluate_with_a_label_the_model_cannot_predict(w, tmp):
     from sitsbench.training import evaluate
 
     data = ArraySeriesDataset(np.zeros((2, 6, 3)), np.ones((2, 6), bool), np.arange(6), np.array([0, 7]), np.arange(2))
-    return Case(lambda: evaluate(create_model("ltae", in_channels=3, num_classes=3), data), ValueError,
+    return Case(lambda: evaluate(create_model("ltae_small", in_channels=3, num_classes=3), data), ValueError,
                 "the evaluation dataset has labels in [0, 7] but the model predicts 3 classes")
 
 

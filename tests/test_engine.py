@@ -71,7 +71,7 @@ def _config(**kw) -> TrainConfig:
 
 def _ltae() -> torch.nn.Module:
     torch.manual_seed(0)
-    return create_model("ltae", in_channels=2, num_classes=3, d_model=16, num_heads=4, d_k=4, out_dim=16)
+    return create_model("ltae_small", in_channels=2, num_classes=3, d_model=16, num_heads=4, d_k=4, out_dim=16)
 
 
 def test_same_seed_gives_identical_losses_on_cpu():
@@ -140,7 +140,7 @@ def test_checkpoint_round_trip_gives_the_same_predictions(tmp_path):
     path = save_checkpoint(tmp_path / "ckpt" / "ltae.pt", model, config, epoch=2)
     assert sorted(p.name for p in path.parent.iterdir()) == ["ltae.pt"]  # no temporary file left
     loaded, payload = load_checkpoint(path)
-    assert payload["model_name"] == "ltae" and payload["config"]["epochs"] == 2 and payload["extra"]["epoch"] == 2
+    assert payload["model_name"] == "ltae_small" and payload["config"]["epochs"] == 2 and payload["extra"]["epoch"] == 2
     _, pred, proba = predict(model, train, device="cpu")
     _, pred_loaded, proba_loaded = predict(loaded, train, device="cpu")
     np.testing.assert_array_equal(pred, pred_loaded)
@@ -157,7 +157,7 @@ def test_write_record(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["tempcnn_tiny", "ltae"])
+@pytest.mark.parametrize("name", ["tempcnn_tiny", "ltae_small"])
 def test_beats_the_majority_class_on_the_synthetic_cube(name):
     cube = generate_cube("default", seed=0)
     split = split_parcels(cube, seed=0)

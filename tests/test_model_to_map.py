@@ -215,7 +215,7 @@ def test_date_policies_on_plans():
     assert abs(x[0, 1, 0] - 1.0) < 0.05, "a cloudy date is interpolated from its clear neighbours"
 
 
-@pytest.mark.parametrize("name", ["tempcnn_tiny", "ltae", "transformer_tiny"])
+@pytest.mark.parametrize("name", ["tempcnn_tiny", "ltae_small", "transformer_tiny"])
 def test_network_model_folders_round_trip_and_follow_their_date_policy(name, toy_cube, tmp_path):
     samples = samples_from_cube(toy_cube)
     config = MapTrainingConfig(model=name, epochs=2, max_train_samples=800, seed=0, device="cpu", progress=False)

@@ -192,7 +192,7 @@ def test_distributed_pieces_equal_one_process_on_the_whole_batch(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["dino", "simclr"])
 def test_two_gloo_processes_reproduce_the_loss_curve_of_one(cube_path, tmp_path, method):
-    common = [cube_path, "--method", method, "--encoder", "ltae", "--steps", 6, "--batch-size", 32, "--window", 16,
+    common = [cube_path, "--method", method, "--encoder", "ltae_small", "--steps", 6, "--batch-size", 32, "--window", 16,
               "--shards", 4, "--log-every", 1, "--encoder-args", NO_DROPOUT, "--quiet"]
     sitsbench("pretrain", *common, "--output", "one", cwd=tmp_path)
     result = sitsbench("pretrain", *common, "--output", "two", cwd=tmp_path, torchrun=2)
@@ -208,7 +208,7 @@ def test_two_gloo_processes_reproduce_the_loss_curve_of_one(cube_path, tmp_path,
 # -- checkpoints -----------------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(cube_path, tmp_path):
-    args = ["pretrain", cube_path, "--method", "dino", "--encoder", "ltae", "--steps", 150, "--batch-size", 16,
+    args = ["pretrain", cube_path, "--method", "dino", "--encoder", "ltae_small", "--steps", 150, "--batch-size", 16,
             "--window", 16, "--shards", 4, "--log-every", 5, "--checkpoint-every", 10, "--quiet"]
     sitsbench(*args, "--output", "straight", cwd=tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "sitsbench", *map(str, args), "--output", "killed"], cwd=tmp_path,
@@ -242,12 +242,12 @@ def test_damaged_checkpoint_is_refused_with_its_name(cube_path, tmp_path):
     partial.mkdir()
     (partial / "parameters.json").write_text(json.dumps({"datasets": ["elsewhere.zarr"]}))
     with pytest.raises(ValueError, match="other parameters"):
-        pretrain_archive([str(cube_path)], tmp_path / "enc", "simclr", "ltae", config, stream, resume=True)
-    parameters = run_parameters([str(cube_path)], "simclr", "ltae", config, stream)
+        pretrain_archive([str(cube_path)], tmp_path / "enc", "simclr", "ltae_small", config, stream, resume=True)
+    parameters = run_parameters([str(cube_path)], "simclr", "ltae_small", config, stream)
     (partial / "parameters.json").write_text(json.dumps(parameters))
     (partial / "state.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"state\.pt cannot be read"):
-        pretrain_archive([str(cube_path)], tmp_path / "enc", "simclr", "ltae", config, stream, resume=True)
+        pretrain_archive([str(cube_path)], tmp_path / "enc", "simclr", "ltae_small", config, stream, resume=True)
     assert not (tmp_path / "enc").exists() and (partial / "state.pt").read_bytes() == b"not a checkpoint"
 
 
@@ -275,7 +275,7 @@ def cli(*args, expect: int = 0) -> tuple[str, str]:
 @pytest.mark.slow
 def test_pretrained_encoder_trains_maps_and_evaluates_from_the_command_line(cube_path, reversed_path, tmp_path):
     enc, m = tmp_path / "enc", tmp_path / "m"
-    cli("pretrain", cube_path, "--method", "simclr", "--encoder", "ltae", "--output", enc, "--steps", 30,
+    cli("pretrain", cube_path, "--method", "simclr", "--encoder", "ltae_small", "--output", enc, "--steps", 30,
         "--batch-size", 64, "--window", 16, "--quiet")
     meta = json.loads((enc / "encoder.json").read_text())
     assert meta["format"] == "sitsbench-encoder/1" and meta["num_features"] == 64 and meta["date_policy"] == "doy"
@@ -284,7 +284,7 @@ def test_pretrained_encoder_trains_maps_and_evaluates_from_the_command_line(cube
     assert {"embedding_std", "mean_cosine"} <= set(meta["pretraining"]["monitors"])
     out, _ = cli("train", cube_path, "--encoder", enc, "--probe", "linear", "--output", m, "--epochs", 8, "--quiet")
     model = json.loads((m / "model.json").read_text())
-    assert model["model"] == "ltae" and model["training"]["encoder"]["probe"] == "linear"
+    assert model["model"] == "ltae_small" and model["training"]["encoder"]["probe"] == "linear"
     assert model["normalisation"] == meta["normalisation"]  # the encoder's statistics, not the dataset's
     oa = float(out.split("test OA ")[1].split(",")[0])
     assert oa > 0.4  # 10 classes, the largest a quarter of the pixels
@@ -307,7 +307,7 @@ def test_pretrained_encoder_trains_maps_and_evaluates_from_the_command_line(cube
     (enc / "encoder.json").write_text(json.dumps({**meta, "format": "other/1"}))
     _, err = cli("train", cube_path, "--encoder", enc, "--output", tmp_path / "x", expect=2)
     assert "is not a sitsbench-encoder/1 description" in err
-    _, err = cli("train", cube_path, "--encoder", enc, "--model", "ltae", "--output", tmp_path / "x", expect=2)
+    _, err = cli("train", cube_path, "--encoder", enc, "--model", "ltae_small", "--output", tmp_path / "x", expect=2)
     assert "either --model or --encoder" in err and not (tmp_path / "x").exists()
 
 
@@ -317,7 +317,7 @@ def test_real_rasters_and_sample_files_pretrain_and_map(tmp_path):
     sinop = SHARED_DATA / "sits_sinop_modis"
     cerrado = SHARED_DATA / "sits_samples" / "cerrado_2classes.rda"
     enc, m = tmp_path / "enc", tmp_path / "m"
-    cli("pretrain", sinop, cerrado, "--method", "dino", "--encoder", "ltae", "--output", enc, "--steps", 20,
+    cli("pretrain", sinop, cerrado, "--method", "dino", "--encoder", "ltae_small", "--output", enc, "--steps", 20,
         "--batch-size", 32, "--window", 16, "--quiet")
     meta = json.loads((enc / "encoder.json").read_text())
     datasets = meta["pretraining"]["archive"]["datasets"]
@@ -338,7 +338,7 @@ def test_bf16_autocast_trains_to_the_fp32_losses(cube_path, tmp_path):
     for precision in ("fp32", "bf16"):
         config = PretrainConfig(batch_size=32, precision=precision, progress=False,
                                 backbone_kwargs={"dropout": 0.0})
-        summary = pretrain_archive([str(cube_path)], tmp_path / precision, "simclr", "ltae", config,
+        summary = pretrain_archive([str(cube_path)], tmp_path / precision, "simclr", "ltae_small", config,
                                    StreamConfig(steps=4, window=16, shards=4, log_every=1))
         curves[precision] = summary["history"]["train_loss"]
     assert all(np.isfinite(curves["bf16"]))
@@ -351,7 +351,7 @@ def test_bad_pretraining_options_are_clear_errors(cube_path, tmp_path):
         (["--steps", 0], "steps must be >= 1"),
         (["--batch-size", 12], "must be a multiple of the number of shards"),
         (["--encoder", "ae_tempconv"], "archive pretraining streams pixel series"),
-        (["--encoder-args", '{"nosuch": 1}', "--steps", 1], "model 'ltae' has no option 'nosuch'"),
+        (["--encoder-args", '{"nosuch": 1}', "--steps", 1], "model 'ltae_small' has no option 'nosuch'"),
     ):
         _, err = cli("pretrain", cube_path, "--output", tmp_path / "enc", "--window", 16, *args, expect=2)
         assert message in err, (args, err)

@@ -335,7 +335,7 @@ def test_simclr_pretraining_beats_a_random_encoder_in_a_linear_probe(toy_cube):
     assert pretrained_accuracy >= random_accuracy + 0.02, (pretrained_accuracy, random_accuracy)
 
 
-@pytest.mark.parametrize("backbone, kwargs", [("tempcnn_tiny", {"seq_len": 20}), ("ltae", {}), ("gru_small", {})])
+@pytest.mark.parametrize("backbone, kwargs", [("tempcnn_tiny", {"seq_len": 20}), ("ltae_small", {}), ("gru_small", {})])
 def test_any_registered_series_encoder_can_be_pretrained(toy_cube, backbone, kwargs):
     config = PretrainConfig(epochs=3, max_pixels=256, batch_size=64, backbone_kwargs=kwargs, progress=False)
     encoder, history = pretrain(toy_cube, "simclr", backbone, config)

@@ -20,13 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pretrain", help="self-supervised pretraining (SimCLR, DINO) of an encoder on unlabelled series, streamed "
         "from one or several datasets; runs under torchrun for several processes/GPUs",
         description=__doc__.splitlines()[0] + " Example: torchrun --nproc-per-node 2 -m sitsbench pretrain "
-        "c.zarr --method dino --encoder ltae --output enc --steps 100")
+        "c.zarr --method dino --encoder ltae_small --output enc --steps 100")
     parser.add_argument("datasets", nargs="+", metavar="DATASET",
                         help="dataset specs (cube .zarr/.nc, raster folder, sample table, sits .rda, synthetic preset, "
                         "manifest NAME[:ROOT]); several form one archive; labels are never read")
     parser.add_argument("--method", choices=METHODS, default="simclr")
-    parser.add_argument("--encoder", default="ltae", help="a registered series classifier whose encoder is pretrained "
-                        "(ltae, transformer_small, tempcnn, ...)")
+    parser.add_argument("--encoder", default="ltae_small", help="a registered series classifier whose encoder is "
+                        "pretrained (ltae_small, transformer_small, tempcnn, ...)")
     parser.add_argument("--output", type=Path, required=True, help="encoder folder to write")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="optimiser steps (default 1000 when --epochs is not given)")

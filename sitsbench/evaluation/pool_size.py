@@ -47,7 +47,7 @@ class PoolStudyConfig:
     batch_size: int = 64
     lr: float = 1e-3
     method: str = "simclr"
-    encoder: str = "ltae"
+    encoder: str = "ltae_small"
     encoder_kwargs: dict = field(default_factory=dict)
     fractions: Sequence[float] = (0.01, 0.1, 1.0)
     seeds: Sequence[int] = (0, 1, 2)

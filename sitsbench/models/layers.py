@@ -18,15 +18,18 @@ def doy_encoding(doy: torch.Tensor, dim: int, period: float = 10000.0) -> torch.
     """Sinusoidal encoding of the acquisition day (Vaswani et al. 2017, with the day of year as position).
 
     Using the day rather than the date index lets irregular and cloud-filtered series share one time axis
-    (Garnot & Landrieu 2020 use ``period=1000``). Returns ``(*doy.shape, dim)``.
+    (Garnot & Landrieu 2020 use ``period=1000``). Returns ``(*doy.shape, dim)`` float32. The angles are computed
+    in float64 (float32 on Apple MPS, which has none), as the official L-TAE / TAE / U-TAE code computes its tables:
+    in float32, an angle of a few hundred days is off by up to 2e-5, and so is its sine.
     """
-    half = torch.arange(0, dim, 2, device=doy.device, dtype=torch.float32)
+    dtype = torch.float32 if doy.device.type == "mps" else torch.float64
+    half = torch.arange(0, dim, 2, device=doy.device, dtype=dtype)
     frequencies = torch.exp(-math.log(period) * half / dim)
-    angles = doy.to(torch.float32)[..., None] * frequencies
-    encoding = torch.zeros(*doy.shape, dim, device=doy.device)
+    angles = doy.to(dtype)[..., None] * frequencies
+    encoding = torch.zeros(*doy.shape, dim, device=doy.device, dtype=dtype)
     encoding[..., 0::2] = torch.sin(angles)
     encoding[..., 1::2] = torch.cos(angles[..., : dim // 2])
-    return encoding
+    return encoding.float()
 
 
 def attention_mask(mask: torch.Tensor | None, use_mask: bool) -> torch.Tensor | None:

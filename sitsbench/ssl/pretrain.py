@@ -340,7 +340,7 @@ def pretrain_archive(
     datasets: list[str],
     output: str | Path,
     method: str = "simclr",
-    backbone: str = "ltae",
+    backbone: str = "ltae_small",
     config: PretrainConfig | None = None,
     stream: StreamConfig | None = None,
     overwrite: bool = False,
@@ -370,7 +370,8 @@ def pretrain_archive(
     entry = model_entry(backbone)
     if (entry.role, entry.input_kind) != ("classifier", "series"):
         raise ValueError(f"backbone {backbone!r} is a {entry.input_kind} {entry.role}; archive pretraining streams "
-                         "pixel series: choose a series classifier's encoder (ltae, transformer_small, tempcnn, ...)")
+                         "pixel series: choose a series classifier's encoder (ltae_small, transformer_small, tempcnn, "
+                         "...)")
     config = with_recipe(config or PretrainConfig(), method)
     stream = stream or StreamConfig(steps=100)
     output = Path(output)

@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import subprocess
-import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -225,9 +224,6 @@ REVIEW_VIEWS = {
 """The views of the book that a reviewer looks at (issue 41), screenshot into ``_build/browser/<name>.png``:
 chapter 1's figure of the share of masked pixels per date, chapter 6's Findings box and the full-profile results
 page: (page, what is looked for on it, JavaScript finding it)."""
-NOT_YET_REQUIRED = {"ch1_masked_pixels", "ch6_findings", "full_results"}
-"""Views whose absence is only warned about while the book is being changed to have them (issue 41); once they
-are in the book, remove them from this set so that the test fails when one is missing."""
 
 
 def review_view_present(page: Path, content: book_checks.PageContent, what: str) -> bool:
@@ -511,11 +507,8 @@ def test_the_book_reads_right_in_a_browser(request, tmp_path):
         screenshot(chromium, page, ARTEFACTS / f"{part}.png")
     for name, (relative, what, find) in REVIEW_VIEWS.items():
         page = html / relative
-        if not review_view_present(page, contents.get(page, book_checks.PageContent()), what):
-            message = f"the book has no {what} for the view {name!r} ({relative})"
-            assert name in NOT_YET_REQUIRED, message
-            warnings.warn(message, stacklevel=1)
-            continue
+        assert review_view_present(page, contents.get(page, book_checks.PageContent()), what), (
+            f"the book has no {what} for the view {name!r} ({relative})")
         screenshot(chromium, page, ARTEFACTS / f"{name}.png", find)
     report = "\n".join(f"{page}:\n" + "\n".join(f"  - {defect}" for defect in found)
                        for page, found in defects.items() if found)

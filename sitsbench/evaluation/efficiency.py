@@ -119,10 +119,12 @@ def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: s
                           intervals: pd.DataFrame | None = None):
     """Mean ``metric`` vs label fraction (log x axis) per method, with a band of +-1 std (``band="std"``) or the
     min-max range (``"minmax"``) over the seeds, or the bootstrap interval (``"ci"``: give ``intervals``, the
-    table of :func:`~sitsbench.evaluation.intervals.efficiency_intervals` for ``metric``); ``chance`` draws a
-    reference line labelled ``chance_label``. Returns the axes."""
-    if band not in ("std", "minmax", "ci"):
-        raise ValueError(f"band must be 'std', 'minmax' or 'ci', got {band!r}")
+    table of :func:`~sitsbench.evaluation.intervals.efficiency_intervals` for ``metric``), or none (``None``: the
+    bands of many methods hide each other; compare them with
+    :func:`~sitsbench.evaluation.intervals.plot_paired_differences` instead); ``chance`` draws a reference line
+    labelled ``chance_label``. Returns the axes."""
+    if band not in ("std", "minmax", "ci", None):
+        raise ValueError(f"band must be 'std', 'minmax', 'ci' or None, got {band!r}")
     if band == "ci" and (intervals is None or set(intervals["metric"]) != {metric}):
         raise ValueError(f"band='ci' needs the intervals of {metric!r} (efficiency_intervals(..., metric={metric!r}))")
     summary = summarize(table, metric)

@@ -244,3 +244,19 @@ def test_dataset_arrays_from_items():
     x, y = dataset_arrays(items)
     assert x.shape == (4, 3, 2) and x[3, 0, 0] == 3.0
     np.testing.assert_array_equal(y, [0, 1, 0, 1])
+
+
+def test_models_built_for_a_fixed_number_of_dates_are_flagged_and_built_for_the_data():
+    """``fixed_length`` entries take ``seq_len`` from the data (``length_options``): built for 20 dates they read
+    20 dates; the other series models read any number of dates without it."""
+    from sitsbench.models import length_options
+
+    fixed = [name for name in list_models(input_kind="series", role="classifier") if model_entry(name).fixed_length]
+    assert {"tempcnn", "tempcnn_small", "tempcnn_tiny", "ltae"} <= set(fixed)
+    x = torch.randn(2, 20, 4)
+    for name in list_models(input_kind="series", role="classifier"):
+        options = length_options(name, 20)
+        assert (options == {"seq_len": 20}) == (name in fixed)
+        model = create_model(name, in_channels=4, num_classes=3, **options).eval()
+        with torch.no_grad():
+            assert model(x).shape == (2, 3)

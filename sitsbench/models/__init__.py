@@ -11,10 +11,11 @@ from sitsbench.models.registry import (
            ModelEntry,
            create_model,
            date_encoding,
+           length_options,
            list_models,
            model_entry,
            register_model,
 )
 
-__all__ = ["ModelEntry", "SITSClassifier", "create_model", "date_encoding", "list_models", "model_entry",
+__all__ = ["ModelEntry", "SITSClassifier", "create_model", "date_encoding", "length_options", "list_models", "model_entry",
            "register_model"]

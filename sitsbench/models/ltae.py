@@ -185,7 +185,7 @@ def official_decoder_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
     return rename_official(state, "decoder.", "", renamed)
 
 
-@register_model("ltae", input_kind="series", date_encoding="days")
+@register_model("ltae", input_kind="series", date_encoding="days", fixed_length=True)
 def ltae(in_channels: int, num_classes: int, **kwargs) -> LTAEClassifier:
     """The official L-TAE configuration (``train.py`` defaults of ``lightweight-temporal-attention-pytorch``: 16
     heads, keys of 8, ``d_model`` 256, MLP ``256-128``, dropout 0.2, period 1000, 24 dates) on pixel series,

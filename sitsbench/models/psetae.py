@@ -157,7 +157,7 @@ def psetae(in_channels: int, num_classes: int, **kwargs) -> PSETAE:
     return PSETAE(in_channels, num_classes, **{**config, **kwargs})
 
 
-@register_model("pseltae", input_kind="pixelset", date_encoding="days")
+@register_model("pseltae", input_kind="pixelset", date_encoding="days", fixed_length=True)
 def pseltae(in_channels: int, num_classes: int, **kwargs) -> PSETAE:
     """PSE + L-TAE as lightweight-temporal-attention-pytorch's ``train.py`` builds it by default (``PseLTae``):
     the PSE and decoder of :func:`psetae` around an L-TAE with 16 heads, keys of 8, ``d_model`` 256, MLP

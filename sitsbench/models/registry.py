@@ -18,6 +18,9 @@ configurations):
   number of days since a reference date (utae-paps counts days since 2018-09-01 on PASTIS, so two dates a year
   apart differ). Models with a date encoding accept any dates; the commands choose their date policy from it
   (see :mod:`sitsbench.inference.dates`);
+* whether it is built for a **fixed number of dates** (``fixed_length``: TempCNN flattens its time axis, the official
+  L-TAE normalises over ``len_max_seq`` dates): such a factory takes ``seq_len``, which the commands set from the
+  data (:func:`length_options`);
 * a default **example input** (:meth:`ModelEntry.example_input`), with which one contract test exercises every
   entry.
 
@@ -60,6 +63,7 @@ class ModelEntry:
     role: str
     input_kind: str
     date_encoding: str
+    fixed_length: bool = False
 
     def example_input(self, in_channels: int = 4, batch: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
         """Keyword arguments of one forward call on random data of this entry's input kind: ``x`` and, where the
@@ -92,8 +96,8 @@ def _load_providers() -> None:
             importlib.import_module(module)
 
 
-def register_model(name: str, input_kind: str = "series", role: str = "classifier", date_encoding: str = "position"
-                   ) -> Callable:
+def register_model(name: str, input_kind: str = "series", role: str = "classifier", date_encoding: str = "position",
+                   fixed_length: bool = False) -> Callable:
     """Decorator registering ``factory(in_channels, num_classes, **kw) -> nn.Module`` under ``name``."""
     if date_encoding not in DATE_ENCODINGS:
         raise ValueError(f"date_encoding must be one of {DATE_ENCODINGS}, got {date_encoding!r}")
@@ -105,7 +109,7 @@ def register_model(name: str, input_kind: str = "series", role: str = "classifie
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
             raise ValueError(f"a model named {name!r} is already registered (by {_MODELS[name].factory.__module__})")
-        _MODELS[name] = ModelEntry(name, factory, role, input_kind, date_encoding)
+        _MODELS[name] = ModelEntry(name, factory, role, input_kind, date_encoding, fixed_length)
         return factory
 
     return decorator
@@ -128,6 +132,11 @@ def model_entry(name: str) -> ModelEntry:
         hint = f"did you mean {close}?" if close else f"registered models: {list_models()}"
         raise KeyError(f"unknown model {name!r}; {hint}")
     return _MODELS[name]
+
+
+def length_options(name: str, n_dates: int) -> dict[str, int]:
+    """``{"seq_len": n_dates}`` for a model built for a fixed number of dates (``fixed_length``), else ``{}``."""
+    return {"seq_len": n_dates} if model_entry(name).fixed_length else {}
 
 
 def date_encoding(name: str) -> str:

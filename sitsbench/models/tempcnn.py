@@ -67,7 +67,7 @@ class TempCNN(SITSClassifier):
         return self.fc(self.convs(x.transpose(1, 2)))
 
 
-@register_model("tempcnn", input_kind="series")
+@register_model("tempcnn", input_kind="series", fixed_length=True)
 def tempcnn(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
     """The reference configuration: the defaults of BreizhCrops' TempCNN (``breizhcrops/models/TempCNN.py``,
     0.0.4.1, the configuration of its pretrained model): 128 filters of size 7, a fully connected layer of
@@ -78,14 +78,14 @@ def tempcnn(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
                                                 "dropout": BREIZHCROPS_DROPOUT, **kwargs})
 
 
-@register_model("tempcnn_small", input_kind="series")
+@register_model("tempcnn_small", input_kind="series", fixed_length=True)
 def tempcnn_small(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
     """A smaller TempCNN for quick runs, with the layer sizes of Pelletier et al. (2019): 64 filters of size 5,
     FC 256, dropout 0.2 (640,468 parameters at 10 bands, 36 dates, 20 classes)."""
     return TempCNN(in_channels, num_classes, **kwargs)
 
 
-@register_model("tempcnn_tiny", input_kind="series")
+@register_model("tempcnn_tiny", input_kind="series", fixed_length=True)
 def tempcnn_tiny(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
     """A narrow TempCNN for fast CPU runs: 32 filters of size 5, FC 64, dropout 0.2 (87,348 parameters at 10 bands,
     36 dates, 20 classes)."""

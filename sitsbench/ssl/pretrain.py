@@ -22,7 +22,7 @@ from torch import nn
 from sitsbench.data import cube as C
 from sitsbench.data.samples import is_samples
 from sitsbench.models.checkpoint import load_checkpoint, save_checkpoint
-from sitsbench.models.registry import create_model, model_entry
+from sitsbench.models.registry import create_model, length_options, model_entry
 from sitsbench.records import write_run_record
 from sitsbench.runtime import resolve_device, seed_everything
 from sitsbench.ssl.archive import ArchiveStream
@@ -394,9 +394,7 @@ def pretrain_archive(
         generator = seed_everything(config.seed)  # same initial weights on every rank
         archive = Archive.open(list(datasets), chunk=stream.window, stats_windows=stream.stats_windows,
                                seed=config.seed)
-        kwargs = dict(config.backbone_kwargs)
-        if backbone.startswith("tempcnn"):
-            kwargs.setdefault("seq_len", archive.n_dates)
+        kwargs = {**length_options(backbone, archive.n_dates), **config.backbone_kwargs}
         encoder = create_model(backbone, in_channels=len(archive.bands), num_classes=0, **kwargs)
         model, n_local = METHODS[method](encoder, config)
         model = distributed.sync_batchnorm(model, device).to(device)

@@ -147,7 +147,7 @@ def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray |
 
 def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None) -> tuple[MapModel, dict]:
     """Fit a map model on ``samples``; returns it and a summary (split, sizes, validation history, test metrics)."""
-    from sitsbench.models import create_model
+    from sitsbench.models import create_model, length_options
     from sitsbench.runtime import seed_everything
     from sitsbench.training.engine import Supervised, TrainConfig, fit
 
@@ -193,9 +193,7 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
             objective = Supervised(slow=folder.encoder_parameters, slow_scale=0.0 if frozen else FINETUNE_ENCODER_LR,
                                    frozen_eval=frozen)
         else:
-            kwargs = dict(config.model_kwargs)
-            if config.model.startswith("tempcnn"):
-                kwargs.setdefault("seq_len", x.shape[1])
+            kwargs = {**length_options(config.model, x.shape[1]), **config.model_kwargs}
             network = create_model(config.model, in_channels=len(bands), num_classes=len(names), **kwargs)
         datasets = {name: ArraySeriesDataset(x[m], mask[m], doy[m], y[m], groups[m])
                     for name, m in (("train", train), ("val", val))}

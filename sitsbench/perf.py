@@ -216,8 +216,10 @@ def _train_step(model, optimizer, x, doy, mask, y) -> None:
 
 def training_step_throughput(names=("tempcnn_small", "ltae_small", "transformer_small"), batch_size: int = 256,
                              n_dates: int = 36, n_bands: int = 10, steps: int = 10, device: str = "auto") -> list[dict]:
-    """Training samples/s (forward + backward + Adam step) of registered series models on random batches."""
+    """Training samples/s (forward + backward + Adam step) of registered series models on random batches; a
+    model built for a fixed number of dates (the official TempCNN, L-TAE) is built for ``n_dates``."""
     from sitsbench.models import create_model
+    from sitsbench.models.registry import length_options
 
     device_ = resolve_device(device)
     generator = torch.Generator().manual_seed(0)
@@ -228,7 +230,8 @@ def training_step_throughput(names=("tempcnn_small", "ltae_small", "transformer_
     rows = []
     for name in names:
         torch.manual_seed(0)
-        model = create_model(name, in_channels=n_bands, num_classes=10).to(device_).train()
+        model = create_model(name, in_channels=n_bands, num_classes=10, **length_options(name, n_dates))
+        model = model.to(device_).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         step = partial(_train_step, model, optimizer, x, doy, mask, y)
         step()  # warm-up

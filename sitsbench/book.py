@@ -54,6 +54,7 @@ import yaml
 from tqdm import tqdm
 
 from sitsbench.atomic import write_text
+from sitsbench.data.fetch import REAL_DATA_ENV_VAR, expand_data_root, real_data_root
 from sitsbench.results.real_data import REAL_RUNS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +83,7 @@ PRESET_RUNS: tuple[tuple[str, str, dict], ...] = (
 shown on their own page (``hard_landscape.md``, beside the real-data page): a dataset where the SSL question can be
 asked. The page shows chapter 6's classification only, so its segmentation and change detection (a third of its run
 time) are not run there (the record lists them as skipped)."""
-DEFAULT_REAL_DATA = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_REAL_DATA = real_data_root()
 DEFAULT_JOBS = 2
 """Notebooks executed at once by default (fewer on a one-core machine): each kernel then uses one thread."""
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -307,7 +308,7 @@ def _data_parameters(notebook: Path, parameters: dict) -> list[Path]:
                         and isinstance(node.targets[0], ast.Name) and node.targets[0].id in DATA_PARAMETERS):
                     values[node.targets[0].id] = node.value.value
     values.update({name: parameters[name] for name in DATA_PARAMETERS if name in parameters})
-    paths = [REPO_ROOT / value for value in values.values() if isinstance(value, str) and value]
+    paths = [REPO_ROOT / expand_data_root(value) for value in values.values() if isinstance(value, str) and value]
     return [path for path in paths if path.exists()]
 
 
@@ -532,6 +533,8 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
     """Execute the notebooks (``jobs`` at a time; default: one per core, at most :data:`DEFAULT_JOBS`) and build
     the HTML book; returns the HTML folder (or the source folder)."""
     book_dir, notebook_dir = REPO_ROOT / "book", REPO_ROOT / "notebooks"
+    if real_data is not None:  # the chapters' DATA_ROOT/... parameters name files under it
+        os.environ[REAL_DATA_ENV_VAR] = str(Path(real_data).resolve())
     source = build_dir / "book_src"
     runs = build_dir / "runs"
     shutil.rmtree(source, ignore_errors=True)

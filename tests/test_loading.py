@@ -78,3 +78,17 @@ def test_manifest_name_with_root_is_checked_against_the_manifest(tmp_path, capsy
     assert cli.main(["data", "info", str(SHARED / "sits_samples" / "cerrado_2classes.rda")]) == 0
     out = capsys.readouterr().out
     assert "verified against manifest: sits-samples" in out and "Cerrado: 400" in out and "Pasture: 346" in out
+
+
+def test_data_root_prefix_names_the_folder_of_real_samples(tmp_path, monkeypatch):
+    """``DATA_ROOT/...`` (as the book's chapters and pages write real data) is the folder of real samples:
+    ``$SITSBENCH_REAL_DATA``, else shared/data beside the repository."""
+    from sitsbench.data.fetch import expand_data_root, real_data_root
+
+    monkeypatch.delenv("SITSBENCH_REAL_DATA", raising=False)
+    assert real_data_root() == Path(__file__).resolve().parents[2] / "shared" / "data"
+    monkeypatch.setenv("SITSBENCH_REAL_DATA", str(tmp_path))
+    assert expand_data_root("DATA_ROOT/victoria") == str(tmp_path / "victoria")
+    assert expand_data_root("default") == "default" and expand_data_root("runs/DATA_ROOT/x") == "runs/DATA_ROOT/x"
+    with pytest.raises(FileNotFoundError, match="neither an existing path"):
+        load_dataset("DATA_ROOT/victoria")

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-DATE_POLICIES = ("resample", "exact", "doy")
+DATE_POLICIES = ("resample", "exact", "doy", "days")
 FOREST = "rf"
 PROBES = ("linear", "mlp", "finetune")
 """Must equal :data:`sitsbench.inference.dates.DATE_POLICIES`, :data:`sitsbench.inference.model_folder.FOREST` and

@@ -74,6 +74,24 @@ class FetchedFile:
     """The local file it was taken from or checked in place (``None`` for a download)."""
 
 
+REAL_DATA_ENV_VAR = "SITSBENCH_REAL_DATA"
+DATA_ROOT_PREFIX = "DATA_ROOT/"
+"""Prefix of a dataset path under the folder of real samples (:func:`real_data_root`), as the book's pages and
+chapter parameters write it: ``DATA_ROOT/igarss2019_victoria_s2``."""
+
+
+def real_data_root() -> Path:
+    """The folder of real samples that the book's chapters read: ``$SITSBENCH_REAL_DATA``, else ``shared/data``
+    beside the repository (``make book REAL_DATA=DIR`` sets it for the build)."""
+    chosen = os.environ.get(REAL_DATA_ENV_VAR)
+    return Path(chosen).expanduser() if chosen else Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def expand_data_root(spec: str) -> str:
+    """``spec`` with a leading ``DATA_ROOT/`` replaced by :func:`real_data_root` (other specs unchanged)."""
+    return str(real_data_root() / spec[len(DATA_ROOT_PREFIX):]) if spec.startswith(DATA_ROOT_PREFIX) else spec
+
+
 def data_root(root: str | Path | None = None) -> Path:
     """Where datasets are stored: ``root``, else ``$SITSBENCH_DATA``, else ``~/.cache/sitsbench``."""
     chosen = root if root is not None else os.environ.get(ENV_VAR) or DEFAULT_ROOT

@@ -306,9 +306,10 @@ def _verified_manifest(path: Path, checksum_of_file: str | None) -> str | None:
 
 def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
     """Load the dataset named by ``spec`` (see the module docstring)."""
+    from sitsbench.data.fetch import expand_data_root
     from sitsbench.data.synthetic import PRESETS
 
-    text = str(spec)
+    text = expand_data_root(str(spec))
     if text in PRESETS:
         return _synthetic(text, seed)
     path = Path(text).expanduser()
@@ -320,7 +321,7 @@ def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
         known = {p.stem for p in manifest_paths()}
         name, _, root = text.partition(":")
         if name in known:
-            path = Path(root).expanduser() if root else data_root() / name
+            path = Path(expand_data_root(root)).expanduser() if root else data_root() / name
             if not path.exists():
                 raise FileNotFoundError(
                     f"dataset {name!r}: no local copy at {path}; run `sitsbench data fetch {name}` "

@@ -512,19 +512,23 @@ def run_executions(executions: list[Execution], cache: Path, force: bool = False
     return [(e.name, *results[e.name]) for e in executions]
 
 
+def code_digests(executions: list[Execution]) -> dict[str, dict[str, str]]:
+    """For each execution, the digests of the files its code runs (its notebook and the library closure), taken
+    before the executions start so that an edit made while they run is not credited to them."""
+    from sitsbench.results.full_profile import digests
+
+    return {e.name: digests([e.notebook, *library_closure(notebook_code(e.notebook))]) for e in executions}
+
+
 def publish_full_runs(executions: list[Execution], stats: list[tuple[str, float, bool]],
-                      out_dir: Path | None = None) -> list[Path]:
+                      ran: dict[str, dict[str, str]], out_dir: Path | None = None) -> list[Path]:
     """Publish the record of each full-profile execution into :data:`~sitsbench.results.full_profile.FULL_RESULTS`
-    (see :mod:`sitsbench.results.full_profile`), with its run time and the files its code ran."""
+    (see :mod:`sitsbench.results.full_profile`), with its run time and ``ran`` (:func:`code_digests`)."""
     from sitsbench.results.full_profile import FULL_RESULTS, publish
 
     seconds = {name: run_s for name, run_s, _ in stats}
-    published = []
-    for execution in executions:
-        record = REPO_ROOT / execution.parameters["output_dir"] / "record.json"
-        files = [execution.notebook, *library_closure(notebook_code(execution.notebook))]
-        published.append(publish(record, execution.name, seconds[execution.name], files, out_dir or FULL_RESULTS))
-    return published
+    return [publish(REPO_ROOT / e.parameters["output_dir"] / "record.json", e.name, seconds[e.name], ran[e.name],
+                    out_dir or FULL_RESULTS) for e in executions]
 
 
 def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: list[str] | None = None,
@@ -557,10 +561,11 @@ def build(profile: str = "quick", build_dir: Path = REPO_ROOT / "_build", only: 
         executions += preset_executions(profile, runs, variants)
     jobs = jobs or min(DEFAULT_JOBS, os.cpu_count() or 1)
     start = time.perf_counter()
+    ran = code_digests(executions) if profile == "full" else {}
     stats = run_executions(executions, cache, force, jobs)
     wall_s = time.perf_counter() - start
     if profile == "full":
-        publish_full_runs(executions, stats)
+        publish_full_runs(executions, stats, ran)
     write_generated_pages(source, runs, real_data)
     (source / "execution.md").write_text(execution_page(stats, wall_s, jobs))
     if not html:

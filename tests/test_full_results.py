@@ -29,7 +29,8 @@ def repo(tmp_path, monkeypatch):
 def test_a_published_run_is_shown_beside_the_quick_one_and_goes_stale_when_its_code_changes(repo):
     root, chapter = repo
     full = _record(root / "full_run" / "record.json", "full", [0.700, 0.720])
-    published = full_profile.publish(full, "06_downstream", 3600.0, [chapter], root / "results" / "full")
+    ran = full_profile.digests([chapter])  # taken before the run
+    published = full_profile.publish(full, "06_downstream", 3600.0, ran, root / "results" / "full")
     record = json.loads(published.read_text())
     assert record["published"]["run_time_s"] == 3600.0
     assert record["published"]["files"] == {"notebooks/06_downstream.ipynb": full_profile.file_digest(chapter)}
@@ -50,7 +51,7 @@ def test_quick_runs_are_not_published_and_an_empty_folder_says_so(repo, tmp_path
     root, chapter = repo
     quick = _record(root / "quick" / "record.json", "quick", [0.6])
     with pytest.raises(ValueError, match="only full-profile runs are published"):
-        full_profile.publish(quick, "06_downstream", 10.0, [chapter], root / "results" / "full")
+        full_profile.publish(quick, "06_downstream", 10.0, full_profile.digests([chapter]), root / "results" / "full")
     assert not (root / "results" / "full").exists()
     assert "No full-profile run is published yet" in full_profile.full_results_page(root / "runs",
                                                                                     published_dir=root / "none")
@@ -63,5 +64,9 @@ def test_a_full_build_publishes_the_runs_it_executed(repo, monkeypatch):
     execution = book.Execution("06_downstream", chapter, root / "out.ipynb", {"output_dir": "runs/06_downstream"})
     monkeypatch.setattr(book, "library_closure", lambda code: [])
     monkeypatch.setattr(book, "notebook_code", lambda path: "")
-    [path] = book.publish_full_runs([execution], [("06_downstream", 42.0, False)], root / "results" / "full")
-    assert json.loads(path.read_text())["published"]["run_time_s"] == 42.0
+    ran = book.code_digests([execution])
+    chapter.write_text('{"cells": [1]}')  # edited while the run executes: the published digest is the earlier one
+    [path] = book.publish_full_runs([execution], [("06_downstream", 42.0, False)], ran, root / "results" / "full")
+    published = json.loads(path.read_text())
+    assert published["published"]["run_time_s"] == 42.0
+    assert full_profile.changed_files(published) == ["notebooks/06_downstream.ipynb"]

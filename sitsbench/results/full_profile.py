@@ -69,9 +69,16 @@ def describe_hardware(machine: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def publish(record_path: Path, run: str, run_time_s: float, files: list[Path], out_dir: Path = FULL_RESULTS) -> Path:
-    """Write the record at ``record_path`` with its ``published`` block (hardware, ``run_time_s``, the digest of
-    each of ``files``, paths relative to the repository) to ``out_dir/<run>.json`` (atomically)."""
+def digests(files: list[Path]) -> dict[str, str]:
+    """The SHA-256 of each of ``files``, by path relative to the repository: taken *before* a run, they are what
+    the run executed."""
+    return {str(path.resolve().relative_to(REPO_ROOT)): file_digest(path) for path in sorted(files)}
+
+
+def publish(record_path: Path, run: str, run_time_s: float, ran: dict[str, str], out_dir: Path = FULL_RESULTS) -> Path:
+    """Write the record at ``record_path`` with its ``published`` block (hardware, ``run_time_s`` and ``ran``, the
+    :func:`digests` of the files the run executed, taken before it started) to ``out_dir/<run>.json``
+    (atomically)."""
     record = read_run_record(record_path)
     if record.get("parameters", {}).get("profile") != "full":
         raise ValueError(f"{record_path} is a {record.get('parameters', {}).get('profile')!r} run: only full-profile "
@@ -80,7 +87,7 @@ def publish(record_path: Path, run: str, run_time_s: float, files: list[Path], o
         "run": run,
         "run_time_s": round(float(run_time_s), 1),
         "hardware": hardware(),
-        "files": {str(path.resolve().relative_to(REPO_ROOT)): file_digest(path) for path in sorted(files)},
+        "files": ran,
     }
     return write_text(out_dir / f"{run}.json", json.dumps(record, indent=2, sort_keys=True))
 

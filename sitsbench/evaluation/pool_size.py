@@ -164,8 +164,8 @@ def pool_size_study(cube: xr.Dataset, workdir: str | Path, config: PoolStudyConf
     features[RANDOM] = ({}, {})
     n_bands = len(folder.bands)
     for seed in config.seeds:  # the same architecture, not trained, fed as the largest pool's encoder is
-        seed_everything(seed)
-        random = create_model(config.encoder, in_channels=n_bands, num_classes=0, **config.encoder_kwargs)
+        seed_everything(seed)  # built with the pretrained encoder's arguments (a fixed-length one: its dates)
+        random = create_model(config.encoder, in_channels=n_bands, num_classes=0, **folder.kwargs)
         for part, chosen in enumerate((train_samples, test_samples)):
             features[RANDOM][part][seed] = _features(folder, random, chosen, config.device)
     num_classes = len(S.class_names(samples))

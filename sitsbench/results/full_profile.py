@@ -26,6 +26,7 @@ import pandas as pd
 from sitsbench.atomic import write_text
 from sitsbench.records import read_run_record
 from sitsbench.results.collect import data_argument
+from sitsbench.results.real_data import MISSING, markdown_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FULL_RESULTS = REPO_ROOT / "results" / "full"
@@ -124,16 +125,9 @@ def _quick_record(results_dir: Path, record: dict[str, Any]) -> dict[str, Any] |
     return None
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    """``frame`` (formatted cells) as a MyST table, without its index."""
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
-
-
 def _value(mean: float, std: float, n: int) -> str:
     if pd.isna(mean):
-        return "–"
+        return MISSING
     return f"{mean:.3f} ± {std:.3f} ({n} seeds)" if n > 1 and not pd.isna(std) else f"{mean:.3f}"
 
 
@@ -143,10 +137,10 @@ def comparison_table(full: dict[str, Any], quick: dict[str, Any] | None) -> pd.D
     table = _score_summary(full)
     quick_table = _score_summary(quick) if quick else pd.DataFrame(columns=[*ROW_KEYS, "mean", "std", "n"])
     merged = table.merge(quick_table, on=ROW_KEYS, how="left", suffixes=("", "_quick"))
-    shown = merged[ROW_KEYS].copy().fillna("–")
+    shown = merged[ROW_KEYS].copy().fillna(MISSING)
     shown["label_fraction"] = merged["label_fraction"].map(lambda f: f"{f:.0%}")
     shown["full"] = [_value(m, s, n) for m, s, n in zip(merged["mean"], merged["std"], merged["n"])]
-    shown["quick (this build)"] = [_value(m, s, n) if not pd.isna(n) else "–"
+    shown["quick (this build)"] = [_value(m, s, n) if not pd.isna(n) else MISSING
                                    for m, s, n in zip(merged["mean_quick"], merged["std_quick"], merged["n_quick"])]
     return shown
 
@@ -179,7 +173,7 @@ def full_results_page(results_dir: str | Path, data_root: str | Path | None = No
                         "hardware": describe_hardware(info.get("hardware", {})),
                         "run time": f"{info.get('run_time_s', float('nan')) / 60:.1f} min",
                         "state": f"stale ({len(changed)} files changed since)" if changed else "current"})
-    lines += ["## Published runs", "", _markdown(pd.DataFrame(summary)), ""]
+    lines += ["## Published runs", "", *markdown_table(pd.DataFrame(summary).set_index("run"), "not recorded."), ""]
     for path in published:
         record = read_run_record(path)
         run = record.get("published", {}).get("run", path.stem)
@@ -190,5 +184,6 @@ def full_results_page(results_dir: str | Path, data_root: str | Path | None = No
                       "These files changed since this run was published: " + ", ".join(f"`{name}`" for name in changed)
                       + ". Run the chapter again with the full profile to refresh it.", ":::", ""]
         table = comparison_table(record, _quick_record(results_dir, record))
-        lines += [_markdown(table) if not table.empty else "This run recorded no score rows.", ""]
+        lines += [*(markdown_table(table.set_index("dataset"), "not in this build's quick run.") if not table.empty
+                    else ["This run recorded no score rows."]), ""]
     return "\n".join(lines)

@@ -46,7 +46,7 @@ def _is_synthetic(record: dict) -> bool:
     return record["dataset"].get("layout") == "synthetic"
 
 
-def _markdown(frame: pd.DataFrame, missing_reason: str) -> list[str]:
+def markdown_table(frame: pd.DataFrame, missing_reason: str) -> list[str]:
     """``frame`` (cells already formatted, the index as first column) as a MyST table; a missing cell is written
     ``–`` and a note under the table says why (``missing_reason``)."""
     columns = [str(c) for c in frame.columns]
@@ -259,17 +259,17 @@ def findings_box(record: dict) -> list[str]:
 
 def _chapter6(record: dict, data_root: str | Path | None) -> list[str]:
     lines = ["**Chapter 6, frozen and fine-tuned encoders**, all training labels, test macro-F1 (OA in brackets):",
-             "", *_markdown(_protocol_table(record), "this protocol was not run for this encoder."), ""]
+             "", *markdown_table(_protocol_table(record), "this protocol was not run for this encoder."), ""]
     table, notes = _efficiency_table(record)
     lines += ["**Chapter 6, label efficiency**: test macro-F1 by fraction of the training labels (with their count), "
               "mean over the seeds [95 % interval, test groups and seeds resampled]:", "",
-              *_markdown(table, "this method was not run at this fraction."), "", *(notes + [""] if notes else [])]
+              *markdown_table(table, "this method was not run at this fraction."), "", *(notes + [""] if notes else [])]
     differences = _differences_table(record)
     if differences is not None:
         touching = any(not _excludes_zero(r) and 0.0 in (r["low"], r["high"]) for r in _differences(record))
         lines += ["**Paired differences** of macro-F1 (same test groups, same seeds and labelled subsets for both "
                   "methods), with their 95 % intervals:", "",
-                  *_markdown(differences, "this comparison was not made at this fraction."), "",
+                  *markdown_table(differences, "this comparison was not made at this fraction."), "",
                   "In bold: the intervals that exclude 0, where this data establishes a difference (listed in the "
                   "Findings box above); the others hold 0"
                   + (" (a bound of exactly 0, written ±0.000, holds it too)." if touching else "."), ""]
@@ -287,7 +287,7 @@ def _chapter2(record: dict, data_root: str | Path | None) -> list[str]:
                  "of one group are correlated")
     return [f"**Chapter 2, supervised baselines** ({size}; {seeds_text([record.get('seed', 0)])}, no interval: the "
             "ranking of close rows is not tested):", "",
-            *_markdown(table, "the run recorded no value for this model."), "",
+            *markdown_table(table, "the run recorded no value for this model."), "",
             f"Reproduce: `{reproduce_command(record, data_root)}`", ""]
 
 

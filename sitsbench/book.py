@@ -176,24 +176,17 @@ the pages of the book)."""
 def execute_notebook(notebook: Path, output: Path, parameters: dict, cwd: Path) -> float:
     """Run one notebook with papermill; raise :class:`BookBuildError` naming the failing cell."""
     start = time.perf_counter()
-    saved = {name: os.environ.get(name) for name in QUIET_KERNEL}
-    os.environ.update(QUIET_KERNEL)  # the kernel inherits this process's environment
     try:
-        papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, kernel_name="python3", cwd=str(cwd),
-            progress_bar=False,
-        )
+        with _kernel_environment(QUIET_KERNEL):  # the kernel inherits this process's environment
+            papermill.execute_notebook(
+                str(notebook), str(output), parameters=parameters, kernel_name="python3", cwd=str(cwd),
+                progress_bar=False,
+            )
     except papermill.PapermillExecutionError as error:
         raise BookBuildError(
             f"notebook {notebook.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue} "
             f"(executed copy with the traceback: {output})"
         ) from error
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     hide_injected_parameters(output)
     return time.perf_counter() - start
 
@@ -446,13 +439,10 @@ def _variant(stem: str, name: str, dataset: str, data: Path | None, profile: str
 
 
 @contextmanager
-def _one_thread_per_kernel(enabled: bool) -> Iterator[None]:
-    """Set :data:`THREAD_VARIABLES` to 1 (when ``enabled``) and :data:`QUIET_KERNEL` for the kernels started inside,
-    before the threads that start them (restored afterwards)."""
-    saved = {name: os.environ.get(name) for name in (*THREAD_VARIABLES, *QUIET_KERNEL)}
-    os.environ.update(QUIET_KERNEL)
-    if enabled:
-        os.environ.update({name: "1" for name in THREAD_VARIABLES})
+def _kernel_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set the environment variables ``values`` for the kernels started inside (restored afterwards)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
@@ -461,6 +451,12 @@ def _one_thread_per_kernel(enabled: bool) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _one_thread_per_kernel(enabled: bool):
+    """:data:`QUIET_KERNEL` and, when ``enabled``, :data:`THREAD_VARIABLES` at 1 for the kernels started inside,
+    set before the threads that start them."""
+    return _kernel_environment({**QUIET_KERNEL, **({name: "1" for name in THREAD_VARIABLES} if enabled else {})})
 
 
 def _last_seconds(cache: Path, name: str) -> float:

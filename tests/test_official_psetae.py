@@ -21,8 +21,6 @@ repository). Regenerate the reference with ``.venv/bin/python tests/test_officia
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +28,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from official_code import official_file
 from torch import nn
 
 from sitsbench.models import create_model
@@ -43,7 +42,6 @@ OFFICIAL_CODE = {
 }
 OFFICIAL_FILES = {"psetae": ("pse", "tae", "decoder", "stclassifier"),
                   "ltae": ("pse", "tae", "ltae", "decoder", "competings", "stclassifier")}
-MIRRORS = [os.environ.get("SITSBENCH_OFFICIAL_CODE"), "/work/.mirror"]
 REFERENCE = Path(__file__).parent / "data" / "official" / "psetae_ltae_reference.pt"
 ATOL = 1e-5
 
@@ -252,18 +250,7 @@ def test_official_seq_len_is_checked():
 
 
 def official_source(key: str, path: str) -> str | None:
-    repo, commit = OFFICIAL_CODE[key]
-    for folder in filter(None, MIRRORS):
-        checkout = Path(folder) / repo.split("/")[1] / path
-        if checkout.is_file():
-            return checkout.read_text()
-        git_dir = Path(folder) / repo.replace("/", "+") / "repo"
-        if git_dir.is_dir():
-            shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"],
-                                   capture_output=True, text=True, check=False)
-            if shown.returncode == 0:
-                return shown.stdout
-    return None
+    return official_file(*OFFICIAL_CODE[key], path)
 
 
 def official_classes(key: str, folder: Path) -> SimpleNamespace:

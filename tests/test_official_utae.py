@@ -21,8 +21,6 @@ there. Regenerate the reference with ``.venv/bin/python tests/test_official_utae
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,13 +28,13 @@ from types import ModuleType
 
 import pytest
 import torch
+from official_code import official_file
 from torch import nn
 
 from sitsbench.models import create_model, model_entry
 from sitsbench.models.utae import UTAE, from_official_state_dict
 
 OFFICIAL_CODE = {"utae": ("VSainteuf/utae-paps", "987874e27a98bb399277f2d55eb010744d26f881")}
-MIRRORS = [os.environ.get("SITSBENCH_OFFICIAL_CODE"), "/work/.mirror"]
 OFFICIAL_FILES = ("utae", "ltae", "positional_encoding", "convlstm")
 """``src/backbones/<name>.py`` files the official ``UTAE`` imports."""
 REFERENCE = Path(__file__).parent / "data" / "official" / "utae_small.pt"
@@ -60,18 +58,7 @@ def ours(config: dict) -> UTAE:
 
 
 def _official_source(path: str) -> str | None:
-    repo, commit = OFFICIAL_CODE["utae"]
-    for folder in filter(None, MIRRORS):
-        checkout = Path(folder) / repo.split("/")[1] / path
-        if checkout.is_file():
-            return checkout.read_text()
-        git_dir = Path(folder) / repo.replace("/", "+") / "repo"
-        if git_dir.is_dir():
-            shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"],
-                                   capture_output=True, text=True, check=False)
-            if shown.returncode == 0:
-                return shown.stdout
-    return None
+    return official_file(*OFFICIAL_CODE["utae"], path)
 
 
 def official_module() -> ModuleType | None:

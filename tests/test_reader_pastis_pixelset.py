@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 import types
 from datetime import datetime
@@ -23,6 +21,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+from official_code import official_file
 
 from sitsbench.data import fixtures as F
 from sitsbench.data.cube import IGNORE_INDEX, validate_cube
@@ -43,7 +42,6 @@ OFFICIAL_CODE = {
     "pastis": ("VSainteuf/pastis-benchmark", "43a0eceb9f40a6e6b0863b1a591407877812efcc"),
     "psetae": ("VSainteuf/pytorch-psetae", "fbd8ca3b5f6ebce6c53bfd1a0c25925dc2d7de52"),
 }
-MIRRORS = [os.environ.get("SITSBENCH_OFFICIAL_CODE"), "/work/.mirror"]
 REFERENCE_DATE = datetime(2018, 9, 1)  # default reference_date of the official PASTIS loaders
 
 
@@ -97,18 +95,7 @@ def _official_sub_classes(pids: list[str], d: dict, labels: str, sub_classes: li
 
 
 def _official_source(key: str, path: str) -> str | None:
-    repo, commit = OFFICIAL_CODE[key]
-    for folder in filter(None, MIRRORS):
-        checkout = Path(folder) / repo.split("/")[1] / path
-        if checkout.is_file():
-            return checkout.read_text()
-        git_dir = Path(folder) / repo.replace("/", "+") / "repo"
-        if git_dir.is_dir():
-            shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"],
-                                   capture_output=True, text=True, check=False)
-            if shown.returncode == 0:
-                return shown.stdout
-    return None
+    return official_file(*OFFICIAL_CODE[key], path)
 
 
 def _official_module(tmp_path: Path, key: str, path: str, monkeypatch, fiona_strings: bool = True):

@@ -166,6 +166,19 @@ def test_leaderboard_reports_mean_and_std_over_seeds(tmp_path):
     assert main(["results", "leaderboard", str(tmp_path), "--out", str(out)]) == 0 and out.read_text() == page
 
 
+def test_the_leaderboard_shows_every_metric_it_receives(tmp_path):
+    """A metric the leaderboard has no title for is a column under its raw name, after the known ones: never
+    dropped (chapter 6's ``date_mae_days`` once was)."""
+    scores = [score_row("synthetic/toy", "change dating", metric, value, unit="parcel")
+              for metric, value in (("date_mae_days", 12.5), ("oa", 0.75), ("kappa", 0.5))]
+    write_record(tmp_path, name="06_downstream", scores=scores)
+    table = leaderboard_table(collect(tmp_path).scores)
+    assert {"oa_mean", "kappa_mean", "date_mae_days_mean"} <= set(table.columns)
+    page = leaderboard_page(tmp_path)
+    assert "| method | encoder | unit | labels | OA | kappa | date_mae_days | seeds | reproduce |" in page
+    assert "| change dating | – | parcel | 100% | 0.750 | 0.500 | 12.500 | seed 0 | R1 |" in page
+
+
 def test_leaderboard_without_results_and_with_corrupted_records(tmp_path):
     assert "No scores yet" in leaderboard_page(tmp_path / "missing")
     (tmp_path / "x").mkdir()

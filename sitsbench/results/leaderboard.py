@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from sitsbench.metrics import METRIC_TITLES
 from sitsbench.results.collect import DATA_ROOT, collect, number, seeds_text
 from sitsbench.results.plots import seed_statistics
 
-METRIC_TITLES = {"oa": "OA", "macro_f1": "macro-F1", "kappa": "kappa", "miou": "mIoU", "f1": "F1"}
-"""The scores shown, in this order (``f1``: of the one class a binary task scores, e.g. *changed*)."""
 ROW_KEYS = ["name", "dataset", "method", "encoder", "unit", "setting", "label_fraction"]
 
 
@@ -36,11 +35,23 @@ def labels_text(fraction: float, counts: list[str]) -> str:
     return f"{fraction:.0%} ({', '.join(counts)})" if counts else f"{fraction:.0%}"
 
 
+def metric_title(metric: str) -> str:
+    """The column title of ``metric``: its name in :data:`sitsbench.metrics.METRIC_TITLES`, else the raw name (a
+    metric the leaderboard does not know is shown, never dropped)."""
+    return METRIC_TITLES.get(metric, metric)
+
+
+def metric_order(metrics) -> list[str]:
+    """``metrics`` in the order of :data:`~sitsbench.metrics.METRIC_TITLES` (``f1``: of the one class a binary task
+    scores, e.g. *changed*), then the unknown ones alphabetically."""
+    known = [m for m in METRIC_TITLES if m in metrics]
+    return known + sorted(set(metrics) - set(known))
+
+
 def leaderboard_table(scores: pd.DataFrame) -> pd.DataFrame:
     """One row per notebook/dataset/method/setting/label fraction: ``<metric>_mean``, ``<metric>_std``,
-    ``<metric>_n``, the seeds, the reproducing commands of its runs and its training label counts."""
-    if not scores.empty:
-        scores = scores[scores["metric"].isin(list(METRIC_TITLES))]
+    ``<metric>_n`` for every metric of the score rows, the seeds, the reproducing commands of its runs and its
+    training label counts."""
     if scores.empty:
         return pd.DataFrame(columns=ROW_KEYS)
     stats = seed_statistics(scores, ROW_KEYS + ["metric"])
@@ -67,7 +78,8 @@ def _section(rows: pd.DataFrame) -> list[str]:
     name, dataset = rows.iloc[0][["name", "dataset"]]
     common = common_parameters(sorted({c for cs in rows["configurations"] for c in cs}))
     show_setting = rows["setting"].astype(bool).any()
-    metrics = [m for m in METRIC_TITLES if f"{m}_mean" in rows and rows[f"{m}_mean"].notna().any()]
+    present = {c[: -len("_mean")] for c in rows.columns if c.endswith("_mean")}
+    metrics = [m for m in metric_order(present) if rows[f"{m}_mean"].notna().any()]
     rank_by = next((m for m in ("macro_f1", "miou", "f1", "oa", "kappa") if m in metrics), None)
     if rank_by:
         rows = rows.sort_values(["unit", "label_fraction", f"{rank_by}_mean"], ascending=[True, True, False])
@@ -76,7 +88,7 @@ def _section(rows: pd.DataFrame) -> list[str]:
     shared = ", ".join(f"{k}={v}" for k, v in sorted(common.items())) or "none"
     lines = [f"## {name} on {dataset}", "", f"Launch parameters shared by every run (seeds aside): `{shared}`", ""]
     header = ["method", "encoder", "unit", *(["setting"] if show_setting else []), "labels",
-              *(METRIC_TITLES[m] for m in metrics),
+              *(metric_title(m) for m in metrics),
               "seeds", "reproduce"]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     missing: set[str] = set()
@@ -90,7 +102,7 @@ def _section(rows: pd.DataFrame) -> list[str]:
                  seeds_text(row["seeds"]), ", ".join(keys[c] for c in row["commands"])]
         lines.append("| " + " | ".join(cells) + " |")
     if missing:
-        lines += ["", "– : the run records hold no " + " / ".join(METRIC_TITLES[m] for m in metrics if m in missing)
+        lines += ["", "– : the run records hold no " + " / ".join(metric_title(m) for m in metrics if m in missing)
                   + " score for this row (not computed for this method, or undefined: e.g. an F1 without any positive "
                   "test item)."]
     lines += ["", "Commands that reproduce the runs of this table:", ""]

@@ -260,3 +260,28 @@ def test_models_built_for_a_fixed_number_of_dates_are_flagged_and_built_for_the_
         model = create_model(name, in_channels=4, num_classes=3, **options).eval()
         with torch.no_grad():
             assert model(x).shape == (2, 3)
+
+
+@pytest.mark.parametrize("name", ["rf", *list_models(role="classifier", input_kind="series")])
+def test_the_commands_feed_each_model_the_dates_its_encoding_reads(name):
+    """The date policy that ``sitsbench train`` picks for a registry entry feeds the model what its ``date_encoding``
+    says it reads: the days of year of the series' own dates (``doy``), the days since its season start (``days``),
+    or, for models that read positions, series resampled on the reference dates (whose count must then not
+    change). A season across the new year tells the three apart."""
+    from sitsbench.data.timeops import day_of_year
+    from sitsbench.inference.dates import DateReference, plan_dates
+    from sitsbench.training.map_model import MapTrainingConfig, _check_model
+
+    policy = _check_model(MapTrainingConfig(model=name))
+    encoding = "position" if name == "rf" else model_entry(name).date_encoding
+    train_dates = np.arange("2020-10-01", "2021-06-01", 20, dtype="datetime64[D]")
+    reference = DateReference.from_dates(train_dates[None, :])
+    new_dates = np.arange("2021-10-05", "2022-06-01", 15, dtype="datetime64[D]")  # another year, other dates
+    plan = plan_dates(new_dates, reference, policy)
+    if encoding == "doy":
+        np.testing.assert_array_equal(plan.doy, day_of_year(new_dates))
+    elif encoding == "days":
+        np.testing.assert_array_equal(plan.doy, (new_dates - reference.season_start(new_dates[0])).astype(np.int64))
+        assert (np.diff(plan.doy) > 0).all()
+    else:
+        assert plan.doy.size == train_dates.size and plan.target_days.size == train_dates.size

@@ -154,3 +154,22 @@ def test_display_math_is_not_broken_by_markdown(stem):
         for block in re.findall(r"\$\$(.*?)\$\$", cell, flags=re.S):
             bad = [line for line in block.splitlines() if re.match(r"\s*([-+*]\s|#|>|\d+\.\s)", line)]
             assert not bad, f"{stem}: display-math lines that Markdown reads as structure: {bad}"
+
+
+CODE_COLUMNS = 88
+"""The longest code line the book's column shows without a scroll bar (book/_static)."""
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_the_first_screen_is_prose_and_code_fits_the_column(stem):
+    """A chapter opens on its prose: the parameters cell and the set-up cell after it (imports, knobs) are folded
+    (``hide-input``: the reader unfolds them; papermill's injected cell is removed from the page by
+    :func:`sitsbench.book.hide_injected_parameters`), and no code line is cut off at the column's edge."""
+    notebook = json.loads((REPO / "notebooks" / f"{stem}.ipynb").read_text())
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert "parameters" in code[0]["metadata"].get("tags", []), f"{stem}: the first code cell is not the parameters"
+    for cell in code[:2]:
+        assert "hide-input" in cell["metadata"].get("tags", []), f"{stem}: a set-up cell is not folded:\n" + \
+            "".join(cell["source"])[:200]
+    long = [line for cell in code for line in "".join(cell["source"]).splitlines() if len(line) > CODE_COLUMNS]
+    assert not long, f"{stem}: {len(long)} code lines wider than {CODE_COLUMNS} columns, e.g. {long[0]!r}"

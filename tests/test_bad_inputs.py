@@ -221,6 +221,19 @@ def table_with_day_first_dates(w, tmp):
     return Case(lambda: read_sample_table(path), ValueError, "'14/09/2021' is not an ISO date", [path])
 
 
+def data_info_on_a_table_with_an_open_quote(w, tmp):
+    path = tmp / "samples.csv"
+    path.write_text('label,B04_2021-01-01,B04_2021-02-01\na,0.1,"0.2\nb,0.3,0.4\ny,0.5,0.6\n')
+    return Case(_cli("data", "info", path), 2, f"{path}, lines 2-4: unexpected end of data (a quote left open?)",
+                [path])
+
+
+def train_on_a_table_with_a_ragged_row(w, tmp):
+    path = tmp / "samples.csv"
+    path.write_text("label,B04_2021-01-01,B04_2021-02-01\na,0.1,0.2\nb,0.3\n")
+    return Case(_cli("train", path, "--output", tmp / "m"), 2, f"{path}, line 3: 2 fields, the header has 3", [path])
+
+
 def metrics_with_float_labels(w, tmp):
     from sitsbench.metrics import classification_metrics
 

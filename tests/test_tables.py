@@ -123,7 +123,8 @@ HEADER = "label,B04_2021-01-01,B04_2021-02-01\n"
     ("label,B04_2021-01-01,B04_2021-01-01\na,0.1,0.2\n", "column name(s) ['B04_2021-01-01'] appear more than once"),
     ("sample,date,label,B04,notes\n1,2021-01-01,a,0.1,cloudy\n",
      "line 2, column 'notes': value 'cloudy' is not a number (1 such value(s) in this column); every column other"),
-])
+], ids=["quote-closed-lines-later", "quote-never-closed", "short-row", "long-row", "not-a-number", "empty-label",
+        "unknown-column", "index-column", "repeated-column", "text-column-in-long-table"])
 def test_malformed_csv_tables_are_errors_naming_the_line_and_the_column(tmp_path, text, message):
     """Each of these loaded before as something else (a malformed table as one sample of class 'y', a ragged row with
     NaN values, a non-number as a cloudy date, a text column dropped): now an error naming the file and the line."""

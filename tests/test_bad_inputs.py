@@ -388,7 +388,7 @@ def train_with_a_model_argument_the_model_does_not_take(w, tmp):
 
 def train_a_forest_with_model_arguments(w, tmp):
     return Case(_cli("train", tmp / "nowhere", "--model-args", '{"max_depth": 3}', "--output", tmp / "m"), 2,
-                "the Random Forest ('rf') takes no model arguments")
+                "the Random Forest ('rf'; --trees sets its size) takes no model arguments")
 
 
 def train_into_an_existing_file_with_overwrite(w, tmp):

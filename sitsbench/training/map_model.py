@@ -149,9 +149,9 @@ def check_config(config: MapTrainingConfig) -> tuple[EncoderFolder | None, str]:
     folder = _encoder_folder(config)
     policy = folder.date_policy if folder is not None else _check_model(config)
     if config.model_kwargs and (folder is not None or config.model == FOREST):
-        what = f"the encoder of {folder.source}" if folder is not None else f"the Random Forest ({FOREST!r})"
-        raise ValueError(f"--model-args {sorted(config.model_kwargs)}: {what} takes no model arguments "
-                         f"(--trees sets the forest's size)")
+        what = (f"the pretrained encoder ({folder.source})" if folder is not None
+                else f"the Random Forest ({FOREST!r}; --trees sets its size)")
+        raise ValueError(f"--model-args {sorted(config.model_kwargs)}: {what} takes no model arguments")
     if folder is None and config.model != FOREST:
         check_model_options(config.model, config.model_kwargs, "--model-args")
     return folder, policy
@@ -179,7 +179,8 @@ def check_classes(samples: xr.Dataset, train: np.ndarray, held_out: np.ndarray) 
         counts = {names[k]: int((labels[train] == k).sum()) for k in seen}
         present = [names[k] for k in np.unique(labels[labels >= 0])]
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: the training part holds {seen.size} class "
-                         f"({counts} training samples); a classifier needs at least two (classes labelled in the dataset: {present})")
+                         f"({counts} training samples); a classifier needs at least two (classes labelled in the "
+                         f"dataset: {present})")
     unseen = [names[k] for k in np.setdiff1d(np.unique(labels[held_out & (labels >= 0)]), seen)]
     return [f"class(es) {unseen} are in the validation/test part but not in the training part: the model never "
             "predicts them (their recall is 0)"] if unseen else []
@@ -225,7 +226,7 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     if not train.any():
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: the split leaves no training sample")
     val, test = S.subset_mask(split, "val"), S.subset_mask(split, "test")
-    warnings = check_classes(samples, train, val | test)
+    class_warnings = check_classes(samples, train, val | test)
     names = S.class_names(samples)
     if folder is not None:  # the encoder prepares the data as it was prepared for its pretraining
         bands, stats, reference = folder.bands, folder.stats, folder.reference
@@ -266,7 +267,7 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     summary = {
         "split_policy": split_policy, "split_reason": why,
         "n_train": int(train.sum()), "n_val": int(val.sum()), "n_test": int(test.sum()),
-        "n_dropped_no_clear": n_dropped, "warnings": warnings,
+        "n_dropped_no_clear": n_dropped, "warnings": class_warnings,
         "date_policy": policy, "reference_dates": reference.describe(), "train_time_s": duration,
         "config": {k: v for k, v in config.__dict__.items() if k != "progress"},
     }

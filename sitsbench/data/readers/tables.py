@@ -56,14 +56,14 @@ def _csv_lines(path: Path) -> tuple[list[str], np.ndarray]:
                 spans = first != reader.line_num
                 if header is None:
                     if spans:
-                        raise DatasetFormatError(f"{path}, lines {first}-{reader.line_num}: the header runs over several "
-                                                 "lines (a quote left open?)")
+                        raise DatasetFormatError(f"{path}, lines {first}-{reader.line_num}: the header runs over "
+                                                 "several lines (a quote left open?)")
                     header = record
                     empty = [i + 1 for i, name in enumerate(header) if not name.strip()]
                     repeated = sorted({name for name in header if header.count(name) > 1})
                     if empty:
-                        raise DatasetFormatError(f"{path}, line 1: column(s) {empty} have no name (a row index written "
-                                                 "by pandas' to_csv? write the table with index=False)")
+                        raise DatasetFormatError(f"{path}, line 1: column(s) {empty} have no name (a row index "
+                                                 "written by pandas' to_csv? write the table with index=False)")
                     if repeated:
                         raise DatasetFormatError(f"{path}, line 1: column name(s) {repeated} appear more than once")
                     continue
@@ -73,8 +73,8 @@ def _csv_lines(path: Path) -> tuple[list[str], np.ndarray]:
                         f"{', or a quote left open' if spans else ''})")
                 if spans:
                     column = next((h for h, f in zip(header, record) if "\n" in f or "\r" in f), header[0])
-                    raise DatasetFormatError(f"{path}, lines {first}-{reader.line_num}, column {column!r}: a field runs "
-                                             "over several lines (a quote left open?)")
+                    raise DatasetFormatError(f"{path}, lines {first}-{reader.line_num}, column {column!r}: a field "
+                                             "runs over several lines (a quote left open?)")
                 lines.append(first)
         except csv.Error as error:
             lines_text = f"line {start}" if start >= reader.line_num else f"lines {start}-{reader.line_num}"

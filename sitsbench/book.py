@@ -55,6 +55,7 @@ from tqdm import tqdm
 
 from sitsbench.atomic import write_text
 from sitsbench.data.fetch import REAL_DATA_ENV_VAR, expand_data_root, real_data_root
+from sitsbench.notebook import notebook_parameters, parameter_problem
 from sitsbench.results.real_data import REAL_RUNS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -174,7 +175,13 @@ the pages of the book)."""
 
 
 def execute_notebook(notebook: Path, output: Path, parameters: dict, cwd: Path) -> float:
-    """Run one notebook with papermill; raise :class:`BookBuildError` naming the failing cell."""
+    """Run one notebook with papermill; raise :class:`BookBuildError` naming the failing cell, or the parameter that
+    the notebook would refuse (:func:`sitsbench.notebook.parameter_problem`) before its kernel starts."""
+    declared = notebook_parameters(notebook)
+    for key, value in parameters.items():
+        problem = key in declared and parameter_problem(key, value, declared[key])
+        if problem:
+            raise BookBuildError(f"notebook {notebook.name}: parameter {key!r} {problem}")
     start = time.perf_counter()
     try:
         with _kernel_environment(QUIET_KERNEL):  # the kernel inherits this process's environment

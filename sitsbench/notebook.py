@@ -13,6 +13,40 @@ from typing import Any
 PROFILES = ("quick", "full")
 
 
+def notebook_parameters(notebook) -> dict[str, str]:
+    """The parameters assigned in the notebook's ``parameters`` cell (what papermill can set), each with the text of
+    its default, as papermill's Python translator reads the cell (``{}`` without such a cell)."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    cells = nbformat.read(str(notebook), as_version=4).cells
+    cell = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    return {} if cell is None else {p.name: p.default for p in PythonTranslator.inspect(cell)}
+
+
+def parameter_problem(name: str, value: Any, default: str) -> str | None:
+    """Why the notebook would refuse ``value`` for its parameter ``name`` (``default``: the text assigned in its
+    ``parameters`` cell, :func:`notebook_parameters`), or ``None``: a ``profile`` outside
+    :data:`PROFILES`, or not a list (a mapping) where the default is one. Checked before a kernel starts, so that the
+    error is a line naming the parameter, not a traceback inside the executed notebook's first cells.
+
+    >>> parameter_problem("profile", "fast", '"quick"')
+    "must be one of ('quick', 'full'), got 'fast'"
+    """
+    import ast
+
+    if name == "profile" and value not in PROFILES:
+        return f"must be one of {PROFILES}, got {value!r}"
+    try:
+        declared = ast.literal_eval(default)
+    except (ValueError, SyntaxError):  # an expression: nothing to compare with
+        return None
+    for kind in (list, dict):
+        if isinstance(declared, kind) and not isinstance(value, kind):
+            return f"must be a {kind.__name__} like its default {default}, got {type(value).__name__} {value!r}"
+    return None
+
+
 def resolve_profile(profile: str, quick: dict[str, Any], full: dict[str, Any],
                     parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The knobs of ``profile``: its defaults, overridden by the knobs set (not ``None``) in ``parameters``.

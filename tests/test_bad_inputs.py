@@ -221,6 +221,19 @@ def table_with_day_first_dates(w, tmp):
     return Case(lambda: read_sample_table(path), ValueError, "'14/09/2021' is not an ISO date", [path])
 
 
+def data_info_on_a_table_with_an_open_quote(w, tmp):
+    path = tmp / "samples.csv"
+    path.write_text('label,B04_2021-01-01,B04_2021-02-01\na,0.1,"0.2\nb,0.3,0.4\ny,0.5,0.6\n')
+    return Case(_cli("data", "info", path), 2, f"{path}, lines 2-4: unexpected end of data (a quote left open?)",
+                [path])
+
+
+def train_on_a_table_with_a_ragged_row(w, tmp):
+    path = tmp / "samples.csv"
+    path.write_text("label,B04_2021-01-01,B04_2021-02-01\na,0.1,0.2\nb,0.3\n")
+    return Case(_cli("train", path, "--output", tmp / "m"), 2, f"{path}, line 3: 2 fields, the header has 3", [path])
+
+
 def metrics_with_float_labels(w, tmp):
     from sitsbench.metrics import classification_metrics
 
@@ -323,6 +336,82 @@ def train_on_an_unknown_layout(w, tmp):
     folder.mkdir()
     (folder / "readme.txt").write_text("?")
     return Case(_cli("train", folder, "--output", tmp / "m"), 2, f"{folder}: unrecognised dataset layout", [folder])
+
+
+def _table(path, labels, all_nan=0):
+    """A wide sample table of ``labels`` (two bands, four dates); the first ``all_nan`` rows have no value at all."""
+    rng = np.random.default_rng(0)
+    values = {f"{b}_2021-0{m}-01": rng.random(len(labels)) for b in ("B04", "B08") for m in range(1, 5)}
+    table = pd.DataFrame({"label": labels, **values})
+    table.iloc[:all_nan, 1:] = np.nan
+    table.to_csv(path, index=False)
+    return path
+
+
+def train_on_a_table_of_one_class(w, tmp):
+    path = _table(tmp / "one.csv", ["wheat"] * 30)
+    return Case(_cli("train", path, "--output", tmp / "m", "--trees", 5), 2,
+                "the training part holds 1 class ({'wheat': 18} training samples); a classifier needs at least two",
+                [path])
+
+
+def train_on_a_cube_labelled_with_one_of_its_classes(w, tmp):
+    from sitsbench.training.map_model import MapTrainingConfig, train_map_model
+
+    cube = w["cube"]
+    one = cube.assign({C.CLASS: cube[C.CLASS].where(cube[C.CLASS] < 0, 3)})
+    return Case(lambda: train_map_model(samples_from_cube(one), MapTrainingConfig(rf_trees=5, progress=False)),
+                ValueError, f"the training part holds 1 class ({{'{C.class_names(cube)[3]}'")
+
+
+def train_zero_epochs(w, tmp):
+    return Case(_cli("train", tmp / "nowhere", "--model", "ltae_small", "--epochs", 0, "--output", tmp / "m"), 2,
+                "--epochs (epochs) must be >= 1, got 0")
+
+
+def train_zero_trees(w, tmp):
+    return Case(_cli("train", tmp / "nowhere", "--trees", 0, "--output", tmp / "m"), 2,
+                "--trees (rf_trees) must be >= 1, got 0")
+
+
+def train_zero_batch_size(w, tmp):
+    return Case(_cli("train", tmp / "nowhere", "--model", "ltae_small", "--batch-size", 0, "--output", tmp / "m"), 2,
+                "--batch-size (batch_size) must be >= 1, got 0")
+
+
+def train_with_a_model_argument_the_model_does_not_take(w, tmp):
+    # the dataset does not exist: the option is refused before any data is read
+    return Case(_cli("train", tmp / "nowhere", "--model", "tempcnn_tiny", "--model-args", '{"nosuch": 1}', "--output",
+                     tmp / "m"), 2, "--model-args: model 'tempcnn_tiny' has no option 'nosuch'; it takes "
+                "['dropout', 'fc_dim', 'head_hidden', 'kernel_size', 'seq_len', 'width']")
+
+
+def train_a_forest_with_model_arguments(w, tmp):
+    return Case(_cli("train", tmp / "nowhere", "--model-args", '{"max_depth": 3}', "--output", tmp / "m"), 2,
+                "the Random Forest ('rf'; --trees sets its size) takes no model arguments")
+
+
+def train_into_an_existing_file_with_overwrite(w, tmp):
+    existing = tmp / "notes.txt"
+    existing.write_text("mine")
+    return Case(_cli("train", tmp / "nowhere", "--output", existing, "--overwrite"), 2,
+                f"--output {existing} is an existing file, not a folder", [existing])
+
+
+def train_strictly_on_samples_without_a_clear_observation(w, tmp):
+    path = _table(tmp / "cloudy.csv", ["wheat", "maize"] * 15, all_nan=4)
+    return Case(_cli("train", path, "--output", tmp / "m", "--trees", 5, "--strict"), 2,
+                "4 of 30 samples have no clear observation (first: sample 0)", [path])
+
+
+def pretrain_with_an_encoder_argument_it_does_not_take(w, tmp):
+    return Case(_cli("pretrain", tmp / "nowhere", "--encoder-args", '{"nosuch": 1}', "--output", tmp / "e"), 2,
+                "--encoder-args: model 'ltae_small' has no option 'nosuch'; it takes ['attention_dropout'")
+
+
+def pretrain_zero_epochs(w, tmp):
+    return Case(_cli("pretrain", tmp / "nowhere", "--epochs", 0, "--output", tmp / "e"), 2,
+                "--epochs must be > 0, got 0.0")
 
 
 def predict_map_with_a_missing_model_folder(w, tmp):
@@ -507,6 +596,32 @@ def test_dates_with_a_utc_offset_keep_the_date_as_written(tmp_path):
                   "B04": [0.1, 0.2]}).to_csv(path, index=False)
     dates = read_sample_table(path)["date"].values[0].astype("datetime64[D]")
     assert [str(d) for d in dates] == ["2021-05-01", "2021-05-11"]
+
+
+def test_train_drops_samples_without_a_clear_observation_and_names_classes_it_never_sees(tmp_path, capsys):
+    """Samples whose every value is NaN are dropped, counted on the console and in model.json; a class that only the
+    held-out part has is named in a warning (the model can never predict it)."""
+    import json
+
+    labels = ["wheat", "maize"] * 15 + ["rye"]
+    path = _table(tmp_path / "cloudy.csv", labels, all_nan=6)
+    assert cli.main(["train", str(path), "--output", str(tmp_path / "m"), "--trees", "5", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "dropped 6 samples with no clear observation" in out
+    training = json.loads((tmp_path / "m" / "model.json").read_text())["training"]
+    assert training["n_dropped_no_clear"] == 6
+    assert training["n_train"] + training["n_val"] + training["n_test"] == len(labels) - 6
+    from sitsbench.data.readers.tables import read_sample_table
+    from sitsbench.training.map_model import MapTrainingConfig, train_map_model
+
+    samples = read_sample_table(path)
+    rye = samples.attrs["class_names"].index("rye")
+    split = np.where(np.asarray(samples["label"].values) == rye, 2, np.arange(samples.sizes["sample"]) // 2 % 2 * 2)
+    _, summary = train_map_model(samples.assign(split=("sample", split.astype(np.int8))),
+                                 MapTrainingConfig(rf_trees=5, progress=False, split_policy="predefined"))
+    assert summary["warnings"] == ["class(es) ['rye'] are in the validation/test part but not in the training part: "
+                                   "the model never predicts them (their recall is 0)"]
+    assert summary["n_dropped_no_clear"] == 6
 
 
 def test_the_table_has_at_least_forty_cases():

@@ -75,3 +75,29 @@ def test_make_cube_defaults_and_errors():
         make_cube(np.ones((2, 3, 3)), ["2020-01-01", "2020-01-02"], ["NDVI"])
     with pytest.raises(CubeValidationError, match="1 dates given for a reflectance array with 2 dates"):
         make_cube(values, ["2020-01-01"], ["NDVI"])
+
+
+def test_timezone_aware_times_keep_their_local_date_as_the_table_reader_does(tmp_path):
+    """2021-01-08 00:00 at UTC+01:00 is 2021-01-07 23:00 UTC: numpy's conversion moved it to the day before, while
+    the table reader keeps the date as written. Strings with offsets, pandas and datetime objects with a time zone
+    all keep the local date and time, in cubes and in samples."""
+    import datetime
+
+    import pandas as pd
+
+    from sitsbench.data.readers.tables import read_sample_table
+    from sitsbench.data.samples import make_samples
+
+    written = ["2021-01-08T00:00+01:00", "2021-01-09T23:30-05:00"]
+    local = np.array(["2021-01-08T00:00", "2021-01-09T23:30"], dtype="datetime64[ns]")
+    paris = pd.DatetimeIndex(["2021-01-08 00:00", "2021-01-09 23:30"]).tz_localize("Europe/Paris")
+    plus_one = datetime.timezone(datetime.timedelta(hours=1))
+    aware = [datetime.datetime(2021, 1, 8, tzinfo=plus_one), datetime.datetime(2021, 1, 9, 23, 30, tzinfo=plus_one)]
+    for times in (written, paris, pd.Series(paris), aware):
+        np.testing.assert_array_equal(C.make_cube(np.zeros((2, 1, 2, 2)), times, ["B04"]).time.values, local)
+        samples = make_samples(np.zeros((1, 2, 1)), times, ["B04"], np.array([0]), ["a"])
+        np.testing.assert_array_equal(samples["date"].values[0], local)
+    path = tmp_path / "samples.csv"
+    pd.DataFrame({"sample": [1, 1], "label": ["a", "a"], "date": written, "B04": [0.1, 0.2]}).to_csv(path, index=False)
+    table_days = read_sample_table(path)["date"].values[0].astype("datetime64[D]")
+    np.testing.assert_array_equal(table_days, local.astype("datetime64[D]"))

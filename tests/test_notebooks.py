@@ -59,6 +59,22 @@ def test_a_failing_cell_fails_the_build_and_is_named(tmp_path):
     assert isinstance(error.value.__cause__, papermill.PapermillExecutionError)
 
 
+def test_a_parameter_the_chapter_would_refuse_is_named_before_its_kernel_starts(tmp_path):
+    """A profile outside quick/full, or a scalar for a list knob, used to fail inside the executed notebook (a cell
+    traceback); now one line naming the parameter, and no executed copy is written."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell("profile = 'quick'\nmodels = ['rf']", metadata={"tags": ["parameters"]})]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(notebook, path)
+    for parameters, message in (({"profile": "fast"}, "parameter 'profile' must be one of ('quick', 'full'), got 'fast'"),
+                                ({"models": "rf"}, "parameter 'models' must be a list like its default ['rf'], got str 'rf'")):
+        with pytest.raises(BookBuildError) as error:
+            execute_notebook(path, tmp_path / "out.ipynb", parameters, cwd=tmp_path)
+        assert str(error.value) == f"notebook chapter.ipynb: {message}"
+    assert not (tmp_path / "out.ipynb").exists()
+
+
 def test_book_executions_hide_their_bookkeeping(tmp_path, monkeypatch):
     """A chapter executed for the book: no tqdm progress bar in its outputs (even when the caller's environment asks
     for them) and papermill's injected-parameters cell tagged ``remove-cell`` (it holds the build's run folder)."""

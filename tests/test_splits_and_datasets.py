@@ -116,3 +116,32 @@ def test_pad_collate_pads_time_and_marks_padding():
     assert batch["pad_mask"].tolist() == [[True] * 3 + [False] * 2, [True] * 5]
     assert not batch["mask"][0, 3:].any() and (batch["x"][0, 3:] == 0).all()
     assert batch["y"].tolist() == [1, 0]
+
+
+def test_every_dataset_class_refuses_unsorted_dates(toy_cube):
+    """An in-memory cube (or samples) whose dates are not in time order would train on scrambled series: each dataset
+    class refuses it, naming the coordinate and the place."""
+    from sitsbench.data.datasets import SamplePixelSetDataset, SampleSeriesDataset
+    from sitsbench.data.samples import samples_from_cube
+    from sitsbench.ssl.data import UnlabeledPixelDataset
+
+    cube = toy_cube.drop_dims([C.TIME_S1])
+    order = np.r_[1, 0, 2:cube.sizes[C.TIME]]
+    unsorted = cube.isel({C.TIME: order})
+    split = split_parcels(cube, seed=0)
+    for build in (lambda: PixelSeriesDataset(unsorted, split, "train"),
+                  lambda: ParcelSeriesDataset(unsorted, split, "train"),
+                  lambda: PatchDataset(unsorted, split, "train", patch_size=32),
+                  lambda: UnlabeledPixelDataset(unsorted, transform=None)):
+        with pytest.raises(C.CubeValidationError, match="coordinate 'time' must be strictly increasing but is not "
+                                                        "increasing at index 1"):
+            build()
+    samples = samples_from_cube(cube.isel({C.Y: slice(0, 8)}))
+    scrambled = samples.isel({"time": order})
+    codes = np.zeros(samples.sizes["sample"], dtype=np.int8)
+    pixel_sets = scrambled.assign(pixels=scrambled["series"].expand_dims(pixel=1, axis=-1),
+                                  pixel_mask=(("sample", "pixel"), np.ones((samples.sizes["sample"], 1), bool)))
+    for build in (lambda: SampleSeriesDataset(scrambled, codes), lambda: SamplePixelSetDataset(pixel_sets, codes)):
+        with pytest.raises(ValueError, match="the dates of sample 0 must be strictly increasing but are not increasing"):
+            build()
+    assert len(PixelSeriesDataset(cube, split, "train")) > 0 and len(SampleSeriesDataset(samples, codes)) > 0

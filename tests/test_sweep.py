@@ -52,6 +52,8 @@ def test_grid_expands_to_every_combination_with_stable_readable_ids(tmp_path):
     ({"parameters": {"output_dir": "x"}}, r"field 'output_dir' is set by the runner"),
     ({"parameters": {"seed": 0}, "grid": {"seed": [1]}}, r"field 'grid.seed' is also a fixed parameter"),
     ({"grids": {}}, r"field 'grids' is not a sweep field"),
+    ({"parameters": {"profile": "fast"}}, r"field 'parameters.profile' must be one of \('quick', 'full'\), got 'fast'"),
+    ({"grid": {"profile": ["quick", "ful"]}}, r"field 'grid.profile' must be one of \('quick', 'full'\), got 'ful'"),
 ])
 def test_invalid_configs_name_the_field(tmp_path, change, message):
     data = {"name": "s", "notebook": str(TINY), "parameters": {}, "grid": {"seed": [0]}, **change}

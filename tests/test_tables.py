@@ -105,3 +105,47 @@ def test_the_victoria_csv_read_as_a_generic_table_equals_its_reader():
     # groups are renumbered by the table reader; the partition into polygons is the same
     assert len({(a, b) for a, b in zip(table["group"].values, reference["group"].values)}) == np.unique(
         reference["group"].values).size
+
+
+HEADER = "label,B04_2021-01-01,B04_2021-02-01\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (HEADER + 'a,0.1,"0.2\nb,0.3,0.4\nc,0.4,0.5"\ny,0.1,0.2\n',
+     "lines 2-4, column 'B04_2021-02-01': a field runs over several lines (a quote left open?)"),
+    (HEADER + 'a,0.1,0.2\nb,"0.3,0.4\ny,0.5,0.6\n', "lines 3-4: unexpected end of data (a quote left open?)"),
+    (HEADER + "a,0.1,0.2\nb,0.3\nc,0.4,0.5\n", "line 3: 2 fields, the header has 3 (a ragged row)"),
+    (HEADER + "a,0.1,0.2\nb,0.3,0.4,0.5\n", "line 3: 4 fields, the header has 3 (a ragged row)"),
+    (HEADER + "a,0.1,0.2\n\nb,0.3,n/a?\n", "line 4, column 'B04_2021-02-01': value 'n/a?' is not a number"),
+    (HEADER + ",0.1,0.2\n", "line 2, column 'label': empty label"),
+    ("label,id,B04_2021-01-01\na,7,0.1\n", "column(s) ['id'] are neither the label ('label') nor a value column"),
+    (",label,B04_2021-01-01\n0,a,0.1\n", "line 1: column(s) [1] have no name (a row index written by pandas"),
+    ("label,B04_2021-01-01,B04_2021-01-01\na,0.1,0.2\n", "column name(s) ['B04_2021-01-01'] appear more than once"),
+    ("sample,date,label,B04,notes\n1,2021-01-01,a,0.1,cloudy\n",
+     "line 2, column 'notes': value 'cloudy' is not a number (1 such value(s) in this column); every column other"),
+], ids=["quote-closed-lines-later", "quote-never-closed", "short-row", "long-row", "not-a-number", "empty-label",
+        "unknown-column", "index-column", "repeated-column", "text-column-in-long-table"])
+def test_malformed_csv_tables_are_errors_naming_the_line_and_the_column(tmp_path, text, message):
+    """Each of these loaded before as something else (a malformed table as one sample of class 'y', a ragged row with
+    NaN values, a non-number as a cloudy date, a text column dropped): now an error naming the file and the line."""
+    path = tmp_path / "malformed.csv"
+    path.write_text(text)
+    with pytest.raises(DatasetFormatError) as raised:
+        load_dataset(path)
+    assert str(raised.value).startswith(f"{path}") and message in str(raised.value), str(raised.value)
+
+
+def test_parquet_values_that_are_not_numbers_name_the_row(tmp_path):
+    path = tmp_path / "samples.parquet"
+    _wide().assign(**{"B08_2020-05-11": ["0.4", "high", "0.6"]}).to_parquet(path)
+    with pytest.raises(DatasetFormatError, match=r"samples\.parquet, row 2, column 'B08_2020-05-11': value 'high'"):
+        read_sample_table(path)
+
+
+def test_long_table_with_named_bands_refuses_other_columns(tmp_path):
+    path = tmp_path / "long.csv"
+    pd.DataFrame({"sample": [1, 1], "date": ["2021-01-01", "2021-02-01"], "label": ["a", "a"], "B04": [0.1, 0.2],
+                  "B08": [0.3, 0.4]}).to_csv(path, index=False)
+    with pytest.raises(DatasetFormatError, match=r"column\(s\) \['B08'\] are neither the label .* nor a band \['B04'\]"):
+        read_sample_table(path, bands=["B04"])
+    np.testing.assert_allclose(read_sample_table(path)["series"].values[0], [[0.1, 0.3], [0.2, 0.4]])

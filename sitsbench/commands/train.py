@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 DATE_POLICIES = ("resample", "exact", "doy", "days")
@@ -25,6 +26,15 @@ def json_object(text: str | None, option: str) -> dict:
     if not isinstance(value, dict):
         raise ValueError(f"{option} must be a JSON object, got {type(value).__name__}")
     return value
+
+
+def check_output_folder(path: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an ``--output`` that cannot become the folder: an existing file (with or without
+    ``--overwrite``: a folder never replaces a file) or an existing folder without ``--overwrite``."""
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"--output {path} is an existing file, not a folder: choose another --output")
+    if path.exists() and not overwrite:  # never an hour of training for nothing
+        raise FileExistsError(f"{path} already exists: choose another --output or pass --overwrite")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    parser.add_argument("--strict", action="store_true", help="refuse samples with no clear observation (all dates "
+                        "cloudy, no data or NaN) instead of dropping them (their count is printed and recorded)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -62,10 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from sitsbench.data.loading import load_dataset, require_samples
     from sitsbench.records import make_run_record
-    from sitsbench.training.map_model import MapTrainingConfig, train_map_model
+    from sitsbench.training.map_model import MapTrainingConfig, check_config, train_map_model
 
-    if args.output.exists() and not args.overwrite:  # before any work: never an hour of training for nothing
-        raise FileExistsError(f"{args.output} already exists: choose another --output or pass --overwrite")
+    check_output_folder(args.output, args.overwrite)
     if args.encoder is not None and args.model is not None:
         raise ValueError("give either --model or --encoder: with --encoder the model is the pretrained encoder's")
     config = MapTrainingConfig(
@@ -73,13 +84,18 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         rf_trees=args.trees, split_policy=args.split_policy, date_policy=args.date_policy,
         max_train_samples=args.max_train_samples, model_kwargs=json_object(args.model_args, "--model-args"), seed=args.seed,
-        device=args.device, progress=not args.quiet,
+        device=args.device, progress=not args.quiet, strict=args.strict,
     )
+    check_config(config)  # before any data is read
     loaded = load_dataset(args.dataset, seed=args.seed)
     samples = require_samples(loaded)
     print(f"dataset {loaded.name!r} ({loaded.layout}): {samples.sizes['sample']} samples, "
           f"{samples.sizes['band']} bands, {len(samples.attrs.get('class_names', []))} classes")
     model, summary = train_map_model(samples, config)
+    if summary["n_dropped_no_clear"]:
+        print(f"dropped {summary['n_dropped_no_clear']} samples with no clear observation (--strict refuses them)")
+    for warning in summary["warnings"]:
+        print(f"sitsbench train: warning: {warning}", file=sys.stderr)
     record = make_run_record(
         name=f"train-{model.model_name}", parameters={**summary["config"], "dataset": args.dataset},
         metrics={k: v for k, v in summary.items() if k != "config"}, seed=args.seed, device=args.device,

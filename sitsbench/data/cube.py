@@ -85,7 +85,8 @@ def _check_dims(cube: xr.Dataset, name: str) -> None:
         _fail(cube, f"variable {name!r} has dims {actual}, expected {expected}")
 
 
-def _check_time(cube: xr.Dataset, coord: str) -> None:
+def check_time(cube: xr.Dataset, coord: str = TIME) -> None:
+    """Refuse a time coordinate that is not datetime64, holds NaT, or is not strictly increasing (naming where)."""
     times = cube[coord].values
     if not np.issubdtype(times.dtype, np.datetime64):
         _fail(cube, f"coordinate {coord!r} has dtype {times.dtype}, expected datetime64")
@@ -156,9 +157,9 @@ def validate_cube(cube: xr.Dataset, check_values: bool = True) -> xr.Dataset:
     for name in EXPECTED_DIMS:
         if name in cube:
             _check_dims(cube, name)
-    _check_time(cube, TIME)
+    check_time(cube, TIME)
     if BACKSCATTER in cube:
-        _check_time(cube, TIME_S1)
+        check_time(cube, TIME_S1)
     if cube[VALID].dtype != bool:
         _fail(cube, f"variable 'valid' has dtype {cube[VALID].dtype}, expected bool (True = clear)")
     bands = [str(b) for b in cube[BAND].values]
@@ -176,6 +177,29 @@ def validate_cube(cube: xr.Dataset, check_values: bool = True) -> xr.Dataset:
 def class_names(cube: xr.Dataset) -> list[str]:
     """The class names of ``cube`` (index = class id)."""
     return [str(name) for name in cube.attrs.get("class_names", [])]
+
+
+def local_times(times) -> np.ndarray:
+    """Acquisition times as ``datetime64[ns]``; a timezone-aware time (a pandas or ``datetime`` object with a time
+    zone, or an ISO string with a UTC offset such as ``2021-01-08T00:00+01:00``) keeps its **local** date and time:
+    the offset is dropped, not applied, as the table readers keep the date as written
+    (:func:`sitsbench.data.readers.base.parse_iso_dates`). numpy would convert to UTC first, moving an acquisition
+    made after local midnight east of Greenwich to the day before."""
+    import pandas as pd
+
+    if isinstance(times, xr.DataArray):
+        times = times.values
+    if isinstance(times, pd.Series):
+        times = pd.Index(times)
+    if isinstance(times, pd.DatetimeIndex) and times.tz is not None:
+        times = times.tz_localize(None)
+    array = np.asarray(times)
+    if np.issubdtype(array.dtype, np.datetime64):
+        return array.astype("datetime64[ns]")
+    stamps = [pd.Timestamp(value) for value in array.ravel()]
+    local = [np.datetime64("NaT", "ns") if s is pd.NaT else (s.tz_localize(None) if s.tz else s).to_datetime64()
+             for s in stamps]
+    return np.array(local, dtype="datetime64[ns]").reshape(array.shape)
 
 
 def make_cube(
@@ -212,7 +236,7 @@ def make_cube(
         PARCEL: ((Y, X), np.asarray(parcels)),
     }
     coords = {
-        TIME: np.asarray(times, dtype="datetime64[ns]"),
+        TIME: local_times(times),
         BAND: [str(b) for b in bands],
         Y: np.arange(height),
         X: np.arange(width),

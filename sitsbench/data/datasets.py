@@ -29,6 +29,17 @@ from sitsbench.data.timeops import day_of_year, interpolate_series, relative_day
 FILL_MODES = ("linear", "none")
 
 
+def check_dates(data: xr.Dataset) -> xr.Dataset:
+    """``data`` (a cube or samples) if its dates are strictly increasing, else the error of
+    :func:`sitsbench.data.cube.check_time` or :func:`sitsbench.data.samples.check_dates` naming where: every dataset
+    class reads the time axis in order (gap filling, days of year), so an unsorted in-memory cube would train on
+    scrambled series."""
+    from sitsbench.data import samples as S
+
+    (S.check_dates if S.is_samples(data) else C.check_time)(data)
+    return data
+
+
 def pixel_series(
     cube: xr.Dataset, rows: np.ndarray, cols: np.ndarray, stats: BandStats | None, fill: str = "linear"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +108,7 @@ class PixelSeriesDataset(SeriesItems):
         max_pixels: int | None = None,
         seed: int = 0,
     ):
+        check_dates(cube)
         rows, cols = np.nonzero(split_mask(split, subset))
         keep = subsample(rows.size, max_pixels, seed)
         rows, cols = rows[keep], cols[keep]
@@ -130,6 +142,7 @@ class SampleSeriesDataset(SeriesItems):
 
         if fill not in FILL_MODES:
             raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}")
+        check_dates(samples)
         index = np.flatnonzero(S.subset_mask(split, subset))
         index = index[subsample(index.size, max_pixels, seed)]
         self.index = index
@@ -169,6 +182,7 @@ class SamplePixelSetDataset(Dataset):
 
         if S.PIXELS not in samples:
             raise ValueError(f"{samples.attrs.get('source', 'samples')}: no pixel sets ({S.PIXELS!r}) to draw from")
+        check_dates(samples)
         index = np.flatnonzero(S.subset_mask(split, subset))
         chosen = samples.isel({S.SAMPLE: index})
         self.index = index
@@ -246,6 +260,7 @@ class ParcelSeriesDataset(Dataset):
     ):
         if aggregate not in (None, "mean"):
             raise ValueError(f"aggregate must be None or 'mean', got {aggregate!r}")
+        check_dates(cube)
         rows, cols = np.nonzero(split_mask(split, subset))
         parcels = np.asarray(cube[C.PARCEL].values[rows, cols])
         order = np.argsort(parcels, kind="stable")
@@ -300,6 +315,7 @@ class PatchDataset(Dataset):
         patch_size: int = 32,
         fill: str = "linear",
     ):
+        check_dates(cube)
         height, width = cube.sizes[C.Y], cube.sizes[C.X]
         if patch_size > min(height, width):
             raise ValueError(f"patch_size {patch_size} exceeds the cube's size {height}x{width}")

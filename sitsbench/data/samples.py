@@ -75,7 +75,8 @@ def _fail(samples: xr.Dataset, message: str) -> None:
     raise SamplesValidationError(f"{'samples from ' + repr(source) if source else 'samples'}: {message}")
 
 
-def _check_dates(samples: xr.Dataset) -> None:
+def check_dates(samples: xr.Dataset) -> None:
+    """Refuse dates that are not datetime64, NaT before a real date, or not strictly increasing within a sample."""
     dates = samples[DATE].values
     if not np.issubdtype(dates.dtype, np.datetime64):
         _fail(samples, f"variable 'date' has dtype {dates.dtype}, expected datetime64")
@@ -137,7 +138,7 @@ def validate_samples(samples: xr.Dataset, check_values: bool = True) -> xr.Datas
         _fail(samples, "coordinates 'x'/'y' need attrs['crs'] (WKT or EPSG code) to be placed on the ground")
     if not check_values:
         return samples
-    _check_dates(samples)
+    check_dates(samples)
     labels = samples[LABEL].values
     if labels.size and (labels.min() < IGNORE_INDEX or labels.max() >= len(names)):
         bad = labels[(labels < IGNORE_INDEX) | (labels >= len(names))]
@@ -180,7 +181,7 @@ def make_samples(
     if values.ndim != 3:
         raise SamplesValidationError(f"values have shape {values.shape}, expected (sample, time, band)")
     n, t, _ = values.shape
-    dates = np.asarray(dates, dtype="datetime64[ns]")
+    dates = C.local_times(dates)
     if dates.ndim == 1:
         dates = np.broadcast_to(dates, (n, dates.size)).copy()
     if dates.shape != (n, t):

@@ -159,6 +159,9 @@ class LTAEClassifier(SITSClassifier):
     """Pixel-series classifier: L-TAE features -> the decoder's hidden layers (``decoder`` widths, each linear +
     BatchNorm + ReLU; none: a linear head on the L-TAE features) -> linear head."""
 
+    options_from = LTAE
+    """The class that receives ``**ltae_kwargs`` (:func:`sitsbench.models.registry.model_options` lists its options)."""
+
     def __init__(self, in_channels: int, num_classes: int, decoder: Sequence[int] = (), **ltae_kwargs):
         super().__init__()
         self.encoder = LTAE(in_channels, **ltae_kwargs)

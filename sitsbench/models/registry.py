@@ -144,6 +144,42 @@ def date_encoding(name: str) -> str:
     return model_entry(name).date_encoding
 
 
+BUILT_IN_OPTIONS = ("in_channels", "num_classes")
+"""Arguments that the commands set from the data: never a user's model option."""
+
+
+def model_options(name: str) -> list[str] | None:
+    """The keyword options that the registered model ``name`` takes (besides ``in_channels`` and ``num_classes``),
+    read from the signature of the class its factory returns (following ``**kwargs`` into the class named by its
+    ``options_from`` attribute), plus ``head_hidden`` (:func:`create_model`); ``None`` when a ``**kwargs`` leads
+    nowhere known (then any option is passed on)."""
+    import inspect
+    import typing
+
+    entry = model_entry(name)
+    built = typing.get_type_hints(entry.factory).get("return")
+    options = {"head_hidden"}
+    while isinstance(built, type):
+        parameters = inspect.signature(built).parameters.values()
+        options |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            return sorted(options - set(BUILT_IN_OPTIONS))
+        built = getattr(built, "options_from", None)
+    return None
+
+
+def check_model_options(name: str, options: dict, where: str = "model arguments") -> None:
+    """Refuse ``options`` that the model ``name`` does not take (or that the commands set), listing the ones it
+    takes: before any data is read, not as a ``TypeError`` once the network is built."""
+    reserved = sorted(set(options) & set(BUILT_IN_OPTIONS))
+    if reserved:
+        raise ValueError(f"{where}: {reserved} are set from the data, not given")
+    known = model_options(name)
+    unknown = sorted(set(options) - set(known or options))
+    if unknown:
+        raise ValueError(f"{where}: model {name!r} has no option {', '.join(map(repr, unknown))}; it takes {known}")
+
+
 def create_model(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:
     """Build the registered model ``name`` and record ``model_name``/``model_kwargs`` on it. ``head_hidden=N``
     (any classifier of series) puts an MLP head with ``N`` hidden units in place of the linear one."""

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from sitsbench.data import cube as C
 from sitsbench.data import samples as S
-from sitsbench.data.datasets import SampleSeriesDataset, pixel_series
+from sitsbench.data.datasets import SampleSeriesDataset, check_dates, pixel_series
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import subsample
 from sitsbench.data.timeops import day_of_year
@@ -38,6 +38,7 @@ class UnlabeledPixelDataset(Dataset):
         seed: int = 0,
     ):
         self.transform, self.seed, self.epoch = transform, seed, 0
+        check_dates(cube)
         if S.is_samples(cube):
             self._from_samples(cube, where, stats, max_pixels, seed)
             return

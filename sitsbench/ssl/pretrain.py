@@ -22,7 +22,7 @@ from torch import nn
 from sitsbench.data import cube as C
 from sitsbench.data.samples import is_samples
 from sitsbench.models.checkpoint import load_checkpoint, save_checkpoint
-from sitsbench.models.registry import create_model, length_options, model_entry
+from sitsbench.models.registry import check_model_options, create_model, length_options, model_entry
 from sitsbench.records import write_run_record
 from sitsbench.runtime import resolve_device, seed_everything
 from sitsbench.ssl.archive import ArchiveStream
@@ -308,16 +308,21 @@ class StreamConfig:
     checkpoint_every: int = 100
 
 
-def _total_steps(stream: StreamConfig, n_series: int, batch_size: int) -> int:
+def _check_length(stream: StreamConfig) -> None:
+    """Refuse (before any data is read) a pretraining length that is not one of steps >= 1 or epochs > 0."""
     if (stream.steps is None) == (stream.epochs is None):
         raise ValueError("give the length of the pretraining as steps or as epochs (passes over the archive), "
                          f"one of them; got steps={stream.steps}, epochs={stream.epochs}")
+    if stream.steps is not None and stream.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {stream.steps}")
+    if stream.epochs is not None and not stream.epochs > 0:
+        raise ValueError(f"--epochs must be > 0, got {stream.epochs}")
+
+
+def _total_steps(stream: StreamConfig, n_series: int, batch_size: int) -> int:
+    _check_length(stream)
     if stream.steps is not None:
-        if stream.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {stream.steps}")
         return stream.steps
-    if stream.epochs <= 0:
-        raise ValueError(f"epochs must be > 0, got {stream.epochs}")
     return max(1, math.ceil(stream.epochs * n_series / batch_size))
 
 
@@ -374,6 +379,8 @@ def pretrain_archive(
                          "...)")
     config = with_recipe(config or PretrainConfig(), method)
     stream = stream or StreamConfig(steps=100)
+    _check_length(stream)
+    check_model_options(backbone, config.backbone_kwargs, "--encoder-args")
     output = Path(output)
     partial = checkpoint_dir(output)
     parameters = run_parameters(datasets, method, backbone, config, stream)

@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from sitsbench.notebook import notebook_parameters, parameter_problem
+
 RESERVED_PARAMETERS = ("output_dir",)
 """Parameters the runner sets itself (each run writes its record into its own folder)."""
 
@@ -84,13 +86,6 @@ def run_id(notebook: str, parameters: dict[str, Any], shown: dict[str, Any]) -> 
     return f"{readable}__{digest}" if readable else digest
 
 
-def notebook_parameters(notebook: Path) -> list[str]:
-    """The names assigned in the notebook's ``parameters`` cell (what papermill can set)."""
-    import papermill
-
-    return list(papermill.inspect_notebook(str(notebook)))
-
-
 def load_sweep(path: str | Path, root: str | Path | None = None) -> SweepConfig:
     """Read and validate a sweep file; ``notebook`` is resolved against ``root`` (default: the current folder)."""
     path = Path(path)
@@ -140,7 +135,8 @@ def parse_sweep(data: Any, source: Path | None = None, root: Path | None = None)
     both = sorted(set(parameters) & set(grid))
     if both:
         fail(f"grid.{both[0]}", "is also a fixed parameter; set it in one place")
-    known = notebook_parameters(notebook_path)
+    declared = notebook_parameters(notebook_path)
+    known = list(declared)
     for section, keys in (("parameters", parameters), ("grid", grid)):
         for key in keys:
             if key not in known:
@@ -148,4 +144,8 @@ def parse_sweep(data: Any, source: Path | None = None, root: Path | None = None)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 fail(f"{section}.{key}", f"is not a parameter of {notebook_path.name}{hint}; its parameters: "
                      f"{', '.join(known)}")
+            for value in (grid[key] if section == "grid" else [parameters[key]]):
+                problem = parameter_problem(key, value, declared[key])
+                if problem:
+                    fail(f"{section}.{key}", problem)
     return SweepConfig(name, notebook_path, dict(parameters), {k: list(v) for k, v in grid.items()}, source)

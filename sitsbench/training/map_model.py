@@ -56,6 +56,8 @@ class MapTrainingConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+    strict: bool = False
+    """Refuse samples with no clear observation instead of dropping them (:func:`usable_samples`)."""
 
 
 PROBES = ("linear", "mlp", "finetune")
@@ -128,6 +130,62 @@ def _encoder_folder(config: MapTrainingConfig) -> EncoderFolder | None:
     return folder
 
 
+COUNTS = {"epochs": "--epochs", "batch_size": "--batch-size", "rf_trees": "--trees", "max_train_samples":
+          "--max-train-samples"}
+"""The counts of :class:`MapTrainingConfig` that must be >= 1, with their command-line options."""
+
+
+def check_config(config: MapTrainingConfig) -> tuple[EncoderFolder | None, str]:
+    """Refuse, before any data is read, a configuration that cannot train (``sitsbench train`` and ``validate``
+    call it first): a count below one (:data:`COUNTS`), model arguments that the model does not take (listed with
+    those it takes), a model that cannot map pixels, a date policy it cannot follow, a contradicting encoder. Returns
+    the encoder folder (``None`` without one) and the date policy."""
+    from sitsbench.models.registry import check_model_options
+
+    for name, option in COUNTS.items():
+        value = getattr(config, name)
+        if value is not None and value < 1:
+            raise ValueError(f"{option} ({name}) must be >= 1, got {value}")
+    folder = _encoder_folder(config)
+    policy = folder.date_policy if folder is not None else _check_model(config)
+    if config.model_kwargs and (folder is not None or config.model == FOREST):
+        what = (f"the pretrained encoder ({folder.source})" if folder is not None
+                else f"the Random Forest ({FOREST!r}; --trees sets its size)")
+        raise ValueError(f"--model-args {sorted(config.model_kwargs)}: {what} takes no model arguments")
+    if folder is None and config.model != FOREST:
+        check_model_options(config.model, config.model_kwargs, "--model-args")
+    return folder, policy
+
+
+def usable_samples(samples: xr.Dataset, strict: bool = False) -> tuple[xr.Dataset, int]:
+    """``samples`` without those that have no clear observation (every date cloudy, no data or NaN: nothing to learn
+    from or to predict from), and how many were dropped; ``strict`` refuses them instead, naming the first."""
+    empty = ~np.asarray(samples[S.VALID].values).any(axis=1)
+    if empty.any() and strict:
+        raise ValueError(f"{samples.attrs.get('source', 'samples')}: {int(empty.sum())} of {empty.size} samples have "
+                         f"no clear observation (first: sample {int(np.flatnonzero(empty)[0])}): remove them from the "
+                         "data, or train without --strict to have them dropped")
+    return (samples.isel({S.SAMPLE: np.flatnonzero(~empty)}) if empty.any() else samples), int(empty.sum())
+
+
+def check_classes(samples: xr.Dataset, train: np.ndarray, held_out: np.ndarray) -> list[str]:
+    """Refuse a training part with fewer than two classes (a classifier of one class scores 1.0 on anything);
+    returns warnings naming the classes of the ``held_out`` samples (validation, test) that training never sees (the
+    model cannot predict them: their recall is 0)."""
+    names = S.class_names(samples)
+    labels = np.asarray(samples[S.LABEL].values)
+    seen = np.unique(labels[train])
+    if seen.size < 2:
+        counts = {names[k]: int((labels[train] == k).sum()) for k in seen}
+        present = [names[k] for k in np.unique(labels[labels >= 0])]
+        raise ValueError(f"{samples.attrs.get('source', 'samples')}: the training part holds {seen.size} class "
+                         f"({counts} training samples); a classifier needs at least two (classes labelled in the "
+                         f"dataset: {present})")
+    unseen = [names[k] for k in np.setdiff1d(np.unique(labels[held_out & (labels >= 0)]), seen)]
+    return [f"class(es) {unseen} are in the validation/test part but not in the training part: the model never "
+            "predicts them (their recall is 0)"] if unseen else []
+
+
 def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None) -> dict:
     """Metrics (:func:`sitsbench.metrics.classification_metrics`) of ``model`` on the labelled ``samples`` (those
     where ``where`` is True), each prepared through the model's bands and date policy."""
@@ -152,9 +210,9 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     from sitsbench.training.engine import Supervised, TrainConfig, fit
 
     config = config or MapTrainingConfig()
-    folder = _encoder_folder(config)
-    policy = folder.date_policy if folder is not None else _check_model(config)
+    folder, policy = check_config(config)
     S.validate_samples(samples)
+    samples, n_dropped = usable_samples(samples, config.strict)
     split_policy, why = (config.split_policy, "chosen") if config.split_policy != "auto" else S.choose_split_policy(samples)
     if split_policy == "none":  # a production model: every labelled sample trains it, nothing is held out
         split = np.where(np.asarray(samples[S.LABEL].values) >= 0, S.SPLIT_CODES["train"], S.NO_SPLIT).astype(np.int8)
@@ -167,6 +225,8 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
         train[keep] = True
     if not train.any():
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: the split leaves no training sample")
+    val, test = S.subset_mask(split, "val"), S.subset_mask(split, "test")
+    class_warnings = check_classes(samples, train, val | test)
     names = S.class_names(samples)
     if folder is not None:  # the encoder prepares the data as it was prepared for its pretraining
         bands, stats, reference = folder.bands, folder.stats, folder.reference
@@ -178,7 +238,6 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     x, mask, doy = model.sample_inputs(samples)
     y = np.asarray(samples[S.LABEL].values)
     groups = np.asarray(samples[S.GROUP].values)
-    val, test = S.subset_mask(split, "val"), S.subset_mask(split, "test")
     start = time.perf_counter()
     history = None
     if folder is None and config.model == FOREST:
@@ -208,6 +267,7 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     summary = {
         "split_policy": split_policy, "split_reason": why,
         "n_train": int(train.sum()), "n_val": int(val.sum()), "n_test": int(test.sum()),
+        "n_dropped_no_clear": n_dropped, "warnings": class_warnings,
         "date_policy": policy, "reference_dates": reference.describe(), "train_time_s": duration,
         "config": {k: v for k, v in config.__dict__.items() if k != "progress"},
     }
@@ -215,7 +275,8 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
         summary["history"] = history.to_dict()
     if test.any():
         summary["test"] = evaluate_map_model(model, samples, test)
-    model.training = {k: summary[k] for k in ("split_policy", "n_train", "n_val", "n_test", "train_time_s")}
+    model.training = {k: summary[k] for k in ("split_policy", "n_train", "n_val", "n_test", "n_dropped_no_clear",
+                                              "warnings", "train_time_s")}
     model.training["seed"] = config.seed
     if folder is not None:
         model.training["encoder"] = {"folder": folder.source, "method": folder.method, "probe": config.probe,

@@ -137,7 +137,7 @@ def assemble_cube(
         **extra,
     }
     coords = {
-        C.TIME: np.asarray(times, dtype="datetime64[ns]"),
+        C.TIME: C.local_times(times),
         C.BAND: [str(b) for b in bands],
         C.Y: np.arange(height),
         C.X: np.arange(width),

@@ -15,10 +15,17 @@ group per sample), ``sample`` and ``date`` (long layout). Classes are ``class_na
 them, or are integer ids into them) or the sorted distinct labels. A missing column, a date that is not ISO,
 a duplicated (sample, date) and a label outside ``class_names`` are errors naming the file and the column.
 Values that are NaN or empty are ``valid = False``.
+
+Tables are parsed strictly (:func:`read_table`): a CSV row with more or fewer fields than the header (a ragged
+row), a quote left open (a field running over several lines, or to the end of the file), a header with an empty or
+duplicated name, a value that is not a number in a value column, an empty label, and a column that is neither the
+label, the group, the sample id, the date nor a value column are errors naming the file, the line (the row of a
+Parquet file) and the column: never a table that loads as something else.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,14 +41,101 @@ DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def _csv_lines(path: Path) -> tuple[list[str], np.ndarray]:
+    """The header and the line number of each data row of the CSV at ``path``, after checking its structure: every
+    row has the header's number of fields, no field runs over several lines (a quote left open swallows the lines
+    after it), header names are neither empty nor repeated. Blank lines are skipped, as pandas skips them."""
+    lines, header, start = [], None, 1
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            for record in reader:
+                first, start = start, reader.line_num + 1
+                if not record:
+                    continue
+                spans = first != reader.line_num
+                if header is None:
+                    if spans:
+                        raise DatasetFormatError(f"{path}, lines {first}-{reader.line_num}: the header runs over "
+                                                 "several lines (a quote left open?)")
+                    header = record
+                    empty = [i + 1 for i, name in enumerate(header) if not name.strip()]
+                    repeated = sorted({name for name in header if header.count(name) > 1})
+                    if empty:
+                        raise DatasetFormatError(f"{path}, line 1: column(s) {empty} have no name (a row index "
+                                                 "written by pandas' to_csv? write the table with index=False)")
+                    if repeated:
+                        raise DatasetFormatError(f"{path}, line 1: column name(s) {repeated} appear more than once")
+                    continue
+                if len(record) != len(header):
+                    raise DatasetFormatError(
+                        f"{path}, line {first}: {len(record)} fields, the header has {len(header)} (a ragged row"
+                        f"{', or a quote left open' if spans else ''})")
+                if spans:
+                    column = next((h for h, f in zip(header, record) if "\n" in f or "\r" in f), header[0])
+                    raise DatasetFormatError(f"{path}, lines {first}-{reader.line_num}, column {column!r}: a field "
+                                             "runs over several lines (a quote left open?)")
+                lines.append(first)
+        except csv.Error as error:
+            lines_text = f"line {start}" if start >= reader.line_num else f"lines {start}-{reader.line_num}"
+            raise DatasetFormatError(f"{path}, {lines_text}: {error} (a quote left open?)") from error
+    if header is None:
+        raise DatasetFormatError(f"{path}: empty file (expected a header line and one row per sample)")
+    return header, np.asarray(lines, dtype=np.int64)
+
+
+def read_table(path: str | Path) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The table at ``path`` and the line of each row in the file (``None`` for Parquet), parsed strictly (see the
+    module docstring)."""
     path = require_file(path, "a sample table (.csv or .parquet)")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except (ValueError, OSError, ImportError, pd.errors.ParserError) as error:
+            table, lines = pd.read_parquet(path), None
+        else:
+            header, lines = _csv_lines(path)
+            table = pd.read_csv(path)
+            if list(map(str, table.columns)) != header or len(table) != lines.size:
+                raise DatasetFormatError(f"{path}: pandas reads {table.shape[1]} columns and {len(table)} rows, the "
+                                         f"file has {len(header)} columns and {lines.size} rows")
+    except (ValueError, OSError, ImportError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        if isinstance(error, DatasetFormatError):
+            raise
         raise DatasetFormatError(f"{path}: cannot read the table: {error}") from error
+    if len(set(map(str, table.columns))) != table.shape[1]:
+        raise DatasetFormatError(f"{path}: column names appear more than once: {list(table.columns)}")
+    return table, lines
+
+
+def _where(path: Path, lines: np.ndarray | None, row: int) -> str:
+    """``path, line N`` of the CSV row (``row k`` of a Parquet table)."""
+    return f"{path}, line {lines[row]}" if lines is not None else f"{path}, row {row + 1}"
+
+
+def numeric_columns(path: Path, table: pd.DataFrame, columns: Sequence, lines: np.ndarray | None,
+                    hint: str = "") -> np.ndarray:
+    """The ``columns`` of ``table`` as float32 ``(rows, columns)``; empty and NaN cells are NaN, any other value that
+    is not a number is an error naming the line and the column (``hint`` ends its message)."""
+    out = np.empty((len(table), len(columns)), dtype=np.float32)
+    for k, column in enumerate(columns):
+        values = table[column]
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            numbers = pd.to_numeric(values.astype(object).where(values.notna()), errors="coerce")
+            bad = np.flatnonzero(numbers.isna().to_numpy() & values.notna().to_numpy())
+            if pd.api.types.is_bool_dtype(values) or bad.size:
+                row = int(bad[0]) if bad.size else 0
+                raise DatasetFormatError(f"{_where(path, lines, row)}, column {str(column)!r}: value "
+                                         f"{values.iloc[row]!r} is not a number ({bad.size or len(values)} such "
+                                         f"value(s) in this column){hint}")
+            values = numbers
+        out[:, k] = values.to_numpy(np.float64)
+    return out
+
+
+def _require_labels(path: Path, table: pd.DataFrame, label: str, lines: np.ndarray | None) -> None:
+    empty = np.flatnonzero(table[label].isna().to_numpy())
+    if empty.size:
+        raise DatasetFormatError(f"{_where(path, lines, int(empty[0]))}, column {label!r}: empty label "
+                                 f"({empty.size} row(s)); give every sample a label")
 
 
 def _labels(path: Path, column: pd.Series, class_names: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
@@ -110,17 +204,24 @@ def read_sample_table(
     """The table at ``path`` as samples (see the module docstring). ``layout`` is ``"wide"``, ``"long"`` or
     ``"auto"`` (long when the table has the ``date`` and ``sample`` columns)."""
     path = Path(path)
-    table = read_table(path)
+    table, lines = read_table(path)
     _require(path, table, label, "label")
+    _require_labels(path, table, label, lines)
     if group == "auto":
         group = "group" if "group" in table.columns else None
     if layout == "auto":
         layout = "long" if date in table.columns and sample in table.columns else "wide"
     if layout == "long":
-        return _read_long(path, table, label, group, sample, date, bands, class_names, scale)
+        return _read_long(path, table, lines, label, group, sample, date, bands, class_names, scale)
     if layout != "wide":
         raise ValueError(f"layout must be 'wide', 'long' or 'auto', got {layout!r}")
     value_columns = [c for c in table.columns if c not in (label, group)]
+    dated = [c for c in value_columns if DATE_IN_NAME.search(str(c))]
+    if dates is None and dated and len(dated) < len(value_columns):
+        unknown = [str(c) for c in value_columns if c not in dated]
+        raise DatasetFormatError(f"{path}: column(s) {unknown[:10]} are neither the label ({label!r})"
+                                 f"{f', the group ({group!r})' if group else ''} nor a value column BAND_DATE such as "
+                                 f"{str(dated[0])!r}")
     parsed = _wide_columns([str(c) for c in value_columns]) if dates is None else None
     if parsed is not None:
         times, band_names, cells = parsed
@@ -145,21 +246,28 @@ def read_sample_table(
         ordered = value_columns
     if np.unique(times).size != times.size:
         raise DatasetFormatError(f"{path}: duplicate dates {sorted(set(times[np.unique(times, return_counts=True)[1] > 1].astype(str)))}")
-    values = table[ordered].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
+    values = numeric_columns(path, table, ordered, lines)
     values = values.reshape(len(table), times.size, len(band_names)) * np.float32(scale)
     labels, names = _labels(path, table[label], class_names)
     return make_samples(values, times, band_names, labels, names, groups=_groups(path, table, group),
                         valid=np.isfinite(values).all(axis=2), source=str(path))
 
 
-def _read_long(path, table, label, group, sample, date, bands, class_names, scale) -> xr.Dataset:
+def _read_long(path, table, lines, label, group, sample, date, bands, class_names, scale) -> xr.Dataset:
     for column, what in ((sample, "sample id"), (date, "date")):
         _require(path, table, column, what)
-    band_names = [str(b) for b in bands] if bands is not None else [
-        c for c in table.columns if c not in (label, group, sample, date) and pd.api.types.is_numeric_dtype(table[c])
-    ]
+    others = [str(c) for c in table.columns if c not in (label, group, sample, date)]
+    band_names = [str(b) for b in bands] if bands is not None else others
     for band in band_names:
         _require(path, table, band, "band")
+    unknown = [c for c in others if c not in band_names]
+    if unknown:
+        raise DatasetFormatError(f"{path}: column(s) {unknown[:10]} are neither the label ({label!r}), "
+                                 f"{f'group ({group!r}), ' if group else ''}sample ({sample!r}), date ({date!r}) nor a "
+                                 f"band {band_names}")
+    hint = "; every column other than the label, group, sample and date is a band: name them with bands=[...]"
+    table = table.assign(**{band: numeric_columns(path, table, [band], lines, "" if bands else hint)[:, 0]
+                            for band in band_names})
     table = table.assign(_date=parse_iso_dates(table[date].tolist(), f"{path} column {date!r}"))
     duplicated = table.duplicated([sample, "_date"])
     if duplicated.any():
@@ -176,7 +284,7 @@ def _read_long(path, table, label, group, sample, date, bands, class_names, scal
         labels_here = rows[label].astype(str).unique()
         if labels_here.size != 1:
             raise DatasetFormatError(f"{path}: sample {rows[sample].iloc[0]!r} has several labels {list(labels_here)}")
-        values[row, : len(rows)] = rows[band_names].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32) * scale
+        values[row, : len(rows)] = rows[band_names].to_numpy(np.float32) * scale
         times[row, : len(rows)] = rows["_date"].to_numpy().astype("datetime64[ns]")
         head.append(rows.iloc[0])
     heads = pd.DataFrame(head).reset_index(drop=True)

@@ -28,6 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from sitsbench.data.readers.base import DatasetFormatError, require_file
+from sitsbench.data.readers.tables import numeric_columns, read_table
 from sitsbench.data.samples import make_samples
 
 BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
@@ -57,12 +58,19 @@ def read_victoria(path: str | Path, start: str = "2018-01-01") -> xr.Dataset:
     tables, splits = [], []
     for name, code in FILES.items():
         csv_path = require_file(path / name, f"CSV with header lc_id, objectid, b0..b{len(expected) - 3}")
-        table = pd.read_csv(csv_path)
+        table, lines = read_table(csv_path)  # strict: ragged rows, open quotes, non-numbers are errors
         if list(table.columns) != expected:
             raise DatasetFormatError(
                 f"{csv_path}: header has {table.shape[1]} columns starting {list(table.columns[:3])}, expected "
                 f"lc_id, objectid, b0..b{len(expected) - 3} ({N_DATES} dates x {len(BANDS)} bands)"
             )
+        ids = numeric_columns(csv_path, table, ["lc_id", "objectid"], lines)
+        fractional = np.flatnonzero((ids != np.round(ids)).any(axis=1) | np.isnan(ids).any(axis=1))
+        if fractional.size:
+            raise DatasetFormatError(f"{csv_path}, line {lines[fractional[0]]}: lc_id and objectid must be integers, "
+                                     f"got {ids[fractional[0]].tolist()}")
+        table[["lc_id", "objectid"]] = ids.astype(np.int64)
+        table[expected[2:]] = numeric_columns(csv_path, table, expected[2:], lines)
         bad = table.loc[(table["lc_id"] < 0) | (table["lc_id"] >= len(class_names)), "lc_id"]
         if not bad.empty:
             raise DatasetFormatError(

@@ -34,11 +34,15 @@ DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, header: bool = True) -> pd.DataFrame:
+    """The table at ``path``; a CSV without a header line (``header=False``) has the columns ``0``, ``1``, ..."""
     path = require_file(path, "a sample table (.csv or .parquet)")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
+        if not header:
+            table = pd.read_csv(path, header=None)
+            return table.set_axis([str(c) for c in table.columns], axis=1)
         return pd.read_csv(path)
     except (ValueError, OSError, ImportError, pd.errors.ParserError) as error:
         raise DatasetFormatError(f"{path}: cannot read the table: {error}") from error
@@ -106,11 +110,15 @@ def read_sample_table(
     dates: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
     scale: float = 1.0,
+    header: bool = True,
+    values: str | None = None,
 ) -> xr.Dataset:
     """The table at ``path`` as samples (see the module docstring). ``layout`` is ``"wide"``, ``"long"`` or
-    ``"auto"`` (long when the table has the ``date`` and ``sample`` columns)."""
+    ``"auto"`` (long when the table has the ``date`` and ``sample`` columns). ``header=False`` reads a CSV without
+    a header line (columns named ``"0"``, ``"1"``, ...); ``values`` is a regular expression selecting the value
+    columns of the wide layout (default: every column but the label and the group)."""
     path = Path(path)
-    table = read_table(path)
+    table = read_table(path, header=header)
     _require(path, table, label, "label")
     if group == "auto":
         group = "group" if "group" in table.columns else None
@@ -121,6 +129,11 @@ def read_sample_table(
     if layout != "wide":
         raise ValueError(f"layout must be 'wide', 'long' or 'auto', got {layout!r}")
     value_columns = [c for c in table.columns if c not in (label, group)]
+    if values is not None:
+        value_columns = [c for c in value_columns if re.fullmatch(values, str(c))]
+        if not value_columns:
+            raise DatasetFormatError(f"{path}: no column matches the value pattern {values!r} "
+                                     f"(columns: {list(table.columns)[:12]})")
     parsed = _wide_columns([str(c) for c in value_columns]) if dates is None else None
     if parsed is not None:
         times, band_names, cells = parsed

@@ -250,6 +250,14 @@ def read_description(path: str | Path):
     return loaded
 
 
+def read_description_cube(path: str | Path, chunks: int | str | None = "auto"):
+    """Only the cube of the rasters a description file describes (what ``predict-map`` and ``open_cube`` need)."""
+    desc = _Description(Path(path))
+    if "rasters" not in desc.data:
+        desc.fail("rasters", "missing: this description names no rasters, so it holds no cube")
+    return _cube(desc, desc.data["rasters"], chunks)
+
+
 def _file_list(desc: _Description, key: str, value) -> list[Path]:
     if isinstance(value, str):
         found = sorted(p for p in desc.path.parent.glob(value) if p.is_file())
@@ -263,20 +271,22 @@ def _file_list(desc: _Description, key: str, value) -> list[Path]:
 
 
 def _pattern_files(desc: _Description, pattern) -> list[tuple[Path, np.datetime64, str | None]]:
-    if not isinstance(pattern, str) or "{date}" not in pattern:
-        desc.fail("rasters.pattern", f"expected a file name pattern holding {{date}} (and {{band}}), got {pattern!r}")
-    parts = re.split(r"(\{date\}|\{band\})", pattern)
+    if not isinstance(pattern, str) or "{date}" not in Path(pattern).name or "{" in str(Path(pattern).parent):
+        desc.fail("rasters.pattern", f"expected a file name pattern holding {{date}} (and {{band}}) in the file name, "
+                                     f"got {pattern!r}")
+    folder = desc.path.parent / Path(pattern).parent
+    parts = re.split(r"(\{date\}|\{band\})", Path(pattern).name)
     regex = "".join({"{date}": r"(?P<date>\d{4}-?\d{2}-?\d{2})", "{band}": r"(?P<band>[^/]+?)"}.get(p, re.escape(p))
                     for p in parts)
     glob = "".join("*" if p in ("{date}", "{band}") else p for p in parts)
     found = []
-    for file in sorted(desc.path.parent.glob(glob)):
-        match = re.fullmatch(regex, file.relative_to(desc.path.parent).as_posix())
+    for file in sorted(folder.glob(glob)):
+        match = re.fullmatch(regex, file.name)
         if match and file.is_file():
             date = desc._parse_dates("rasters.pattern", [match["date"].replace("-", "")], f"file {file.name}")[0]
             found.append((file, date, match.groupdict().get("band")))
     if not found:
-        desc.fail("rasters.pattern", f"no file matches {pattern!r} (relative to {desc.path.parent})")
+        desc.fail("rasters.pattern", f"no file matches {pattern!r} (in {folder})")
     desc.files.extend(f for f, _, _ in found)
     return found
 
@@ -368,7 +378,7 @@ def _dates_source(value) -> str:
                                                                          else value)
 
 
-def _cube(desc: _Description, spec: dict):
+def _cube(desc: _Description, spec: dict, chunks: int | str | None = "auto"):
     from sitsbench.data import cube as C
     from sitsbench.data.readers.rasters import read_raster_layers
 
@@ -384,7 +394,7 @@ def _cube(desc: _Description, spec: dict):
     if mask_band is not None and str(mask_band) not in bands:
         desc.fail("rasters.mask.band", f"no band {mask_band!r} in the rasters (bands: {bands})")
     kept = {k: v for k, v in layers.items() if k[1] != mask_band}
-    cube = read_raster_layers(kept, source=desc.path, index_scale=scale, nodata=nodata, crs=crs)
+    cube = read_raster_layers(kept, source=desc.path, chunks=chunks, index_scale=scale, nodata=nodata, crs=crs)
     offset = desc.number("rasters.offset", spec.get("offset"), 0.0)
     valid = cube[C.VALID]
     if "valid_range" in spec:
@@ -567,3 +577,158 @@ def _table(desc: _Description, spec: dict):
             desc.fail("samples.columns.split", f"values {bad} of {path.name}: expected train/val/test or 0/1/2")
         samples = samples.assign({S.SPLIT: ((S.SAMPLE,), pd.to_numeric(codes).to_numpy(np.int8))})
     return S.validate_samples(samples)
+
+
+DATE_FILE_SUFFIXES = (".rda", ".rdata", ".rds", ".json", ".txt")
+
+
+def _relative(path: Path, start: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _raster_lines(folder: Path, out_dir: Path) -> list[str]:
+    """The ``rasters:`` section for the raster files in ``folder``, from their names and metadata."""
+    import rasterio
+
+    from sitsbench.data.georef import crs_label
+    from sitsbench.data.readers.rasters import DATE_PATTERN, INDEX_BANDS, raster_files
+
+    files = raster_files(folder)
+    meta = []
+    for file in files:
+        with rasterio.open(file) as source:
+            sample = source.read(1, window=((0, min(64, source.height)), (0, min(64, source.width))))
+            finite = sample[np.isfinite(sample) & (sample != (source.nodata if source.nodata is not None else np.nan))]
+            meta.append({"count": source.count, "crs": source.crs, "nodata": source.nodata,
+                         "max": float(np.abs(finite).max()) if finite.size else 0.0})
+    lines = ["rasters:"]
+    dated = [DATE_PATTERN.search(f.stem) for f in files]
+    token = re.compile(r"(?i)(?<![a-z0-9])(" + "|".join(INDEX_BANDS) + r"|B\d{1,2}A?|SCL|QA\w*)(?![a-z0-9])")
+    if all(dated):
+        templates = [f.name[: m.start()] + "{date}" + f.name[m.end():] for f, m in zip(files, dated)]
+        pattern = templates[0]
+        bands_here = [token.search(t) for t in templates]
+        if len(set(templates)) > 1 and all(bands_here):
+            first = bands_here[0]
+            pattern = templates[0][: first.start()] + "{band}" + templates[0][first.end():]
+        elif len(set(templates)) > 1:
+            pattern = f"{FILL_IN}  # the file names differ by more than the date: mark the band with {{band}}"
+        lines.append(f"  pattern: {_relative(folder, out_dir)}/{pattern}" if "#" not in pattern
+                     else f"  pattern: {pattern}")
+        names = sorted({m[1] for m in bands_here if m}) or ["band1"]
+        index = all(n.upper() in INDEX_BANDS for n in names)
+        lines.append("  layers: bands                   # each file: one date")
+        if "{band}" not in pattern and len(names) == 1 and meta[0]["count"] == 1:
+            lines.append(f"  band_names: [{names[0]}]")
+    else:
+        lines.append("  bands:                          # one file per band (check the band names)")
+        names = []
+        for file in files:
+            found = token.search(file.stem)
+            name = found[1].lower() if found else file.stem
+            names.append(name)
+            lines.append(f"    {name}: {_relative(file, out_dir)}")
+        index = all(n.upper() in INDEX_BANDS for n in names)
+        counts = sorted({m["count"] for m in meta})
+        lines.append(f"  layers: dates                   # each file: {', '.join(map(str, counts))} layer(s), one per date")
+        candidates = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in DATE_FILE_SUFFIXES
+                      or (p.suffix.lower() == ".csv" and "date" in p.stem.lower())]
+        if len(candidates) == 1:
+            lines.append(f"  dates: {_relative(candidates[0], out_dir)}   # the only dates-like file here: check it")
+        else:
+            lines.append(f"  dates: {FILL_IN}                 # a list of {counts[0]} dates or a file (text, CSV, "
+                         "JSON, .rda/.rds)")
+    biggest = max(m["max"] for m in meta)
+    if index and biggest > 1:
+        lines.append(f"  scale: 0.0001                   # index values up to {biggest:g}: stored x 10,000")
+    else:
+        lines.append(f"  scale: 1                        # values up to {biggest:g} in the first block: check the unit")
+    nodata = {m["nodata"] for m in meta}
+    if nodata != {None}:
+        lines.append(f"  nodata: {sorted(v for v in nodata if v is not None)[0]!r}   # as in the files")
+    crs = {crs_label(m["crs"].to_wkt()) if m["crs"] else None for m in meta}
+    if None in crs:
+        lines.append(f"  crs: {FILL_IN}                   # some files have no CRS: EPSG:<code>, PROJ string or WKT")
+    else:
+        lines.append(f"  # crs: kept from the files ({', '.join(sorted(crs))}); a crs: key would override it")
+    return lines
+
+
+def _points_lines(csv: Path, out_dir: Path) -> list[str]:
+    from sitsbench.data.readers.tables import read_table
+
+    columns = list(read_table(csv).columns)
+    roles = {"label": ("label", "class"), "id": ("id",), "x": ("longitude", "lon", "x"), "y": ("latitude", "lat", "y"),
+             "start": ("start_date", "from", "start"), "end": ("end_date", "to", "end")}
+    found = {role: next((c for c in columns if c.lower() in names), None) for role, names in roles.items()}
+    lonlat = found["x"] is not None and found["x"].lower() in ("longitude", "lon")
+    lines = ["points:", f"  file: {_relative(csv, out_dir)}", "  columns:"]
+    lines += [f"    {role}: {name if name else FILL_IN}" + ("" if name else f"   # one of {columns}")
+              for role, name in found.items() if name or role in ("label", "x", "y")]
+    lines.append("  crs: EPSG:4326" if lonlat else f"  crs: {FILL_IN}   # of the x/y columns: EPSG:<code> or PROJ")
+    lines.append("  outside: error                   # or drop: points off the rasters are then dropped and named")
+    return lines
+
+
+def _table_lines(table_path: Path, out_dir: Path) -> list[str]:
+    from sitsbench.data.readers.tables import DATE_IN_NAME, read_table
+
+    table = read_table(table_path)
+    header = not all(re.fullmatch(r"-?[\d.eE+-]+", str(c)) for c in table.columns)
+    if not header:
+        table = read_table(table_path, header=False)
+    columns = [str(c) for c in table.columns]
+    label = next((c for c in columns if c.lower() in ("label", "class", "lc_id", "code")), None)
+    group = next((c for c in columns if c.lower() in ("group", "polygon", "objectid", "parcel", "polygon_id")), None)
+    lines = ["samples:", f"  file: {_relative(table_path, out_dir)}",
+             f"  header: {'true' if header else 'false'}" + ("" if header else "   # columns are named 0, 1, ..."),
+             "  columns:", f"    label: {label if label else FILL_IN}" + ("" if label else f"   # one of {columns[:6]}")]
+    if group:
+        lines.append(f"    group: {group}")
+    else:
+        lines.append("    # group: the polygon / parcel column, if any (samples of a group stay on one side of a split)")
+    values = [c for c in columns if c not in (label, group)]
+    if not all(DATE_IN_NAME.search(c) for c in values):
+        prefixes = {re.sub(r"\d+$", "", c) for c in values}
+        guess = f"'{re.escape(prefixes.pop())}\\d+'   # every value column" if len(prefixes) == 1 else \
+            f"{FILL_IN}   # a regular expression matching the {len(values)} value columns, e.g. {values[0]!r}..."
+        lines += ["  values:", f"    pattern: {guess}",
+                  "    order: dates*bands            # or bands*dates (all dates of a band, band by band)",
+                  f"    bands: {FILL_IN}              # [B02, B03, ...]",
+                  f"    dates: {FILL_IN}              # a list or a file of the dates"]
+    lines.append("  # classes: [names in label-id order], {id: name} or a text file (default: the sorted labels)")
+    return lines
+
+
+def describe_path(path: str | Path, out_dir: str | Path = ".") -> str:
+    """A starting description (YAML text) of the data at ``path``: what the files say is filled in, every value
+    they do not say is ``FILL_IN`` with a comment. Paths are written relative to ``out_dir``, where the
+    description will be saved."""
+    from sitsbench.data.readers.points import LONLAT_COLUMNS
+    from sitsbench.data.readers.rasters import raster_files
+    from sitsbench.data.readers.tables import read_table
+
+    path, out_dir = Path(path), Path(out_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    lines = [f"# sitsbench dataset description of {path} (schema: sitsbench.data.description).",
+             f"# Replace every {FILL_IN}; `sitsbench data info THIS.yaml` checks it.",
+             f"name: {path.stem if path.is_file() else path.name}"]
+    if path.is_file() and path.suffix.lower() in (".csv", ".parquet", ".pq"):
+        return "\n".join(lines + _table_lines(path, out_dir)) + "\n"
+    folder = path if path.is_dir() else path.parent
+    rasters = next((d for d in (folder, folder / "raster", folder / "rasters") if d.is_dir() and raster_files(d)), None)
+    if rasters is None:
+        tables = sorted(folder.glob("*.csv"))
+        if not tables:
+            raise DatasetFormatError(f"{path}: no raster (.tif, .jp2, ...) and no table (.csv) to describe")
+        return "\n".join(lines + _table_lines(tables[0], out_dir)) + "\n"
+    lines += _raster_lines(rasters, out_dir)
+    for csv in sorted(folder.glob("*.csv")):
+        columns = {c.lower() for c in read_table(csv).columns}
+        if any({lon, lat} <= columns for lon, lat in LONLAT_COLUMNS) or {"x", "y"} <= columns:
+            return "\n".join(lines + _points_lines(csv, out_dir)) + "\n"
+    lines.append("# points: {file: points.csv, columns: {label: ..., x: ..., y: ...}, crs: ...}  (labelled points)")
+    return "\n".join(lines) + "\n"

@@ -260,3 +260,14 @@ def test_describe_marks_what_it_cannot_decide(tmp_path):
     pd.DataFrame([[1, 10, 0.1, 0.2], [2, 11, 0.3, 0.4]]).to_csv(headerless, header=False, index=False)
     table = yaml.safe_load(describe_path(headerless, tmp_path))["samples"]
     assert table["header"] is False and table["columns"]["label"] == "FILL_IN"
+
+
+def test_the_checksum_covers_the_files_a_description_names(tmp_path):
+    """Run records and the book's chapter cache key hash a dataset path: for a description, its data count."""
+    from sitsbench.data.loading import content_checksum
+
+    description = _stack_description(tmp_path)
+    before = content_checksum(description)
+    assert load_dataset(description).checksum == before
+    _tif(tmp_path / "ndvi.tif", np.full((3, 2, 2), 2, np.float32), crs="EPSG:4326")  # same description, new data
+    assert content_checksum(description) != before

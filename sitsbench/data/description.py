@@ -58,6 +58,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -67,6 +68,7 @@ import numpy as np
 from sitsbench.data.readers.base import DatasetFormatError, parse_iso_dates, parse_yyyymmdd
 
 FILL_IN = "FILL_IN"
+SUFFIXES = (".yaml", ".yml")
 LAYER_ORDERS = ("dates", "bands", "dates*bands", "bands*dates")
 KEYS = {
     "": ("name", "rasters", "samples", "points"),
@@ -243,8 +245,8 @@ def read_description(path: str | Path):
         if loaded.samples is not None:
             desc.fail("samples", "give either points (read from the rasters) or a samples table, not both")
         loaded.samples = _table(desc, desc.data["samples"])
-    digest = hashlib.sha256()
-    for file in dict.fromkeys(desc.files):
+    digest = hashlib.sha256(path.read_bytes())
+    for file in dict.fromkeys(desc.files[1:]):  # the files it names, after the description itself
         digest.update(f"{file.name}\0{content_checksum(file)}\0".encode())
     loaded.checksum = f"sha256:{digest.hexdigest()}"
     return loaded
@@ -583,8 +585,6 @@ DATE_FILE_SUFFIXES = (".rda", ".rdata", ".rds", ".json", ".txt")
 
 
 def _relative(path: Path, start: Path) -> str:
-    import os
-
     return Path(os.path.relpath(path, start)).as_posix()
 
 

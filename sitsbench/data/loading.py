@@ -133,9 +133,13 @@ def _synthetic(spec: str, seed: int) -> LoadedDataset:
 def content_checksum(path: str | Path) -> str:
     """SHA-256 of one file's bytes (as in the manifests), or over the relative paths and bytes of the files
     under a folder. Folders over :data:`HASH_LIMIT_BYTES` are hashed over names and sizes only (prefix
-    ``listing-sha256:``)."""
+    ``listing-sha256:``). A dataset description file (``.yaml``) is hashed with the files it names."""
     path = Path(path)
     digest = hashlib.sha256()
+    from sitsbench.data import description
+
+    if path.is_file() and path.suffix.lower() in description.SUFFIXES:
+        return description.read_description(path).checksum
     if path.is_file():
         _update(digest, path)
         return f"sha256:{digest.hexdigest()}"
@@ -178,6 +182,8 @@ def _points_file(path: Path) -> Path | None:
 
 
 def _detect(path: Path) -> str:
+    from sitsbench.data import description
+
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in (".rda", ".rdata", ".rds"):
@@ -186,7 +192,7 @@ def _detect(path: Path) -> str:
             return "table"
         if suffix in (".nc", ".nc4", ".h5"):
             return "cube"
-        if suffix in (".yaml", ".yml"):
+        if suffix in description.SUFFIXES:
             return "description"
     elif path.is_dir():
         if path.suffix == ".zarr":

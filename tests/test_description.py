@@ -34,6 +34,11 @@ def _write(path: Path, description: dict) -> Path:
     return path
 
 
+def _example(name: str, folder: Path) -> Path:
+    """The stored example description ``name`` copied beside the fixture files a test wrote in ``folder``."""
+    return Path(shutil.copy(EXAMPLES / name, folder / name))
+
+
 def _tif(path: Path, layers: np.ndarray, crs=None, nodata=None) -> Path:
     count, height, width = layers.shape
     with rasterio.open(path, "w", driver="GTiff", count=count, height=height, width=width, dtype=layers.dtype,
@@ -108,16 +113,15 @@ def test_accepted_by_the_commands(tmp_path, capsys):
 
 @needs_victoria
 def test_victoria_csv_under_another_name_with_a_description(tmp_path):
-    from sitsbench.data.readers.victoria import BANDS, N_DATES, read_victoria
+    from sitsbench.data.readers.victoria import BANDS, N_DATES, read_class_map, read_victoria
 
     shutil.copy(VICTORIA / "train_dataset.csv", tmp_path / "pixels.csv")
     class_names = ["Bare Ground", "Canola", "Cereals", "Legumes", "Forest", "Grassland", "Water", "Urban"]
+    assert class_names == read_class_map(VICTORIA)
     dates = (np.datetime64("2018-01-01") + 5 * np.arange(N_DATES)).astype(str)
     (tmp_path / "when.txt").write_text("\n".join(dates) + "\n")
-    loaded = load_dataset(_write(tmp_path / "v.yaml", {"samples": {
-        "file": "pixels.csv", "columns": {"label": "lc_id", "group": "objectid"},
-        "values": {"pattern": r"b\d+", "order": "dates*bands", "bands": list(BANDS), "dates": "when.txt"},
-        "scale": 1e-4, "classes": class_names}}))
+    loaded = load_dataset(_example("victoria_pixels.yaml", tmp_path))
+    assert list(loaded.samples[S.BAND].values) == list(BANDS)
     reference = read_victoria(VICTORIA)
     train = reference.isel(sample=np.flatnonzero(reference[S.SPLIT].values == 0))
     np.testing.assert_allclose(loaded.samples[S.VALUES].values, train[S.VALUES].values, rtol=1e-6)
@@ -133,11 +137,7 @@ def test_headerless_band_major_table_with_a_class_mapping_and_a_split(tmp_path):
     rows = [[label, polygon, *values, split] for label, polygon, values, split in
             zip([3, 7, 3, 7, 7], [1, 1, 2, 3, 3], band_major, ["train", "train", "test", "val", "val"])]
     pd.DataFrame(rows).to_csv(tmp_path / "t.csv", header=False, index=False)
-    loaded = load_dataset(_write(tmp_path / "t.yaml", {"samples": {
-        "file": "t.csv", "header": False, "columns": {"label": 0, "group": 1, "split": 8},
-        "values": {"pattern": "[2-7]", "order": "bands*dates", "bands": ["red", "nir"],
-                   "dates": ["2020-05-01", "2020-06-01", "2020-07-01"]},
-        "classes": {3: "crop", 7: "forest"}}}))
+    loaded = load_dataset(_example("headerless_table.yaml", tmp_path))
     samples = loaded.samples
     np.testing.assert_allclose(samples[S.VALUES].values, series, rtol=1e-6)
     assert list(samples[S.BAND].values) == ["red", "nir"]
@@ -155,11 +155,7 @@ def test_band_major_stack_with_a_proj_crs_and_points_in_that_crs(tmp_path):
     (tmp_path / "stack.proj").write_text(UTM33_PROJ + "\n")
     pd.DataFrame({"E": [500015.0, 500045.0], "N": [4999985.0, 4999965.0], "cls": ["a", "b"],
                   "name": ["p1", "p2"]}).to_csv(tmp_path / "pts.csv", index=False)
-    loaded = load_dataset(_write(tmp_path / "s.yaml", {
-        "rasters": {"files": ["stack.tif"], "layers": "bands*dates", "band_names": ["red", "nir"],
-                    "dates": ["2021-03-01", "2021-04-01", "2021-05-01"], "scale": 1, "crs": {"file": "stack.proj"}},
-        "points": {"file": "pts.csv", "columns": {"x": "E", "y": "N", "label": "cls", "id": "name"},
-                   "crs": UTM33_PROJ}}))
+    loaded = load_dataset(_example("band_major_stack.yaml", tmp_path))
     cube = loaded.cube
     for t in range(3):
         for b in range(2):
@@ -183,14 +179,11 @@ def test_per_date_files_by_pattern_with_a_quality_mask(tmp_path, mask):
         if mask == "scl":
             _tif(tmp_path / f"S2_SCL_{day}.tif", scl[t:t + 1], crs="EPSG:32633")
     _tif(tmp_path / "qa.tif", qa, crs="EPSG:32633")
-    rasters = {"pattern": "S2_{band}_{date}.tif", "scale": 1e-4}
     if mask == "scl":
-        rasters["mask"] = {"band": "SCL", "clear": [4, 5, 6]}
         clear = np.isin(scl, [4, 5, 6])
     else:
-        rasters["mask"] = {"file": "qa.tif", "clear_bits": {3: 0, 4: 0}}  # Landsat QA: no cloud, no shadow
-        clear = ((qa >> 3) & 1 == 0) & ((qa >> 4) & 1 == 0)
-    cube = load_dataset(_write(tmp_path / "p.yaml", {"rasters": rasters})).cube
+        clear = ((qa >> 3) & 1 == 0) & ((qa >> 4) & 1 == 0)  # Landsat QA: no cloud (bit 3), no shadow (bit 4)
+    cube = load_dataset(_example(f"per_date_{mask}.yaml", tmp_path)).cube
     assert list(cube[C.BAND].values) == ["B04", "B08"]
     assert [str(d) for d in cube[C.TIME].values.astype("datetime64[D]")] == ["2020-05-01", "2020-06-01"]
     np.testing.assert_array_equal(cube[C.VALID].values, clear)

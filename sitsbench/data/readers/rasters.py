@@ -20,6 +20,10 @@ through rasterio; the rasterio wheels include the JP2OpenJPEG driver). Files are
 dates x bands in date-major order (``bands`` names them), with the dates from a text file (one ISO date per
 line) or a list.
 
+**Any named layers** (:func:`read_raster_layers`): ``(date, band) -> (file, layer)`` over any number of files,
+e.g. one multi-date stack per band or band-major stacks; a dataset description file
+(:mod:`sitsbench.data.description`) builds this mapping from what the user wrote down.
+
 Values: the files' ``scale_factor``/``add_offset`` are applied when present. Vegetation indices stored as
 integers beyond ``[-1, 1]`` (MODIS and ``sits`` store NDVI x 10,000 with no scale in the file) are divided by
 10,000 when ``index_scale="auto"``; the factor used is recorded in ``attrs["scale"]``. The files' nodata
@@ -282,12 +286,11 @@ def read_raster_stack(
         )
     if np.unique(times).size != times.size or np.any(np.diff(times.astype(np.int64)) <= 0):
         raise DatasetFormatError(f"{dates}: the dates of a stack must be strictly increasing and unique")
-    values = _values(array)
-    values = values.coarsen(band=len(names)).construct(band=(C.TIME, "_b")) if len(names) > 1 else values.rename(
-        band=C.TIME).expand_dims({"_b": 1}, axis=1)
-    values = values.rename(_b=C.BAND).assign_coords({C.BAND: names, C.TIME: times.astype("datetime64[ns]")})
-    scale = _index_scale(values, names, array.dtype, index_scale)
-    return _assemble(values, array, times, names, path, scale, {"dates_from": str(dates)})
+    layers = {(date, name): (path, t * len(names) + b) for t, date in enumerate(times) for b, name in enumerate(names)}
+    cube = read_raster_layers(layers, path, chunks=chunks, index_scale=index_scale)
+    cube.attrs.pop("files")
+    cube.attrs["dates_from"] = str(dates)
+    return cube
 
 
 def read_raster_layers(

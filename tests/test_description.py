@@ -214,7 +214,15 @@ def test_bad_descriptions_name_the_key(tmp_path, change, message):
         load_dataset(_stack_description(tmp_path, **change))
 
 
-def test_dates_from_json_csv_and_r_files(tmp_path):
+def test_a_bad_description_stops_the_command_with_the_key_and_keeps_files(tmp_path, capsys):
+    description = _stack_description(tmp_path, nodata="none")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main(["data", "info", str(description)]) == 2
+    assert "bad.yaml: rasters.nodata: expected a number, got 'none'" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_dates_from_json_and_csv_files(tmp_path):
     import json
 
     dates = ["2020-01-01", "2020-01-17", "2020-02-02"]

@@ -123,7 +123,7 @@ class _Description:
 
     def file(self, key: str, name) -> Path:
         """A file named in the description, relative to it; it must exist."""
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str) or not name or name == FILL_IN:
             self.fail(key, f"expected a file name, got {name!r}")
         path = (self.path.parent / name) if not Path(name).is_absolute() else Path(name)
         if not path.is_file():

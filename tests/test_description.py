@@ -272,3 +272,14 @@ def test_the_checksum_covers_the_files_a_description_names(tmp_path):
     assert load_dataset(description).checksum == before
     _tif(tmp_path / "ndvi.tif", np.full((3, 2, 2), 2, np.float32), crs="EPSG:4326")  # same description, new data
     assert content_checksum(description) != before
+
+
+def test_scale_offset_nodata_and_valid_range(tmp_path):
+    description = _stack_description(tmp_path, scale=0.5, offset=-1, nodata=-9, valid_range=[0, 3])
+    raw = np.array([[[2, 4], [-9, 10]], [[6, 8], [2, 2]], [[2, 2], [2, -9]]], dtype=np.float32)
+    _tif(tmp_path / "ndvi.tif", raw, crs="EPSG:4326")  # no nodata in the file: the description gives it
+    cube = load_dataset(description).cube
+    values, valid = cube[C.REFLECTANCE].values[:, 0], cube[C.VALID].values
+    np.testing.assert_array_equal(valid, (raw != -9) & (raw * 0.5 - 1 >= 0) & (raw * 0.5 - 1 <= 3))
+    np.testing.assert_allclose(values[raw != -9], raw[raw != -9] * 0.5 - 1)
+    assert (values[raw == -9] == 0).all()

@@ -407,9 +407,10 @@ def _cube(desc: _Description, spec: dict, chunks: int | str | None = "auto"):
         valid = valid & inside.all(C.BAND)
     if mask_spec:
         valid = valid & _clear(desc, mask_spec, layers, mask_band, cube, crs)
-    reflectance = cube[C.REFLECTANCE] + np.float32(offset) if offset else cube[C.REFLECTANCE]
-    cube = cube.assign({C.REFLECTANCE: reflectance.where(valid, 0.0).astype(np.float32),
-                        C.VALID: valid.transpose(C.TIME, C.Y, C.X)})
+    reflectance = cube[C.REFLECTANCE]
+    if offset:  # no data stays 0; a masked (cloudy) observation keeps its value, flagged by valid
+        reflectance = (reflectance + np.float32(offset)).where(cube[C.VALID], 0.0).astype(np.float32)
+    cube = cube.assign({C.REFLECTANCE: reflectance, C.VALID: valid.transpose(C.TIME, C.Y, C.X)})
     cube.attrs.update({"dates_from": dates_from, "description": str(desc.path)})
     return cube
 

@@ -283,3 +283,28 @@ def test_scale_offset_nodata_and_valid_range(tmp_path):
     np.testing.assert_array_equal(valid, (raw != -9) & (raw * 0.5 - 1 >= 0) & (raw * 0.5 - 1 <= 3))
     np.testing.assert_allclose(values[raw != -9], raw[raw != -9] * 0.5 - 1)
     assert (values[raw == -9] == 0).all()
+
+
+def test_points_from_a_vector_file_with_per_point_date_intervals(tmp_path):
+    import json
+
+    from pyproj import Transformer
+
+    layers = np.arange(6 * 4 * 5, dtype=np.int16).reshape(6, 4, 5)
+    _tif(tmp_path / "stack.tif", layers)
+    (tmp_path / "stack.proj").write_text(UTM33_PROJ + "\n")
+    lon, lat = Transformer.from_crs(UTM33_PROJ, "EPSG:4326", always_xy=True).transform([500015.0, 500045.0],
+                                                                                      [4999985.0, 4999965.0])
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+                 "properties": {"cls": c, "name": n, "from": f, "to": t}}
+                for x, y, c, n, f, t in zip(lon, lat, "ab", ["p1", "p2"], ["2021-03-01", "2021-04-01"],
+                                            ["2021-05-31", "2021-04-30"])]
+    (tmp_path / "pts.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    description = yaml.safe_load((EXAMPLES / "band_major_stack.yaml").read_text())
+    description["points"] = {"file": "pts.geojson", "columns": {"label": "cls", "id": "name", "start": "from",
+                                                                "end": "to"}}
+    samples = load_dataset(_write(tmp_path / "v.yaml", description)).samples
+    days = samples[S.DATE].values.astype("datetime64[D]").astype(str)
+    assert days[0].tolist() == ["2021-03-01", "2021-04-01", "2021-05-01"]
+    assert days[1].tolist() == ["2021-04-01", "NaT", "NaT"]  # p2 keeps only its own interval
+    np.testing.assert_array_equal(samples[S.VALUES].values[1, 0], [layers[1, 3, 4], layers[4, 3, 4]])  # red, nir

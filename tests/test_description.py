@@ -205,6 +205,8 @@ def _stack_description(tmp_path: Path, **rasters) -> Path:
     ({"dates": ["2020-01-01", "17/01/2020", "2020-02-02"]}, r"bad\.yaml: rasters\.dates: date 1 '17/01/2020' is "
                                                             r"not an ISO date"),
     ({"dates": "FILL_IN"}, r"bad\.yaml: rasters\.dates: still FILL_IN"),
+    ({"dates": ["2020-01-01", "2020-01-01", "2020-02-02"]}, r"bad\.yaml: rasters\.dates: a date is given twice"),
+    ({"dates": {"file": "dates.txt", "colum": "x"}}, r"bad\.yaml: rasters\.dates: unknown key\(s\) \['colum'\]"),
     ({"layers": "time"}, r"bad\.yaml: rasters\.layers: expected one of dates, bands, dates\*bands, bands\*dates"),
     ({"crs": "EPSG:99999999"}, r"bad\.yaml: rasters\.crs: not a CRS"),
     ({"mask": {"band": "scl", "clear": [4]}}, r"bad\.yaml: rasters\.mask\.band: no band 'scl'"),

@@ -330,6 +330,8 @@ def _layers(desc: _Description, spec: dict) -> tuple[dict, str]:
     if "dates" not in spec:
         desc.fail("rasters.dates", "missing: the file names carry no date here, give them (a list or a file)")
     dates = desc.dates("rasters.dates", spec["dates"])
+    if np.unique(dates).size != dates.size:
+        desc.fail("rasters.dates", "a date is given twice: the dates of the layers must be distinct")
     if given == ["bands"]:
         if not isinstance(spec["bands"], dict) or not spec["bands"]:
             desc.fail("rasters.bands", f"expected a mapping band name -> file, got {spec['bands']!r}")
@@ -370,14 +372,13 @@ def _layers(desc: _Description, spec: dict) -> tuple[dict, str]:
             for b, name in enumerate(names):
                 index = b * dates.size + t if order == "bands*dates" else t * len(names) + b
                 layers[(date, name)] = (file, index)
-    if np.unique(dates).size != dates.size:
-        desc.fail("rasters.dates", "a date is given twice: the dates of the layers must be distinct")
     return layers, _dates_source(spec["dates"])
 
 
 def _dates_source(value) -> str:
-    return "the description's list" if isinstance(value, list) else str(value.get("file") if isinstance(value, dict)
-                                                                         else value)
+    if isinstance(value, list):
+        return "the description's list"
+    return str(value["file"] if isinstance(value, dict) else value)
 
 
 def _cube(desc: _Description, spec: dict, chunks: int | str | None = "auto"):

@@ -134,12 +134,12 @@ def content_checksum(path: str | Path) -> str:
     """SHA-256 of one file's bytes (as in the manifests), or over the relative paths and bytes of the files
     under a folder. Folders over :data:`HASH_LIMIT_BYTES` are hashed over names and sizes only (prefix
     ``listing-sha256:``). A dataset description file (``.yaml``) is hashed with the files it names."""
-    path = Path(path)
-    digest = hashlib.sha256()
     from sitsbench.data import description
 
+    path = Path(path)
     if path.is_file() and path.suffix.lower() in description.SUFFIXES:
         return description.read_description(path).checksum
+    digest = hashlib.sha256()
     if path.is_file():
         _update(digest, path)
         return f"sha256:{digest.hexdigest()}"

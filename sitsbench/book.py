@@ -162,11 +162,17 @@ def install_mathjax(source: Path) -> Path:
 
 def portable(path: Path, cwd: Path = REPO_ROOT) -> str:
     """``path`` relative to ``cwd`` when it lies in ``cwd`` or beside it (what the executed chapter shows), else
-    absolute."""
-    path, cwd = Path(path).resolve(), Path(cwd).resolve()
-    if path.is_relative_to(cwd):
-        return path.relative_to(cwd).as_posix()
-    return os.path.relpath(path, cwd) if path.is_relative_to(cwd.parent) else str(path)
+    absolute. Paths are compared as written first (made absolute without following symbolic links), so a data
+    folder reached through a link (``../shared`` -> ``/mnt/...``) keeps its relative path; then with the links
+    resolved (``cwd`` itself reached through a link)."""
+    forms = ((Path(os.path.abspath(path)), Path(os.path.abspath(cwd))), (Path(path).resolve(), Path(cwd).resolve()))
+    for path_form, cwd_form in forms:
+        if path_form.is_relative_to(cwd_form):
+            return path_form.relative_to(cwd_form).as_posix()
+    for path_form, cwd_form in forms:
+        if path_form.is_relative_to(cwd_form.parent):
+            return Path(os.path.relpath(path_form, cwd_form)).as_posix()
+    return str(Path(path).resolve())
 
 
 QUIET_KERNEL = {"TQDM_DISABLE": "1"}

@@ -177,6 +177,20 @@ def test_paths_handed_to_chapters_hold_no_path_of_the_build_machine():
     assert book.portable(outside) == str(outside)
 
 
+def test_paths_through_a_symbolic_link_stay_relative(tmp_path):
+    """``../shared`` is often a link to a disk elsewhere: the chapter must still get ``../shared/...``."""
+    repo, target = tmp_path / "work" / "repo", tmp_path / "disk" / "shared"
+    (target / "data" / "x").mkdir(parents=True)
+    repo.mkdir(parents=True)
+    (tmp_path / "work" / "shared").symlink_to(target, target_is_directory=True)
+    assert book.portable(repo.parent / "shared" / "data" / "x", cwd=repo) == "../shared/data/x"
+    assert book.portable(repo / ".." / "shared" / "data", cwd=repo) == "../shared/data"
+    linked_repo = tmp_path / "repo-link"  # the repository itself reached through a link
+    linked_repo.symlink_to(repo, target_is_directory=True)
+    assert book.portable(repo / "_build", cwd=linked_repo) == "_build"
+    assert book.portable(target / "data", cwd=repo) == str(target / "data")
+
+
 def test_sphinx_warnings_fail_the_build_by_name():
     log = ("reading sources... [100%] notebooks/02\n"
            "/b/src/notebooks/02.ipynb:40002: WARNING: could not find bibtex key \"nope\" [bibtex.key_not_found]\n"

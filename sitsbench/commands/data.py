@@ -1,4 +1,5 @@
-"""``sitsbench data list|info|fetch``: the dataset manifests and their verified downloads."""
+"""``sitsbench data list|info|describe|fetch``: the dataset manifests and their verified downloads, and the
+description files of local data (:mod:`sitsbench.data.description`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     info.add_argument("name", help="a manifest name, a path to a local dataset, NAME:ROOT or a synthetic preset")
     info.set_defaults(func=run_info)
+    describe = actions.add_parser(
+        "describe", help="write a starting dataset description (YAML) of a folder of rasters or a sample table; "
+        "every value it cannot decide is FILL_IN: sitsbench data describe PATH > my.yaml"
+    )
+    describe.add_argument("path", help="a folder of rasters (with labelled points), or a sample table (.csv)")
+    describe.add_argument("--relative-to", default=".", metavar="DIR",
+                          help="folder the description will be saved in: its paths are relative to it (default: .)")
+    describe.set_defaults(func=run_describe)
     get = actions.add_parser("fetch", help="download a dataset's files and verify their checksums")
     get.add_argument("name")
     get.add_argument("--root", help=f"data root (default: ${ENV_VAR} or ~/.cache/sitsbench)")
@@ -75,6 +84,13 @@ def run_info(args: argparse.Namespace) -> int:
         return 0
     manifest = load_manifest(args.name)
     print(yaml.dump(manifest, Dumper=_InfoDumper, sort_keys=False, allow_unicode=True, width=110).rstrip())
+    return 0
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    from sitsbench.data.description import describe_path
+
+    sys.stdout.write(describe_path(args.path, args.relative_to))
     return 0
 
 

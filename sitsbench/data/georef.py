@@ -98,25 +98,36 @@ def to_pixels(cube: xr.Dataset, x: np.ndarray, y: np.ndarray, crs: str | None = 
     Points are reprojected to the cube's CRS and located with its affine transform; a point outside the cube
     raises :class:`GeoreferenceError` naming it.
     """
-    from pyproj import Transformer
-
-    target = crs_of(cube)
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if crs is not None:
-        transformer = Transformer.from_crs(crs, target, always_xy=True)
-        x, y = transformer.transform(x, y)
-    inverse = ~transform_of(cube)
-    cols, rows = inverse * (x, y)
-    rows, cols = np.floor(np.asarray(rows)).astype(np.int64), np.floor(np.asarray(cols)).astype(np.int64)
-    height, width = cube.sizes["y"], cube.sizes["x"]
-    outside = (rows < 0) | (rows >= height) | (cols < 0) | (cols >= width)
+    x, y = _in_cube_crs(cube, x, y, crs)
+    rows, cols, inside = locate(cube, x, y, crs=None)
+    outside = ~inside
     if outside.any():
         first = int(np.flatnonzero(outside)[0])
         raise GeoreferenceError(
             f"{cube.attrs.get('source', 'cube')}: {int(outside.sum())} point(s) fall outside the cube "
-            f"({height} x {width} px), e.g. point {first} at ({x[first]:.2f}, {y[first]:.2f}) in the cube's CRS"
+            f"({cube.sizes['y']} x {cube.sizes['x']} px), e.g. point {first} at ({x[first]:.2f}, {y[first]:.2f}) "
+            "in the cube's CRS"
         )
     return rows, cols
+
+
+def _in_cube_crs(cube: xr.Dataset, x, y, crs: str | None) -> tuple[np.ndarray, np.ndarray]:
+    from pyproj import Transformer
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if crs is None:
+        return x, y
+    return Transformer.from_crs(crs, crs_of(cube), always_xy=True).transform(x, y)
+
+
+def locate(cube: xr.Dataset, x, y, crs: str | None = WGS84) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, column and whether it falls on the cube, for each point ``(x, y)`` given in ``crs`` (reprojected to
+    the cube's CRS, or already in it when ``crs`` is None, and located with the cube's affine transform)."""
+    x, y = _in_cube_crs(cube, x, y, crs)
+    cols, rows = ~transform_of(cube) * (x, y)
+    rows, cols = np.floor(np.asarray(rows)).astype(np.int64), np.floor(np.asarray(cols)).astype(np.int64)
+    inside = (rows >= 0) & (rows < cube.sizes["y"]) & (cols >= 0) & (cols < cube.sizes["x"])
+    return rows, cols, inside
 
 
 def write_geotiff(array: xr.DataArray, path: str | Path, nodata: float | int | None = None) -> Path:

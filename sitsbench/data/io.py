@@ -75,18 +75,23 @@ def save_cube(cube: xr.Dataset, path: str | Path, chunks: int | None = None, ove
 
 
 def _raster_source(path: Path) -> bool:
+    from sitsbench.data.description import SUFFIXES
     from sitsbench.data.readers.rasters import RASTER_SUFFIXES, raster_files
 
     if path.is_file():
-        return path.suffix.lower() in RASTER_SUFFIXES
+        return path.suffix.lower() in (*RASTER_SUFFIXES, *SUFFIXES)  # a description file names rasters
     return path.suffix != ".zarr" and any(d.is_dir() and raster_files(d) for d in (path, path / "raster"))
 
 
 def _open_rasters(path: Path, chunks) -> xr.Dataset:
-    """A folder of per-date rasters (or its ``raster/`` sub-folder), or one stack with a dates file beside it."""
+    """A folder of per-date rasters (or its ``raster/`` sub-folder), one stack with a dates file beside it, or the
+    rasters of a dataset description file (:mod:`sitsbench.data.description`)."""
+    from sitsbench.data.description import SUFFIXES, read_description_cube
     from sitsbench.data.readers.rasters import raster_files, read_raster_folder, read_raster_stack
 
     chunks = "auto" if chunks == {} else chunks
+    if path.suffix.lower() in SUFFIXES:
+        return read_description_cube(path, chunks=chunks)
     if path.is_dir():
         return read_raster_folder(path if raster_files(path) else path / "raster", chunks=chunks)
     sidecars = (path.with_name(f"{path.stem}.dates.txt"), path.parent / "dates.txt")

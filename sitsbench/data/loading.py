@@ -10,7 +10,8 @@
 * a **path** to a local folder or file, whose layout is recognised from its content (:data:`LAYOUTS`):
   a folder of per-date rasters (optionally in ``raster/``, with a CSV of labelled lon/lat points next to it),
   the IGARSS 2019 Victoria CSV folder, an eo-learn NDVI EOPatch, a ``sits`` tibble (``.rda``/``.rds``), a sample
-  table (``.csv``/``.parquet``) or a saved cube (``.zarr``/``.nc``).
+  table (``.csv``/``.parquet``), a saved cube (``.zarr``/``.nc``) or a **dataset description** (``.yaml``: what
+  the files' names do not say, see :mod:`sitsbench.data.description`).
 
 The result, :class:`LoadedDataset`, holds the cube (georeferenced for rasters) and/or the labelled samples
 (with the dataset's predefined split when it has one), the dataset's name, its content checksum (SHA-256 over
@@ -42,6 +43,8 @@ LAYOUTS = {
     "timesen2crop": "TimeSen2Crop: one folder per tile holding dates.csv and one folder per class of pixel CSVs",
     "pixelset": "S2-Agri Pixel-Set: DATA/<id>.npy + META/labels.json, dates.json (PSE-TAE's 20 classes)",
     "pastis-r pixelset": "PASTIS-R pixel sets: metadata_parcel.csv + DATA_S2/S2_<parcel>.npy (rotation 1 split)",
+    "description": "a dataset description file (.yaml/.yml) naming the rasters' bands, layer order and dates, a "
+                   "sample table's columns or labelled points (schema: sitsbench.data.description)",
     "pastis": "PASTIS / PASTIS-R patches: metadata.geojson + DATA_S2/ + ANNOTATIONS/ (one cube per patch; read "
               "them with sitsbench.data.readers.pastis.read_pastis: the chapters do not run on patch sets yet)",
 }
@@ -130,8 +133,12 @@ def _synthetic(spec: str, seed: int) -> LoadedDataset:
 def content_checksum(path: str | Path) -> str:
     """SHA-256 of one file's bytes (as in the manifests), or over the relative paths and bytes of the files
     under a folder. Folders over :data:`HASH_LIMIT_BYTES` are hashed over names and sizes only (prefix
-    ``listing-sha256:``)."""
+    ``listing-sha256:``). A dataset description file (``.yaml``) is hashed with the files it names."""
+    from sitsbench.data import description
+
     path = Path(path)
+    if path.is_file() and path.suffix.lower() in description.SUFFIXES:
+        return description.read_description(path).checksum
     digest = hashlib.sha256()
     if path.is_file():
         _update(digest, path)
@@ -175,6 +182,8 @@ def _points_file(path: Path) -> Path | None:
 
 
 def _detect(path: Path) -> str:
+    from sitsbench.data import description
+
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in (".rda", ".rdata", ".rds"):
@@ -183,6 +192,8 @@ def _detect(path: Path) -> str:
             return "table"
         if suffix in (".nc", ".nc4", ".h5"):
             return "cube"
+        if suffix in description.SUFFIXES:
+            return "description"
     elif path.is_dir():
         if path.suffix == ".zarr":
             return "cube"
@@ -219,6 +230,10 @@ def _read(path: Path, layout: str) -> LoadedDataset:
         from sitsbench.data.readers.tables import read_sample_table
 
         loaded.samples = read_sample_table(path)
+    elif layout == "description":
+        from sitsbench.data.description import read_description
+
+        return read_description(path)
     elif layout == "cube":
         from sitsbench.data.io import open_cube
 
@@ -337,7 +352,7 @@ def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
             )
     layout = _detect(path)
     loaded = _read(path, layout)
-    loaded.checksum = content_checksum(path)
+    loaded.checksum = loaded.checksum or content_checksum(path)  # a description hashes the files it names
     loaded.manifest = manifest_name or _verified_manifest(path, loaded.checksum if path.is_file() else None)
     if loaded.manifest:
         loaded.name = loaded.manifest

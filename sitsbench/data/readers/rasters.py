@@ -20,6 +20,10 @@ through rasterio; the rasterio wheels include the JP2OpenJPEG driver). Files are
 dates x bands in date-major order (``bands`` names them), with the dates from a text file (one ISO date per
 line) or a list.
 
+**Any named layers** (:func:`read_raster_layers`): ``(date, band) -> (file, layer)`` over any number of files,
+e.g. one multi-date stack per band or band-major stacks; a dataset description file
+(:mod:`sitsbench.data.description`) builds this mapping from what the user wrote down.
+
 Values: the files' ``scale_factor``/``add_offset`` are applied when present. Vegetation indices stored as
 integers beyond ``[-1, 1]`` (MODIS and ``sits`` store NDVI x 10,000 with no scale in the file) are divided by
 10,000 when ``index_scale="auto"``; the factor used is recorded in ``attrs["scale"]``. The files' nodata
@@ -78,7 +82,8 @@ def read_dates_file(path: str | Path) -> np.ndarray:
     return parse_iso_dates(lines, str(path))
 
 
-def _open(path: Path, chunks) -> xr.DataArray:
+def _open(path: Path, chunks, crs=None) -> xr.DataArray:
+    """The raster at ``path``, lazily; ``crs`` (EPSG code, WKT or PROJ string) replaces the file's own CRS."""
     import rioxarray
 
     try:
@@ -87,6 +92,8 @@ def _open(path: Path, chunks) -> xr.DataArray:
             array = rioxarray.open_rasterio(path, chunks=chunks, mask_and_scale=False)
     except Exception as error:  # rasterio raises RasterioIOError, CPLE_* and others for unreadable files
         raise DatasetFormatError(f"{path}: cannot read the raster: {error}") from error
+    if crs is not None:
+        array = array.rio.write_crs(crs)
     if array.rio.crs is None:
         raise DatasetFormatError(f"{path}: the raster has no CRS; sitsbench needs georeferenced rasters")
     return array
@@ -107,9 +114,9 @@ def _check_same_grid(reference: xr.DataArray, ref_path: Path, other: xr.DataArra
             )
 
 
-def _values(array: xr.DataArray) -> xr.DataArray:
-    """Apply scale/offset and turn nodata into NaN (float32)."""
-    nodata = array.rio.nodata
+def _values(array: xr.DataArray, nodata: float | None = None) -> xr.DataArray:
+    """Apply scale/offset and turn nodata (``nodata``, else the file's) into NaN (float32)."""
+    nodata = array.rio.nodata if nodata is None else nodata
     scale = float(array.attrs.get("scale_factor", 1.0))
     offset = float(array.attrs.get("add_offset", 0.0))
     values = array.astype(np.float32)
@@ -279,9 +286,46 @@ def read_raster_stack(
         )
     if np.unique(times).size != times.size or np.any(np.diff(times.astype(np.int64)) <= 0):
         raise DatasetFormatError(f"{dates}: the dates of a stack must be strictly increasing and unique")
-    values = _values(array)
-    values = values.coarsen(band=len(names)).construct(band=(C.TIME, "_b")) if len(names) > 1 else values.rename(
-        band=C.TIME).expand_dims({"_b": 1}, axis=1)
-    values = values.rename(_b=C.BAND).assign_coords({C.BAND: names, C.TIME: times.astype("datetime64[ns]")})
-    scale = _index_scale(values, names, array.dtype, index_scale)
-    return _assemble(values, array, times, names, path, scale, {"dates_from": str(dates)})
+    layers = {(date, name): (path, t * len(names) + b) for t, date in enumerate(times) for b, name in enumerate(names)}
+    cube = read_raster_layers(layers, path, chunks=chunks, index_scale=index_scale)
+    cube.attrs.pop("files")
+    cube.attrs["dates_from"] = str(dates)
+    return cube
+
+
+def read_raster_layers(
+    layers: dict[tuple, tuple[Path, int]],
+    source: str | Path,
+    chunks: int | str | None = "auto",
+    index_scale: float | str = "auto",
+    nodata: float | None = None,
+    crs: str | None = None,
+) -> xr.Dataset:
+    """A cube from named layers of any raster files: ``layers[(date, band)] = (file, layer)`` (layer counted from
+    0 within the file), e.g. one multi-date stack per band, band-major stacks or per-date files named by a
+    pattern (:mod:`sitsbench.data.description` builds the mapping). Every (date, band) must be given; every file
+    shares the grid of the first; ``nodata`` and ``crs`` override the files' own."""
+    dates = np.array(sorted({np.datetime64(d, "D") for d, _ in layers}))
+    bands = list(dict.fromkeys(str(b) for _, b in layers))
+    keyed = {(np.datetime64(d, "D"), str(b)): where for (d, b), where in layers.items()}
+    missing = [(str(d), b) for d in dates for b in bands if (d, b) not in keyed]
+    if missing:
+        raise DatasetFormatError(f"{source}: no layer for (date, band) {missing[:5]}: every date needs every band")
+    files = list(dict.fromkeys(Path(f) for f, _ in keyed.values()))
+    arrays = {f: _open(f, chunks, crs) for f in files}
+    for f in files[1:]:
+        _check_same_grid(arrays[files[0]].isel(band=0), files[0], arrays[f].isel(band=0), f)
+    for (d, b), (f, layer) in keyed.items():
+        if not 0 <= layer < arrays[Path(f)].sizes["band"]:
+            raise DatasetFormatError(f"{f}: has {arrays[Path(f)].sizes['band']} layer(s), no layer {layer + 1} "
+                                     f"for date {d}, band {b!r}")
+    per_date = [
+        xr.concat([_values(arrays[Path(keyed[(d, b)][0])].isel(band=[keyed[(d, b)][1]]), nodata).drop_vars(C.BAND)
+                   for b in bands], dim=C.BAND, coords="minimal", compat="override")
+        for d in dates
+    ]
+    values = xr.concat(per_date, dim=C.TIME, coords="minimal", compat="override")
+    values = values.assign_coords({C.BAND: bands, C.TIME: dates.astype("datetime64[ns]")})
+    first = arrays[files[0]]
+    scale = _index_scale(values, bands, first.dtype, index_scale)
+    return _assemble(values, first, dates, bands, source, scale, {"files": len(files)})

@@ -41,10 +41,11 @@ DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-def _csv_lines(path: Path) -> tuple[list[str], np.ndarray]:
+def _csv_lines(path: Path, has_header: bool = True) -> tuple[list[str], np.ndarray]:
     """The header and the line number of each data row of the CSV at ``path``, after checking its structure: every
     row has the header's number of fields, no field runs over several lines (a quote left open swallows the lines
-    after it), header names are neither empty nor repeated. Blank lines are skipped, as pandas skips them."""
+    after it), header names are neither empty nor repeated. Blank lines are skipped, as pandas skips them. Without a
+    header line (``has_header=False``) the columns are named ``"0"``, ``"1"``, ... after the first row's fields."""
     lines, header, start = [], None, 1
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, strict=True)
@@ -54,7 +55,9 @@ def _csv_lines(path: Path) -> tuple[list[str], np.ndarray]:
                 if not record:
                     continue
                 spans = first != reader.line_num
-                if header is None:
+                if header is None and not has_header:
+                    header = [str(i) for i in range(len(record))]
+                elif header is None:
                     if spans:
                         raise DatasetFormatError(f"{path}, lines {first}-{reader.line_num}: the header runs over "
                                                  "several lines (a quote left open?)")
@@ -84,19 +87,21 @@ def _csv_lines(path: Path) -> tuple[list[str], np.ndarray]:
     return header, np.asarray(lines, dtype=np.int64)
 
 
-def read_table(path: str | Path) -> tuple[pd.DataFrame, np.ndarray | None]:
+def read_table(path: str | Path, header: bool = True) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The table at ``path`` and the line of each row in the file (``None`` for Parquet), parsed strictly (see the
-    module docstring)."""
+    module docstring); a CSV without a header line (``header=False``) has the columns ``"0"``, ``"1"``, ..."""
     path = require_file(path, "a sample table (.csv or .parquet)")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             table, lines = pd.read_parquet(path), None
         else:
-            header, lines = _csv_lines(path)
-            table = pd.read_csv(path)
-            if list(map(str, table.columns)) != header or len(table) != lines.size:
+            names, lines = _csv_lines(path, header)
+            table = pd.read_csv(path, header=0 if header else None)
+            if not header:
+                table = table.set_axis(names, axis=1)
+            if list(map(str, table.columns)) != names or len(table) != lines.size:
                 raise DatasetFormatError(f"{path}: pandas reads {table.shape[1]} columns and {len(table)} rows, the "
-                                         f"file has {len(header)} columns and {lines.size} rows")
+                                         f"file has {len(names)} columns and {lines.size} rows")
     except (ValueError, OSError, ImportError, UnicodeDecodeError, pd.errors.ParserError) as error:
         if isinstance(error, DatasetFormatError):
             raise
@@ -200,11 +205,15 @@ def read_sample_table(
     dates: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
     scale: float = 1.0,
+    header: bool = True,
+    values: str | None = None,
 ) -> xr.Dataset:
     """The table at ``path`` as samples (see the module docstring). ``layout`` is ``"wide"``, ``"long"`` or
-    ``"auto"`` (long when the table has the ``date`` and ``sample`` columns)."""
+    ``"auto"`` (long when the table has the ``date`` and ``sample`` columns). ``header=False`` reads a CSV without
+    a header line (columns named ``"0"``, ``"1"``, ...); ``values`` is a regular expression selecting the value
+    columns of the wide layout (default: every column but the label and the group)."""
     path = Path(path)
-    table, lines = read_table(path)
+    table, lines = read_table(path, header=header)
     _require(path, table, label, "label")
     _require_labels(path, table, label, lines)
     if group == "auto":
@@ -216,12 +225,18 @@ def read_sample_table(
     if layout != "wide":
         raise ValueError(f"layout must be 'wide', 'long' or 'auto', got {layout!r}")
     value_columns = [c for c in table.columns if c not in (label, group)]
-    dated = [c for c in value_columns if DATE_IN_NAME.search(str(c))]
-    if dates is None and dated and len(dated) < len(value_columns):
-        unknown = [str(c) for c in value_columns if c not in dated]
-        raise DatasetFormatError(f"{path}: column(s) {unknown[:10]} are neither the label ({label!r})"
-                                 f"{f', the group ({group!r})' if group else ''} nor a value column BAND_DATE such as "
-                                 f"{str(dated[0])!r}")
+    if values is not None:  # the description names the value columns: the others are not read
+        value_columns = [c for c in value_columns if re.fullmatch(values, str(c))]
+        if not value_columns:
+            raise DatasetFormatError(f"{path}: no column matches the value pattern {values!r} "
+                                     f"(columns: {list(table.columns)[:12]})")
+    else:
+        dated = [c for c in value_columns if DATE_IN_NAME.search(str(c))]
+        if dates is None and dated and len(dated) < len(value_columns):
+            unknown = [str(c) for c in value_columns if c not in dated]
+            raise DatasetFormatError(f"{path}: column(s) {unknown[:10]} are neither the label ({label!r})"
+                                     f"{f', the group ({group!r})' if group else ''} nor a value column BAND_DATE such as "
+                                     f"{str(dated[0])!r}")
     parsed = _wide_columns([str(c) for c in value_columns]) if dates is None else None
     if parsed is not None:
         times, band_names, cells = parsed

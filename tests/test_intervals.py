@@ -110,7 +110,7 @@ def test_seed_spread_widens_the_interval():
 def test_bad_inputs_are_refused_with_the_reason():
     y = np.array([0, 1, 1, 0])
     with pytest.raises(ValueError, match="metric"):
-        bootstrap_scores(y, {"a": y[None]}, 2, metric="kappa")
+        bootstrap_scores(y, {"a": y[None]}, 2, metric="miou")
     with pytest.raises(ValueError, match=r"\(n_seeds, n_test\)"):
         bootstrap_scores(y, {"a": y[None], "b": np.stack([y, y])}, 2)
     with pytest.raises(ValueError, match="outside 0..1"):

@@ -185,6 +185,16 @@ def test_validate_runs_end_to_end_and_records_score_rows(tmp_path, capsys):
     assert saved["metrics"]["protocol"]["policy"] == "group" and len(saved["metrics"]["folds"]) == 6
 
 
+def test_validate_a_network_stops_early_on_part_of_the_training_folds(tmp_path, capsys):
+    table = write_table(make_groups(n_groups=20, per_group=2), tmp_path / "samples.csv")
+    record = tmp_path / "cv.json"
+    assert cli.main(["validate", str(table), "--model", "tempcnn_tiny", "--folds", "2", "--epochs", "1",
+                     "--bootstrap", "50", "--device", "cpu", "--record", str(record), "--quiet"]) == 0
+    assert "a network stops early on 20% of the training folds' groups" in capsys.readouterr().out
+    folds = read_run_record(record)["metrics"]["folds"]
+    assert all(row["n_val"] > 0 and row["n_train"] + row["n_val"] + row["n_test"] == 40 for row in folds)
+
+
 @pytest.mark.parametrize("command", ["validate", "train"])
 def test_model_names_are_checked_before_any_data_is_read(command, tmp_path, capsys):
     missing = str(tmp_path / "no-such-file.csv")
@@ -301,3 +311,20 @@ def test_evaluate_a_renamed_copy_of_a_real_sample_file_scores_no_training_sample
     out = capsys.readouterr().out
     assert f"excluded {training['n_train'] + training['n_val']} of 160 samples" in out
     assert f"[all, {training['n_test']} samples]" in out
+
+
+def test_the_crossval_page_shows_both_protocols_with_their_numbers_from_the_records(tmp_path, capsys):
+    from sitsbench.results.crossval import crossval_page
+
+    table = write_table(make_groups(n_groups=24, per_group=3), tmp_path / "samples.csv")
+    published = tmp_path / "crossval"
+    for policy in ("random", "group"):
+        assert cli.main(["validate", str(table), "--folds", "3", "--trees", "10", "--bootstrap", "100",
+                         "--split-policy", policy, "--record", str(published / f"{policy}.json"), "--quiet"]) == 0
+    page = crossval_page(published_dir=published, data_root=tmp_path)
+    pooled = {p: read_run_record(published / f"{p}.json")["metrics"]["pooled"]["oa"] for p in ("random", "group")}
+    for cell in pooled.values():
+        assert f"{cell['estimate']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}]" in page
+    assert "## `DATA_ROOT/samples.csv`" in page and "keep the 24 groups whole" in page and "72 of them" in page
+    assert "sitsbench validate DATA_ROOT/samples.csv --model rf --folds 3 --repeats 1 --split-policy group" in page
+    assert "No cross-validation record" in crossval_page(published_dir=tmp_path / "none")

@@ -90,6 +90,8 @@ def _units(samples: xr.Dataset, policy: str, block_size: float | None) -> tuple[
     grouping = (f"{n_groups} groups (a group is a location, polygon or parcel as the reader of the data set "
                 f"defines it: its samples are correlated; {n / max(n_groups, 1):.1f} samples per group)")
     if policy == "random":
+        if n_groups == n:
+            return np.arange(n), "samples", f"single samples, {n} of them, cut at random (each is its own group)"
         return np.arange(n), "samples", (f"single samples, {n} of them, cut at random: the {grouping} fall on both "
                                          "sides of a fold, so the scores are optimistic when they are correlated")
     if policy == "group":

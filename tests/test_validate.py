@@ -183,6 +183,15 @@ def test_validate_runs_end_to_end_and_records_score_rows(tmp_path, capsys):
     assert len(saved["scores"]) == 6 and {row["seed"] for row in saved["scores"]} == {0, 1}
     assert {row["method"] for row in saved["scores"]} == {"rf (3-fold CV, group)"}
     assert saved["metrics"]["protocol"]["policy"] == "group" and len(saved["metrics"]["folds"]) == 6
+    from sitsbench.results.collect import collect
+    from sitsbench.results.leaderboard import leaderboard_table
+
+    (tmp_path / "runs" / "cv").mkdir(parents=True)
+    shutil.copy(record, tmp_path / "runs" / "cv" / "record.json")
+    board = leaderboard_table(collect(tmp_path / "runs").scores)  # the leaderboard reads the score rows
+    means = [np.mean([r[m] for r in saved["metrics"]["pooled_per_repeat"]]) for m in ("oa", "kappa")]
+    assert board["method"].tolist() == ["rf (3-fold CV, group)"] and board["oa_n"].tolist() == [2]
+    assert board[["oa_mean", "kappa_mean"]].iloc[0].tolist() == pytest.approx(means)
 
 
 def test_validate_a_network_stops_early_on_part_of_the_training_folds(tmp_path, capsys):

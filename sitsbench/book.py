@@ -66,6 +66,7 @@ PAGE_GENERATORS: dict[str, str] = {
     "real_data.md": "sitsbench.results.real_data:real_data_page",
     "hard_landscape.md": "sitsbench.results.real_data:hard_landscape_page",
     "full_results.md": "sitsbench.results.full_profile:full_results_page",
+    "crossval.md": "sitsbench.results.crossval:crossval_page",
 }
 """Book pages written at build time: file name in the book source -> ``"module:function"`` returning MyST
 (the pages of results take the build's run folder and its real-data folder, which they write ``DATA_ROOT``)."""

@@ -10,6 +10,7 @@ COMMAND_MODULES = (
     "sitsbench.commands.synthetic",
     "sitsbench.commands.train",
     "sitsbench.commands.pretrain",
+    "sitsbench.commands.validate",
     "sitsbench.commands.evaluate",
     "sitsbench.commands.predict_map",
     "sitsbench.commands.data",

@@ -74,16 +74,19 @@ def macro_f1(cm: np.ndarray) -> float:
 
 
 def stacked_scores(cms: np.ndarray) -> dict[str, np.ndarray]:
-    """Overall accuracy and macro-F1 of each confusion matrix of a ``(B, K, K)`` stack: ``{"oa": (B,),
-    "macro_f1": (B,)}``, equal to :func:`overall_accuracy` and :func:`macro_f1` of each matrix."""
+    """Overall accuracy, macro-F1, kappa and per-class F1 of each confusion matrix of a ``(B, K, K)`` stack:
+    ``{"oa": (B,), "macro_f1": (B,), "kappa": (B,), "f1_per_class": (B, K)}``, equal to :func:`overall_accuracy`,
+    :func:`macro_f1`, :func:`cohen_kappa` and :func:`f1_per_class` of each matrix."""
     total = cms.sum(axis=(-2, -1))
     with np.errstate(invalid="ignore", divide="ignore"):
         oa = np.where(total > 0, np.trace(cms, axis1=-2, axis2=-1) / np.maximum(total, 1), np.nan)
+        expected = (cms.sum(axis=-2) * cms.sum(axis=-1)).sum(axis=-1) / np.maximum(total, 1) ** 2
+        kappa = np.where((total > 0) & (expected < 1), (oa - expected) / (1 - expected), np.nan)
     f1 = f1_per_class(cms)
     reference = cms.sum(axis=-1) > 0
     counts = reference.sum(axis=-1)
     macro = np.where(counts > 0, np.where(reference, f1, 0.0).sum(axis=-1) / np.maximum(counts, 1), np.nan)
-    return {"oa": oa, "macro_f1": macro}
+    return {"oa": oa, "macro_f1": macro, "kappa": kappa, "f1_per_class": f1}
 
 
 def iou_per_class(cm: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ def test_help_and_data_list_import_no_heavy_library():
 
 
 def test_spelled_out_choices_equal_the_library_constants():
-    from sitsbench.commands import predict_map, pretrain, synthetic, train
+    from sitsbench.commands import predict_map, pretrain, synthetic, train, validate
     from sitsbench.data.synthetic import PRESETS
     from sitsbench.inference.dates import DATE_POLICIES
     from sitsbench.inference.map import UNCERTAINTIES
@@ -34,4 +34,7 @@ def test_spelled_out_choices_equal_the_library_constants():
     from sitsbench.training.map_model import PROBES
 
     assert train.PROBES == PROBES
+    from sitsbench.evaluation.crossval import POLICIES
+
+    assert validate.POLICIES == POLICIES
     assert sorted(pretrain.METHODS) == sorted(METHODS) and pretrain.PRECISIONS == PRECISIONS

@@ -12,7 +12,14 @@ from sitsbench.evaluation.intervals import (
     paired_differences,
     plot_paired_differences,
 )
-from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy, stacked_scores
+from sitsbench.metrics import (
+    cohen_kappa,
+    confusion_matrix,
+    f1_per_class,
+    macro_f1,
+    overall_accuracy,
+    stacked_scores,
+)
 
 
 def _noisy(y: np.ndarray, accuracy: float, num_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -32,6 +39,8 @@ def test_stacked_scores_equal_the_single_matrix_metrics():
     for b, cm in enumerate(cms):
         assert stacked["oa"][b] == pytest.approx(overall_accuracy(cm))
         assert stacked["macro_f1"][b] == pytest.approx(macro_f1(cm))
+        assert stacked["kappa"][b] == pytest.approx(cohen_kappa(cm))
+        np.testing.assert_allclose(stacked["f1_per_class"][b], f1_per_class(cm))
 
 
 def test_identical_methods_differ_by_exactly_zero_and_same_seed_gives_same_replicates():
@@ -101,7 +110,7 @@ def test_seed_spread_widens_the_interval():
 def test_bad_inputs_are_refused_with_the_reason():
     y = np.array([0, 1, 1, 0])
     with pytest.raises(ValueError, match="metric"):
-        bootstrap_scores(y, {"a": y[None]}, 2, metric="kappa")
+        bootstrap_scores(y, {"a": y[None]}, 2, metric="miou")
     with pytest.raises(ValueError, match=r"\(n_seeds, n_test\)"):
         bootstrap_scores(y, {"a": y[None], "b": np.stack([y, y])}, 2)
     with pytest.raises(ValueError, match="outside 0..1"):

@@ -241,7 +241,7 @@ def test_models_that_cannot_map_pixels_are_refused_before_training(toy_cube):
     samples = samples_from_cube(toy_cube)
     with pytest.raises(ValueError, match="is a patch classifier"):
         train_map_model(samples, MapTrainingConfig(model="utae_tiny", progress=False))
-    with pytest.raises(KeyError, match="unknown model"):
+    with pytest.raises(ValueError, match="unknown model 'tempcn'; did you mean"):
         train_map_model(samples, MapTrainingConfig(model="tempcn", progress=False))
 
 

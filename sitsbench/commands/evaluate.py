@@ -49,35 +49,53 @@ def _run_model(args: argparse.Namespace) -> int:
 
     from sitsbench.data import samples as S
     from sitsbench.data.loading import load_dataset, require_samples
+    from sitsbench.evaluation.intervals import describe_scores
     from sitsbench.inference.model_folder import MapModel
     from sitsbench.training.map_model import evaluate_map_model
 
     model = MapModel.load(args.model, device=args.device)
-    loaded = load_dataset(args.dataset, seed=int(model.training.get("seed", 0)))
+    seed = int(model.training.get("seed", 0))
+    loaded = load_dataset(args.dataset, seed=seed)
     samples = require_samples(loaded)
     subset = args.subset
     trained_on = model.training.get("dataset", {}).get("checksum")
+    policy = model.training.get("split_policy", "group")
     if subset == "auto":
-        same = trained_on == loaded.checksum and model.training.get("split_policy") != "none"
-        subset = "test" if same else "all"
-    if trained_on == loaded.checksum and model.training.get("split_policy") == "none":
-        print("note: the model was trained on every labelled sample of this dataset: these scores are not a test")
+        subset = "test" if trained_on == loaded.checksum and policy != "none" else "all"
     if subset == "all":
         where = np.ones(samples.sizes[S.SAMPLE], dtype=bool)
     else:
-        if trained_on != loaded.checksum or model.training.get("split_policy") == "none":
+        if trained_on != loaded.checksum or policy == "none":
             raise ValueError(f"--subset {subset} names a part of the training split, but {args.dataset} was not split "
                              "for this model (another dataset, or split policy 'none'): use --subset all")
-        split = S.split_samples(samples, model.training.get("split_policy", "group"),
-                                seed=int(model.training.get("seed", 0)))
+        split = S.split_samples(samples, policy, fractions=tuple(model.training.get("fractions", (0.6, 0.2, 0.2))),
+                                seed=seed)
         where = S.subset_mask(split, subset)
-    metrics = evaluate_map_model(model, samples, where)
+    where &= np.asarray(samples[S.LABEL].values) >= 0
+    excluded = 0
+    if subset == "train":
+        print("note: --subset train scores the samples the model was trained on: not a test score")
+    elif model.trained_on is None:
+        print(f"note: {args.model} records no training samples (written by an older sitsbench): samples it was "
+              "trained on cannot be recognised and would be scored")
+    else:  # recognised by content, whatever the file: a training sample is never scored as a test sample
+        seen = where & np.isin(S.content_hashes(samples), model.trained_on)
+        excluded = int(seen.sum())
+        if excluded == int(where.sum()):
+            raise ValueError(f"all {excluded} labelled samples of {args.dataset} [{subset}] were used to train "
+                             f"{args.model} (recognised by their content): there is no unseen sample to score; "
+                             "--subset train scores them as training samples")
+        if excluded:
+            print(f"excluded {excluded} of {int(where.sum())} samples of {args.dataset} [{subset}]: {args.model} was "
+                  "trained on them (recognised by their content); scoring the other ones")
+        where &= ~seen
+    metrics = evaluate_map_model(model, samples, where, by_group=policy != "random", seed=seed)
+    metrics["excluded_training_samples"] = excluded
     args.record = args.record or args.model / "evaluations" / f"{Path(loaded.name).stem}-{subset}.json"
     print(f"{model.model_name} ({args.model}) on {loaded.name} [{subset}, {metrics['n']} samples]: "
-          f"OA {metrics['oa']:.3f}, macro-F1 {metrics['macro_f1']:.3f}, kappa {metrics['kappa']:.3f}")
+          f"{describe_scores(metrics)}")
     from sitsbench.records import dataset_label, score_row
 
-    seed = int(model.training.get("seed", 0))
     scores = [score_row(dataset_label(loaded.record()), model.model_name, metric, metrics[metric], unit="sample",
                         seed=seed) for metric in ("oa", "macro_f1", "kappa")]
     _write(args, f"evaluate-{model.model_name}", {"model": str(args.model), "dataset": args.dataset, "subset": subset},

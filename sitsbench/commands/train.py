@@ -37,6 +37,18 @@ def check_output_folder(path: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{path} already exists: choose another --output or pass --overwrite")
 
 
+def fractions(text: str) -> tuple[float, float, float]:
+    """``--fractions TRAIN,VAL,TEST``: three non-negative numbers summing to 1, else a clear error."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or any(not v >= 0 for v in values) or abs(sum(values) - 1) > 1e-6:
+        raise argparse.ArgumentTypeError(f"expected three non-negative numbers summing to 1 such as 0.6,0.2,0.2, "
+                                         f"got {text!r}")
+    return values
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a map model (Random Forest or a registered series network) on labelled samples")
@@ -56,9 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--patience", type=int, default=5, help="epochs without validation improvement before stop")
     parser.add_argument("--trees", type=int, default=100, help="trees of the Random Forest")
     parser.add_argument("--model-args", help="JSON object of extra arguments of the network")
-    parser.add_argument("--split-policy", default="auto", choices=("auto", "predefined", "group", "none"),
-                        help="auto: the dataset's split when it keeps groups apart, else by group; none: train on "
-                        "every labelled sample (a production model, no test score)")
+    parser.add_argument("--split-policy", default="auto", choices=("auto", "predefined", "group", "random", "none"),
+                        help="auto: the dataset's split when it keeps groups apart, else by group; random: per "
+                        "sample (optimistic when samples of one location are correlated); none: train on every "
+                        "labelled sample (a production model, no test score)")
+    parser.add_argument("--fractions", type=fractions, default=(0.6, 0.2, 0.2), metavar="TRAIN,VAL,TEST",
+                        help="shares of the group and random split policies (default 0.6,0.2,0.2)")
+    parser.add_argument("--hold-out-val", action="store_true", help="a model without early stopping (the Random "
+                        "Forest) leaves the validation part out of its training (default: it trains on train+val)")
     parser.add_argument("--date-policy", choices=DATE_POLICIES,
                         help="how new dates are fed to the model (default: doy for L-TAE/transformers, else resample)")
     parser.add_argument("--max-train-samples", type=int, help="subsample the training samples (seeded)")
@@ -73,16 +90,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sitsbench.data.loading import load_dataset, require_samples
+    from sitsbench.evaluation.intervals import describe_scores
     from sitsbench.records import make_run_record
     from sitsbench.training.map_model import MapTrainingConfig, check_config, train_map_model
 
     check_output_folder(args.output, args.overwrite)
     if args.encoder is not None and args.model is not None:
         raise ValueError("give either --model or --encoder: with --encoder the model is the pretrained encoder's")
+    if args.encoder is None:
+        from sitsbench.training.map_model import check_model_name
+
+        check_model_name(args.model or FOREST)  # before any data is read
     config = MapTrainingConfig(
         model=args.model or (None if args.encoder else FOREST), encoder=None if args.encoder is None else str(args.encoder), probe=args.probe,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-        rf_trees=args.trees, split_policy=args.split_policy, date_policy=args.date_policy,
+        rf_trees=args.trees, split_policy=args.split_policy, fractions=args.fractions,
+        refit_on_val=not args.hold_out_val, date_policy=args.date_policy,
         max_train_samples=args.max_train_samples, model_kwargs=json_object(args.model_args, "--model-args"), seed=args.seed,
         device=args.device, progress=not args.quiet, strict=args.strict,
     )
@@ -91,11 +114,18 @@ def run(args: argparse.Namespace) -> int:
     samples = require_samples(loaded)
     print(f"dataset {loaded.name!r} ({loaded.layout}): {samples.sizes['sample']} samples, "
           f"{samples.sizes['band']} bands, {len(samples.attrs.get('class_names', []))} classes")
+    if args.split_policy == "random":
+        print("note: the random split cuts samples one by one, so samples of one location or polygon fall on both "
+              "sides: when they are correlated (the usual case) the test score is optimistic; --split-policy group "
+              "keeps each group on one side")
     model, summary = train_map_model(samples, config)
     if summary["n_dropped_no_clear"]:
         print(f"dropped {summary['n_dropped_no_clear']} samples with no clear observation (--strict refuses them)")
     for warning in summary["warnings"]:
         print(f"sitsbench train: warning: {warning}", file=sys.stderr)
+    if summary["validation_joined"]:
+        print(f"{model.model_name} does not stop early: it trained on the training and validation parts together "
+              "(--hold-out-val leaves the validation part out)")
     record = make_run_record(
         name=f"train-{model.model_name}", parameters={**summary["config"], "dataset": args.dataset},
         metrics={k: v for k, v in summary.items() if k != "config"}, seed=args.seed, device=args.device,
@@ -105,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     model.save(args.output, overwrite=args.overwrite,
                extra_files={"train_record.json": json.dumps(record, indent=2, sort_keys=True)})
     test = summary.get("test")
-    scores = f"test OA {test['oa']:.3f}, macro-F1 {test['macro_f1']:.3f} on {test['n']} samples" if test else "no test split"
+    scores = f"test {describe_scores(test)} on {test['n']} samples" if test else "no test split"
     print(f"wrote {args.output}: {model.model_name}, {summary['n_train']} training samples, date policy "
           f"{summary['date_policy']} ({summary['reference_dates']}); {scores}")
     return 0

@@ -288,7 +288,9 @@ def split_samples(
     """A split code per sample (0 train, 1 val, 2 test, -1 unlabelled) that never cuts a group in two.
 
     ``policy="group"``: each class's groups (majority label of their samples) are shuffled with ``seed`` and
-    shared out by ``fractions``. ``policy="predefined"``: the samples' own ``split``; when it has no
+    shared out by ``fractions``. ``policy="random"``: the same per sample, as if every sample were its own group
+    (samples of one location then fall on both sides: optimistic when they are correlated, the usual case).
+    ``policy="predefined"``: the samples' own ``split``; when it has no
     validation part, ``fractions[1] / (fractions[0] + fractions[1])`` of the training groups become
     validation. A predefined split that puts one group on both sides is refused (the error counts the
     groups): use ``"group"`` instead.
@@ -300,9 +302,11 @@ def split_samples(
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
     rng = np.random.default_rng(seed)
     if policy == "group":
-        return _group_split(labels, groups, fractions_array, rng)
+        return group_split(labels, groups, fractions_array, rng)
+    if policy == "random":
+        return group_split(labels, np.arange(labels.size), fractions_array, rng)
     if policy != "predefined":
-        raise ValueError(f"split policy must be 'group' or 'predefined', got {policy!r}")
+        raise ValueError(f"split policy must be 'group', 'random' or 'predefined', got {policy!r}")
     if SPLIT not in samples:
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: no predefined split (variable 'split'); "
                          "use the 'group' policy")
@@ -317,7 +321,7 @@ def split_samples(
     if not (split == SPLIT_CODES["val"]).any():
         train = split == SPLIT_CODES["train"]
         share = fractions_array[1] / max(fractions_array[0] + fractions_array[1], 1e-12)
-        inner = _group_split(np.where(train, labels, IGNORE_INDEX), groups, np.array([1 - share, share, 0.0]), rng)
+        inner = group_split(np.where(train, labels, IGNORE_INDEX), groups, np.array([1 - share, share, 0.0]), rng)
         split[train & (inner == SPLIT_CODES["val"])] = SPLIT_CODES["val"]
     return split
 
@@ -343,7 +347,9 @@ def _groups_on_several_sides(groups: np.ndarray, split: np.ndarray) -> np.ndarra
     return ids[counts > 1]
 
 
-def _group_split(labels: np.ndarray, groups: np.ndarray, fractions: np.ndarray, rng) -> np.ndarray:
+def group_split(labels: np.ndarray, groups: np.ndarray, fractions: np.ndarray, rng) -> np.ndarray:
+    """A split code per item (0 train, 1 val, 2 test; -1 where ``labels`` is -1): each class's ``groups`` (by the
+    majority label of their items) shuffled with ``rng`` and shared out by ``fractions``."""
     from sitsbench.data.splits import allocate
 
     labelled = labels != IGNORE_INDEX
@@ -360,6 +366,33 @@ def _group_split(labels: np.ndarray, groups: np.ndarray, fractions: np.ndarray, 
         assignment[members] = np.repeat(np.arange(3), allocate(members.size, fractions))
     split[labelled] = assignment[inverse]
     return split
+
+
+def content_hashes(samples: xr.Dataset) -> np.ndarray:
+    """One 64-bit hash (BLAKE2b) per sample of what it holds: its class name, its real dates, and its band names and
+    values on those dates (bands in name order, cloudy observations as 0 and flagged), so that a sample is
+    recognised in a copy of its file, under another name or with its bands in another order, whatever its
+    position (what ``sitsbench evaluate`` compares with the hashes of a model's training samples)."""
+    import hashlib
+
+    bands = [str(b) for b in samples[BAND].values]
+    order = np.argsort(bands)
+    head = "\x1f".join(sorted(bands)).encode()
+    values = np.asarray(samples[VALUES].values, dtype=np.float32)[:, :, order]
+    valid = np.asarray(samples[VALID].values, dtype=bool)
+    days = np.asarray(samples[DATE].values, dtype="datetime64[D]")
+    labels = np.asarray(samples[LABEL].values)
+    names = class_names(samples)
+    out = np.empty(labels.size, dtype=np.uint64)
+    for row in range(labels.size):
+        real = ~np.isnat(days[row])
+        digest = hashlib.blake2b(head, digest_size=8)
+        digest.update((names[labels[row]] if labels[row] >= 0 else "").encode() + b"\x1e")
+        digest.update(days[row][real].astype(np.int64).tobytes())
+        digest.update(valid[row][real].tobytes())
+        digest.update(np.where(valid[row][real, None], values[row][real], 0).astype(np.float32).tobytes())
+        out[row] = np.frombuffer(digest.digest(), dtype=np.uint64)[0]
+    return out
 
 
 def subset_mask(split: np.ndarray, subset: str) -> np.ndarray:

@@ -23,6 +23,7 @@ the table of :func:`~sitsbench.evaluation.efficiency.label_efficiency` (its ``pr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +32,9 @@ import pandas as pd
 
 from sitsbench.metrics import stacked_scores
 
-METRICS = ("macro_f1", "oa")
+METRICS = ("macro_f1", "oa", "kappa", "f1_per_class")
+"""The metrics :func:`bootstrap_scores` resamples (:func:`sitsbench.metrics.stacked_scores`); ``f1_per_class`` has
+one value per class (NaN where a class is absent from a replicate's reference and predictions)."""
 
 
 @dataclass
@@ -43,11 +46,11 @@ class Bootstrap:
     """
 
     metric: str
-    estimate: dict[str, float]
+    estimate: dict[str, float | np.ndarray]
     replicates: dict[str, np.ndarray]
 
     def interval(self, name: str, level: float = 0.95) -> tuple[float, float, float]:
-        """``(estimate, low, high)`` of method ``name``."""
+        """``(estimate, low, high)`` of method ``name`` (arrays over the classes for ``f1_per_class``)."""
         return (self.estimate[name], *_percentiles(self.replicates[name], level))
 
     def difference(self, a: str, b: str, level: float = 0.95) -> tuple[float, float, float]:
@@ -59,14 +62,19 @@ def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     tail = 100 * (1 - level) / 2
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
+    if np.ndim(values) == 1:
+        low, high = np.percentile(values, [tail, 100 - tail])
+        return float(low), float(high)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():  # a class absent from every replicate: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(values, [tail, 100 - tail], axis=0)
+    return low, high
 
 
 def bootstrap_scores(y_true: np.ndarray, predictions: dict[str, np.ndarray], num_classes: int,
                      metric: str = "macro_f1", n_boot: int = 1000, seed: int = 0, groups: np.ndarray | None = None,
                      chunk: int = 100) -> Bootstrap:
-    """Two-level bootstrap of ``metric`` (``"macro_f1"`` or ``"oa"``) for every method of ``predictions``.
+    """Two-level bootstrap of ``metric`` (one of :data:`METRICS`) for every method of ``predictions``.
 
     ``predictions[name]`` is ``(n_seeds, n_test)``: the predicted class of every test item for each seed; row
     ``s`` of every method must come from the same seed (the same labelled subset), so that differences are
@@ -107,7 +115,8 @@ def bootstrap_scores(y_true: np.ndarray, predictions: dict[str, np.ndarray], num
         return stacked_scores(cms.reshape(-1, num_classes, num_classes))[metric]
 
     counts = {name: [group_counts(row) for row in stack] for name, stack in stacks.items()}
-    estimate = {name: float(np.mean([score(c.sum(axis=0)) for c in rows])) for name, rows in counts.items()}
+    means = {name: np.mean([score(c.sum(axis=0))[0] for c in rows], axis=0) for name, rows in counts.items()}
+    estimate = {name: float(mean) if np.ndim(mean) == 0 else mean for name, mean in means.items()}
     group_rng, seed_rng = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
     replicates = {name: [] for name in stacks}
     for start in range(0, n_boot, chunk):
@@ -207,3 +216,36 @@ def plot_paired_differences(differences: pd.DataFrame, ax=None, labels: dict[flo
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8, title="filled: interval excludes 0", title_fontsize=8)
     return ax
+
+
+INTERVAL_METRICS = ("oa", "macro_f1", "kappa")
+"""The scores whose interval :func:`score_intervals` gives and :func:`describe_scores` prints."""
+
+
+def score_intervals(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, groups: np.ndarray | None = None,
+                    level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> dict[str, list[float]]:
+    """``{metric: [low, high]}``: the bootstrap interval at ``level`` of each of :data:`INTERVAL_METRICS` for one
+    set of predictions, test items resampled by ``groups`` when given (what ``sitsbench train`` and ``evaluate``
+    print beside their scores)."""
+    predictions = {"model": np.asarray(y_pred)[None]}
+    return {metric: list(bootstrap_scores(y_true, predictions, num_classes, metric, n_boot, seed,
+                                          groups).interval("model", level)[1:])
+            for metric in INTERVAL_METRICS}
+
+
+def describe_scores(metrics: dict, level: float = 0.95) -> str:
+    """``OA 0.912 [0.881, 0.940], macro-F1 ..., kappa ...``: the scores of ``metrics`` (a dict of
+    :func:`sitsbench.metrics.classification_metrics`) with their interval at ``level`` where ``metrics["interval"]``
+    holds one (:func:`score_intervals`)."""
+    from sitsbench.metrics import METRIC_TITLES
+
+    intervals = metrics.get("interval", {})
+    parts = []
+    for metric in INTERVAL_METRICS:
+        text = f"{METRIC_TITLES[metric]} {metrics[metric]:.3f}"
+        if metric in intervals:
+            low, high = intervals[metric]
+            text += f" [{low:.3f}, {high:.3f}]"
+        parts.append(text)
+    unit = metrics.get("interval_unit")
+    return ", ".join(parts) + (f" ({level:.0%} interval, bootstrap over {unit})" if intervals and unit else "")

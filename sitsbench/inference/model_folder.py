@@ -12,7 +12,10 @@ Everything needed to prepare new data exactly as the training data was prepared 
     the weights; a pickle is only unpickled after its checksum matched ``model.json`` (pickles run code: only load
     folders you trust);
 ``train_record.json``
-    the full run record of the training (written by ``sitsbench train``).
+    the full run record of the training (written by ``sitsbench train``);
+``training_samples.npy``
+    the content hashes of the samples the model was trained (or stopped early) on
+    (:func:`sitsbench.data.samples.content_hashes`): ``evaluate`` recognises them in any file and does not score them.
 
 A folder is written under a temporary name and renamed into place, so an interrupted save never leaves half a
 model, and an existing folder is only replaced with ``overwrite=True``.
@@ -38,6 +41,7 @@ from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
 
 MODEL_FORMAT = "sitsbench-model/1"
 MODEL_FILE = "model.json"
+TRAINED_ON_FILE = "training_samples.npy"
 FOREST = "rf"
 RANGE_SPANS = 3.0
 """A band whose median clear value lies more than this many training 2-98 % spans outside that range is refused."""
@@ -93,6 +97,8 @@ class MapModel:
     model_kwargs: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     source: str = "in-memory model"
+    trained_on: np.ndarray | None = None
+    """Content hashes (uint64) of the training samples (:data:`TRAINED_ON_FILE`); None when unknown."""
 
     def __post_init__(self) -> None:
         if self.date_policy not in DATE_POLICIES:
@@ -213,6 +219,8 @@ class MapModel:
                 save_checkpoint(tmp / weights_file, self.predictor.model)
             text = json.dumps(self.description(weights_file, content_checksum(tmp / weights_file)), indent=2)
             (tmp / MODEL_FILE).write_text(text + "\n")
+            if self.trained_on is not None:
+                np.save(tmp / TRAINED_ON_FILE, np.asarray(self.trained_on, dtype=np.uint64))
             for name, content in (extra_files or {}).items():
                 (tmp / name).write_text(content)
         self.source = str(path)
@@ -244,8 +252,14 @@ class MapModel:
             predictor = TorchPredictor(model, device=device)
         else:
             raise ModelFolderError(f"{path / MODEL_FILE}: unknown model kind {kind!r} (expected 'forest' or 'torch')")
+        trained_on = None
+        if (path / TRAINED_ON_FILE).is_file():
+            try:
+                trained_on = np.load(path / TRAINED_ON_FILE).astype(np.uint64)
+            except (ValueError, OSError) as error:
+                raise ModelFolderError(f"{path / TRAINED_ON_FILE} is damaged: {error}") from error
         return cls(predictor, name, tuple(bands), list(classes), stats, reference, policy,
-                   meta.get("model_kwargs", {}), meta.get("training", {}), source=str(path))
+                   meta.get("model_kwargs", {}), meta.get("training", {}), source=str(path), trained_on=trained_on)
 
     def fingerprint(self) -> str:
         """SHA-256 of what determines the model's outputs (weights included, through their checksum)."""

@@ -44,8 +44,14 @@ class MapTrainingConfig:
     patience: int | None = 5
     rf_trees: int = 100
     split_policy: str = "auto"
-    """``auto`` (the dataset's split when it keeps groups apart, else by group), ``predefined``, ``group``, or ``none``
-    (every labelled sample trains the model: no validation, no test score)."""
+    """``auto`` (the dataset's split when it keeps groups apart, else by group), ``predefined``, ``group``,
+    ``random`` (per sample: optimistic when samples of one location are correlated) or ``none`` (every labelled
+    sample trains the model: no validation, no test score)."""
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    """Train, validation and test shares of the ``group`` and ``random`` split policies."""
+    refit_on_val: bool = True
+    """A model without early stopping (:func:`stops_early`) trains on the training and validation parts together;
+    False leaves the validation part out of its training."""
     date_policy: str | None = None
     encoder: str | None = None
     """An encoder folder written by ``sitsbench pretrain`` (then ``model`` is its encoder's)."""
@@ -81,16 +87,45 @@ def default_date_policy(model: str) -> str:
     return ALLOWED_POLICIES["position" if model == FOREST else date_encoding(model)][0]
 
 
-def _check_model(config: MapTrainingConfig) -> str:
-    """The date policy to use; refuses models that cannot map pixels and policies they cannot follow."""
+def map_model_names() -> list[str]:
+    """The models that ``train``, ``validate`` and ``predict-map`` accept: the Random Forest and every registered
+    classifier of pixel series (the registry's ``role`` and ``input_kind``)."""
+    from sitsbench.models import list_models
+
+    return [FOREST, *list_models(role="classifier", input_kind="series")]
+
+
+def check_model_name(name: str) -> None:
+    """Refuse a ``name`` that is not one of :func:`map_model_names` (before any data is read): a registered model of
+    another kind is named as such, an unknown one gets the close map models as suggestions."""
+    import difflib
+
     from sitsbench.models import list_models, model_entry
 
-    if config.model != FOREST:
-        entry = model_entry(config.model)
-        if (entry.role, entry.input_kind) != ("classifier", "series"):
-            series = list_models(role="classifier", input_kind="series")
-            raise ValueError(f"model {config.model!r} is a {entry.input_kind} {entry.role}; a map model classifies "
-                             f"pixel series: choose {FOREST!r} or one of {series}")
+    names = map_model_names()
+    if name in names:
+        return
+    if name in list_models():
+        entry = model_entry(name)
+        raise ValueError(f"model {name!r} is a {entry.input_kind} {entry.role}; a map model classifies pixel series: "
+                         f"choose one of {names}")
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    raise ValueError(f"unknown model {name!r}; " + (f"did you mean {close}? " if close else "") + f"choose one of {names}")
+
+
+def stops_early(config: MapTrainingConfig) -> bool:
+    """True for the networks trained by :func:`sitsbench.training.fit`, which stop early on the validation part; the
+    Random Forest (and any other model without early stopping) has no use for it."""
+    from sitsbench.models import list_models
+
+    return config.encoder is not None or config.model in list_models(role="classifier", input_kind="series")
+
+
+def _check_model(config: MapTrainingConfig) -> str:
+    """The date policy to use; refuses models that cannot map pixels and policies they cannot follow."""
+    from sitsbench.models import model_entry
+
+    check_model_name(config.model)
     policy = config.date_policy or default_date_policy(config.model)
     encoding = "position" if config.model == FOREST else model_entry(config.model).date_encoding
     if policy not in ALLOWED_POLICIES[encoding]:
@@ -186,25 +221,47 @@ def check_classes(samples: xr.Dataset, train: np.ndarray, held_out: np.ndarray) 
             "predicts them (their recall is 0)"] if unseen else []
 
 
-def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None) -> dict:
-    """Metrics (:func:`sitsbench.metrics.classification_metrics`) of ``model`` on the labelled ``samples`` (those
-    where ``where`` is True), each prepared through the model's bands and date policy."""
+def predict_samples(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None) -> np.ndarray:
+    """Positions (in ``samples``) of the labelled samples where ``where`` is True, and the class ``model`` predicts
+    for each, every sample prepared through the model's bands and date policy: ``(positions, predicted)``."""
     names = S.class_names(samples)
     if names != list(model.class_names):
         raise ValueError(f"{samples.attrs.get('source', 'samples')} has classes {names}, the model "
                          f"({model.source}) predicts {list(model.class_names)}")
-    chosen = samples if where is None else samples.isel({S.SAMPLE: np.flatnonzero(where)})
-    labels = np.asarray(chosen[S.LABEL].values)
-    chosen = chosen.isel({S.SAMPLE: np.flatnonzero(labels >= 0)})
-    if chosen.sizes[S.SAMPLE] == 0:
+    chosen = np.ones(samples.sizes[S.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
+    positions = np.flatnonzero(chosen & (np.asarray(samples[S.LABEL].values) >= 0))
+    if positions.size == 0:
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: no labelled sample to evaluate on")
-    x, mask, doy = model.sample_inputs(chosen)
-    proba = model.predict_proba(x, doy, mask)
-    return classification_metrics(np.asarray(chosen[S.LABEL].values), proba.argmax(axis=1), len(names), names)
+    x, mask, doy = model.sample_inputs(samples.isel({S.SAMPLE: positions}))
+    return positions, model.predict_proba(x, doy, mask).argmax(axis=1)
 
 
-def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None) -> tuple[MapModel, dict]:
-    """Fit a map model on ``samples``; returns it and a summary (split, sizes, validation history, test metrics)."""
+def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None,
+                       by_group: bool = True, seed: int = 0) -> dict:
+    """Metrics (:func:`sitsbench.metrics.classification_metrics`) of ``model`` on the labelled ``samples`` (those
+    where ``where`` is True), each prepared through the model's bands and date policy, with the 95 % bootstrap
+    interval of OA, macro-F1 and kappa (``interval``; :func:`sitsbench.evaluation.intervals.score_intervals`) over
+    the samples' groups (``by_group``) or over single samples, and what was resampled (``interval_unit``)."""
+    from sitsbench.evaluation.intervals import score_intervals
+
+    positions, predicted = predict_samples(model, samples, where)
+    names = S.class_names(samples)
+    truth = np.asarray(samples[S.LABEL].values)[positions]
+    metrics = classification_metrics(truth, predicted, len(names), names)
+    groups = np.asarray(samples[S.GROUP].values)[positions] if by_group else None
+    metrics["interval"] = score_intervals(truth, predicted, len(names), groups, seed=seed)
+    units = np.unique(groups).size if by_group else positions.size
+    metrics["interval_unit"] = f"{units} {'groups' if by_group else 'samples'}"
+    return metrics
+
+
+def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None,
+                    split: np.ndarray | None = None) -> tuple[MapModel, dict]:
+    """Fit a map model on ``samples``; returns it and a summary (split, sizes, validation history, test metrics).
+
+    ``split`` (a code per sample: 0 train, 1 val, 2 test, -1 unused) replaces the split of ``config.split_policy``
+    (cross-validation gives each fold's). The model records the content hashes of the samples it was trained or
+    stopped on (:func:`sitsbench.data.samples.content_hashes`), so that ``evaluate`` recognises them in any file."""
     from sitsbench.models import create_model, length_options
     from sitsbench.runtime import seed_everything
     from sitsbench.training.engine import Supervised, TrainConfig, fit
@@ -212,20 +269,27 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     config = config or MapTrainingConfig()
     folder, policy = check_config(config)
     S.validate_samples(samples)
+    clear = np.asarray(samples[S.VALID].values).any(axis=1)
     samples, n_dropped = usable_samples(samples, config.strict)
+    if split is not None and n_dropped:  # a given split names the samples before the empty ones were dropped
+        split = np.asarray(split)[clear]
     split_policy, why = (config.split_policy, "chosen") if config.split_policy != "auto" else S.choose_split_policy(samples)
-    if split_policy == "none":  # a production model: every labelled sample trains it, nothing is held out
+    if split is not None:
+        split_policy, why = "given", "a split given by the caller (e.g. a cross-validation fold)"
+    elif split_policy == "none":  # a production model: every labelled sample trains it, nothing is held out
         split = np.where(np.asarray(samples[S.LABEL].values) >= 0, S.SPLIT_CODES["train"], S.NO_SPLIT).astype(np.int8)
     else:
-        split = S.split_samples(samples, split_policy, seed=config.seed)
-    train = S.subset_mask(split, "train")
+        split = S.split_samples(samples, split_policy, fractions=config.fractions, seed=config.seed)
+    train, val, test = (S.subset_mask(split, name) for name in ("train", "val", "test"))
+    joined = bool(config.refit_on_val and val.any() and not stops_early(config))
+    if joined:  # no early stopping: the validation part would go unused
+        train, val = train | val, np.zeros_like(val)
     if config.max_train_samples is not None and train.sum() > config.max_train_samples:
         keep = np.random.default_rng(config.seed).choice(np.flatnonzero(train), config.max_train_samples, replace=False)
         train = np.zeros_like(train)
         train[keep] = True
     if not train.any():
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: the split leaves no training sample")
-    val, test = S.subset_mask(split, "val"), S.subset_mask(split, "test")
     class_warnings = check_classes(samples, train, val | test)
     names = S.class_names(samples)
     if folder is not None:  # the encoder prepares the data as it was prepared for its pretraining
@@ -265,7 +329,8 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
         model.model_kwargs = {k: v for k, v in network.model_kwargs.items() if k not in ("in_channels", "num_classes")}
     duration = time.perf_counter() - start
     summary = {
-        "split_policy": split_policy, "split_reason": why,
+        "split_policy": split_policy, "split_reason": why, "fractions": list(config.fractions),
+        "validation_joined": joined,
         "n_train": int(train.sum()), "n_val": int(val.sum()), "n_test": int(test.sum()),
         "n_dropped_no_clear": n_dropped, "warnings": class_warnings,
         "date_policy": policy, "reference_dates": reference.describe(), "train_time_s": duration,
@@ -274,9 +339,10 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     if history is not None:
         summary["history"] = history.to_dict()
     if test.any():
-        summary["test"] = evaluate_map_model(model, samples, test)
-    model.training = {k: summary[k] for k in ("split_policy", "n_train", "n_val", "n_test", "n_dropped_no_clear",
-                                              "warnings", "train_time_s")}
+        summary["test"] = evaluate_map_model(model, samples, test, by_group=split_policy != "random", seed=config.seed)
+    model.training = {k: summary[k] for k in ("split_policy", "fractions", "validation_joined", "n_train", "n_val",
+                                              "n_test", "n_dropped_no_clear", "warnings", "train_time_s")}
+    model.trained_on = S.content_hashes(samples)[train | val]
     model.training["seed"] = config.seed
     if folder is not None:
         model.training["encoder"] = {"folder": folder.source, "method": folder.method, "probe": config.probe,

@@ -125,6 +125,36 @@ def test_published_facts_of_pastis_and_breizhcrops():
     assert "frh04" in breizh["splits"]
 
 
+def test_published_facts_filled_from_their_sources():
+    """Facts of issue 36 item 4, each with the source it was read from (the manifest's ``sources``)."""
+    manifests = load_manifests()
+    eurocrops = manifests["eurocrops"]
+    assert eurocrops["license"] == "CC BY-SA 4.0" and "b4331ad" in eurocrops["sources"]["license"]
+    dois = {"pastis": "10.1109/ICCV48922.2021.00483", "pastis-r": "10.1016/j.isprsjprs.2022.03.012",
+            "breizhcrops": "10.5194/isprs-archives-XLIII-B2-2020-1545-2020", "eurocropsml": "10.1038/s41597-025-04952-7",
+            "timesen2crop": "10.1109/JSTARS.2021.3073965", "sen4agrinet": "10.1109/JSTARS.2022.3164771"}
+    for name, doi in dois.items():
+        assert f"doi = {{{doi}}}" in manifests[name]["citation"], name
+        assert "citation" in manifests[name]["sources"], name
+    assert "Scientific Data" in manifests["eurocropsml"]["citation"]
+    timesen2crop = manifests["timesen2crop"]
+    assert timesen2crop["downloads"] == [{"url": "https://zenodo.org/records/4715631/files/TimeSen2Crop.zip",
+                                          "filename": "TimeSen2Crop.zip",
+                                          "checksum": "md5:b5b7aad3fef192e78252e11c9a0e5cb8"}]
+    expected_names = {"denethor": (9, "Wheat", "Forage Crops"), "timesen2crop": (16, "Legumes", "Other crops"),
+                      "crop-type-ghana": (4, "groundnut", "soya bean"), "crop-type-south-sudan": (4, "sorghum", "groundnut"),
+                      "mtlcc": (17, "sugar beet", "maize"), "dynamicearthnet": (7, "impervious surface", "snow & ice"),
+                      "zuericrop": (48, "Apples", "WinterWheat")}
+    for name, (count, first, last) in expected_names.items():
+        classes = manifests[name]["classes"]
+        assert classes["count"] == len(classes["names"]) == count, name
+        names = [classes["names"][i] for i in sorted(classes["names"])]
+        assert (names[0], names[-1]) == (first, last), name
+        assert "classes" in manifests[name]["sources"], name
+    listed = {name for section in SITS_LIST_DATASETS.values() for name in section.values()}
+    assert not [name for name in sorted(listed) if "annotation" not in manifests[name]]
+
+
 @pytest.fixture
 def good():
     return copy.deepcopy(load_manifest("pastis"))
@@ -158,12 +188,35 @@ def test_bad_manifests_name_the_field(good, change, field, expected):
 
 
 def test_annotation_is_optional_and_checked(good):
-    assert "annotation" not in good
+    del good["annotation"]
     validate_manifest(good, "ok.yaml")
     for value in ANNOTATIONS:
         validate_manifest({**good, "annotation": value}, "ok.yaml")
     with pytest.raises(ManifestError, match=r"bad\.yaml: field 'annotation' must be one of .*'Image annotations'"):
         validate_manifest({**good, "annotation": "Image annotations"}, "bad.yaml")
+
+
+def test_sources_name_fields_and_note_every_unknown(good):
+    """``sources`` maps manifest fields to notes; once present, every field left ``unknown`` needs a note."""
+    good["sources"] = {"license": "the Zenodo record's licence field", "classes": "the README's class table"}
+    validate_manifest(good, "ok.yaml")
+    good["downloads"][0]["checksum"] = "unknown"
+    with pytest.raises(ManifestError, match=r"bad\.yaml: field 'sources' has no note for the field\(s\) \['downloads'\]"):
+        validate_manifest(good, "bad.yaml")
+    good["sources"]["downloads"] = "no checksum published on the Zenodo record"
+    validate_manifest(good, "ok.yaml")
+    good["size_on_disk"] = "unknown"
+    good["classes"] = {"count": 3, "names": "unknown"}
+    good["sources"].pop("classes")
+    with pytest.raises(ManifestError, match=r"no note for the field\(s\) \['size_on_disk', 'classes'\] left 'unknown'"):
+        validate_manifest(good, "bad.yaml")
+    for sources, expected in [({"licence": "x"}, "names 'licence', which is not a manifest field"),
+                              ({"license": ""}, "note for 'license' must be a non-empty string"),
+                              ({"license": ["a"]}, "note for 'license' must be a non-empty string"),
+                              ("the README", "has type str, expected dict")]:
+        with pytest.raises(ManifestError, match=r"bad\.yaml: field 'sources'") as info:
+            validate_manifest({**good, "sources": sources}, "bad.yaml")
+        assert expected in str(info.value)
 
 
 def test_valid_checksum_forms_and_unknown_field(good):
@@ -241,6 +294,7 @@ def test_datasets_page_groups_by_annotation_and_marks_readers():
 
 
 def test_page_heading_without_annotation_comes_from_tasks(tmp_path, good):
+    del good["annotation"]
     for name, extra in [("a", {"annotation": "image annotations"}), ("b", {}), ("c", {"reader": "none"})]:
         manifest = {**good, "name": name, "title": name.upper(), **extra}
         if name == "c":

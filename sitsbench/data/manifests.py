@@ -7,6 +7,10 @@ citation and the split protocol. A value that could not be checked is the string
 The optional field ``annotation`` places a dataset in one of the sections of the public list of
 satellite image time series datasets (:data:`ANNOTATION_LIST`): the book's datasets page groups the
 datasets by it, as the list does; a manifest without it goes under a heading made from its ``tasks``.
+
+The optional field ``sources`` says where the facts come from: it maps a field name to a note naming the
+page, file or paper that gave the field's value, or, for a field left ``unknown``, what was checked and
+found silent (a field still ``unknown`` must have such a note: see :func:`unknown_fields`).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ REQUIRED_FIELDS = {
     "splits": str,
     "reader": str,
 }
-OPTIONAL_FIELDS = {"annotation": str}
+OPTIONAL_FIELDS = {"annotation": str, "sources": dict}
 ANNOTATION_LIST = {
     "repository": "corentin-dfg/Satellite-Image-Time-Series-Datasets",
     "commit": "0384851b08bb14067b757435ff854db0d13ccadd",
@@ -104,6 +108,8 @@ def validate_manifest(data: Any, source: str = "manifest") -> dict:
         raise ManifestError(f"{source}: unknown field(s) {extra} (allowed: {sorted(allowed)})")
     if "annotation" in data and (not isinstance(data["annotation"], str) or data["annotation"] not in ANNOTATIONS):
         fail("annotation", f"must be one of {list(ANNOTATIONS)} (the list's sections), got {data['annotation']!r}")
+    if "sources" in data:
+        _validate_sources(data, fail)
     if not NAME.match(data["name"]):
         fail("name", f"must be a lowercase identifier, got {data['name']!r}")
     if not data["tasks"] or any(task not in TASKS for task in data["tasks"]):
@@ -133,6 +139,35 @@ def validate_manifest(data: Any, source: str = "manifest") -> dict:
     if data["reader"] != "none" and not data["reader"].startswith("sitsbench.data.readers."):
         fail("reader", "must be 'none' or a module under sitsbench.data.readers")
     return data
+
+
+def unknown_fields(data: dict) -> list[str]:
+    """The fields whose value is ``unknown``: a whole field, ``classes``'s count or names, or a download's
+    checksum (then ``downloads``)."""
+    fields = [field for field in REQUIRED_FIELDS if data.get(field) == UNKNOWN]
+    classes = data.get("classes")
+    if isinstance(classes, dict) and UNKNOWN in (classes.get("count"), classes.get("names")):
+        fields.append("classes")
+    downloads = data.get("downloads")
+    if isinstance(downloads, list) and any(isinstance(d, dict) and d.get("checksum") == UNKNOWN for d in downloads):
+        fields.append("downloads")
+    return fields
+
+
+def _validate_sources(data: dict, fail) -> None:
+    """``sources``: field name -> non-empty note; a manifest that has it notes every field left ``unknown``."""
+    sources = data["sources"]
+    if not isinstance(sources, dict):
+        fail("sources", f"has type {type(sources).__name__}, expected dict (field name -> note)")
+    allowed = [field for field in {**REQUIRED_FIELDS, **OPTIONAL_FIELDS} if field != "sources"]
+    for field, note in sources.items():
+        if field not in allowed:
+            fail("sources", f"names {field!r}, which is not a manifest field (expected one of {allowed})")
+        if not isinstance(note, str) or not note.strip():
+            fail("sources", f"note for {field!r} must be a non-empty string saying where the value comes from")
+    silent = [field for field in unknown_fields(data) if field not in sources]
+    if silent:
+        fail("sources", f"has no note for the field(s) {silent} left {UNKNOWN!r}: say what was checked")
 
 
 def _validate_classes(classes: dict, fail) -> None:
@@ -258,6 +293,7 @@ def datasets_page(directory: str | Path = MANIFEST_DIR) -> str:
             f"- **Annotation:** {m.get('annotation', 'not recorded')}",
             f"- **Format:** {m['file_format']}; **reader:** `{m['reader']}`",
             f"- **Homepage:** <{m['homepage']}>; **download:** {urls}",
+            *(f"- **Source of `{field}`:** {_markdown_cell(note)}" for field, note in m.get("sources", {}).items()),
             "",
         ]
     return "\n".join([

@@ -51,17 +51,20 @@ REQUIRED_FIELDS = {
 OPTIONAL_FIELDS = {"annotation": str, "sources": dict}
 ANNOTATION_LIST = {
     "repository": "corentin-dfg/Satellite-Image-Time-Series-Datasets",
-    "commit": "0384851b08bb14067b757435ff854db0d13ccadd",
+    "commit": "a9bd681c239784bf3f6ae75b7fcca96f49fee186",
     "url": "https://github.com/corentin-dfg/Satellite-Image-Time-Series-Datasets/blob/"
-    "0384851b08bb14067b757435ff854db0d13ccadd/README.md",
+    "a9bd681c239784bf3f6ae75b7fcca96f49fee186/README.md",
 }
-"""The list whose sections ``annotation`` names (README.md at that commit, 24 Oct 2023)."""
+"""The list whose sections ``annotation`` names (README.md at that commit, 6 Sep 2025; the first manifests
+followed commit 0384851 of 24 Oct 2023, whose single "Image annotations" section the list has since split into
+image-level and datacube-level annotations)."""
 ANNOTATIONS = {
     "pixel annotations for each image": "Semantic and instance segmentation: pixel annotations for each image",
     "pixel annotations for each time series": "Semantic and instance segmentation: pixel annotations for each time series",
     "polygon annotations for each image": "Semantic and instance segmentation: polygon annotations for each image",
     "polygon annotations for each time series": "Semantic and instance segmentation: polygon annotations for each time series",
-    "image annotations": "Semantic and instance segmentation: image annotations",
+    "image-level annotations": "Semantic and instance segmentation: image-level annotations",
+    "datacube-level annotations": "Semantic and instance segmentation: datacube-level annotations",
     "pre-training task": "Other tasks: pre-training task (unlabelled)",
 }
 """Allowed ``annotation`` values (the list's section headings, lower case, in the list's order; the last is the

@@ -227,7 +227,7 @@ def test_annotation_is_optional_and_checked(good):
 
 
 def test_sources_name_fields_and_note_every_unknown(good):
-    """``sources`` maps manifest fields to notes; once present, every field left ``unknown`` needs a note."""
+    """``sources`` maps manifest fields to notes; every field left ``unknown`` needs one (what was checked)."""
     good["sources"] = {"license": "the Zenodo record's licence field", "classes": "the README's class table"}
     validate_manifest(good, "ok.yaml")
     good["downloads"][0]["checksum"] = "unknown"
@@ -240,6 +240,10 @@ def test_sources_name_fields_and_note_every_unknown(good):
     good["sources"].pop("classes")
     with pytest.raises(ManifestError, match=r"no note for the field\(s\) \['size_on_disk', 'classes'\] left 'unknown'"):
         validate_manifest(good, "bad.yaml")
+    without = {key: value for key, value in good.items() if key != "sources"}
+    with pytest.raises(ManifestError, match=r"bad\.yaml: field 'sources' is missing: the field\(s\) "
+                                            r"\['size_on_disk', 'classes', 'downloads'\] are 'unknown'"):
+        validate_manifest(without, "bad.yaml")
     for sources, expected in [({"licence": "x"}, "names 'licence', which is not a manifest field"),
                               ({"license": ""}, "note for 'license' must be a non-empty string"),
                               ({"license": ["a"]}, "note for 'license' must be a non-empty string"),

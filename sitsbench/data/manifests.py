@@ -10,7 +10,7 @@ datasets by it, as the list does; a manifest without it goes under a heading mad
 
 The optional field ``sources`` says where the facts come from: it maps a field name to a note naming the
 page, file or paper that gave the field's value, or, for a field left ``unknown``, what was checked and
-found silent (a field still ``unknown`` must have such a note: see :func:`unknown_fields`).
+found silent: every field still ``unknown`` (see :func:`unknown_fields`) must have such a note.
 """
 
 from __future__ import annotations
@@ -111,8 +111,6 @@ def validate_manifest(data: Any, source: str = "manifest") -> dict:
         raise ManifestError(f"{source}: unknown field(s) {extra} (allowed: {sorted(allowed)})")
     if "annotation" in data and (not isinstance(data["annotation"], str) or data["annotation"] not in ANNOTATIONS):
         fail("annotation", f"must be one of {list(ANNOTATIONS)} (the list's sections), got {data['annotation']!r}")
-    if "sources" in data:
-        _validate_sources(data, fail)
     if not NAME.match(data["name"]):
         fail("name", f"must be a lowercase identifier, got {data['name']!r}")
     if not data["tasks"] or any(task not in TASKS for task in data["tasks"]):
@@ -141,6 +139,7 @@ def validate_manifest(data: Any, source: str = "manifest") -> dict:
         fail("citation", "must be a BibTeX entry starting with '@'")
     if data["reader"] != "none" and not data["reader"].startswith("sitsbench.data.readers."):
         fail("reader", "must be 'none' or a module under sitsbench.data.readers")
+    _validate_sources(data, fail)
     return data
 
 
@@ -158,7 +157,12 @@ def unknown_fields(data: dict) -> list[str]:
 
 
 def _validate_sources(data: dict, fail) -> None:
-    """``sources``: field name -> non-empty note; a manifest that has it notes every field left ``unknown``."""
+    """``sources``: field name -> non-empty note; every field left ``unknown`` has a note of what was checked."""
+    if "sources" not in data:
+        silent = unknown_fields(data)
+        if silent:
+            fail("sources", f"is missing: the field(s) {silent} are {UNKNOWN!r}; note for each what was checked")
+        return
     sources = data["sources"]
     if not isinstance(sources, dict):
         fail("sources", f"has type {type(sources).__name__}, expected dict (field name -> note)")

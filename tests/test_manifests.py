@@ -159,6 +159,9 @@ def test_published_facts_filled_from_their_sources():
     manifests = load_manifests()
     eurocrops = manifests["eurocrops"]
     assert eurocrops["license"] == "CC BY-SA 4.0" and "b4331ad" in eurocrops["sources"]["license"]
+    sen4agrinet = manifests["sen4agrinet"]
+    assert sen4agrinet["license"] == "CC BY-SA 4.0" and "utils/config.py" in sen4agrinet["sources"]["license"]
+    assert sen4agrinet["classes"]["names"][110] == "Wheat"  # keyed by the crop codes of the label files
     dois = {"pastis": "10.1109/ICCV48922.2021.00483", "pastis-r": "10.1016/j.isprsjprs.2022.03.012",
             "breizhcrops": "10.5194/isprs-archives-XLIII-B2-2020-1545-2020", "eurocropsml": "10.1038/s41597-025-04952-7",
             "timesen2crop": "10.1109/JSTARS.2021.3073965", "sen4agrinet": "10.1109/JSTARS.2022.3164771"}
@@ -173,7 +176,7 @@ def test_published_facts_filled_from_their_sources():
     expected_names = {"denethor": (9, "Wheat", "Forage Crops"), "timesen2crop": (16, "Legumes", "Other crops"),
                       "crop-type-ghana": (4, "groundnut", "soya bean"), "crop-type-south-sudan": (4, "sorghum", "groundnut"),
                       "mtlcc": (17, "sugar beet", "maize"), "dynamicearthnet": (7, "impervious surface", "snow & ice"),
-                      "zuericrop": (48, "Apples", "WinterWheat")}
+                      "zuericrop": (48, "Apples", "WinterWheat"), "sen4agrinet": (168, "Cereals", "Unknown crops")}
     for name, (count, first, last) in expected_names.items():
         classes = manifests[name]["classes"]
         assert classes["count"] == len(classes["names"]) == count, name

@@ -164,8 +164,8 @@ def test_offline_fails_fast_naming_url_and_root(tmp_path):
 
 
 def test_dataset_without_direct_download(tmp_path):
-    with pytest.raises(DownloadError, match="no direct download URL; get it from https://zenodo.org/records/4715631"):
-        fetch("timesen2crop", root=tmp_path)
+    with pytest.raises(DownloadError, match="no direct download URL; get it from https://github.com/lukaskondmann/DENETHOR"):
+        fetch("denethor", root=tmp_path)
 
 
 def test_cli_fetch_pastis_offline(monkeypatch, tmp_path, capsys):

@@ -28,34 +28,52 @@ from sitsbench.data.manifests import (
 )
 
 # The datasets of the public list "Satellite Image Time Series Datasets", by section, as read in
-# https://github.com/corentin-dfg/Satellite-Image-Time-Series-Datasets/blob/0384851b08bb14067b757435ff854db0d13ccadd/README.md
-# (commit 0384851b08bb14067b757435ff854db0d13ccadd, 2023-10-24): every dataset of its "Semantic and Instance
-# Segmentation" subsections (29) and the two pre-training sets of its "Other tasks" table (SSL4EO-S12,
-# Seasonal Contrast). Keys: the list's section (lower case) and the dataset name as the list spells it;
-# values: our manifest. Later versions of the list add datasets (e.g. HEAD a9bd681 of 2025-09-06); not covered.
+# https://github.com/corentin-dfg/Satellite-Image-Time-Series-Datasets/blob/a9bd681c239784bf3f6ae75b7fcca96f49fee186/README.md
+# (commit a9bd681c239784bf3f6ae75b7fcca96f49fee186, 2025-09-06): every dataset of its "Semantic and Instance
+# Segmentation" subsections (49; MTLCC is listed twice, under pixel annotations for each time series and polygon
+# annotations for each image, and kept under the first) and the two pre-training sets of its "Other tasks" table
+# that the first manifests covered (SSL4EO-S12, Seasonal Contrast; SSL4EO-S12 v1.1 and SSL4EO-L are not covered).
+# Keys: the list's section (lower case) and the dataset name as the list spells it; values: our manifest.
+# The list's commit 0384851 (2023-10-24), which the first manifests followed, had one "Image annotations" section
+# (now image-level and datacube-level) and AI4EO Enhanced Sentinel 2 Agriculture, removed in bb9dbb6: its manifest
+# keeps the section it had there (REMOVED_FROM_LIST).
 SITS_LIST_DATASETS = {
     "pixel annotations for each image": {
+        "TS-SatFire": "ts-satfire",
+        "MultiEarth 2023": "multiearth-2023",
         "MultiEarth 2022": "multiearth-2022",
         "Dynamic World": "dynamic-world",
         "DynamicEarthNet": "dynamicearthnet",
         "SpaceNet 7": "spacenet-7",
     },
     "pixel annotations for each time series": {
+        "FLAIR-HUB": "flair-hub",
+        "ForTy": "forty",
+        "CONUS": "conus",
+        "FUSU": "fusu",
+        "CropRot": "croprot",
+        "PASTIS-HD": "pastis-hd",
+        "MultiSenNA": "multisenna",
+        "DAFA-LS": "dafa-ls",
+        "BraDD-S1TS": "bradd-s1ts",
         "FLAIR #2": "flair-2",
         "MultiSenGE": "multisenge",
-        "PASTIS": "pastis",
         "PASTIS-R": "pastis-r",
-        "AI4EO Enhanced Sentinel 2 Agriculture": "ai4eo-enhanced-s2-agriculture",
+        "PASTIS": "pastis",
         "UTRNet": "utrnet",
         "MTLCC": "mtlcc",
         "TiSeLaC": "tiselac",
     },
     "polygon annotations for each image": {
         "Sen4AgriNet": "sen4agrinet",
+        "Deep Crop Rotation": "deep-crop-rotation",
         "Campo Verde": "campo-verde",
         "LEM": "lem",
     },
     "polygon annotations for each time series": {
+        "SICKLE": "sickle",
+        "AgriSen-COG": "agrisen-cog",
+        "TimeMatch": "timematch",
         "DENETHOR": "denethor",
         "EuroCrops": "eurocrops",
         "TimeSen2Crop": "timesen2crop",
@@ -69,18 +87,27 @@ SITS_LIST_DATASETS = {
         "CV4A Kenya": "cv4a-kenya",
         "Pixel-Set dataset": "s2agri-pixelset",
     },
-    "image annotations": {
-        "RapidAI4EO Corpus": "rapidai4eo",
+    "image-level annotations": {
+        "fMoW-Sentinel": "fmow-sentinel",
         "SEN12-FLOOD": "sen12-flood",
+        "fMoW-RGB": "fmow-rgb",
+    },
+    "datacube-level annotations": {
+        "OPTIMUS": "optimus",
+        "Sen4Map": "sen4map",
+        "Planted": "planted",
+        "TreeSatAI-Time-Series": "treesatai-time-series",
+        "RapidAI4EO Corpus": "rapidai4eo",
     },
     "pre-training task": {
         "SSL4EO-S12": "ssl4eo-s12",
         "Seasonal Contrast": "seco",
     },
 }
+REMOVED_FROM_LIST = {"ai4eo-enhanced-s2-agriculture": "pixel annotations for each time series"}
 SITS_LIST_MANIFESTS = {name for section in SITS_LIST_DATASETS.values() for name in section.values()}
 
-REQUIRED_DATASETS = SITS_LIST_MANIFESTS | {
+REQUIRED_DATASETS = SITS_LIST_MANIFESTS | set(REMOVED_FROM_LIST) | {
     "eurocropsml",
     # small real samples (local copies in ../shared/data, verified by tests/test_fetch.py)
     "victoria-s2", "eolearn-slovenia", "sits-sinop-modis", "sits-samples",
@@ -103,8 +130,8 @@ def test_all_required_datasets_have_a_manifest():
 def test_manifests_cover_the_sits_datasets_list():
     """Each dataset of the list's annotated sections and its two pre-training sets has a manifest; where the
     manifest records ``annotation``, it is the list's section."""
-    assert ANNOTATION_LIST["commit"] == "0384851b08bb14067b757435ff854db0d13ccadd"
-    assert sum(len(section) for name, section in SITS_LIST_DATASETS.items() if name != "pre-training task") == 29
+    assert ANNOTATION_LIST["commit"] == "a9bd681c239784bf3f6ae75b7fcca96f49fee186"
+    assert sum(len(section) for name, section in SITS_LIST_DATASETS.items() if name != "pre-training task") == 49
     assert set(SITS_LIST_DATASETS) == set(ANNOTATIONS)
     manifests = load_manifests()
     missing = {listed: name for section in SITS_LIST_DATASETS.values()
@@ -112,7 +139,9 @@ def test_manifests_cover_the_sits_datasets_list():
     assert not missing, f"datasets of the SITS list without a manifest: {missing}"
     for section, datasets in SITS_LIST_DATASETS.items():
         for listed, name in datasets.items():
-            assert manifests[name].get("annotation", section) == section, (listed, name)
+            assert manifests[name]["annotation"] == section, (listed, name)
+    for name, section in REMOVED_FROM_LIST.items():
+        assert manifests[name]["annotation"] == section
     assert set(load_manifest("seco")["tasks"]) == set(load_manifest("ssl4eo-s12")["tasks"]) == {"pretraining"}
 
 
@@ -123,6 +152,39 @@ def test_published_facts_of_pastis_and_breizhcrops():
     breizh = load_manifest("breizhcrops")
     assert breizh["classes"]["count"] == len(breizh["classes"]["names"]) == 9
     assert "frh04" in breizh["splits"]
+
+
+def test_published_facts_filled_from_their_sources():
+    """Facts of issue 36 item 4, each with the source it was read from (the manifest's ``sources``)."""
+    manifests = load_manifests()
+    eurocrops = manifests["eurocrops"]
+    assert eurocrops["license"] == "CC BY-SA 4.0" and "b4331ad" in eurocrops["sources"]["license"]
+    sen4agrinet = manifests["sen4agrinet"]
+    assert sen4agrinet["license"] == "CC BY-SA 4.0" and "utils/config.py" in sen4agrinet["sources"]["license"]
+    assert sen4agrinet["classes"]["names"][110] == "Wheat"  # keyed by the crop codes of the label files
+    dois = {"pastis": "10.1109/ICCV48922.2021.00483", "pastis-r": "10.1016/j.isprsjprs.2022.03.012",
+            "breizhcrops": "10.5194/isprs-archives-XLIII-B2-2020-1545-2020", "eurocropsml": "10.1038/s41597-025-04952-7",
+            "timesen2crop": "10.1109/JSTARS.2021.3073965", "sen4agrinet": "10.1109/JSTARS.2022.3164771"}
+    for name, doi in dois.items():
+        assert f"doi = {{{doi}}}" in manifests[name]["citation"], name
+        assert "citation" in manifests[name]["sources"], name
+    assert "Scientific Data" in manifests["eurocropsml"]["citation"]
+    timesen2crop = manifests["timesen2crop"]
+    assert timesen2crop["downloads"] == [{"url": "https://zenodo.org/records/4715631/files/TimeSen2Crop.zip",
+                                          "filename": "TimeSen2Crop.zip",
+                                          "checksum": "md5:b5b7aad3fef192e78252e11c9a0e5cb8"}]
+    expected_names = {"denethor": (9, "Wheat", "Forage Crops"), "timesen2crop": (16, "Legumes", "Other crops"),
+                      "crop-type-ghana": (4, "groundnut", "soya bean"), "crop-type-south-sudan": (4, "sorghum", "groundnut"),
+                      "mtlcc": (17, "sugar beet", "maize"), "dynamicearthnet": (7, "impervious surface", "snow & ice"),
+                      "zuericrop": (48, "Apples", "WinterWheat"), "sen4agrinet": (168, "Cereals", "Unknown crops")}
+    for name, (count, first, last) in expected_names.items():
+        classes = manifests[name]["classes"]
+        assert classes["count"] == len(classes["names"]) == count, name
+        names = [classes["names"][i] for i in sorted(classes["names"])]
+        assert (names[0], names[-1]) == (first, last), name
+        assert "classes" in manifests[name]["sources"], name
+    listed = {name for section in SITS_LIST_DATASETS.values() for name in section.values()}
+    assert not [name for name in sorted(listed) if "annotation" not in manifests[name]]
 
 
 @pytest.fixture
@@ -147,7 +209,7 @@ def good():
         (lambda m: m.update(citation="Garnot 2021"), "citation", "BibTeX"),
         (lambda m: m.update(reader="os.path"), "reader", "sitsbench.data.readers"),
         (lambda m: m.update(annotation="semantic segmentation"), "annotation", "the list's sections"),
-        (lambda m: m.update(annotation=["image annotations"]), "annotation", "must be one of"),
+        (lambda m: m.update(annotation=["image-level annotations"]), "annotation", "must be one of"),
     ],
 )
 def test_bad_manifests_name_the_field(good, change, field, expected):
@@ -158,12 +220,40 @@ def test_bad_manifests_name_the_field(good, change, field, expected):
 
 
 def test_annotation_is_optional_and_checked(good):
-    assert "annotation" not in good
+    del good["annotation"]
     validate_manifest(good, "ok.yaml")
     for value in ANNOTATIONS:
         validate_manifest({**good, "annotation": value}, "ok.yaml")
-    with pytest.raises(ManifestError, match=r"bad\.yaml: field 'annotation' must be one of .*'Image annotations'"):
-        validate_manifest({**good, "annotation": "Image annotations"}, "bad.yaml")
+    for stale in ("Image-level annotations", "image annotations"):  # capitalised; the section of the old list
+        with pytest.raises(ManifestError, match=rf"bad\.yaml: field 'annotation' must be one of .*'{stale}'"):
+            validate_manifest({**good, "annotation": stale}, "bad.yaml")
+
+
+def test_sources_name_fields_and_note_every_unknown(good):
+    """``sources`` maps manifest fields to notes; every field left ``unknown`` needs one (what was checked)."""
+    good["sources"] = {"license": "the Zenodo record's licence field", "classes": "the README's class table"}
+    validate_manifest(good, "ok.yaml")
+    good["downloads"][0]["checksum"] = "unknown"
+    with pytest.raises(ManifestError, match=r"bad\.yaml: field 'sources' has no note for the field\(s\) \['downloads'\]"):
+        validate_manifest(good, "bad.yaml")
+    good["sources"]["downloads"] = "no checksum published on the Zenodo record"
+    validate_manifest(good, "ok.yaml")
+    good["size_on_disk"] = "unknown"
+    good["classes"] = {"count": 3, "names": "unknown"}
+    good["sources"].pop("classes")
+    with pytest.raises(ManifestError, match=r"no note for the field\(s\) \['size_on_disk', 'classes'\] left 'unknown'"):
+        validate_manifest(good, "bad.yaml")
+    without = {key: value for key, value in good.items() if key != "sources"}
+    with pytest.raises(ManifestError, match=r"bad\.yaml: field 'sources' is missing: the field\(s\) "
+                                            r"\['size_on_disk', 'classes', 'downloads'\] are 'unknown'"):
+        validate_manifest(without, "bad.yaml")
+    for sources, expected in [({"licence": "x"}, "names 'licence', which is not a manifest field"),
+                              ({"license": ""}, "note for 'license' must be a non-empty string"),
+                              ({"license": ["a"]}, "note for 'license' must be a non-empty string"),
+                              ("the README", "has type str, expected dict")]:
+        with pytest.raises(ManifestError, match=r"bad\.yaml: field 'sources'") as info:
+            validate_manifest({**good, "sources": sources}, "bad.yaml")
+        assert expected in str(info.value)
 
 
 def test_valid_checksum_forms_and_unknown_field(good):
@@ -241,18 +331,19 @@ def test_datasets_page_groups_by_annotation_and_marks_readers():
 
 
 def test_page_heading_without_annotation_comes_from_tasks(tmp_path, good):
-    for name, extra in [("a", {"annotation": "image annotations"}), ("b", {}), ("c", {"reader": "none"})]:
+    del good["annotation"]
+    for name, extra in [("a", {"annotation": "image-level annotations"}), ("b", {}), ("c", {"reader": "none"})]:
         manifest = {**good, "name": name, "title": name.upper(), **extra}
         if name == "c":
             manifest["tasks"] = ["change detection", "segmentation"]
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(manifest))
     groups = _page_groups(datasets_page(tmp_path))
     assert list(groups) == [
-        ANNOTATIONS["image annotations"],
+        ANNOTATIONS["image-level annotations"],
         "Annotation type not recorded: segmentation",
         "Annotation type not recorded: segmentation, change detection",
     ]
-    assert [row[0] for row in groups[ANNOTATIONS["image annotations"]][1:]] == ["a"]
+    assert [row[0] for row in groups[ANNOTATIONS["image-level annotations"]][1:]] == ["a"]
     assert groups["Annotation type not recorded: segmentation"][1][-1] == "yes"
     assert groups["Annotation type not recorded: segmentation, change detection"][1][-1] == "no"
 
@@ -282,4 +373,4 @@ def test_cli_data_list_and_info(capsys):
 
 
 def test_manifest_dir_is_in_the_repository():
-    assert MANIFEST_DIR.name == "data_manifests" and len(manifest_paths()) >= 36
+    assert MANIFEST_DIR.name == "data_manifests" and len(manifest_paths()) >= 57

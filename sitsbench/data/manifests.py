@@ -7,6 +7,10 @@ citation and the split protocol. A value that could not be checked is the string
 The optional field ``annotation`` places a dataset in one of the sections of the public list of
 satellite image time series datasets (:data:`ANNOTATION_LIST`): the book's datasets page groups the
 datasets by it, as the list does; a manifest without it goes under a heading made from its ``tasks``.
+
+The optional field ``sources`` says where the facts come from: it maps a field name to a note naming the
+page, file or paper that gave the field's value, or, for a field left ``unknown``, what was checked and
+found silent: every field still ``unknown`` (see :func:`unknown_fields`) must have such a note.
 """
 
 from __future__ import annotations
@@ -44,20 +48,23 @@ REQUIRED_FIELDS = {
     "splits": str,
     "reader": str,
 }
-OPTIONAL_FIELDS = {"annotation": str}
+OPTIONAL_FIELDS = {"annotation": str, "sources": dict}
 ANNOTATION_LIST = {
     "repository": "corentin-dfg/Satellite-Image-Time-Series-Datasets",
-    "commit": "0384851b08bb14067b757435ff854db0d13ccadd",
+    "commit": "a9bd681c239784bf3f6ae75b7fcca96f49fee186",
     "url": "https://github.com/corentin-dfg/Satellite-Image-Time-Series-Datasets/blob/"
-    "0384851b08bb14067b757435ff854db0d13ccadd/README.md",
+    "a9bd681c239784bf3f6ae75b7fcca96f49fee186/README.md",
 }
-"""The list whose sections ``annotation`` names (README.md at that commit, 24 Oct 2023)."""
+"""The list whose sections ``annotation`` names (README.md at that commit, 6 Sep 2025; the first manifests
+followed commit 0384851 of 24 Oct 2023, whose single "Image annotations" section the list has since split into
+image-level and datacube-level annotations)."""
 ANNOTATIONS = {
     "pixel annotations for each image": "Semantic and instance segmentation: pixel annotations for each image",
     "pixel annotations for each time series": "Semantic and instance segmentation: pixel annotations for each time series",
     "polygon annotations for each image": "Semantic and instance segmentation: polygon annotations for each image",
     "polygon annotations for each time series": "Semantic and instance segmentation: polygon annotations for each time series",
-    "image annotations": "Semantic and instance segmentation: image annotations",
+    "image-level annotations": "Semantic and instance segmentation: image-level annotations",
+    "datacube-level annotations": "Semantic and instance segmentation: datacube-level annotations",
     "pre-training task": "Other tasks: pre-training task (unlabelled)",
 }
 """Allowed ``annotation`` values (the list's section headings, lower case, in the list's order; the last is the
@@ -132,7 +139,42 @@ def validate_manifest(data: Any, source: str = "manifest") -> dict:
         fail("citation", "must be a BibTeX entry starting with '@'")
     if data["reader"] != "none" and not data["reader"].startswith("sitsbench.data.readers."):
         fail("reader", "must be 'none' or a module under sitsbench.data.readers")
+    _validate_sources(data, fail)
     return data
+
+
+def unknown_fields(data: dict) -> list[str]:
+    """The fields whose value is ``unknown``: a whole field, ``classes``'s count or names, or a download's
+    checksum (then ``downloads``)."""
+    fields = [field for field in REQUIRED_FIELDS if data.get(field) == UNKNOWN]
+    classes = data.get("classes")
+    if isinstance(classes, dict) and UNKNOWN in (classes.get("count"), classes.get("names")):
+        fields.append("classes")
+    downloads = data.get("downloads")
+    if isinstance(downloads, list) and any(isinstance(d, dict) and d.get("checksum") == UNKNOWN for d in downloads):
+        fields.append("downloads")
+    return fields
+
+
+def _validate_sources(data: dict, fail) -> None:
+    """``sources``: field name -> non-empty note; every field left ``unknown`` has a note of what was checked."""
+    if "sources" not in data:
+        silent = unknown_fields(data)
+        if silent:
+            fail("sources", f"is missing: the field(s) {silent} are {UNKNOWN!r}; note for each what was checked")
+        return
+    sources = data["sources"]
+    if not isinstance(sources, dict):
+        fail("sources", f"has type {type(sources).__name__}, expected dict (field name -> note)")
+    allowed = [field for field in {**REQUIRED_FIELDS, **OPTIONAL_FIELDS} if field != "sources"]
+    for field, note in sources.items():
+        if field not in allowed:
+            fail("sources", f"names {field!r}, which is not a manifest field (expected one of {allowed})")
+        if not isinstance(note, str) or not note.strip():
+            fail("sources", f"note for {field!r} must be a non-empty string saying where the value comes from")
+    silent = [field for field in unknown_fields(data) if field not in sources]
+    if silent:
+        fail("sources", f"has no note for the field(s) {silent} left {UNKNOWN!r}: say what was checked")
 
 
 def _validate_classes(classes: dict, fail) -> None:
@@ -258,6 +300,7 @@ def datasets_page(directory: str | Path = MANIFEST_DIR) -> str:
             f"- **Annotation:** {m.get('annotation', 'not recorded')}",
             f"- **Format:** {m['file_format']}; **reader:** `{m['reader']}`",
             f"- **Homepage:** <{m['homepage']}>; **download:** {urls}",
+            *(f"- **Source of `{field}`:** {_markdown_cell(note)}" for field, note in m.get("sources", {}).items()),
             "",
         ]
     return "\n".join([

@@ -31,10 +31,9 @@ def main(out: Path) -> None:
     x = x_all[mine].clone().requires_grad_(True)
     y = norm(x)
     (y * torch.arange(1.0, 4.0)).sum().backward()
-    from sitsbench.models import create_model
-    from sitsbench.ssl.methods import DINO
+    from sitsbench.ssl.losses import DINOLoss
 
-    method = DINO(create_model("ltae_small", in_channels=3, num_classes=0), out_dim=16)
+    method = DINOLoss(out_dim=16)
     method.update_center(logits_all[mine])
     torch.save({"loss": loss.detach(), "z1_grad": z1.grad, "z2_grad": z2.grad, "bn_out": y.detach(),
                 "bn_x_grad": x.grad, "bn_weight_grad": norm.weight.grad, "bn_running_mean": norm.running_mean,

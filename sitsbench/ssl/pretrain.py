@@ -125,18 +125,23 @@ def _common_augment(config: PretrainConfig) -> list:
     ]
 
 
-def build_views(config: PretrainConfig, n_global: int, n_local: int) -> MultiView:
-    """``n_global`` global views (optional date re-sampling + clouds, jitter, band drop-out, noise) and ``n_local``
-    local temporal crops."""
+def build_views(config: PretrainConfig, n_local: int, n_global: int = 2, extra: list | None = None) -> MultiView:
+    """``n_global`` global views (optional date re-sampling + clouds, jitter, band drop-out, noise, then the
+    transforms ``extra``) and ``n_local`` local temporal crops."""
     resample = [] if config.global_dates is None else [DateResample(config.global_dates)]
-    global_view = Compose(resample + _common_augment(config))
+    global_view = Compose(resample + _common_augment(config) + list(extra or []))
     local_view = Compose([TemporalCrop(config.local_dates), *_common_augment(config)]) if n_local else None
     return MultiView(global_view, n_global, local_view, n_local)
 
 
+def method_views(config: PretrainConfig, method: Method) -> MultiView:
+    """The views ``method`` reads (:func:`build_views` with its numbers of views and its own
+    :meth:`~sitsbench.ssl.methods.base.Method.view_transforms`)."""
+    return build_views(config, method.n_local, method.n_views, method.view_transforms())
+
+
 def _pixel_views(cube: xr.Dataset, config: PretrainConfig, method: Method) -> UnlabeledPixelDataset:
-    return UnlabeledPixelDataset(cube, build_views(config, method.n_views, method.n_local),
-                                 max_pixels=config.max_pixels, seed=config.seed)
+    return UnlabeledPixelDataset(cube, method_views(config, method), max_pixels=config.max_pixels, seed=config.seed)
 
 
 def _plane_views(cube: xr.Dataset, config: PretrainConfig, method: Method) -> UnlabeledPlaneDataset:
@@ -369,7 +374,7 @@ def pretrain_archive(
         encoder = create_model(backbone, in_channels=len(archive.bands), num_classes=0, **kwargs)
         model = METHODS[method].from_config(encoder, config, len(archive.bands))
         model = distributed.sync_batchnorm(model, device).to(device)
-        data = ArchiveStream(archive, build_views(config, model.n_views, model.n_local), batch_size=config.batch_size,
+        data = ArchiveStream(archive, method_views(config, model), batch_size=config.batch_size,
                              shards=stream.shards, buffer=stream.buffer, steps_per_iter=stream.log_every,
                              seed=config.seed, rank=world.rank, world=world.size)
         total = _total_steps(stream, archive.n_series, config.batch_size)

@@ -3,7 +3,8 @@
 A method is an ``nn.Module`` subclass of :class:`Method` around any sitsbench encoder (a registered model built
 with ``num_classes=0``; views are encoded with ``encoder.forward_features(x, doy, mask)``):
 
-* ``n_views`` / ``n_local`` — how many global views and local views (temporal crops) of each series it reads;
+* ``n_views`` / ``n_local`` — how many global views and local views (temporal crops) of each series it reads, and
+  :meth:`Method.view_transforms`, transforms of its own appended to the global views' augmentations;
 * :meth:`Method.loss` — the loss of a batch (the list of batched views, dicts ``x``, ``doy``, ``mask``) and the
   embeddings whose collapse the shared objective monitors (embedding std and effective rank, every method);
 * :meth:`Method.step_end` — after each optimiser step: momentum (EMA teacher) and temperature schedules;
@@ -76,6 +77,10 @@ class Method(nn.Module):
         """The method around ``encoder`` (reading series of ``in_channels`` bands) with ``config.method_args`` as its
         keyword arguments."""
         return cls(encoder, **config.method_args)
+
+    def view_transforms(self) -> list:
+        """Transforms appended to the augmentations of the global views (none by default)."""
+        return []
 
     def check_views(self, views: list) -> None:
         """Refuse a batch without the views the method reads."""

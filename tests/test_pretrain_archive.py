@@ -365,6 +365,8 @@ def test_bad_pretraining_options_are_clear_errors(cube_path, tmp_path):
         (["--batch-size", 12], "must be a multiple of the number of shards"),
         (["--encoder", "ae_tempconv"], "archive pretraining streams pixel series"),
         (["--encoder-args", '{"nosuch": 1}', "--steps", 1], "model 'ltae_small' has no option 'nosuch'"),
+        (["--method", "barlow", "--method-args", '{"lambda": 1}', "--steps", 1],
+         "method BarlowTwins has no option 'lambda' (method_args); its options are hidden_dim, out_dim, lambd"),
     ):
         _, err = cli("pretrain", cube_path, "--output", tmp_path / "enc", "--window", 16, *args, expect=2)
         assert message in err, (args, err)

@@ -142,6 +142,11 @@ def test_every_registered_method_has_a_recipe_and_builds_from_the_config():
         assert filled.lr is not None and filled.schedule is not None and filled.weight_decay is not None
         built = method.from_config(create_model("ltae_small", 4, 0), config, 4)
         assert built.n_views >= 1 and isinstance(built.encoder, nn.Module)
+        with pytest.raises(ValueError, match=f"method {method.__name__} has no option 'nosuch'"):
+            method.from_config(create_model("ltae_small", 4, 0), PretrainConfig(method_args={"nosuch": 1}), 4)
+    simclr = METHODS["simclr"].from_config(create_model("ltae_small", 4, 0),
+                                           PretrainConfig(temperature=0.1, method_args={"temperature": 0.3}), 4)
+    assert simclr.temperature == 0.3  # method_args override the config's fields
 
 
 # -- masked-series modelling ----------------------------------------------------------------------------------------

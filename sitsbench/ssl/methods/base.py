@@ -22,6 +22,7 @@ of :data:`sitsbench.ssl.methods.METHODS`.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, ClassVar
 
@@ -76,7 +77,19 @@ class Method(nn.Module):
     def from_config(cls, encoder: nn.Module, config, in_channels: int) -> Method:
         """The method around ``encoder`` (reading series of ``in_channels`` bands) with ``config.method_args`` as its
         keyword arguments."""
-        return cls(encoder, **config.method_args)
+        return cls(encoder, **cls.options(config.method_args))
+
+    @classmethod
+    def options(cls, args: dict[str, Any]) -> dict[str, Any]:
+        """``args`` (``PretrainConfig.method_args``) checked against the constructor's options: an unknown one is a
+        clear error naming it and the options there are."""
+        allowed = [name for name in inspect.signature(cls.__init__).parameters
+                   if name not in ("self", "encoder", "in_channels")]
+        unknown = sorted(set(args) - set(allowed))
+        if unknown:
+            raise ValueError(f"method {cls.__name__} has no option {unknown[0]!r} (method_args); its options are "
+                             f"{', '.join(allowed)}")
+        return dict(args)
 
     def view_transforms(self) -> list:
         """Transforms appended to the augmentations of the global views (none by default)."""

@@ -57,11 +57,11 @@ class DINO(Method):
     @classmethod
     def from_config(cls, encoder: nn.Module, config, in_channels: int) -> DINO:
         """DINO with the settings of ``config`` (``out_dim = 4 * head_dim`` prototypes, ``n_local`` local views)."""
-        return cls(encoder, out_dim=4 * config.head_dim, student_temp=config.student_temp,
-                   teacher_temp=config.teacher_temp, base_momentum=config.base_momentum,
-                   norm_last_layer=config.norm_last_layer, teacher_temp_start=config.teacher_temp_start,
-                   teacher_warmup=config.teacher_warmup, teacher_mode=config.teacher_mode, n_local=config.n_local,
-                   **config.method_args)
+        fields = dict(out_dim=4 * config.head_dim, student_temp=config.student_temp, teacher_temp=config.teacher_temp,
+                      base_momentum=config.base_momentum, norm_last_layer=config.norm_last_layer,
+                      teacher_temp_start=config.teacher_temp_start, teacher_warmup=config.teacher_warmup,
+                      teacher_mode=config.teacher_mode, n_local=config.n_local)
+        return cls(encoder, **{**fields, **cls.options(config.method_args)})
 
     def train(self, mode: bool = True) -> DINO:
         """With ``teacher_mode="eval"`` the teacher always runs in eval mode (no dropout, running BatchNorm

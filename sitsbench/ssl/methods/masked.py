@@ -45,7 +45,7 @@ class MaskedSeries(Method):
 
     @classmethod
     def from_config(cls, encoder: nn.Module, config, in_channels: int) -> MaskedSeries:
-        return cls(encoder, in_channels, **config.method_args)
+        return cls(encoder, in_channels, **cls.options(config.method_args))
 
     def view_transforms(self) -> list:
         """:class:`~sitsbench.ssl.augment.HideDates`, after the augmentations of the global view."""

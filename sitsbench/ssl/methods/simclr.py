@@ -24,7 +24,8 @@ class SimCLR(Method):
 
     @classmethod
     def from_config(cls, encoder: nn.Module, config, in_channels: int) -> SimCLR:
-        return cls(encoder, out_dim=config.head_dim, temperature=config.temperature, **config.method_args)
+        return cls(encoder, **{"out_dim": config.head_dim, "temperature": config.temperature,
+                               **cls.options(config.method_args)})
 
     def loss(self, views: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
         if len(views) != 2:

@@ -1,14 +1,15 @@
 """Masked-series modelling for SITS encoders: hide whole dates, reconstruct their values.
 
 The pretext task follows U-BARN (Dumeur et al. 2024, "Self-Supervised Spatio-Temporal Representation Learning of
-Satellite Image Time Series", IEEE JSTARS 17): random *dates* of each series are withheld from the encoder and their
-reflectances are reconstructed, the loss covering only the withheld dates that are clear (clouds are never targets).
-U-BARN rather than Presto (Tseng et al. 2023) because its setting is ours: single-sensor, irregular, cloud-masked
-series encoded by a temporal network; Presto's masking of channel groups and of contiguous spans across sensors and
-derived products (its structured masks over S1/S2/ERA5/DEM tokens) has no counterpart in a single-sensor series.
-Where U-BARN decodes its per-date outputs, the decoder here (:class:`~sitsbench.ssl.heads.DateDecoder`, the head
-dropped after pretraining) reads the pooled embedding and the day of year of the date to fill, so the method fits
-every encoder, the L-TAE (which has no per-date output) included.
+Satellite Image Time Series", IEEE JSTARS 17, doi:10.1109/JSTARS.2024.3358066): a time-series reconstruction task
+inspired by BERT, in which masked elements of an irregular, cloudy series are reconstructed and only clear
+observations are targets. Here the masked element is a whole date of a pixel series (its values withheld from the
+encoder), and the loss covers the withheld dates that are clear. U-BARN rather than Presto (Tseng et al. 2023)
+because its setting is ours: single-sensor, irregular, cloud-masked series encoded by a temporal network; Presto's
+structured masks over channel groups of several sensors and derived products (S1, S2, ERA5, DEM, ...) have no
+counterpart in a single-sensor series. Where U-BARN decodes its per-date outputs, the decoder here
+(:class:`~sitsbench.ssl.heads.DateDecoder`, the head dropped after pretraining) reads the pooled embedding and the day
+of year of the date to fill, so the method fits every encoder, the L-TAE (which has no per-date output) included.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sitsbench.autoencoders.base import date_features
+from sitsbench.models.layers import default_doy, doy_encoding
 
 
 class ProjectionHead(nn.Module):
@@ -66,18 +66,19 @@ class DINOHead(nn.Module):
 
 class DateDecoder(nn.Module):
     """The decoder of masked-series modelling: the values of ``out_channels`` bands at any date from the series
-    embedding ``(B, D)`` and the date's sinusoidal day-of-year encoding (that of the auto-encoders,
-    :func:`sitsbench.autoencoders.base.date_features`), by an MLP shared over the dates. It reads a pooled embedding,
-    so it fits every encoder (the L-TAE has no per-date output)."""
+    embedding ``(B, D)`` and the date's sinusoidal day-of-year encoding (:func:`~sitsbench.models.layers.doy_encoding`,
+    ``period`` 1000 as in the L-TAE), by an MLP shared over the dates. It reads a pooled embedding, so it fits every
+    encoder (the L-TAE has no per-date output)."""
 
-    def __init__(self, in_features: int, out_channels: int, hidden_dim: int = 128, date_dim: int = 32):
+    def __init__(self, in_features: int, out_channels: int, hidden_dim: int = 128, date_dim: int = 32,
+                 period: float = 1000.0):
         super().__init__()
-        self.date_dim = date_dim
+        self.date_dim, self.period = date_dim, period
         self.mlp = nn.Sequential(nn.Linear(in_features + date_dim, hidden_dim), nn.GELU(),
                                  nn.Linear(hidden_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, out_channels))
 
     def forward(self, features: torch.Tensor, like: torch.Tensor, doy: torch.Tensor | None) -> torch.Tensor:
         """Values ``(B, T, out_channels)`` at the dates of ``like`` ``(B, T, C)`` (days of year ``doy``)."""
-        dates = date_features(like, doy, self.date_dim)
+        dates = doy_encoding(default_doy(like, doy), self.date_dim, self.period)
         features = features[:, None, :].expand(-1, dates.shape[1], -1)
         return self.mlp(torch.cat([features, dates], dim=-1))

@@ -17,11 +17,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sitsbench.autoencoders.losses import expand_mask, masked_mse
 from sitsbench.distributed import all_mean
 from sitsbench.ssl.augment import HideDates
 from sitsbench.ssl.heads import DateDecoder
 from sitsbench.ssl.methods.base import Method, encode_view
+from sitsbench.training.losses import expand_mask, masked_mse
 
 
 class MaskedSeries(Method):

@@ -15,9 +15,9 @@ with ``num_classes=0``; views are encoded with ``encoder.forward_features(x, doy
   ``weight_decay_end``) for the :class:`~sitsbench.ssl.pretrain.PretrainConfig` fields left at ``None``, from its
   paper and scaled for short CPU runs; its own hyper-parameters are the defaults of its constructor.
 
-:meth:`Method.from_config` builds it from a :class:`~sitsbench.ssl.pretrain.PretrainConfig` and the number of bands:
-by default ``cls(encoder, **config.method_args)``. A new method is one module (its class, with its loss and heads) and one line
-of :data:`sitsbench.ssl.methods.METHODS`.
+:meth:`Method.from_config` builds it from a :class:`~sitsbench.ssl.pretrain.PretrainConfig` and the number of
+bands: by default ``cls(encoder, **config.method_args)`` (the options checked by :meth:`Method.options`). A new
+method is one module (its class, with its loss and heads) and one line of :data:`sitsbench.ssl.methods.METHODS`.
 """
 
 from __future__ import annotations

@@ -19,8 +19,12 @@ from sitsbench.ssl.losses import barlow_twins_loss, negative_cosine, nt_xent, vi
 from sitsbench.ssl.methods import MaskedSeries, encode_view
 from sitsbench.ssl.pretrain import SelfSupervised, with_recipe
 
-lightly_loss = pytest.importorskip("lightly.loss", reason="lightly (test-only reference, pinned in the dev extra) "
-                                   "is not installed: pip install --no-deps lightly==1.6.0")
+
+@pytest.fixture(scope="module")
+def lightly_loss():
+    """``lightly.loss`` (1.6.0, the reference implementations; a test-only dependency pinned in the dev extra)."""
+    return pytest.importorskip("lightly.loss", reason="lightly (test-only reference, pinned in the dev extra) is not "
+                               "installed: pip install --no-deps lightly==1.6.0")
 
 
 def pair(n: int = 12, d: int = 7, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,20 +35,20 @@ def pair(n: int = 12, d: int = 7, seed: int = 0) -> tuple[torch.Tensor, torch.Te
 
 # -- the losses against lightly 1.6.0 -------------------------------------------------------------------------------
 @pytest.mark.parametrize("temperature", [0.1, 0.5])
-def test_nt_xent_equals_lightly(temperature):
+def test_nt_xent_equals_lightly(lightly_loss, temperature):
     z1, z2 = pair()
     expected = lightly_loss.NTXentLoss(temperature=temperature)(z1, z2)
     assert float(nt_xent(z1, z2, temperature)) == pytest.approx(float(expected), rel=1e-6)
 
 
-def test_negative_cosine_equals_lightly():
+def test_negative_cosine_equals_lightly(lightly_loss):
     p, z = pair(seed=1)
     assert float(negative_cosine(p, z)) == pytest.approx(float(lightly_loss.NegativeCosineSimilarity()(p, z)),
                                                          rel=1e-6)
 
 
 @pytest.mark.parametrize("coefficients", [(25.0, 25.0, 1.0), (1.0, 10.0, 0.5)])
-def test_vicreg_equals_lightly(coefficients):
+def test_vicreg_equals_lightly(lightly_loss, coefficients):
     z1, z2 = pair(n=16, d=9, seed=2)
     sim, std, cov = coefficients
     expected = lightly_loss.VICRegLoss(lambda_param=sim, mu_param=std, nu_param=cov)(z1, z2)
@@ -52,7 +56,7 @@ def test_vicreg_equals_lightly(coefficients):
 
 
 @pytest.mark.parametrize("lambd", [5e-3, 0.1])
-def test_barlow_twins_equals_lightly(lambd):
+def test_barlow_twins_equals_lightly(lightly_loss, lambd):
     z1, z2 = pair(n=16, d=9, seed=3)
     expected = lightly_loss.BarlowTwinsLoss(lambda_param=lambd)(z1, z2)
     assert float(barlow_twins_loss(z1, z2, lambd)) == pytest.approx(float(expected), rel=1e-6)
@@ -60,7 +64,7 @@ def test_barlow_twins_equals_lightly(lambd):
         barlow_twins_loss(z1, z2[:5])
 
 
-def test_dino_loss_and_centre_equal_lightly():
+def test_dino_loss_and_centre_equal_lightly(lightly_loss):
     g = torch.Generator().manual_seed(4)
     student = [torch.randn(5, 11, generator=g, dtype=torch.float64) for _ in range(4)]
     teacher = [torch.randn(5, 11, generator=g, dtype=torch.float64) for _ in range(2)]

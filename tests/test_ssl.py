@@ -252,7 +252,7 @@ def test_dino_center_is_a_running_mean_of_teacher_outputs():
     with torch.no_grad():
         expected = torch.cat([dino.teacher_head(dino.teacher.forward_features(v["x"], v["doy"], v["mask"])) for v in views[:2]])
     dino.loss(views)
-    assert torch.allclose(dino.center, 0.5 * expected.mean(dim=0), atol=1e-6)
+    assert torch.allclose(dino.criterion.center, 0.5 * expected.mean(dim=0), atol=1e-6)
 
 
 def test_simclr_loss_backpropagates_into_the_encoder():
@@ -277,6 +277,10 @@ def test_collapse_metrics_values_and_warning():
     with pytest.warns(UserWarning, match="collapsed"):
         assert warn_if_collapsed(collapsed)
     assert not warn_if_collapsed(spread)
+    assert 15.0 < spread["effective_rank"] <= 16.0  # isotropic: close to D
+    line = torch.tensor(rng.normal(size=(100, 1))) * torch.tensor(rng.normal(size=(1, 16)))
+    assert collapse_metrics(line)["effective_rank"] == pytest.approx(1.0, abs=1e-6)  # dimensional collapse
+    assert collapse_metrics(torch.ones(10, 4))["effective_rank"] == 0.0
 
 
 def test_unlabeled_dataset_does_not_read_the_class_variable(toy_cube):
@@ -312,7 +316,7 @@ def test_pretrain_writes_a_checkpoint_and_record_that_reload_the_encoder(toy_cub
     with torch.no_grad():
         assert torch.allclose(reloaded.forward_features(x, doy), encoder.forward_features(x, doy))
     with pytest.raises(ValueError, match="method must be one of"):
-        pretrain(toy_cube, "byol", config=config)
+        pretrain(toy_cube, "mocov3", config=config)
 
 
 def linear_probe_accuracy(encoder, train, test) -> float:
@@ -368,7 +372,7 @@ def test_fixed_gain_stays_one_while_the_prototypes_learn():
 
 
 def test_teacher_temperature_warms_up_linearly_then_stays():
-    from sitsbench.ssl.methods import teacher_temperature
+    from sitsbench.ssl.losses import teacher_temperature
 
     assert teacher_temperature(0.0, 0.07, 0.04, 0.3) == pytest.approx(0.04)
     assert teacher_temperature(0.15, 0.07, 0.04, 0.3) == pytest.approx(0.055)
@@ -376,9 +380,9 @@ def test_teacher_temperature_warms_up_linearly_then_stays():
     assert teacher_temperature(0.0, 0.04, None, 0.3) == 0.04
     encoder = create_model("transformer_tiny", 4, 0)
     dino = DINO(encoder, out_dim=32, teacher_temp=0.07, teacher_temp_start=0.04, teacher_warmup=0.5)
-    assert dino.teacher_temp == pytest.approx(0.04)
+    assert dino.criterion.teacher_temp == pytest.approx(0.04)
     dino.step_end(4, 10)  # after the 5th of 10 steps: half of the training, the end of the warm-up
-    assert dino.teacher_temp == pytest.approx(0.07)
+    assert dino.criterion.teacher_temp == pytest.approx(0.07)
 
 
 def test_teacher_mode_and_teacher_entropy():
@@ -389,7 +393,9 @@ def test_teacher_mode_and_teacher_entropy():
         dino = DINO(create_model("transformer_tiny", 4, 0), out_dim=32, teacher_mode=mode).train()
         assert dino.teacher.training is expected and dino.teacher_head.training is expected
         dino.loss(series_views())
-        assert len(dino.teacher_entropy) == 1 and 0.0 <= dino.teacher_entropy[0] <= math.log(32) + 1e-6
+        entropy = dino.criterion.teacher_entropy
+        assert len(entropy) == 1 and 0.0 <= entropy[0] <= math.log(32) + 1e-6
+        assert dino.monitors() == {"teacher_entropy": entropy[0]} and dino.monitors() == {}  # read, then forgotten
 
 
 def test_warmup_cosine_schedule_of_the_training_loop():
@@ -415,14 +421,14 @@ def test_warmup_cosine_schedule_of_the_training_loop():
 
 
 def test_dino_defaults_are_the_reference_recipe_and_simclr_keeps_its_own(toy_cube):
-    from sitsbench.ssl.pretrain import RECIPES, with_recipe
+    from sitsbench.ssl.pretrain import with_recipe
 
     dino = DINO(create_model("transformer_tiny", 4, 0), out_dim=32)
-    assert dino.teacher_mode == "train" and dino.teacher_temp == pytest.approx(0.04)
+    assert dino.teacher_mode == "train" and dino.criterion.teacher_temp == pytest.approx(0.04)
     assert not dino.student_head.prototypes.parametrizations.weight.original0.requires_grad
     config = PretrainConfig()
     assert (with_recipe(config, "dino").schedule, with_recipe(config, "dino").weight_decay_end) == ("warmup_cosine", 0.4)
-    assert with_recipe(config, "simclr").weight_decay == RECIPES["simclr"]["weight_decay"]
+    assert with_recipe(config, "simclr").weight_decay == SimCLR.recipe["weight_decay"]
     assert with_recipe(config, "simclr").schedule == "constant" and with_recipe(config, "simclr").weight_decay_end is None
     explicit = with_recipe(PretrainConfig(schedule="constant", weight_decay=0.01), "dino")
     assert (explicit.schedule, explicit.weight_decay, explicit.warmup) == ("constant", 0.01, 0.1)

@@ -24,8 +24,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from sitsbench.autoencoders.losses import expand_mask, masked_mse
 from sitsbench.models.layers import default_doy, doy_encoding
+from sitsbench.training.losses import expand_mask, masked_mse
 
 DOY_PERIOD = 1000.0
 """Period of the day-of-year encoding (as in L-TAE): its slowest component spans about 3 years."""

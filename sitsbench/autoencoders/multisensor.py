@@ -24,11 +24,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from sitsbench.autoencoders.base import SITSAutoEncoder
-from sitsbench.autoencoders.losses import expand_mask, masked_mse
 from sitsbench.autoencoders.temporal import TemporalConvDecoder, TemporalConvEncoder
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.timeops import day_of_year
+from sitsbench.training.losses import expand_mask, masked_mse
 
 
 def pixel_backscatter(cube: xr.Dataset, rows: np.ndarray, cols: np.ndarray,

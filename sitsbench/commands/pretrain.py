@@ -1,4 +1,4 @@
-"""``sitsbench pretrain DATASET [DATASET ...] --method simclr|dino --encoder NAME --output DIR``: self-supervised
+"""``sitsbench pretrain DATASET [DATASET ...] --method METHOD --encoder NAME --output DIR``: self-supervised
 pretraining on an archive streamed window by window, in one process or under ``torchrun`` (several processes, CPUs
 or GPUs, one or several machines), written as a self-describing encoder folder."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sitsbench.commands.train import json_object
 
-METHODS = ("simclr", "dino")
+METHODS = ("simclr", "dino", "byol", "vicreg", "barlow", "masked")
 PRECISIONS = ("fp32", "bf16")
 """Must equal :data:`sitsbench.ssl.pretrain.METHODS` and :data:`sitsbench.training.engine.PRECISIONS` (a test checks
 it): spelled out so that the command line starts without importing torch."""
@@ -17,7 +17,7 @@ it): spelled out so that the command line starts without importing torch."""
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "pretrain", help="self-supervised pretraining (SimCLR, DINO) of an encoder on unlabelled series, streamed "
+        "pretrain", help="self-supervised pretraining (SimCLR, DINO, BYOL, VICReg, Barlow Twins, masked series) of an encoder on unlabelled series, streamed "
         "from one or several datasets; runs under torchrun for several processes/GPUs",
         description=__doc__.splitlines()[0] + " Example: torchrun --nproc-per-node 2 -m sitsbench pretrain "
         "c.zarr --method dino --encoder ltae_small --output enc --steps 100")
@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     length.add_argument("--steps", type=int, help="optimiser steps (default 1000 when --epochs is not given)")
     length.add_argument("--epochs", type=float, help="passes over the archive's series (converted to steps)")
     parser.add_argument("--batch-size", type=int, default=256, help="global batch (all processes together)")
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, help="learning rate (default: the method's recipe, 1e-3 for each)")
+    parser.add_argument("--method-args", help="JSON object of arguments of the method (e.g. '{\"mask_ratio\": 0.3}' "
+                        "for masked, '{\"lambd\": 0.01}' for barlow)")
     parser.add_argument("--encoder-args", help="JSON object of extra arguments of the encoder")
     parser.add_argument("--window", type=int, default=32, help="side of the windows read from cubes (pixels); "
                         "samples are read in blocks of window x window series")
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     steps = args.steps if args.steps is not None or args.epochs is not None else 1000
     config = PretrainConfig(batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
                             precision=args.precision, progress=not args.quiet,
-                            backbone_kwargs=json_object(args.encoder_args, "--encoder-args"))
+                            backbone_kwargs=json_object(args.encoder_args, "--encoder-args"),
+                            method_args=json_object(args.method_args, "--method-args"))
     stream = StreamConfig(steps=steps, epochs=args.epochs, window=args.window, shards=args.shards,
                           buffer=args.buffer, log_every=args.log_every, checkpoint_every=args.checkpoint_every)
     summary = pretrain_archive(args.datasets, args.output, args.method, args.encoder, config, stream,

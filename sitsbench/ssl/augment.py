@@ -95,6 +95,33 @@ class CloudMask:
         return {**sample, "x": x, "mask": mask}
 
 
+class HideDates:
+    """Dates withheld from the encoder for masked-series modelling (:class:`~sitsbench.ssl.methods.MaskedSeries`):
+    each clear date of a series with probability ``ratio``, at least one clear date left visible (a series with a
+    single clear date keeps it: nothing to predict). Adds ``hidden`` ``(T,)`` (bool) to the sample and leaves ``x``
+    and ``mask`` as they are: the method removes the hidden dates from the encoder's input and scores them. Drawn
+    with the item's generator, so a run on N processes hides what one process hides."""
+
+    def __init__(self, ratio: float = 0.5):
+        if not 0.0 < ratio < 1.0:
+            raise ValueError(f"ratio must be in (0, 1), got {ratio}")
+        self.ratio = ratio
+
+    def __call__(self, sample: Sample, generator: torch.Generator) -> Sample:
+        n_time = _check_sample(sample)
+        if sample["x"].ndim != 2:
+            raise ValueError(f"HideDates masks the dates of a pixel series (T, C), got x of shape "
+                             f"{tuple(sample['x'].shape)}")
+        mask = sample["mask"]
+        clear = mask if mask.ndim == 1 else mask.any(dim=-1)
+        hidden = (torch.rand(n_time, generator=generator) < self.ratio) & clear
+        if not bool((clear & ~hidden).any()):
+            visible = torch.nonzero(clear).flatten()
+            if visible.numel():
+                hidden[visible[int(torch.randint(0, visible.numel(), (1,), generator=generator))]] = False
+        return {**sample, "hidden": hidden}
+
+
 class SpectralJitter:
     """Per-band gain ``1 + N(0, scale)`` and offset ``N(0, shift)`` (atmosphere / sensor differences)."""
 

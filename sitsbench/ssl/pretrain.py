@@ -1,7 +1,8 @@
-"""Self-supervised pretraining: build the views and the method (SimCLR or DINO), train them with the one loop
-of :func:`sitsbench.training.engine.fit` (objective :class:`SelfSupervised`), monitor collapse, save.
+"""Self-supervised pretraining: build the views and the method, train them with the one loop of
+:func:`sitsbench.training.engine.fit` (objective :class:`SelfSupervised`), monitor collapse, save.
 
-Methods are looked up in :data:`METHODS` (name -> builder), so adding one is a new entry, not a new branch;
+Methods are looked up in :data:`~sitsbench.ssl.methods.METHODS` (name -> :class:`~sitsbench.ssl.methods.base.Method`
+subclass, which carries its recipe and builds itself from the config), so adding one is a new entry, not a new branch;
 the unlabeled data likewise in :data:`VIEW_DATASETS` by the backbone's ``input_kind``: pixel series for
 series encoders, random-walk plane views (:mod:`sitsbench.ssl.planes`) for 2D image encoders.
 """
@@ -37,7 +38,7 @@ from sitsbench.ssl.augment import (
     TemporalCrop,
 )
 from sitsbench.ssl.data import UnlabeledPixelDataset
-from sitsbench.ssl.methods import DINO, SimCLR
+from sitsbench.ssl.methods import METHODS, Method
 from sitsbench.ssl.monitor import collapse_metrics, warn_if_collapsed
 from sitsbench.ssl.planes import UnlabeledPlaneDataset
 from sitsbench.training.engine import History, Objective, TrainConfig, fit
@@ -56,13 +57,15 @@ class PretrainConfig:
     the batch statistics (``teacher_mode="train"``). ``benchmarks/bench_dino_ablation.py`` measures each of these
     choices against the earlier settings. The training loop's ``schedule``, ``warmup``, ``min_lr``,
     ``weight_decay`` and ``weight_decay_end`` (:class:`~sitsbench.training.engine.TrainConfig`) left at ``None``
-    take the method's recipe (:data:`RECIPES`): a constant rate and a small weight decay for SimCLR; a linear
-    warm-up, a cosine decay and a weight decay rising from 0.04 to 0.4 for DINO. (To keep DINO's weight decay
-    constant, set ``weight_decay_end`` equal to ``weight_decay``.)"""
+    take the method's recipe (``Method.recipe``), as does ``lr``: a constant rate and a small weight decay for
+    SimCLR; a linear warm-up, a cosine decay and a weight decay rising from 0.04 to 0.4 for DINO. (To keep DINO's
+    weight decay constant, set ``weight_decay_end`` equal to ``weight_decay``.)
+    ``method_args`` are keyword arguments of the method's constructor (e.g. ``{"lambd": 0.01}`` for Barlow Twins,
+    ``{"mask_ratio": 0.3}`` for masked-series modelling)."""
 
     epochs: int = 10
     batch_size: int = 128
-    lr: float = 1e-3
+    lr: float | None = None
     weight_decay: float | None = None
     max_pixels: int | None = 2000
     global_dates: int | None = None
@@ -91,24 +94,18 @@ class PretrainConfig:
     plane_bands: list[str] | None = None
     plane_repeats: int = 4
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    method_args: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
     device: str = "auto"
     seed: int = 0
     progress: bool = True
 
 
-RECIPES: dict[str, dict[str, Any]] = {
-    "simclr": dict(schedule="constant", warmup=0.0, min_lr=0.0, weight_decay=1e-4, weight_decay_end=None),
-    "dino": dict(schedule="warmup_cosine", warmup=0.1, min_lr=1e-6, weight_decay=0.04, weight_decay_end=0.4),
-}
-"""The training-loop settings of each method, for the :class:`PretrainConfig` fields left at ``None``: DINO's are
-the reference implementation's (Caron et al. 2021, ``main_dino.py``: 10 warm-up epochs of 100, cosine to 1e-6,
-weight decay 0.04 to 0.4)."""
-
-
 def with_recipe(config: PretrainConfig, method: str) -> PretrainConfig:
-    """``config`` with the fields left at ``None`` set from ``method``'s recipe (:data:`RECIPES`)."""
-    return replace(config, **{key: value for key, value in RECIPES[method].items() if getattr(config, key) is None})
+    """``config`` with the fields left at ``None`` set from ``method``'s recipe
+    (:attr:`~sitsbench.ssl.methods.base.Method.recipe`)."""
+    recipe = METHODS[method].recipe
+    return replace(config, **{key: value for key, value in recipe.items() if getattr(config, key) is None})
 
 
 def loop_config(config: PretrainConfig, **run) -> TrainConfig:
@@ -128,48 +125,32 @@ def _common_augment(config: PretrainConfig) -> list:
     ]
 
 
-def build_views(config: PretrainConfig, n_local: int) -> MultiView:
-    """Global views (optional date re-sampling + clouds, jitter, band drop-out, noise) and local temporal crops."""
+def build_views(config: PretrainConfig, n_local: int, n_global: int = 2, extra: list | None = None) -> MultiView:
+    """``n_global`` global views (optional date re-sampling + clouds, jitter, band drop-out, noise, then the
+    transforms ``extra``) and ``n_local`` local temporal crops."""
     resample = [] if config.global_dates is None else [DateResample(config.global_dates)]
-    global_view = Compose(resample + _common_augment(config))
+    global_view = Compose(resample + _common_augment(config) + list(extra or []))
     local_view = Compose([TemporalCrop(config.local_dates), *_common_augment(config)]) if n_local else None
-    return MultiView(global_view, 2, local_view, n_local)
+    return MultiView(global_view, n_global, local_view, n_local)
 
 
-def _simclr(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, int]:
-    """SimCLR and its number of local views (none)."""
-    return SimCLR(encoder, out_dim=config.head_dim, temperature=config.temperature), 0
+def method_views(config: PretrainConfig, method: Method) -> MultiView:
+    """The views ``method`` reads (:func:`build_views` with its numbers of views and its own
+    :meth:`~sitsbench.ssl.methods.base.Method.view_transforms`)."""
+    return build_views(config, method.n_local, method.n_views, method.view_transforms())
 
 
-def _dino(encoder: nn.Module, config: PretrainConfig) -> tuple[nn.Module, int]:
-    """DINO and its number of local views."""
-    method = DINO(
-        encoder,
-        out_dim=4 * config.head_dim,
-        student_temp=config.student_temp,
-        teacher_temp=config.teacher_temp,
-        base_momentum=config.base_momentum,
-        norm_last_layer=config.norm_last_layer,
-        teacher_temp_start=config.teacher_temp_start,
-        teacher_warmup=config.teacher_warmup,
-        teacher_mode=config.teacher_mode,
-    )
-    return method, config.n_local
+def _pixel_views(cube: xr.Dataset, config: PretrainConfig, method: Method) -> UnlabeledPixelDataset:
+    return UnlabeledPixelDataset(cube, method_views(config, method), max_pixels=config.max_pixels, seed=config.seed)
 
 
-METHODS = {"simclr": _simclr, "dino": _dino}
-
-
-def _pixel_views(cube: xr.Dataset, config: PretrainConfig, n_local: int) -> UnlabeledPixelDataset:
-    return UnlabeledPixelDataset(cube, build_views(config, n_local), max_pixels=config.max_pixels, seed=config.seed)
-
-
-def _plane_views(cube: xr.Dataset, config: PretrainConfig, n_local: int) -> UnlabeledPlaneDataset:
+def _plane_views(cube: xr.Dataset, config: PretrainConfig, method: Method) -> UnlabeledPlaneDataset:
     spectral = Compose([
         SpectralJitter(config.jitter, config.jitter), BandDropout(config.band_dropout), GaussianNoise(config.noise_std)
     ])
     return UnlabeledPlaneDataset(
-        cube, width=config.plane_width, local_width=config.plane_local_width, n_local=n_local,
+        cube, width=config.plane_width, local_width=config.plane_local_width, n_global=method.n_views,
+        n_local=method.n_local,
         height=config.plane_height, bands=config.plane_bands, augment=spectral, repeats=config.plane_repeats,
         seed=config.seed,
     )
@@ -180,22 +161,21 @@ VIEW_DATASETS = {"series": _pixel_views, "plane": _plane_views}
 
 
 class SelfSupervised(Objective):
-    """The objective of :func:`pretrain`: the method's own loss on a batch of views (SimCLR, DINO), the epoch
-    passed to the dataset (new views each epoch), the method's step hook (DINO's teacher momentum), and the
-    collapse metrics of the epoch's embeddings (:mod:`sitsbench.ssl.monitor`) and, for DINO, the mean teacher
-    entropy of the epoch as monitors. The model :func:`fit` trains may be the method wrapped in
-    ``DistributedDataParallel``; a streamed dataset (:class:`~sitsbench.ssl.archive.ArchiveStream`) is resumed at
+    """The objective of :func:`pretrain`, the same for every method: the method's own loss on a batch of views, the
+    epoch passed to the dataset (new views each epoch), the method's step hook (momentum and temperature schedules),
+    and as monitors the collapse metrics of the epoch's embeddings (:mod:`sitsbench.ssl.monitor`) with the method's
+    own (:meth:`~sitsbench.ssl.methods.base.Method.monitors`). The model :func:`fit` trains may be the method
+    wrapped in ``DistributedDataParallel``; a streamed dataset (:class:`~sitsbench.ssl.archive.ArchiveStream`) is resumed at
     the step of a checkpoint."""
 
-    def __init__(self, method: nn.Module, dataset):
+    def __init__(self, method: Method, dataset):
         self.method, self.dataset, self.embeddings = method, dataset, []
 
     def start_epoch(self, epoch: int) -> None:
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
         self.embeddings = []
-        if hasattr(self.method, "teacher_entropy"):
-            self.method.teacher_entropy.clear()
+        self.method.monitors()  # forget what an earlier epoch left
 
     def loss(self, model: nn.Module, batch: list[dict]) -> tuple[torch.Tensor, float]:
         loss, features = model(batch)
@@ -209,10 +189,7 @@ class SelfSupervised(Objective):
     def end_epoch(self) -> dict[str, float]:
         metrics = collapse_metrics(torch.cat(self.embeddings))
         warn_if_collapsed(metrics)
-        entropy = getattr(self.method, "teacher_entropy", None)
-        if entropy:
-            metrics["teacher_entropy"] = sum(entropy) / len(entropy)
-        return metrics
+        return {**metrics, **self.method.monitors()}
 
     def state(self) -> dict:
         return {"total_steps": getattr(self, "total_steps", 0)}
@@ -247,7 +224,7 @@ def pretrain(
     entry = model_entry(backbone)
     kind = entry.input_kind
     if entry.role != "classifier":
-        raise ValueError(f"backbone {backbone!r} is an {entry.role}; SimCLR and DINO pretrain a classifier's encoder "
+        raise ValueError(f"backbone {backbone!r} is an {entry.role}; these methods pretrain a classifier's encoder "
                          "(train auto-encoders with sitsbench.autoencoders.fit_autoencoder)")
     if kind not in VIEW_DATASETS:
         raise ValueError(f"backbone {backbone!r} reads {kind!r} inputs; pretraining supports {sorted(VIEW_DATASETS)}")
@@ -256,9 +233,8 @@ def pretrain(
                          "labelled samples have no parcel geometry")
     n_bands = cube.sizes[C.BAND] if kind != "plane" or config.plane_bands is None else len(config.plane_bands)
     encoder = create_model(backbone, in_channels=n_bands, num_classes=0, **config.backbone_kwargs)
-    model, n_local = METHODS[method](encoder, config)
-    model = model.to(device)
-    dataset = VIEW_DATASETS[kind](cube, config, n_local)
+    model = METHODS[method].from_config(encoder, config, n_bands).to(device)
+    dataset = VIEW_DATASETS[kind](cube, config, model)
     if len(dataset) < config.batch_size:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(dataset)} pretraining samples")
     train = loop_config(config, epochs=config.epochs, batch_size=config.batch_size, drop_last=True,
@@ -403,9 +379,9 @@ def pretrain_archive(
                                seed=config.seed)
         kwargs = {**length_options(backbone, archive.n_dates), **config.backbone_kwargs}
         encoder = create_model(backbone, in_channels=len(archive.bands), num_classes=0, **kwargs)
-        model, n_local = METHODS[method](encoder, config)
+        model = METHODS[method].from_config(encoder, config, len(archive.bands))
         model = distributed.sync_batchnorm(model, device).to(device)
-        data = ArchiveStream(archive, build_views(config, n_local), batch_size=config.batch_size,
+        data = ArchiveStream(archive, method_views(config, model), batch_size=config.batch_size,
                              shards=stream.shards, buffer=stream.buffer, steps_per_iter=stream.log_every,
                              seed=config.seed, rank=world.rank, world=world.size)
         total = _total_steps(stream, archive.n_series, config.batch_size)

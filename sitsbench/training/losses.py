@@ -1,4 +1,5 @@
-"""Cloud-aware reconstruction loss: errors are counted only where the observation is clear.
+"""Cloud-aware reconstruction loss: errors are counted only where the observation is clear (the auto-encoders'
+and masked-series modelling's, :mod:`sitsbench.autoencoders`, :class:`sitsbench.ssl.methods.MaskedSeries`).
 
 A cloudy observation carries the cloud, not the land surface: an auto-encoder trained to reproduce it learns
 to draw clouds. The loss therefore averages the squared error over the *valid* entries only, as in the

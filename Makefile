@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	# test-only: the official BreizhCrops package, without its heavy extras, for the differential reader test
 	$(PY) -m pip install --quiet --no-deps breizhcrops==0.0.4.1
+	# test-only: lightly's reference SSL losses (its training extras, Lightning and Hydra, are not needed)
+	$(PY) -m pip install --quiet --no-deps lightly==1.6.0
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (sitsbench)" > /dev/null
 	touch $(STAMP)
 

@@ -3,7 +3,8 @@ evaluate`` run.
 
 Training reads any labelled samples (a dataset loaded by :func:`sitsbench.data.load_dataset`; a labelled cube
 gives every labelled pixel, grouped by parcel), splits them by group (the dataset's own split when it keeps groups
-apart), computes the normalisation statistics and the reference dates on the training samples only, prepares every
+apart), computes the normalisation statistics, the reference dates and the spectral fingerprint (which refuses data
+whose bands are permuted or mislabelled) on the training samples only, prepares every
 sample through the model's date policy (the same code that prepares a cube's pixels when mapping), and fits either
 the Random Forest baseline (Breiman 2001; ``rf``) or a registered series network with the one training loop
 (:func:`sitsbench.training.fit`, early stopping on the validation samples).
@@ -25,7 +26,7 @@ import xarray as xr
 
 from sitsbench.data import samples as S
 from sitsbench.data.datasets import ArraySeriesDataset
-from sitsbench.data.normalize import BandStats
+from sitsbench.data.normalize import BandStats, SpectralFingerprint
 from sitsbench.inference.dates import DateReference
 from sitsbench.inference.encoder_folder import EncoderFolder
 from sitsbench.inference.model_folder import FOREST, MapModel
@@ -130,19 +131,24 @@ def _encoder_folder(config: MapTrainingConfig) -> EncoderFolder | None:
 
 def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None) -> dict:
     """Metrics (:func:`sitsbench.metrics.classification_metrics`) of ``model`` on the labelled ``samples`` (those
-    where ``where`` is True), each prepared through the model's bands and date policy."""
-    names = S.class_names(samples)
-    if names != list(model.class_names):
-        raise ValueError(f"{samples.attrs.get('source', 'samples')} has classes {names}, the model "
-                         f"({model.source}) predicts {list(model.class_names)}")
+    where ``where`` is True), each prepared through the model's bands and date policy. Classes are matched by name
+    (the samples' class ids are mapped to the model's); a sample of a class the model does not know is an error."""
+    names, known = S.class_names(samples), list(model.class_names)
+    source = samples.attrs.get("source", "samples")
     chosen = samples if where is None else samples.isel({S.SAMPLE: np.flatnonzero(where)})
     labels = np.asarray(chosen[S.LABEL].values)
     chosen = chosen.isel({S.SAMPLE: np.flatnonzero(labels >= 0)})
     if chosen.sizes[S.SAMPLE] == 0:
-        raise ValueError(f"{samples.attrs.get('source', 'samples')}: no labelled sample to evaluate on")
+        raise ValueError(f"{source}: no labelled sample to evaluate on")
+    labels = np.asarray(chosen[S.LABEL].values)
+    unknown = sorted({names[k] for k in np.unique(labels) if names[k] not in known})
+    if unknown:
+        raise ValueError(f"{source} has samples of classes {unknown} that the model ({model.source}) does not "
+                         f"predict (its classes: {known})")
+    to_model = np.asarray([known.index(name) if name in known else -1 for name in names])
     x, mask, doy = model.sample_inputs(chosen)
     proba = model.predict_proba(x, doy, mask)
-    return classification_metrics(np.asarray(chosen[S.LABEL].values), proba.argmax(axis=1), len(names), names)
+    return classification_metrics(to_model[labels], proba.argmax(axis=1), len(known), known)
 
 
 def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None) -> tuple[MapModel, dict]:
@@ -174,7 +180,9 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
         bands = tuple(str(b) for b in samples[S.BAND].values)
         stats = BandStats.from_samples(samples, train, seed=config.seed)
         reference = DateReference.from_dates(samples[S.DATE].values[train])
-    model = MapModel(None, folder.name if folder else config.model, bands, names, stats, reference, policy)
+    spectral = SpectralFingerprint.from_samples(samples.sel({S.BAND: list(bands)}), train, seed=config.seed)
+    model = MapModel(None, folder.name if folder else config.model, bands, names, stats, reference, policy,
+                     spectral=spectral)
     x, mask, doy = model.sample_inputs(samples)
     y = np.asarray(samples[S.LABEL].values)
     groups = np.asarray(samples[S.GROUP].values)

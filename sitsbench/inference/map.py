@@ -272,8 +272,8 @@ def predict_map(
     attrs = {"fingerprint": fingerprint, "source": source, "model": model.source, "chunk": chunk,
              "class_names": list(model.class_names), "layers": sorted(layers), "uncertainty": uncertainty}
     with exclusive(output, "map"):  # a second run on this output is refused while this one works
-        for path in _output_files(output):  # what a killed earlier run was writing (the work store resumes)
-            remove_stale_temporaries(path)
+        for file in _output_files(output):  # what a killed earlier run was writing (the work store resumes)
+            remove_stale_temporaries(file)
         if output.exists() and not overwrite:
             if _output_fingerprint(output) == fingerprint:
                 return open_map(output)

@@ -429,6 +429,14 @@ def predict_map_beside_an_unrelated_probability_layer(w, tmp):  # a layer this r
                      "--uncertainty", "margin"), 2, f"{layer} already exist(s)", [layer])
 
 
+def predict_map_over_a_foreign_folder_named_like_its_partial_map(w, tmp):
+    partial = tmp / "m.tif.partial.zarr"
+    partial.mkdir()
+    (partial / "notes.txt").write_text("mine")
+    return Case(_cli("predict-map", w["root"] / "cube.zarr", "--model", w["model"], "--output", tmp / "m.tif"), 2,
+                f"{partial}: unreadable partial map", [partial])
+
+
 def predict_map_unknown_output_format(w, tmp):
     return Case(_cli("predict-map", w["root"] / "cube.zarr", "--model", w["model"], "--output", tmp / "m.png"), 2,
                 "the map is written as a .zarr store or a .tif GeoTIFF")

@@ -63,12 +63,13 @@ def written(path: str | Path, directory: bool = False) -> Iterator[Path]:
         raise
 
 
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
+def remove_stale_temporaries(path: str | Path, keep: Path | None = None) -> list[Path]:
     """Remove the temporary siblings of ``path`` that :func:`written` leaves when its process is killed (SIGKILL
-    runs no cleanup); call it only while holding the claim on ``path`` (:func:`exclusive`), so that no live writer
-    owns them. Returns what was removed."""
+    runs no cleanup), except ``keep`` (the caller's own); call it only while holding the claim on ``path``
+    (:func:`exclusive`), so that no live writer owns them. Returns what was removed."""
     path = Path(path)
-    stale = [p for p in path.parent.glob(f".{path.name}.*.tmp*") if p.name.endswith((".tmp", f".tmp{path.suffix}"))]
+    stale = [p for p in path.parent.glob(f".{path.name}.*.tmp*") if p.name.endswith((".tmp", f".tmp{path.suffix}"))
+             and p != keep]
     for leftover in stale:
         _remove(leftover)
     return stale

@@ -5,6 +5,7 @@ refusing command)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import yaml
 from sitsbench import cli
 from sitsbench.data import cube as C
 from sitsbench.data import georef
+from sitsbench.data import samples as S
 from sitsbench.data.io import open_cube, save_cube
 from sitsbench.data.samples import samples_from_cube
 
@@ -448,6 +450,46 @@ def predict_map_cube_in_digital_numbers(w, tmp):
                 f"cube {path}, window rows 0:64 cols 0:64: values far outside")
 
 
+def predict_map_cube_with_band_values_reversed_under_the_right_names(w, tmp):
+    cube = w["cube"]
+    path = save_cube(cube.assign({C.REFLECTANCE: cube[C.REFLECTANCE][:, ::-1].assign_coords({C.BAND: cube[C.BAND]})}),
+                     tmp / "reversed.zarr")
+    output = tmp / "m.tif"
+    return Case(_cli("predict-map", path, "--model", w["model"], "--output", output), 2,
+                f"cube {path} (1 window(s) spread over it): the spectra do not look like the data the model")
+
+
+def predict_map_cube_with_an_ndvi_in_a_reflectance_band(w, tmp):
+    cube = w["cube"]
+    red, nir = cube[C.REFLECTANCE].sel({C.BAND: "B04"}), cube[C.REFLECTANCE].sel({C.BAND: "B08"})
+    values = cube[C.REFLECTANCE].values.copy()
+    values[:, list(cube[C.BAND].values).index("B04")] = ((nir - red) / (nir + red)).values  # another sensor's band
+    path = save_cube(cube.assign({C.REFLECTANCE: (cube[C.REFLECTANCE].dims, values)}), tmp / "ndvi.zarr")
+    return Case(_cli("predict-map", path, "--model", w["model"], "--output", tmp / "m.tif"), 2,
+                "the spectra do not look like the data the model")
+
+
+def spectra_in_digital_numbers(w, tmp):  # the fingerprint alone (the range check fires first in predict-map)
+    from sitsbench.inference.model_folder import MapModel
+
+    samples = samples_from_cube(w["cube"])
+    clear = samples[S.VALUES].values[samples[S.VALID].values]
+    model = MapModel.load(w["model"])
+    model.check_spectra(clear, "reflectance")  # the training data itself passes
+    return Case(lambda: model.check_spectra(clear * 10_000, "digital numbers"), ValueError,
+                "digital numbers: the spectra do not look like the data the model")
+
+
+def evaluate_on_samples_with_band_values_reversed(w, tmp):
+    from sitsbench.inference.model_folder import MapModel
+    from sitsbench.training.map_model import evaluate_map_model
+
+    samples = samples_from_cube(w["cube"])
+    reversed_values = samples.assign({S.VALUES: samples[S.VALUES].copy(data=samples[S.VALUES].values[:, :, ::-1])})
+    return Case(lambda: evaluate_map_model(MapModel.load(w["model"]), reversed_values), ValueError,
+                "the spectra do not look like the data the model")
+
+
 def predict_map_over_a_map_of_another_model(w, tmp):
     output = tmp / "m.tif"
     shutil.copy(w["map"], output)
@@ -461,6 +503,28 @@ def predict_map_over_a_file_of_another_tool(w, tmp):
     output.write_bytes(b"GIF89a")
     return Case(_cli("predict-map", w["root"] / "cube.zarr", "--model", w["model"], "--output", output), 2,
                 "(or not by sitsbench)", [output])
+
+
+def predict_map_beside_an_unrelated_confidence_layer(w, tmp):
+    layer = tmp / "m.confidence.tif"
+    layer.write_bytes(b"someone else's confidence raster")
+    return Case(_cli("predict-map", w["root"] / "cube.zarr", "--model", w["model"], "--output", tmp / "m.tif"), 2,
+                f"{layer} already exist(s)", [layer])
+
+
+def predict_map_beside_an_unrelated_probability_layer(w, tmp):  # a layer this run would remove as stale
+    layer = tmp / "m.probability.tif"
+    layer.write_bytes(b"kept")
+    return Case(_cli("predict-map", w["root"] / "cube.zarr", "--model", w["model"], "--output", tmp / "m.tif",
+                     "--uncertainty", "margin"), 2, f"{layer} already exist(s)", [layer])
+
+
+def predict_map_over_a_foreign_folder_named_like_its_partial_map(w, tmp):
+    partial = tmp / "m.tif.partial.zarr"
+    partial.mkdir()
+    (partial / "notes.txt").write_text("mine")
+    return Case(_cli("predict-map", w["root"] / "cube.zarr", "--model", w["model"], "--output", tmp / "m.tif"), 2,
+                f"{partial}: unreadable partial map", [partial])
 
 
 def predict_map_unknown_output_format(w, tmp):
@@ -495,6 +559,28 @@ def predict_map_while_another_run_writes_the_output(w, tmp):
 
 def evaluate_map_without_reference(w, tmp):
     return Case(_cli("evaluate", "--map", w["map"]), 2, "map assessment takes --map MAP --reference POINTS")
+
+
+def evaluate_a_missing_map(w, tmp):
+    return Case(_cli("evaluate", "--map", tmp / "missing.tif", "--reference", tmp / "points.csv"), 2,
+                f"map {tmp / 'missing.tif'} does not exist")
+
+
+def evaluate_a_map_that_is_not_a_raster(w, tmp):
+    path = tmp / "notes.tif"
+    path.write_text("not a raster")
+    return Case(_cli("evaluate", "--map", path, "--reference", tmp / "points.csv"), 2,
+                f"{path} is not a map written by `sitsbench predict-map`", [path])
+
+
+def evaluate_a_model_on_samples_of_a_class_it_does_not_know(w, tmp):
+    from sitsbench.inference.model_folder import MapModel
+    from sitsbench.training.map_model import evaluate_map_model
+
+    samples = samples_from_cube(w["cube"])
+    samples.attrs["class_names"] = [*samples.attrs["class_names"][:-1], "glacier"]
+    return Case(lambda: evaluate_map_model(MapModel.load(w["model"]), samples), ValueError,
+                "has samples of classes ['glacier'] that the model")
 
 
 def _points(path, labels, lon=(2.35,), lat=(45.1,)):
@@ -623,6 +709,69 @@ def test_train_drops_samples_without_a_clear_observation_and_names_classes_it_ne
     assert summary["warnings"] == ["class(es) ['rye'] are in the validation/test part but not in the training part: "
                                    "the model never predicts them (their recall is 0)"]
     assert summary["n_dropped_no_clear"] == 6
+
+
+def test_two_identical_seeded_train_runs_write_byte_identical_weights(world, tmp_path):
+    """The model checksum is reproducible: torch named the archive inside weights.pt after the temporary file."""
+    cube = world["root"] / "cube.zarr"
+    common = ["--seed", "3", "--quiet", "--split-policy", "none"]
+    for model, weights, extra in (("tempcnn_tiny", "weights.pt", ["--epochs", "1", "--max-train-samples", "200",
+                                                                  "--device", "cpu"]),
+                                  ("rf", "forest.pkl", ["--trees", "5"])):
+        folders = [tmp_path / f"{model}_{k}" for k in range(2)]
+        for folder in folders:
+            assert cli.main(["train", str(cube), "--model", model, "--output", str(folder), *common, *extra]) == 0
+        first, second = ((folder / weights).read_bytes() for folder in folders)
+        assert first == second, f"{model}: {weights} differs between two identical seeded runs"
+        checksums = {json.loads((folder / "model.json").read_text())["weights"]["checksum"] for folder in folders}
+        assert len(checksums) == 1
+
+
+def test_stale_temporaries_of_killed_runs_are_removed_by_the_next_run_on_the_same_output(world, tmp_path):
+    """A SIGKILL runs no cleanup: the next `train` / `predict-map` writing the same output removes what the killed
+    one left (sitsbench.atomic naming), and nothing else."""
+    output = tmp_path / "m"
+    stale = [tmp_path / ".m.k2j3x.tmp", tmp_path / ".m.a9b8c.tmp"]
+    for folder in stale:
+        folder.mkdir()
+        (folder / "weights.pt").write_bytes(b"half")
+    unrelated = tmp_path / ".mine.tmp"
+    unrelated.write_text("keep")
+    assert cli.main(["train", str(world["root"] / "cube.zarr"), "--trees", "5", "--quiet", "--output",
+                     str(output)]) == 0
+    assert (output / "model.json").is_file() and not any(p.exists() for p in stale)
+    stale = [tmp_path / ".map.tif.x1y2.tmp.tif", tmp_path / ".map.confidence.tif.z3w4.tmp.tif"]
+    for file in stale:
+        file.write_bytes(b"half a GeoTIFF")
+    assert cli.main(["predict-map", str(world["root"] / "cube.zarr"), "--model", str(output), "--output",
+                     str(tmp_path / "map.tif"), "--chunk", "32", "--quiet"]) == 0
+    assert not any(p.exists() for p in stale) and unrelated.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.glob(".*")) == [".mine.tmp"]
+
+
+def test_a_model_folder_without_a_spectral_fingerprint_still_maps_with_a_note(world, tmp_path, capsys):
+    """Folders of format sitsbench-model/1 (before the fingerprint) load, say what they cannot check, and map."""
+    from sitsbench.inference.model_folder import MapModel
+
+    folder = tmp_path / "old_model"
+    shutil.copytree(world["model"], folder)
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["format"] == "sitsbench-model/2" and len(meta["spectral_fingerprint"]["prototypes"]) > 100
+    meta["format"] = "sitsbench-model/1"
+    del meta["spectral_fingerprint"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    assert MapModel.load(folder).spectral is None
+    assert f"note: {folder} has no spectral fingerprint" in capsys.readouterr().err
+    assert cli.main(["predict-map", str(world["root"] / "cube.zarr"), "--model", str(folder), "--output",
+                     str(tmp_path / "map.tif"), "--chunk", "32", "--quiet"]) == 0
+    from sitsbench.inference.map import open_map
+
+    np.testing.assert_array_equal(open_map(tmp_path / "map.tif")["class"].values,
+                                  open_map(world["map"])["class"].values)
+    meta["format"] = "sitsbench-model/2"  # the current format requires the field
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="lacks the field 'spectral_fingerprint'"):
+        MapModel.load(folder)
 
 
 def test_the_table_has_at_least_forty_cases():

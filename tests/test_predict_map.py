@@ -166,3 +166,51 @@ def test_a_dask_cluster_makes_the_same_map(toy_cube, model, tmp_path):
         result = predict_map(path, model, tmp_path / "map.tif", chunk=32, progress=False,
                              scheduler=cluster.scheduler_address)
     np.testing.assert_array_equal(result["class"].values, whole_cube(toy_cube, model)["class"])
+
+
+def test_a_foreign_zarr_cube_with_an_unstored_all_invalid_mask_chunk_maps_those_pixels_as_unclassified(
+        toy_cube, model, tmp_path):
+    """xarray's and zarr's default skip a chunk equal to the fill value: an all-False ``valid`` chunk is then not on
+    disk and means "never clear", not damage (a cube written by save_cube, which writes every chunk, still refuses a
+    missing chunk: tests/test_bad_inputs.py)."""
+    from sitsbench.data.io import _encode, missing_chunks
+
+    valid = toy_cube[C.VALID].values.copy()
+    valid[:, :32, :32] = False
+    cube = toy_cube.drop_dims([C.TIME_S1]).assign({C.VALID: (toy_cube[C.VALID].dims, valid)})
+    path = tmp_path / "foreign.zarr"
+    _encode(cube).chunk({C.Y: 32, C.X: 32}).to_zarr(path, mode="w", zarr_format=2, consolidated=True)
+    assert not (path / C.VALID / "0.0.0").exists(), "the all-False chunk is not stored"
+    assert missing_chunks(path) == {}
+    result = predict_map(path, model, tmp_path / "map.zarr", chunk=32, progress=False)
+    labels = result["class"].values
+    assert (labels[:32, :32] == -1).all()
+    np.testing.assert_array_equal(labels[32:, 32:], whole_cube(cube, model)["class"][32:, 32:])
+
+
+def test_a_float_class_layer_does_not_block_mapping(toy_cube, model, tmp_path):
+    """predict-map reads reflectance, mask, dates and bands: a label layer of another kind is not its business."""
+    cube = toy_cube.assign({C.CLASS: toy_cube[C.CLASS].astype("float32") + 0.5})
+    path = save_cube(cube, tmp_path / "float_class.zarr")
+    with pytest.raises(ValueError, match="variable 'class' has dtype float32"):  # still refused where labels are read
+        from sitsbench.data.io import open_cube
+
+        open_cube(path)
+    result = predict_map(path, model, tmp_path / "map.zarr", chunk=32, progress=False)
+    np.testing.assert_array_equal(result["class"].values, whole_cube(toy_cube, model)["class"])
+
+
+def test_evaluate_matches_classes_by_name(toy_cube, model):
+    """The same class names in another order score exactly as the original samples (ids mapped by name)."""
+    from sitsbench.training.map_model import evaluate_map_model
+
+    samples = samples_from_cube(toy_cube)
+    names = list(samples.attrs["class_names"])
+    reordered_names = names[::-1]
+    reordered = samples.assign(label=("sample", np.where(samples["label"].values >= 0,
+                                                         len(names) - 1 - samples["label"].values, -1)))
+    reordered.attrs["class_names"] = reordered_names
+    expected = evaluate_map_model(model, samples)
+    got = evaluate_map_model(model, reordered)
+    assert got["n"] == expected["n"] > 0 and 0.4 < expected["oa"] < 1
+    assert got["oa"] == expected["oa"] and got["macro_f1"] == expected["macro_f1"]

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--uncertainty", choices=UNCERTAINTIES,
                         help="also write an uncertainty layer: normalised entropy, or 1 - (best - second best)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing map (or partial map) made from another cube, model or options")
+                        help="replace an existing map, any of its layer files (map.confidence.tif, ...) or a "
+                        "partial map made from another cube, model or options")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--scheduler", help="dask.distributed scheduler address, e.g. tcp://10.0.0.1:8786")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

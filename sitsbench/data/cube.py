@@ -142,19 +142,20 @@ def _check_finite_where_valid(cube: xr.Dataset) -> None:
         )
 
 
-def validate_cube(cube: xr.Dataset, check_values: bool = True) -> xr.Dataset:
+def validate_cube(cube: xr.Dataset, check_values: bool = True, labels: bool = True) -> xr.Dataset:
     """Check that ``cube`` follows the sitsbench convention and return it unchanged.
 
     Raises :class:`CubeValidationError` naming the variable and what was expected. ``check_values=False``
     skips the checks that read every value (NaNs under the mask, label ranges), which is useful for
-    lazily loaded cubes larger than memory.
+    lazily loaded cubes larger than memory. ``labels=False`` checks only what a map reads (reflectance, mask,
+    dates, bands): the label layers (``class``, ``parcel``, ...) may then be absent or of any kind.
     """
     if not isinstance(cube, xr.Dataset):
         raise CubeValidationError(f"expected an xarray.Dataset, got {type(cube).__name__}")
-    for name in (REFLECTANCE, VALID, CLASS, PARCEL):
+    for name in (REFLECTANCE, VALID, CLASS, PARCEL) if labels else (REFLECTANCE, VALID):
         if name not in cube:
             _fail(cube, f"missing variable {name!r} (present: {sorted(map(str, cube.data_vars))})")
-    for name in EXPECTED_DIMS:
+    for name in EXPECTED_DIMS if labels else (REFLECTANCE, VALID, BACKSCATTER):
         if name in cube:
             _check_dims(cube, name)
     check_time(cube, TIME)
@@ -166,10 +167,11 @@ def validate_cube(cube: xr.Dataset, check_values: bool = True) -> xr.Dataset:
     if len(set(bands)) != len(bands):
         _fail(cube, f"coordinate 'band' has duplicate names: {bands}")
     class_names = cube.attrs.get("class_names")
-    if class_names is not None and not isinstance(class_names, Sequence | np.ndarray):
+    if labels and class_names is not None and not isinstance(class_names, Sequence | np.ndarray):
         _fail(cube, "attrs['class_names'] must be a list of class names")
     if check_values:
-        _check_labels(cube, None if class_names is None else len(class_names))
+        if labels:
+            _check_labels(cube, None if class_names is None else len(class_names))
         _check_finite_where_valid(cube)
     return cube
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from sitsbench.atomic import written
@@ -30,10 +31,15 @@ def _engine(path: Path) -> str:
     )
 
 
+EVERY_CHUNK = "sitsbench_every_chunk_written"
+"""Attribute of a zarr cube written by :func:`save_cube`, which writes every chunk: a missing chunk is then damage."""
+
+
 def _encode(cube: xr.Dataset) -> xr.Dataset:
     encoded = cube.copy()
     encoded[C.VALID] = encoded[C.VALID].astype("uint8")
     encoded.attrs = {k: json.dumps(v) if k in _LIST_ATTRS else v for k, v in cube.attrs.items()}
+    encoded.attrs.pop(EVERY_CHUNK, None)
     return encoded
 
 
@@ -68,6 +74,7 @@ def save_cube(cube: xr.Dataset, path: str | Path, chunks: int | None = None, ove
     with written(path, directory=engine == "zarr") as tmp:
         if engine == "zarr":
             # every chunk is written, even one equal to the fill value: a missing chunk then means damage
+            encoded.attrs[EVERY_CHUNK] = 1
             encoded.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True, write_empty_chunks=True)
         else:
             encoded.to_netcdf(tmp, engine=engine)
@@ -112,21 +119,35 @@ SAMPLED_WINDOWS = 16
 def missing_chunks(path: str | Path) -> dict[str, int]:
     """``{variable: number of missing chunks}`` of the reflectance and mask of a zarr cube (empty when complete).
 
-    :func:`save_cube` writes every chunk, so a missing one was deleted or never written; zarr would silently read
-    it as fill values."""
+    :func:`save_cube` writes every chunk (and says so, :data:`EVERY_CHUNK`), so a missing one of its cubes was deleted
+    or never written; zarr would silently read it as fill values. Other writers (xarray's and zarr's default) skip a
+    chunk equal to the fill value: there a missing chunk whose fill value means "no observation" (``valid`` 0 =
+    not clear, reflectance NaN) is what was written, and reads as such; any other missing chunk is reported."""
     import zarr
 
     group = zarr.open_group(str(path), mode="r")
+    every_chunk = bool(group.attrs.get(EVERY_CHUNK))
     out = {}
     for name in (C.REFLECTANCE, C.VALID):
         if name in group:
-            missing = group[name].nchunks - group[name].nchunks_initialized
+            array = group[name]
+            if not every_chunk and _means_no_observation(name, array.fill_value):
+                continue
+            missing = array.nchunks - array.nchunks_initialized
             if missing:
                 out[name] = int(missing)
     return out
 
 
-def _check_lazy_values(cube: xr.Dataset, path: Path) -> None:
+def _means_no_observation(name: str, fill_value) -> bool:
+    """True when zarr's ``fill_value`` of variable ``name`` reads as "no clear observation" (``None`` is zarr's
+    default, zero)."""
+    if name == C.VALID:
+        return fill_value is None or not bool(fill_value)
+    return fill_value is not None and bool(np.isnan(fill_value))
+
+
+def _check_lazy_values(cube: xr.Dataset, path: Path, labels: bool = True) -> None:
     """The value checks of :func:`~sitsbench.data.cube.validate_cube` (NaN under a clear mask, label range): on the
     whole cube when it is up to :data:`FULL_CHECK_BYTES`, streamed chunk by chunk (one at a time: memory stays that
     of a chunk); on larger cubes on :data:`SAMPLED_WINDOWS` chunk-sized windows spread over the cube, a cost that
@@ -137,7 +158,7 @@ def _check_lazy_values(cube: xr.Dataset, path: Path) -> None:
     try:
         with dask.config.set(scheduler="synchronous"):
             if n_bytes <= FULL_CHECK_BYTES:
-                C.validate_cube(cube, check_values=True)
+                C.validate_cube(cube, check_values=True, labels=labels)
                 return
             height, width = cube.sizes[C.Y], cube.sizes[C.X]
             chunks = cube[C.REFLECTANCE].chunksizes
@@ -147,7 +168,8 @@ def _check_lazy_values(cube: xr.Dataset, path: Path) -> None:
                 y0 = k * 7919 % max(1, height - side + 1)
                 x0 = k * 104729 % max(1, width - side + 1)
                 window = cube.isel({C.Y: slice(y0, y0 + side), C.X: slice(x0, x0 + side)})
-                C.validate_cube(window[[C.REFLECTANCE, C.VALID, C.CLASS, C.PARCEL]].compute(), check_values=True)
+                read = [C.REFLECTANCE, C.VALID, C.CLASS, C.PARCEL] if labels else [C.REFLECTANCE, C.VALID]
+                C.validate_cube(window[read].compute(), check_values=True, labels=labels)
     except C.CubeValidationError:
         raise
     except Exception as error:  # decompression and I/O errors of damaged chunk files
@@ -155,13 +177,15 @@ def _check_lazy_values(cube: xr.Dataset, path: Path) -> None:
                          "truncated chunk file?") from error
 
 
-def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bool = True) -> xr.Dataset:
+def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bool = True,
+              labels: bool = True) -> xr.Dataset:
     """Open a cube written by :func:`save_cube` (``.zarr``/``.nc``), or read rasters as a georeferenced cube: a
     folder of per-date rasters, or a single stack with ``<name>.dates.txt`` beside it
     (:mod:`sitsbench.data.readers.rasters`). Dask-backed (lazy) unless ``chunks=None``.
 
     ``validate`` checks the convention (:func:`~sitsbench.data.cube.validate_cube`), that no zarr chunk is missing,
     and the values: all of them for cubes up to :data:`FULL_CHECK_BYTES`, a sample of windows for larger lazy cubes.
+    ``labels=False`` validates only what a map reads (see :func:`~sitsbench.data.cube.validate_cube`).
     """
     path = Path(path)
     if not path.exists():
@@ -169,8 +193,8 @@ def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bo
     if _raster_source(path):
         cube = _open_rasters(path, chunks)
         if validate:
-            C.validate_cube(cube, check_values=False)
-            _check_lazy_values(cube, path)
+            C.validate_cube(cube, check_values=False, labels=labels)
+            _check_lazy_values(cube, path, labels)
         return cube
     engine = _engine(path)
     if validate and engine == "zarr":
@@ -188,10 +212,11 @@ def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bo
     for key in _LIST_ATTRS:
         if isinstance(cube.attrs.get(key), str):
             cube.attrs[key] = json.loads(cube.attrs[key])
+    cube.attrs.pop(EVERY_CHUNK, None)
     if cube.attrs.get("source") not in (None, str(path)):  # errors name the file; where it came from is kept
         cube.attrs["origin"] = cube.attrs["source"]
     cube.attrs["source"] = str(path)
     if validate:
-        C.validate_cube(cube, check_values=False)
-        _check_lazy_values(cube, path)
+        C.validate_cube(cube, check_values=False, labels=labels)
+        _check_lazy_values(cube, path, labels)
     return cube

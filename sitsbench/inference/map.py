@@ -8,8 +8,11 @@ and the layers (class, confidence, optionally per-class probabilities and an unc
 
 Guards, each a clear error naming the cube and the model rather than a silently wrong map: the cube's dimensions
 are validated; a zarr cube with missing chunks is refused (a deleted chunk would read as fill values); bands are
-matched by name (reordered when all are present); the cube's dates must pass the model's date policy; every window
-is checked for NaN under a clear mask and for values outside the training range (another unit).
+matched by name (reordered when all are present); the cube's dates must pass the model's date policy; the clear
+pixels of windows spread over the cube must look like the training data's spectra (the model's spectral fingerprint:
+permuted, mislabelled or foreign bands); every window is checked for NaN under a clear mask and for values outside
+the training range (another unit). Every output file (each layer's GeoTIFF, or the zarr store) is checked before
+anything is written: an existing one is only replaced with ``overwrite=True``.
 
 The work store keeps a ``done`` flag per window, set only after the window's results are written, and a
 **fingerprint** of the cube, the model, the window size and the layers: an interrupted run resumes where it stopped
@@ -34,10 +37,11 @@ import xarray as xr
 import zarr
 from tqdm import tqdm
 
-from sitsbench.atomic import exclusive, replace_path, written
+from sitsbench.atomic import exclusive, remove_stale_temporaries, replace_path, written
 from sitsbench.data import cube as C
 from sitsbench.data import georef
 from sitsbench.data.io import open_cube
+from sitsbench.data.normalize import SPECTRAL_SAMPLE
 from sitsbench.data.windows import window_grid, window_series, window_slices, window_source
 from sitsbench.inference.dates import DatePlan
 from sitsbench.inference.model_folder import MapModel
@@ -48,6 +52,8 @@ UNCERTAINTIES = ("entropy", "margin")
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
 FINGERPRINT_TAG = "SITSBENCH_FINGERPRINT"
 LAYERS = ("class", "confidence", "uncertainty", "probability")
+SPECTRAL_WINDOWS = 16
+"""Windows spread over a cube whose pooled clear pixels are compared with the model's spectral fingerprint."""
 
 
 class MapOutputError(ValueError):
@@ -168,17 +174,46 @@ def classify_window(values: np.ndarray, valid: np.ndarray, model: MapModel, plan
     return result
 
 
-def _process_window(cube, model, plan, order, output: str, chunk: int, cy: int, cx: int, options: dict):
-    source = window_source(cube) if isinstance(cube, str) else cube  # a worker of a cluster opens the path
-    rows, cols = window_slices(cy, cx, chunk)
+def _window_where(source, rows: slice, cols: slice, chunk: int) -> str:
     height, width = min(chunk, source.height - rows.start), min(chunk, source.width - cols.start)
-    where = (f"cube {source.source}, window rows {rows.start}:{rows.start + height} "
-             f"cols {cols.start}:{cols.start + width}")
+    return f"cube {source.source}, window rows {rows.start}:{rows.start + height} cols {cols.start}:{cols.start + width}"
+
+
+def _read_window(source, rows: slice, cols: slice, where: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        values, valid = source.read(rows, cols)
+        return source.read(rows, cols)
     except Exception as error:  # decompression and I/O errors of damaged chunk files
         raise ValueError(f"{where}: cannot read the data ({type(error).__name__}: {error}); a damaged or truncated "
                          "chunk file?") from error
+
+
+def _check_spectra(dataset: xr.Dataset, path: Path | None, model: MapModel, order: np.ndarray, chunk: int) -> None:
+    """Refuse a cube whose spectra do not look like the model's training data (:meth:`MapModel.check_spectra`),
+    judged on the clear pixels of up to :data:`SPECTRAL_WINDOWS` windows spread over the cube (each first passing the
+    window checks, :meth:`MapModel.check_values`), before any window is classified."""
+    if model.spectral is None:
+        return
+    reader = window_source(path if path is not None else dataset, opened=dataset)
+    grid = window_grid(dataset.sizes[C.Y], dataset.sizes[C.X], chunk)
+    picks = grid if len(grid) <= SPECTRAL_WINDOWS else [grid[k * len(grid) // SPECTRAL_WINDOWS]
+                                                          for k in range(SPECTRAL_WINDOWS)]
+    rng, share = np.random.default_rng(0), -(-SPECTRAL_SAMPLE // len(picks))
+    pooled = []
+    for cy, cx in picks:
+        rows, cols = window_slices(cy, cx, chunk)
+        where = _window_where(reader, rows, cols, chunk)
+        values, valid = window_series(*_read_window(reader, rows, cols, where), order=order)
+        model.check_values(values, valid, where)
+        clear = values[valid]
+        pooled.append(clear[rng.choice(len(clear), share, replace=False)] if len(clear) > share else clear)
+    model.check_spectra(np.concatenate(pooled), f"cube {reader.source} ({len(picks)} window(s) spread over it)")
+
+
+def _process_window(cube, model, plan, order, output: str, chunk: int, cy: int, cx: int, options: dict):
+    source = window_source(cube) if isinstance(cube, str) else cube  # a worker of a cluster opens the path
+    rows, cols = window_slices(cy, cx, chunk)
+    where = _window_where(source, rows, cols, chunk)
+    values, valid = _read_window(source, rows, cols, where)
     result = classify_window(values, valid, model, plan, order, where, options["layers"], options["uncertainty"])
     group = zarr.open_group(output, mode="r+")
     for name, array in result.items():
@@ -193,9 +228,10 @@ def _process_window(cube, model, plan, order, output: str, chunk: int, cy: int, 
 def _prepare(cube, model: MapModel) -> tuple[xr.Dataset, Path | None, DatePlan, np.ndarray]:
     path = Path(cube) if isinstance(cube, str | Path) else None
     if path is not None:
-        dataset = open_cube(path, chunks={})  # dims, missing zarr chunks, values (sampled on large cubes)
+        # what a map reads (labels are not): dims, missing zarr chunks, values (sampled on large cubes)
+        dataset = open_cube(path, chunks={}, labels=False)
     else:
-        dataset = C.validate_cube(cube, check_values=False)
+        dataset = C.validate_cube(cube, check_values=False, labels=False)
     source = dataset.attrs.get("source", str(path) if path else "in-memory cube")
     order = model.band_order(dataset[C.BAND].values, f"cube {source}")
     plan = model.plan(dataset[C.TIME].values, f"cube {source}")
@@ -236,6 +272,8 @@ def predict_map(
     attrs = {"fingerprint": fingerprint, "source": source, "model": model.source, "chunk": chunk,
              "class_names": list(model.class_names), "layers": sorted(layers), "uncertainty": uncertainty}
     with exclusive(output, "map"):  # a second run on this output is refused while this one works
+        for file in _output_files(output):  # what a killed earlier run was writing (the work store resumes)
+            remove_stale_temporaries(file)
         if output.exists() and not overwrite:
             if _output_fingerprint(output) == fingerprint:
                 return open_map(output)
@@ -243,6 +281,13 @@ def predict_map(
                 f"{output} already holds a map made from another cube, model or options (or not by sitsbench): "
                 "pass --overwrite to replace it, or choose another --output"
             )
+        existing = [str(p) for p in _output_files(output) if p.exists()]
+        if existing and not overwrite:
+            raise MapOutputError(
+                f"{', '.join(existing)} already exist(s): the map {output} writes (or replaces) these layer files; "
+                "pass --overwrite to replace them, or choose another --output"
+            )
+        _check_spectra(dataset, path, model, order, chunk)
         _run_windows(dataset, path, model, plan, order, output, chunk, attrs, options, overwrite, scheduler,
                      progress, on_window)
     return open_map(output)
@@ -289,6 +334,12 @@ def _run_windows(dataset, path, model, plan, order, output, chunk, attrs, option
         shutil.rmtree(work)
 
 
+def _output_files(output: Path) -> list[Path]:
+    """Every file a map at ``output`` writes or replaces: the ``.zarr`` store, or every layer's GeoTIFF (those of
+    layers this run does not write are removed, as a replaced map's stale layers)."""
+    return [output] if output.suffix == ".zarr" else list(layer_paths(output, LAYERS).values())
+
+
 def layer_paths(output: str | Path, layers) -> dict[str, Path]:
     """GeoTIFF file of each layer: the class map at ``output``, the others beside it (``map.confidence.tif``)."""
     output = Path(output)
@@ -319,7 +370,7 @@ def write_geotiffs(store: str | Path, output: str | Path, cube: xr.Dataset) -> d
             dtype, nodata = ("uint8", TIF_NODATA_CLASS) if small else ("int16", NODATA_CLASS)
         else:
             dtype, nodata = "float32", np.nan
-        strip = path.with_name(f".{path.name}.strip.tif")
+        strip = path.with_name(f".{path.name}.strip.tmp{path.suffix}")  # a temporary: remove_stale_temporaries
         profile = {"driver": "GTiff", "height": height, "width": width, "count": count, "dtype": dtype,
                    "nodata": nodata, "crs": crs, "transform": transform, "tiled": True, "blockxsize": 256,
                    "blockysize": 256, "compress": "deflate"}
@@ -374,8 +425,15 @@ def open_map(path: str | Path) -> xr.Dataset:
     """Open a map written by :func:`predict_map`: a ``.zarr`` store (lazy) or the GeoTIFFs of a ``.tif`` output
     (``class`` with ``-1`` where no class), with the cube's ``x``/``y``/``spatial_ref`` when it had a CRS."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"map {path} does not exist (write one with `sitsbench predict-map`)")
     if path.suffix == ".zarr":
-        result = xr.open_zarr(str(path), consolidated=False, mask_and_scale=False)
+        try:
+            result = xr.open_zarr(str(path), consolidated=False, mask_and_scale=False)
+        except Exception as error:  # zarr and xarray raise several types for a foreign or damaged store
+            raise MapOutputError(f"{path} is not a map written by `sitsbench predict-map` ({error})") from error
+        if "class" not in result:
+            raise MapOutputError(f"{path} is not a map written by `sitsbench predict-map`: no 'class' layer")
         if georef.SPATIAL_REF in result.data_vars:
             result = result.set_coords(georef.SPATIAL_REF)
         result.attrs["class_names"] = list(result.attrs.get("class_names", []))
@@ -383,8 +441,12 @@ def open_map(path: str | Path) -> xr.Dataset:
     import rasterio
     import rioxarray
 
-    with rasterio.open(path) as src:
-        tags = src.tags()
+    try:
+        with rasterio.open(path) as src:
+            tags = src.tags()
+    except rasterio.errors.RasterioIOError as error:
+        raise MapOutputError(f"{path} is not a map written by `sitsbench predict-map`: not a readable GeoTIFF "
+                             f"({error})") from error
     layers = {}
     for name, file in layer_paths(path, json.loads(tags.get("layers", '["class"]'))).items():
         array = rioxarray.open_rasterio(file, mask_and_scale=False)

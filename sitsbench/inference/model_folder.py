@@ -7,7 +7,10 @@ Everything needed to prepare new data exactly as the training data was prepared 
     the format tag, the model (registry name and arguments, or ``rf``), the **band names in the order the model
     reads them**, the class names, the **date policy** and reference dates (:mod:`sitsbench.inference.dates`),
     the normalisation statistics of the training samples (also the value range used to refuse data in other units),
-    the SHA-256 of the weights file, and a summary of the training run;
+    the **spectral fingerprint** of the training samples (:class:`~sitsbench.data.normalize.SpectralFingerprint`,
+    which refuses data whose bands are permuted, mislabelled or from another sensor; absent from folders of format
+    ``sitsbench-model/1``, still read with a note), the SHA-256 of the weights file, and a summary of the training
+    run;
 ``weights.pt`` (networks) or ``forest.pkl`` (Random Forest)
     the weights; a pickle is only unpickled after its checksum matched ``model.json`` (pickles run code: only load
     folders you trust);
@@ -18,7 +21,8 @@ Everything needed to prepare new data exactly as the training data was prepared 
     (:func:`sitsbench.data.samples.content_hashes`): ``evaluate`` recognises them in any file and does not score them.
 
 A folder is written under a temporary name and renamed into place, so an interrupted save never leaves half a
-model, and an existing folder is only replaced with ``overwrite=True``.
+model, and an existing folder is only replaced with ``overwrite=True``; the temporary folders of a killed save are
+removed by the next save to the same path. The same weights give the same bytes (the checksum is reproducible).
 """
 
 from __future__ import annotations
@@ -26,20 +30,23 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from sitsbench.atomic import written
+from sitsbench.atomic import exclusive, remove_stale_temporaries, written
 from sitsbench.data import samples as S
 from sitsbench.data.loading import content_checksum
-from sitsbench.data.normalize import BandStats
+from sitsbench.data.normalize import BandStats, SpectralFingerprint
 from sitsbench.inference.dates import DATE_POLICIES, DatePlan, DateReference, plan_dates
 from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
 
-MODEL_FORMAT = "sitsbench-model/1"
+MODEL_FORMAT = "sitsbench-model/2"
+OLD_MODEL_FORMATS = ("sitsbench-model/1",)
+"""Formats still read: ``/1`` has no spectral fingerprint (its bands are checked by value range only)."""
 MODEL_FILE = "model.json"
 TRAINED_ON_FILE = "training_samples.npy"
 FOREST = "rf"
@@ -52,9 +59,10 @@ class ModelFolderError(ValueError):
 
 
 def read_description(path: Path, file_name: str, format_tag: str, what: str, writer: str,
-                     error: type[ModelFolderError], hint: str = "") -> dict:
-    """The JSON description ``file_name`` of a sitsbench ``what`` folder (model, encoder) with format ``format_tag``;
-    a missing, foreign or damaged folder raises ``error`` naming it (``hint`` ends the message of a foreign one)."""
+                     error: type[ModelFolderError], hint: str = "", older: tuple[str, ...] = ()) -> dict:
+    """The JSON description ``file_name`` of a sitsbench ``what`` folder (model, encoder) with format ``format_tag``
+    (or one of the ``older`` formats still read); a missing, foreign or damaged folder raises ``error`` naming it
+    (``hint`` ends the message of a foreign one)."""
     if not path.is_dir():
         raise FileNotFoundError(f"{what} folder {path} does not exist (write one with `{writer}`)")
     meta_path = path / file_name
@@ -64,7 +72,7 @@ def read_description(path: Path, file_name: str, format_tag: str, what: str, wri
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as problem:
         raise error(f"{meta_path} is damaged: not valid JSON ({problem})") from problem
-    if not isinstance(meta, dict) or meta.get("format") != format_tag:
+    if not isinstance(meta, dict) or meta.get("format") not in (format_tag, *older):
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise error(f"{meta_path} is not a {format_tag} description (format: {found!r})")
     return meta
@@ -99,12 +107,16 @@ class MapModel:
     source: str = "in-memory model"
     trained_on: np.ndarray | None = None
     """Content hashes (uint64) of the training samples (:data:`TRAINED_ON_FILE`); None when unknown."""
+    spectral: SpectralFingerprint | None = None
+    """The training data's spectral fingerprint (``None``: values checked by range only)."""
 
     def __post_init__(self) -> None:
         if self.date_policy not in DATE_POLICIES:
             raise ValueError(f"date policy must be one of {DATE_POLICIES}, got {self.date_policy!r}")
         if tuple(self.stats.bands) != tuple(self.bands):
             raise ValueError(f"normalisation statistics are for bands {self.stats.bands}, the model reads {self.bands}")
+        if self.spectral is not None and tuple(self.spectral.bands) != tuple(self.bands):
+            raise ValueError(f"the spectral fingerprint is for bands {self.spectral.bands}, the model reads {self.bands}")
 
     # -- preparing inputs -------------------------------------------------------------------------------------
     def band_order(self, bands, where: str) -> np.ndarray:
@@ -140,6 +152,15 @@ class MapModel:
             raise ValueError(f"{where}: values far outside the range the model ({self.source}) was trained on "
                              f"({details}); another unit (digital numbers vs 0-1 reflectance?) or another sensor")
 
+    def check_spectra(self, clear: np.ndarray, where: str) -> None:
+        """Refuse clear observations ``(n, C)`` (model band order) unlike the training data's spectra: bands permuted,
+        mislabelled, in another unit or from another sensor (:class:`~sitsbench.data.normalize.SpectralFingerprint`).
+        Judged on many pixels of mixed land covers (a whole set of samples, or windows spread over a cube): one
+        window of a single land cover that training never saw would look as foreign. A model without a fingerprint
+        (format ``sitsbench-model/1``) checks nothing here."""
+        if self.spectral is not None:
+            self.spectral.check(clear, where, self.source)
+
     def plan(self, dates: np.ndarray, where: str) -> DatePlan:
         return plan_dates(dates, self.reference, self.date_policy, where)
 
@@ -154,16 +175,20 @@ class MapModel:
         proba[:, self.predictor.classes] = self.predictor(x, doy, mask)
         return proba
 
-    def sample_inputs(self, samples: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def sample_inputs(self, samples: xr.Dataset, check_spectra: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Inputs of labelled samples, each on its own dates: ``x`` ``(N, T', C)``, ``mask`` ``(N, T')`` and ``doy``
         ``(N, T')`` (samples with the same dates are prepared together; under the ``doy`` policy shorter series
-        are padded at the end with masked zeros)."""
+        are padded at the end with masked zeros). ``check_spectra=False`` skips :meth:`check_spectra`, for held-out
+        parts of the very samples the fingerprint was computed on (a test split, a cross-validation fold): their
+        bands cannot be mislabelled relative to training, and a small part of few land covers may look foreign."""
         where = samples.attrs.get("source", "samples")
         order = self.band_order(samples[S.BAND].values, where)
         values = np.asarray(samples[S.VALUES].values, dtype=np.float32)[:, :, order]
         valid = np.asarray(samples[S.VALID].values)
         dates = np.asarray(samples[S.DATE].values, dtype="datetime64[D]")
         self.check_values(values, valid, where)
+        if check_spectra:
+            self.check_spectra(values[valid], where)
         groups: dict[bytes, list[int]] = {}
         for row in range(len(dates)):
             groups.setdefault(dates[row].tobytes(), []).append(row)
@@ -198,6 +223,7 @@ class MapModel:
             "date_policy": self.date_policy,
             "reference_dates": self.reference.to_json(),
             "normalisation": json.loads(self.stats.to_json()),
+            "spectral_fingerprint": None if self.spectral is None else self.spectral.to_dict(),
             "weights": {"file": weights_file, "checksum": weights_checksum},
             "training": self.training,
         }
@@ -208,7 +234,8 @@ class MapModel:
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} already exists: choose another --output or pass --overwrite")
-        with written(path, directory=True) as tmp:
+        with exclusive(path, "model folder"), written(path, directory=True) as tmp:
+            remove_stale_temporaries(path, keep=tmp)  # those of a killed earlier save
             if self._kind() == "forest":
                 weights_file = "forest.pkl"
                 (tmp / weights_file).write_bytes(pickle.dumps(self.predictor.forest))
@@ -231,13 +258,15 @@ class MapModel:
         """Read a model folder; a missing, foreign or damaged folder raises :class:`ModelFolderError` naming it."""
         path = Path(path)
         meta = read_description(path, MODEL_FILE, MODEL_FORMAT, "model", "sitsbench train", ModelFolderError,
-                                " (expected a folder written by `sitsbench train`)")
+                                " (expected a folder written by `sitsbench train`)", older=OLD_MODEL_FORMATS)
         weights = checked_weights(path, meta, MODEL_FILE, ModelFolderError)
         try:
             kind, name, bands, classes = meta["kind"], meta["model"], meta["bands"], meta["class_names"]
             stats = BandStats.from_json(json.dumps(meta["normalisation"]))
             reference = DateReference.from_json(meta["reference_dates"])
             policy = meta["date_policy"]
+            raw = meta["spectral_fingerprint"] if meta["format"] == MODEL_FORMAT else None
+            spectral = None if raw is None else SpectralFingerprint.from_dict(raw)
         except (KeyError, TypeError) as error:
             raise ModelFolderError(f"{path / MODEL_FILE} lacks the field {error}") from error
         if kind == "forest":
@@ -258,8 +287,13 @@ class MapModel:
                 trained_on = np.load(path / TRAINED_ON_FILE).astype(np.uint64)
             except (ValueError, OSError) as error:
                 raise ModelFolderError(f"{path / TRAINED_ON_FILE} is damaged: {error}") from error
+        if spectral is None:
+            print(f"note: {path} has no spectral fingerprint (written before {MODEL_FORMAT}): permuted or mislabelled "
+                  "bands are not detected, only values far outside the training range; retrain to add one",
+                  file=sys.stderr)
         return cls(predictor, name, tuple(bands), list(classes), stats, reference, policy,
-                   meta.get("model_kwargs", {}), meta.get("training", {}), source=str(path), trained_on=trained_on)
+                   meta.get("model_kwargs", {}), meta.get("training", {}), source=str(path), trained_on=trained_on,
+                   spectral=spectral)
 
     def fingerprint(self) -> str:
         """SHA-256 of what determines the model's outputs (weights included, through their checksum)."""

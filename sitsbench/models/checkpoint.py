@@ -7,6 +7,7 @@ values are read, never arbitrary pickled objects.
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from sitsbench.models.registry import create_model
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, config: Any = None, **extra: Any) -> Path:
-    """Save ``model`` (built by :func:`~sitsbench.models.create_model`) with its name, kwargs and ``config``."""
+    """Save ``model`` (built by :func:`~sitsbench.models.create_model`) with its name, kwargs and ``config``; the
+    same weights and arguments give the same bytes (a reproducible checksum)."""
     if not hasattr(model, "model_name"):
         raise ValueError("the model was not built by create_model: its registry name and kwargs are unknown")
     payload = {
@@ -29,8 +31,10 @@ def save_checkpoint(path: str | Path, model: nn.Module, config: Any = None, **ex
         "config": asdict(config) if is_dataclass(config) else config,
         "extra": extra,
     }
+    buffer = io.BytesIO()  # torch names the archive's folder after a file's name: the temporary name varied it
+    torch.save(payload, buffer)
     with written(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getvalue())
     return Path(path)
 
 

@@ -3,7 +3,8 @@ evaluate`` run.
 
 Training reads any labelled samples (a dataset loaded by :func:`sitsbench.data.load_dataset`; a labelled cube
 gives every labelled pixel, grouped by parcel), splits them by group (the dataset's own split when it keeps groups
-apart), computes the normalisation statistics and the reference dates on the training samples only, prepares every
+apart), computes the normalisation statistics, the reference dates and the spectral fingerprint (which refuses data
+whose bands are permuted or mislabelled) on the training samples only, prepares every
 sample through the model's date policy (the same code that prepares a cube's pixels when mapping), and fits either
 the Random Forest baseline (Breiman 2001; ``rf``) or a registered series network with the one training loop
 (:func:`sitsbench.training.fit`, early stopping on the validation samples).
@@ -25,7 +26,7 @@ import xarray as xr
 
 from sitsbench.data import samples as S
 from sitsbench.data.datasets import ArraySeriesDataset
-from sitsbench.data.normalize import BandStats
+from sitsbench.data.normalize import BandStats, SpectralFingerprint
 from sitsbench.inference.dates import DateReference
 from sitsbench.inference.encoder_folder import EncoderFolder
 from sitsbench.inference.model_folder import FOREST, MapModel
@@ -221,32 +222,40 @@ def check_classes(samples: xr.Dataset, train: np.ndarray, held_out: np.ndarray) 
             "predicts them (their recall is 0)"] if unseen else []
 
 
-def predict_samples(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None) -> np.ndarray:
-    """Positions (in ``samples``) of the labelled samples where ``where`` is True, and the class ``model`` predicts
-    for each, every sample prepared through the model's bands and date policy: ``(positions, predicted)``."""
-    names = S.class_names(samples)
-    if names != list(model.class_names):
-        raise ValueError(f"{samples.attrs.get('source', 'samples')} has classes {names}, the model "
-                         f"({model.source}) predicts {list(model.class_names)}")
+def predict_samples(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None,
+                    check_spectra: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (in ``samples``) of the labelled samples where ``where`` is True, the class ``model`` predicts for
+    each and its true class, both as indices of the model's classes, every sample prepared through the model's bands
+    and date policy. Classes are matched by name (the samples' class ids are mapped to the model's); a sample of a
+    class the model does not know is an error. ``check_spectra=False`` for held-out parts of the training samples
+    (:meth:`~sitsbench.inference.model_folder.MapModel.sample_inputs`)."""
+    names, known = S.class_names(samples), list(model.class_names)
+    source = samples.attrs.get("source", "samples")
     chosen = np.ones(samples.sizes[S.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
-    positions = np.flatnonzero(chosen & (np.asarray(samples[S.LABEL].values) >= 0))
+    labels = np.asarray(samples[S.LABEL].values)
+    positions = np.flatnonzero(chosen & (labels >= 0))
     if positions.size == 0:
-        raise ValueError(f"{samples.attrs.get('source', 'samples')}: no labelled sample to evaluate on")
-    x, mask, doy = model.sample_inputs(samples.isel({S.SAMPLE: positions}))
-    return positions, model.predict_proba(x, doy, mask).argmax(axis=1)
+        raise ValueError(f"{source}: no labelled sample to evaluate on")
+    unknown = sorted({names[k] for k in np.unique(labels[positions]) if names[k] not in known})
+    if unknown:
+        raise ValueError(f"{source} has samples of classes {unknown} that the model ({model.source}) does not "
+                         f"predict (its classes: {known})")
+    to_model = np.asarray([known.index(name) if name in known else -1 for name in names])
+    x, mask, doy = model.sample_inputs(samples.isel({S.SAMPLE: positions}), check_spectra)
+    return positions, model.predict_proba(x, doy, mask).argmax(axis=1), to_model[labels[positions]]
 
 
 def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray | None = None,
-                       by_group: bool = True, seed: int = 0) -> dict:
+                       by_group: bool = True, seed: int = 0, check_spectra: bool = True) -> dict:
     """Metrics (:func:`sitsbench.metrics.classification_metrics`) of ``model`` on the labelled ``samples`` (those
     where ``where`` is True), each prepared through the model's bands and date policy, with the 95 % bootstrap
     interval of OA, macro-F1 and kappa (``interval``; :func:`sitsbench.evaluation.intervals.score_intervals`) over
-    the samples' groups (``by_group``) or over single samples, and what was resampled (``interval_unit``)."""
+    the samples' groups (``by_group``) or over single samples, and what was resampled (``interval_unit``);
+    ``check_spectra`` as for :func:`predict_samples`."""
     from sitsbench.evaluation.intervals import score_intervals
 
-    positions, predicted = predict_samples(model, samples, where)
-    names = S.class_names(samples)
-    truth = np.asarray(samples[S.LABEL].values)[positions]
+    positions, predicted, truth = predict_samples(model, samples, where, check_spectra)
+    names = list(model.class_names)
     metrics = classification_metrics(truth, predicted, len(names), names)
     groups = np.asarray(samples[S.GROUP].values)[positions] if by_group else None
     metrics["interval"] = score_intervals(truth, predicted, len(names), groups, seed=seed)
@@ -298,8 +307,10 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
         bands = tuple(str(b) for b in samples[S.BAND].values)
         stats = BandStats.from_samples(samples, train, seed=config.seed)
         reference = DateReference.from_dates(samples[S.DATE].values[train])
-    model = MapModel(None, folder.name if folder else config.model, bands, names, stats, reference, policy)
-    x, mask, doy = model.sample_inputs(samples)
+    spectral = SpectralFingerprint.from_samples(samples.sel({S.BAND: list(bands)}), train, seed=config.seed)
+    model = MapModel(None, folder.name if folder else config.model, bands, names, stats, reference, policy,
+                     spectral=spectral)
+    x, mask, doy = model.sample_inputs(samples, check_spectra=False)  # the samples the fingerprint was made from
     y = np.asarray(samples[S.LABEL].values)
     groups = np.asarray(samples[S.GROUP].values)
     start = time.perf_counter()
@@ -339,7 +350,8 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     if history is not None:
         summary["history"] = history.to_dict()
     if test.any():
-        summary["test"] = evaluate_map_model(model, samples, test, by_group=split_policy != "random", seed=config.seed)
+        summary["test"] = evaluate_map_model(model, samples, test, by_group=split_policy != "random", seed=config.seed,
+                                             check_spectra=False)  # the test split of the training samples
     model.training = {k: summary[k] for k in ("split_policy", "fractions", "validation_joined", "n_train", "n_val",
                                               "n_test", "n_dropped_no_clear", "warnings", "train_time_s")}
     model.trained_on = S.content_hashes(samples)[train | val]

@@ -433,11 +433,12 @@ def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
 
 
 def require_samples(loaded: LoadedDataset) -> xr.Dataset:
-    """The labelled samples of ``loaded``; a cube with labels is turned into samples (every labelled pixel)."""
+    """The labelled samples of ``loaded``; a cube with labels is turned into samples (every labelled pixel), a
+    patch set into one sample per parcel (its mean series and pixel set, split by the official folds)."""
     from sitsbench.data.samples import samples_from_cube
 
-    if loaded.samples is not None:
-        return loaded.samples
+    if loaded.samples is not None or loaded.patches is not None:
+        return loaded.labelled
     labels = np.asarray(loaded.cube["class"].values)
     if not (labels >= 0).any():
         raise ValueError(f"dataset {loaded.name!r} ({loaded.source}) has no labelled sample")

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import xarray as xr
+if TYPE_CHECKING:  # imported where used: the manifests check layout names without numpy or xarray
+    import xarray as xr
 
-if TYPE_CHECKING:
     from sitsbench.data.readers.pastis import PatchCollection
 
 HASH_LIMIT_BYTES = 2 * 1024**3
@@ -435,6 +434,8 @@ def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
 def require_samples(loaded: LoadedDataset) -> xr.Dataset:
     """The labelled samples of ``loaded``; a cube with labels is turned into samples (every labelled pixel), a
     patch set into one sample per parcel (its mean series and pixel set, split by the official folds)."""
+    import numpy as np
+
     from sitsbench.data.samples import samples_from_cube
 
     if loaded.samples is not None or loaded.patches is not None:

@@ -135,3 +135,21 @@ def test_data_root_prefix_names_the_folder_of_real_samples(tmp_path, monkeypatch
     assert expand_data_root("default") == "default" and expand_data_root("runs/DATA_ROOT/x") == "runs/DATA_ROOT/x"
     with pytest.raises(FileNotFoundError, match="neither an existing path"):
         load_dataset("DATA_ROOT/victoria")
+
+
+def test_train_on_a_pastis_patch_set_classifies_its_parcels_by_the_official_folds(tmp_path):
+    """``sitsbench train PATCH_SET`` trains a series model on the parcels (mean series) of the train folds and
+    scores the test fold (rotation 1: folds 1-3 / 4 / 5); the record names the patch set."""
+    import json
+
+    written = F.write_pastis(tmp_path / "patches", n_patches=5, size=8)
+    parcels = {pid: np.unique(w["parcel_ids"] * (w["target"][0] != 0)) for pid, w in written.items()}
+    per_fold = {w["fold"]: parcels[pid][parcels[pid] > 0].size for pid, w in written.items()}
+    out = tmp_path / "model"
+    assert cli.main(["train", str(tmp_path / "patches"), "--model", "ltae_small", "--epochs", "1",
+                     "--date-policy", "doy", "--output", str(out), "--quiet"]) == 0
+    record = json.loads((out / "train_record.json").read_text())
+    assert record["metrics"]["split_policy"] == "predefined"
+    assert record["metrics"]["n_train"] == per_fold[1] + per_fold[2] + per_fold[3]
+    assert (record["metrics"]["n_val"], record["metrics"]["n_test"]) == (per_fold[4], per_fold[5])
+    assert record["dataset"]["layout"] == "pastis" and record["dataset"]["n_patches"] == 5

@@ -13,6 +13,7 @@ from sitsbench import cli
 from sitsbench.data import fixtures as F
 from sitsbench.data import load_dataset
 from sitsbench.data.fetch import DownloadError
+from sitsbench.data.io import open_cube
 from sitsbench.data.loading import LAYOUTS, READERS, UnknownLayoutError, content_checksum, require_samples
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -91,6 +92,8 @@ def test_pastis_patch_sets_load_lazily_with_the_official_folds(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "pastis" in out and "patches" in out and "fold 5" in out and "3-7 per patch" in out
     assert "Soft winter wheat" in out and "rotation 1" in out
+    with pytest.raises(ValueError, match="a PASTIS patch set holds one cube per patch"):  # predict-map's reader
+        open_cube(root)
 
 
 def test_synthetic_presets_and_their_checksum():

@@ -302,7 +302,10 @@ class PatchCollection:
         instances: ``ParcelIDs`` off the background); its label is the majority crop type of its labelled
         pixels (``-1`` when all are void), its dates its patch's, its ``group`` its patch (the folds split
         patches, so no group straddles two subsets); ``parcel_id`` and ``patch_id`` keep the dataset's ids. Every
-        patch is read (eagerly, one at a time); ``max_pixels`` bounds the pixels kept per parcel (a seeded draw)."""
+        patch is read (eagerly, one at a time); ``max_pixels`` bounds the pixels kept per parcel (a seeded draw).
+        The pixel sets take ``parcels x longest series x 10 bands x max_pixels`` float32: for the whole of PASTIS
+        (124,422 parcels, up to 61 dates; Garnot & Landrieu 2021) about 19 GB at 64 pixels, so a laptop reads a
+        subset of its patches (a folder holding some of them, with their ``metadata.geojson`` features)."""
         from sitsbench.data.readers.pixelset import pixel_set_samples, stack_pixel_sets
         from sitsbench.data.samples import GROUP, SAMPLE
 

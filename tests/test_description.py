@@ -310,3 +310,31 @@ def test_points_from_a_vector_file_with_per_point_date_intervals(tmp_path):
     assert days[0].tolist() == ["2021-03-01", "2021-04-01", "2021-05-01"]
     assert days[1].tolist() == ["2021-04-01", "NaT", "NaT"]  # p2 keeps only its own interval
     np.testing.assert_array_equal(samples[S.VALUES].values[1, 0], [layers[1, 3, 4], layers[4, 3, 4]])  # red, nir
+
+
+def test_a_dataset_in_a_registered_layout_through_a_description(tmp_path, capsys):
+    """``layout`` + ``path``: the reader of that layout reads the folder (here a PASTIS patch set); the
+    description names the dataset, and its checksum covers the folder."""
+    from sitsbench.data.fixtures import write_pastis
+
+    write_pastis(tmp_path / "patches", n_patches=5, size=8)
+    description = _example("pastis_patches.yaml", tmp_path)
+    loaded = load_dataset(description)
+    assert (loaded.name, loaded.layout, loaded.kind) == ("pastis-fixture", "pastis", "patches")
+    assert len(loaded.patches) == 5 and loaded.patches.subset_ids("test") == [10004]
+    before = loaded.checksum
+    np.save(tmp_path / "patches" / "DATA_S2" / "S2_10004.npy", np.zeros((7, 10, 8, 8), dtype=np.int16))
+    assert load_dataset(description).checksum != before
+    assert main(["data", "info", str(description)]) == 0
+    assert "pastis-fixture" in capsys.readouterr().out
+    for change, message in [
+        ({"layout": "pastsi"}, r"bad\.yaml: layout: unknown layout 'pastsi' \(expected one of .*\); did you mean "
+                               r"'pastis'\?"),
+        ({"layout": "description"}, r"bad\.yaml: layout: unknown layout 'description'"),
+        ({"path": "absent"}, r"bad\.yaml: path: 'absent' not found"),
+        ({"path": None}, r"bad\.yaml: path: missing"),
+        ({"samples": {"file": "x.csv"}}, r"bad\.yaml: layout: give either layout and path .* or samples, not both"),
+    ]:
+        data = {"layout": "pastis", "path": "patches", **change}
+        with pytest.raises(DescriptionError, match=message):
+            load_dataset(_write(tmp_path / "bad.yaml", {k: v for k, v in data.items() if v is not None}))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
-import importlib
+from pathlib import Path
 
 import pytest
 import yaml
 
 from sitsbench import cli
+from sitsbench.data.fixtures import write_pastis
+from sitsbench.data.loading import READERS, detect_layout
 from sitsbench.data.manifests import (
     ANNOTATION_LIST,
     ANNOTATIONS,
@@ -119,8 +121,31 @@ def test_every_manifest_validates(path):
     manifest = load_manifest_file(path)
     assert manifest["name"] == path.stem
     assert set(manifest["tasks"]) <= set(TASKS)
-    if manifest["reader"] != "none":
-        importlib.import_module(manifest["reader"])
+    assert manifest["reader"] == "none" or manifest["reader"] in READERS
+
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.mark.parametrize("name, folder", [("victoria-s2", "igarss2019_victoria_s2"),
+                                          ("eolearn-slovenia", "eolearn_slovenia_s2"),
+                                          ("sits-sinop-modis", "sits_sinop_modis"), ("sits-samples", "sits_samples"),
+                                          ("pastis", None), ("pastis-r", None)])
+def test_manifest_reader_is_the_layout_load_dataset_detects(name, folder, tmp_path):
+    """A manifest's ``reader`` names the entry of the readers registry that recognises the published files:
+    the folder, or each downloaded file when the layout is one of files (a ``sits`` tibble); PASTIS and
+    PASTIS-R are checked on a fixture in the published layout (PASTIS-R: with its Sentinel-1 orbit)."""
+    reader = load_manifest(name)["reader"]
+    if folder is None:
+        write_pastis(tmp_path / "patches", n_patches=2, with_s1=name == "pastis-r")
+        targets = [tmp_path / "patches"]
+    else:
+        root = SHARED_DATA / folder
+        if not root.is_dir():
+            pytest.skip(f"{root} absent")
+        files = [root / entry["filename"] for entry in load_manifest(name)["downloads"]]
+        targets = [root] if READERS[reader].detect(root) else files
+    assert [detect_layout(target) for target in targets] == [reader] * len(targets)
 
 
 def test_all_required_datasets_have_a_manifest():
@@ -207,7 +232,7 @@ def good():
         (lambda m: m.update(classes={"count": -1, "names": "unknown"}), "classes", "non-negative"),
         (lambda m: m.update(classes={"count": 2, "names": {"a": "b"}}), "classes", "integer ids"),
         (lambda m: m.update(citation="Garnot 2021"), "citation", "BibTeX"),
-        (lambda m: m.update(reader="os.path"), "reader", "sitsbench.data.readers"),
+        (lambda m: m.update(reader="sitsbench.data.readers.pastis"), "reader", "a layout of sitsbench.data.loading.READERS"),
         (lambda m: m.update(annotation="semantic segmentation"), "annotation", "the list's sections"),
         (lambda m: m.update(annotation=["image-level annotations"]), "annotation", "must be one of"),
     ],

@@ -160,6 +160,33 @@ def test_chapter_two_runs_on_real_samples(chapter_run, path, name):
 
 
 @pytest.mark.slow
+def test_chapter_two_runs_on_a_pastis_patch_set_given_by_path(chapter_run, tmp_path):
+    """A PASTIS patch set (five 32 x 32 patches, one per fold, 3 to 7 dates each) as ``dataset``: the official
+    folds of rotation 1 split it (test = fold 5); the series models and PSE-TAE classify its parcels, U-TAE
+    segments its patches, all on the 18 crop types, and no section is skipped."""
+    from sitsbench.data.fixtures import write_pastis
+
+    written = write_pastis(tmp_path / "patches", n_patches=5, size=32)
+    record = record_of(chapter_run("02_supervised_baselines", "02_supervised_baselines--pastis-fixture",
+                                   dataset=str(tmp_path / "patches"), epochs=1, parcel_epochs=1, patch_epochs=1,
+                                   rf_trees=10))
+    dataset, metrics = record["dataset"], record["metrics"]
+    assert dataset["layout"] == "pastis" and dataset["n_patches"] == 5 and dataset["fold_rotation"] == 1
+    assert dataset["split"].startswith("predefined") and dataset["skipped"] == {}
+    assert len(dataset["classes"]) == 18 and dataset["classes"][0] == "Meadow"
+    assert set(metrics) == {"majority class", "Random Forest", "TempCNN", "LSTM", "GRU", "Transformer", "L-TAE",
+                            "PSE-TAE", "U-TAE"}
+    test = next(w for w in written.values() if w["fold"] == 5)  # the test fold of rotation 1
+    parcels = test["parcel_ids"] * (test["target"][0] != 0)
+    crop_pixels = ~np.isin(test["target"][0], (0, 19))
+    for name, scores in metrics.items():
+        assert 0 <= scores["macro_f1"] <= 1, name
+        assert scores["n"] == (crop_pixels.sum() if name == "U-TAE" else np.unique(parcels[parcels > 0]).size), name
+    units = {row["method"]: row["unit"] for row in record["scores"]}
+    assert units["U-TAE"] == "patch" and units["PSE-TAE"] == "parcel" and units["TempCNN"] == "sample"
+
+
+@pytest.mark.slow
 @needs(VICTORIA)
 def test_chapter_six_classification_runs_on_victoria(chapter_run):
     record = record_of(chapter_run("06_downstream", "06_downstream--victoria-small", dataset=str(VICTORIA),

@@ -19,11 +19,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 import xarray as xr
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from sitsbench.data import cube as C
 from sitsbench.data.normalize import BandStats
-from sitsbench.data.splits import split_mask, subsample
+from sitsbench.data.splits import NO_SPLIT, SPLITS, split_mask, subsample
 from sitsbench.data.timeops import day_of_year, interpolate_series, relative_days
 
 FILL_MODES = ("linear", "none")
@@ -354,6 +354,26 @@ class PatchDataset(Dataset):
             "mask": torch.from_numpy(np.ascontiguousarray(mask)),
             "y": torch.from_numpy(self.labels[y0 : y0 + size, x0 : x0 + size].copy()),
         }
+
+
+def collection_patches(
+    collection, subset: str, stats: BandStats | None = None, patch_size: int = 32, background: bool = True,
+    fill: str = "linear",
+) -> ConcatDataset:
+    """The patches of ``subset`` of a PASTIS patch set (:class:`~sitsbench.data.readers.pastis.PatchCollection`,
+    split by its official folds): each patch of the subset's folds cut into ``patch_size`` squares
+    (:class:`PatchDataset`, every labelled pixel in ``subset``); patches without a labelled pixel are left out.
+    Patches have their own dates: batch the items with :func:`pad_collate`. ``background=False`` scores the
+    crop types only (:func:`~sitsbench.data.readers.pastis.crop_types`)."""
+    datasets = []
+    for cube in collection.cubes(subset, background):
+        labelled = np.asarray(cube[C.CLASS].values) >= 0
+        if labelled.any():
+            split = xr.DataArray(np.where(labelled, SPLITS.index(subset), NO_SPLIT), dims=(C.Y, C.X))
+            datasets.append(PatchDataset(cube, split, subset, stats, patch_size=patch_size, fill=fill))
+    if not datasets:
+        raise ValueError(f"{collection.root}: no patch of the {subset!r} folds holds a labelled pixel")
+    return ConcatDataset(datasets)
 
 
 def pad_collate(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -9,6 +9,8 @@ my.yaml`` validates and summarises it. Paths in a description are relative to th
 Schema (every key is optional unless said otherwise; at least one of ``rasters`` and ``samples``)::
 
     name: sinop                        # the dataset's name in run records (default: the file's stem)
+    layout: pastis                     # a dataset in a layout load_dataset reads (sitsbench.data.loading.READERS)
+    path: PASTIS                       # ... at this path (then no rasters, points or samples)
     rasters:                           # a georeferenced cube; give exactly one of bands, files, pattern
       bands: {ndvi: ndvi.tif, evi: evi.tif}   # one file per band ...
       files: "*.tif"                   # ... or files (a glob or a list) whose layers hold dates and/or bands
@@ -71,7 +73,7 @@ FILL_IN = "FILL_IN"
 SUFFIXES = (".yaml", ".yml")
 LAYER_ORDERS = ("dates", "bands", "dates*bands", "bands*dates")
 KEYS = {
-    "": ("name", "rasters", "samples", "points"),
+    "": ("name", "layout", "path", "rasters", "samples", "points"),
     "rasters": ("bands", "files", "pattern", "layers", "band_names", "dates", "scale", "offset", "nodata",
                 "valid_range", "crs", "mask"),
     "rasters.mask": ("band", "file", "clear", "clear_bits"),
@@ -98,9 +100,9 @@ class _Description:
             self.data = yaml.safe_load(path.read_text())
         except yaml.YAMLError as error:
             raise DescriptionError(f"{path}: not valid YAML: {error}") from error
-        if not isinstance(self.data, dict) or not ({"rasters", "samples"} & set(self.data)):
-            raise DescriptionError(f"{path}: a dataset description is a mapping with 'rasters' and/or 'samples' "
-                                   f"(see sitsbench.data.description)")
+        if not isinstance(self.data, dict) or not ({"rasters", "samples", "layout"} & set(self.data)):
+            raise DescriptionError(f"{path}: a dataset description is a mapping with 'rasters' and/or 'samples', "
+                                   f"or 'layout' and 'path' (see sitsbench.data.description)")
         self.files: list[Path] = [path]
         self._check_keys(self.data, "")
 
@@ -234,6 +236,8 @@ def read_description(path: str | Path):
 
     path = Path(path)
     desc = _Description(path)
+    if "layout" in desc.data or "path" in desc.data:
+        return _layout(desc)
     loaded = LoadedDataset(str(desc.data.get("name") or path.stem), "description", source=str(path))
     if "rasters" in desc.data:
         loaded.cube = _cube(desc, desc.data["rasters"])
@@ -248,6 +252,37 @@ def read_description(path: str | Path):
     digest = hashlib.sha256(path.read_bytes())
     for file in dict.fromkeys(desc.files[1:]):  # the files it names, after the description itself
         digest.update(f"{file.name}\0{content_checksum(file)}\0".encode())
+    loaded.checksum = f"sha256:{digest.hexdigest()}"
+    return loaded
+
+
+def _layout(desc: _Description):
+    """``layout`` + ``path``: the data at ``path`` read by that reader of :data:`sitsbench.data.loading.READERS`."""
+    from sitsbench.data.loading import READERS, content_checksum, read_layout
+
+    data = desc.data
+    extra = sorted({"rasters", "samples", "points"} & set(data))
+    if extra:
+        desc.fail("layout", f"give either layout and path (a dataset in a known layout) or {extra[0]}, not both")
+    for key in ("layout", "path"):
+        if key not in data:
+            desc.fail(key, "missing: layout names a reader of sitsbench.data.loading.READERS and path the data it "
+                           "reads (relative to the description)")
+    layouts = [name for name in READERS if name != "description"]
+    if data["layout"] not in layouts:
+        close = difflib.get_close_matches(str(data["layout"]), layouts, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        desc.fail("layout", f"unknown layout {data['layout']!r} (expected one of {', '.join(layouts)}){hint}")
+    if not isinstance(data["path"], str) or not data["path"]:
+        desc.fail("path", f"expected a folder or file name, got {data['path']!r}")
+    target = desc.path.parent / data["path"]
+    if not target.exists():
+        desc.fail("path", f"{data['path']!r} not found (looked at {target}; paths are relative to the description)")
+    loaded = read_layout(target, data["layout"])
+    loaded.name = str(data.get("name") or desc.path.stem)
+    loaded.notes.append(f"read as {data['layout']!r} through the description {desc.path.name}")
+    digest = hashlib.sha256(desc.path.read_bytes())
+    digest.update(f"{target.name}\0{content_checksum(target)}\0".encode())
     loaded.checksum = f"sha256:{digest.hexdigest()}"
     return loaded
 

@@ -25,6 +25,10 @@ def _engine(path: Path) -> str:
         return "zarr"
     if path.suffix in (".nc", ".nc4", ".h5"):
         return "h5netcdf"
+    if (path / "metadata.geojson").is_file() and (path / "DATA_S2").is_dir():
+        raise ValueError(f"{path}: a PASTIS patch set holds one cube per patch, each with its own dates, not one "
+                         "cube; read a patch with sitsbench.data.readers.pastis.PatchCollection(path).patch(ID) "
+                         "and save it with sitsbench.data.io.save_cube to map it")
     raise ValueError(
         f"{path}: unknown cube format; use a '.zarr' directory, a '.nc' file, a folder of per-date rasters or a "
         "raster stack with its dates file"

@@ -1,4 +1,4 @@
-"""One entry point for every dataset: ``load_dataset(spec)`` -> a cube, samples, or both.
+"""One entry point for every dataset: ``load_dataset(spec)`` -> a cube, samples, both, or a patch collection.
 
 ``spec`` is one of:
 
@@ -7,53 +7,38 @@
 * a **manifest name** with its local root, ``NAME:ROOT`` (``victoria-s2:/data/victoria``), or ``NAME`` alone for
   ``<data root>/NAME`` (see :func:`sitsbench.data.fetch.data_root`); the folder is checked against the
   manifest's checksums before it is read;
-* a **path** to a local folder or file, whose layout is recognised from its content (:data:`LAYOUTS`):
+* a **path** to a local folder or file, whose layout is recognised from its content (:data:`READERS`):
   a folder of per-date rasters (optionally in ``raster/``, with a CSV of labelled lon/lat points next to it),
   the IGARSS 2019 Victoria CSV folder, an eo-learn NDVI EOPatch, a ``sits`` tibble (``.rda``/``.rds``), a sample
-  table (``.csv``/``.parquet``), a saved cube (``.zarr``/``.nc``) or a **dataset description** (``.yaml``: what
-  the files' names do not say, see :mod:`sitsbench.data.description`).
+  table (``.csv``/``.parquet``), a saved cube (``.zarr``/``.nc``), a PASTIS patch set or a **dataset description**
+  (``.yaml``: what the files' names do not say, see :mod:`sitsbench.data.description`).
 
 The result, :class:`LoadedDataset`, holds the cube (georeferenced for rasters) and/or the labelled samples
-(with the dataset's predefined split when it has one), the dataset's name, its content checksum (SHA-256 over
-the files' relative paths and bytes, or over the synthetic configuration) and the manifest that the files were
-verified against. An unrecognised path gets an error listing the layouts that were looked for.
+(with the dataset's predefined split when it has one) or a patch collection (PASTIS, read lazily), the dataset's
+name, its content checksum (SHA-256 over the files' relative paths and bytes, or over the synthetic
+configuration) and the manifest that the files were verified against. An unrecognised path gets an error listing the layouts that were looked for.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import xarray as xr
+if TYPE_CHECKING:  # imported where used: the manifests check layout names without numpy or xarray
+    import xarray as xr
 
-LAYOUTS = {
-    "raster folder": "per-date rasters (*.tif, *.jp2, ...) with the date in the file name, in the folder or in "
-                     "its raster/ subfolder; labelled points beside them (a CSV with longitude/latitude/label, or a "
-                     "GeoPackage/GeoJSON of points) are optional",
-    "victoria": "train_dataset.csv + test_dataset.csv + class_map.txt (IGARSS 2019 tutorial)",
-    "eolearn": "an EOPatch folder with timestamps.json, data/NDVI.npy, mask/ and mask_timeless/LULC.npy",
-    "sits": "a sits sample tibble saved from R (.rda, .rdata or .rds)",
-    "table": "a sample table (.csv or .parquet): label column + band_date columns, or long format",
-    "cube": "a cube saved by sitsbench (.zarr folder or .nc file)",
-    "breizhcrops": "BreizhCrops: classmapping.csv + <year>/<L1C|L2A>/<region>.csv/.h5 (every region found, "
-                   "official split frh01-03 train / frh04 test)",
-    "timesen2crop": "TimeSen2Crop: one folder per tile holding dates.csv and one folder per class of pixel CSVs",
-    "pixelset": "S2-Agri Pixel-Set: DATA/<id>.npy + META/labels.json, dates.json (PSE-TAE's 20 classes)",
-    "pastis-r pixelset": "PASTIS-R pixel sets: metadata_parcel.csv + DATA_S2/S2_<parcel>.npy (rotation 1 split)",
-    "description": "a dataset description file (.yaml/.yml) naming the rasters' bands, layer order and dates, a "
-                   "sample table's columns or labelled points (schema: sitsbench.data.description)",
-    "pastis": "PASTIS / PASTIS-R patches: metadata.geojson + DATA_S2/ + ANNOTATIONS/ (one cube per patch; read "
-              "them with sitsbench.data.readers.pastis.read_pastis: the chapters do not run on patch sets yet)",
-}
+    from sitsbench.data.readers.pastis import PatchCollection
+
 HASH_LIMIT_BYTES = 2 * 1024**3
 """Folders larger than this are identified by a hash of their file names and sizes instead of their bytes."""
 
 
 class UnknownLayoutError(ValueError):
-    """A path whose content matches none of :data:`LAYOUTS`."""
+    """A path whose content matches none of the layouts of :data:`READERS`."""
 
 
 @dataclass
@@ -68,15 +53,23 @@ class LoadedDataset:
     checksum: str = ""
     manifest: str | None = None
     notes: list[str] = field(default_factory=list)
+    patches: PatchCollection | None = None
+    """A PASTIS patch set (layout ``pastis``): patches read lazily, each with its dates, and the official folds."""
 
     @property
     def labelled(self) -> xr.Dataset:
-        """The labelled data the chapters train on: the samples when there are any, else the cube."""
+        """The labelled data the chapters train on: the samples when there are any, else the cube; for a patch set,
+        one sample per parcel with its pixel set and the split of the official folds
+        (:meth:`~sitsbench.data.readers.pastis.PatchCollection.parcel_samples`, read once)."""
+        if self.samples is None and self.cube is None and self.patches is not None:
+            self.samples = self.patches.parcel_samples()
+            self.notes.append("parcel samples: one per parcel of every patch, split by the official folds")
         return self.samples if self.samples is not None else self.cube
 
     @property
     def kind(self) -> str:
-        return "+".join(k for k, v in (("cube", self.cube), ("samples", self.samples)) if v is not None)
+        parts = (("cube", self.cube), ("samples", self.samples), ("patches", self.patches))
+        return "+".join(k for k, v in parts if v is not None)
 
     def record(self) -> dict:
         """The ``dataset`` entry of a run record."""
@@ -89,6 +82,9 @@ class LoadedDataset:
         if self.samples is not None:
             out["n_samples"] = int(self.samples.sizes["sample"])
             out["classes"] = list(self.samples.attrs.get("class_names", []))
+        if self.patches is not None:
+            out["n_patches"] = len(self.patches)
+            out["fold_rotation"] = self.patches.rotation + 1
         return out
 
     def describe(self) -> dict:
@@ -114,6 +110,8 @@ class LoadedDataset:
                 out["cube"]["pixel size"] = [abs(float(v)) for v in georef.transform_of(cube)[0:5:4]]
         if self.samples is not None:
             out["samples"] = S.summary(self.samples)
+        if self.patches is not None:
+            out["patches"] = self.patches.describe()
         if self.notes:
             out["notes"] = self.notes
         return out
@@ -181,111 +179,185 @@ def _points_file(path: Path) -> Path | None:
     return vectors[0] if vectors else None
 
 
-def _detect(path: Path) -> str:
+def _is_file(*suffixes: str):
+    return lambda path: path.is_file() and path.suffix.lower() in suffixes
+
+
+def _has(*files: str, dirs: tuple[str, ...] = ()):
+    return lambda path: all((path / f).is_file() for f in files) and all((path / d).is_dir() for d in dirs)
+
+
+def _is_description(path: Path) -> bool:
     from sitsbench.data import description
 
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix in (".rda", ".rdata", ".rds"):
-            return "sits"
-        if suffix in (".csv", ".parquet", ".pq"):
-            return "table"
-        if suffix in (".nc", ".nc4", ".h5"):
-            return "cube"
-        if suffix in description.SUFFIXES:
-            return "description"
-    elif path.is_dir():
-        if path.suffix == ".zarr":
-            return "cube"
-        if (path / "class_map.txt").is_file() and (path / "train_dataset.csv").is_file():
-            return "victoria"
-        if (path / "timestamps.json").is_file() and (path / "data" / "NDVI.npy").is_file():
-            return "eolearn"
-        if _raster_dir(path) is not None:
-            return "raster folder"
-        if (path / "classmapping.csv").is_file() and any(path.glob("*/*/*.h5")):
-            return "breizhcrops"
-        if (path / "metadata_parcel.csv").is_file() and (path / "DATA_S2").is_dir():
-            return "pastis-r pixelset"
-        if (path / "metadata.geojson").is_file() and (path / "DATA_S2").is_dir():
-            return "pastis"
-        if (path / "DATA").is_dir() and (path / "META" / "labels.json").is_file():
-            return "pixelset"
-        if any((tile / "dates.csv").is_file() for tile in path.iterdir() if tile.is_dir()):
-            return "timesen2crop"
-    else:
+    return path.is_file() and path.suffix.lower() in description.SUFFIXES
+
+
+def _is_cube(path: Path) -> bool:
+    return _is_file(".nc", ".nc4", ".h5")(path) or (path.is_dir() and path.suffix == ".zarr")
+
+
+def _is_breizhcrops(path: Path) -> bool:
+    return (path / "classmapping.csv").is_file() and any(path.glob("*/*/*.h5"))
+
+
+def _is_timesen2crop(path: Path) -> bool:
+    return path.is_dir() and any((tile / "dates.csv").is_file() for tile in path.iterdir() if tile.is_dir())
+
+
+def _read_sits(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.sits import read_sits_samples
+
+    loaded.samples = read_sits_samples(path)
+
+
+def _read_table(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.tables import read_sample_table
+
+    loaded.samples = read_sample_table(path)
+
+
+def _read_cube(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.io import open_cube
+
+    loaded.cube = open_cube(path)
+
+
+def _read_victoria(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.victoria import read_victoria
+
+    loaded.samples = read_victoria(path)
+    loaded.notes.append(loaded.samples.attrs["dates"])
+
+
+def _read_eolearn(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.eolearn import read_eolearn_ndvi
+
+    loaded.cube = read_eolearn_ndvi(path)
+
+
+def _read_raster_folder(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.points import read_points
+    from sitsbench.data.readers.rasters import read_raster_folder
+    from sitsbench.data.samples import samples_from_cube
+
+    loaded.cube = read_raster_folder(_raster_dir(path))
+    points = _points_file(path)
+    if points is not None:
+        table = read_points(points)
+        loaded.samples = samples_from_cube(loaded.cube, table, x="x", y="y", crs=table.attrs["crs"])
+        loaded.notes.append(f"{len(table)} labelled points from {points.name} placed on the cube")
+
+
+def _read_breizhcrops(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.breizhcrops import read_breizhcrops
+
+    levels = sorted({p.parent.name for p in path.glob("*/*/*.h5")})
+    level = "L2A" if "L2A" in levels else levels[0]
+    regions = sorted({p.stem for p in path.glob(f"*/{level}/*.h5")})
+    loaded.samples = read_breizhcrops(path, level=level, regions=regions)
+    loaded.notes.append(f"BreizhCrops {level}, regions {regions}")
+
+
+def _read_timesen2crop(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.timesen2crop import read_timesen2crop
+
+    tiles = sorted(t.name for t in path.iterdir() if (t / "dates.csv").is_file())
+    loaded.samples = read_timesen2crop(path, tiles)
+    loaded.notes.append(f"TimeSen2Crop tiles {tiles}; no parcel ids: one group per pixel, hold out whole tiles")
+
+
+def _read_pixelset(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.pixelset import PSETAE_SUB_CLASSES, read_pixelset
+
+    loaded.samples = read_pixelset(path, sub_classes=PSETAE_SUB_CLASSES)
+    loaded.notes.append("PSE-TAE protocol: the 20 sub-classes of label_44class")
+
+
+def _read_pastis_r_pixelset(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.pastis_r_pixelset import read_pastis_r_pixelset
+
+    loaded.samples = read_pastis_r_pixelset(path, rotation=0)
+    loaded.notes.append("official rotation 1: folds 1-3 train, 4 val, 5 test")
+
+
+def _read_pastis(path: Path, loaded: LoadedDataset) -> None:
+    from sitsbench.data.readers.pastis import PatchCollection
+
+    loaded.patches = PatchCollection(path, rotation=0)
+    loaded.notes.append("patches read lazily; official rotation 1: folds 1-3 train, 4 val, 5 test")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One entry of :data:`READERS`: what the layout is, how to recognise it and how to read it."""
+
+    description: str
+    detect: Callable[[Path], bool]
+    """True when a path (file or folder) has this layout's content."""
+    read: Callable[[Path, LoadedDataset], LoadedDataset | None]
+    """Fills the :class:`LoadedDataset` it is given (or returns a new one)."""
+
+
+READERS: dict[str, Layout] = {
+    "sits": Layout("a sits sample tibble saved from R (.rda, .rdata or .rds)",
+                   _is_file(".rda", ".rdata", ".rds"), _read_sits),
+    "table": Layout("a sample table (.csv or .parquet): label column + band_date columns, or long format",
+                    _is_file(".csv", ".parquet", ".pq"), _read_table),
+    "description": Layout("a dataset description file (.yaml/.yml) naming the rasters' bands, layer order and "
+                          "dates, a sample table's columns or labelled points (schema: sitsbench.data.description)",
+                          _is_description, lambda path, _: _read_description(path)),
+    "cube": Layout("a cube saved by sitsbench (.zarr folder or .nc file)", _is_cube, _read_cube),
+    "victoria": Layout("train_dataset.csv + test_dataset.csv + class_map.txt (IGARSS 2019 tutorial)",
+                       _has("class_map.txt", "train_dataset.csv"), _read_victoria),
+    "eolearn": Layout("an EOPatch folder with timestamps.json, data/NDVI.npy, mask/ and mask_timeless/LULC.npy",
+                      _has("timestamps.json", "data/NDVI.npy"), _read_eolearn),
+    "raster folder": Layout("per-date rasters (*.tif, *.jp2, ...) with the date in the file name, in the folder or "
+                            "in its raster/ subfolder; labelled points beside them (a CSV with longitude/latitude/"
+                            "label, or a GeoPackage/GeoJSON of points) are optional",
+                            lambda path: _raster_dir(path) is not None, _read_raster_folder),
+    "breizhcrops": Layout("BreizhCrops: classmapping.csv + <year>/<L1C|L2A>/<region>.csv/.h5 (every region found, "
+                          "official split frh01-03 train / frh04 test)", _is_breizhcrops, _read_breizhcrops),
+    "pastis-r pixelset": Layout("PASTIS-R pixel sets: metadata_parcel.csv + DATA_S2/S2_<parcel>.npy (rotation 1 "
+                                "split)", _has("metadata_parcel.csv", dirs=("DATA_S2",)), _read_pastis_r_pixelset),
+    "pastis": Layout("PASTIS / PASTIS-R patches: metadata.geojson + DATA_S2/ + ANNOTATIONS/, a patch collection "
+                     "read lazily (one cube per patch, its own dates) with the official folds (rotation 1); "
+                     "its labelled data are one sample per parcel (sitsbench.data.readers.pastis)",
+                     _has("metadata.geojson", dirs=("DATA_S2",)), _read_pastis),
+    "pixelset": Layout("S2-Agri Pixel-Set: DATA/<id>.npy + META/labels.json, dates.json (PSE-TAE's 20 classes)",
+                       _has("META/labels.json", dirs=("DATA",)), _read_pixelset),
+    "timesen2crop": Layout("TimeSen2Crop: one folder per tile holding dates.csv and one folder per class of pixel "
+                           "CSVs", _is_timesen2crop, _read_timesen2crop),
+}
+"""Every layout ``load_dataset`` reads, keyed by name, in the order the detectors are tried (the first that
+matches wins); the manifests' ``reader`` field names one of them (or ``none``)."""
+LAYOUTS = {name: layout.description for name, layout in READERS.items()}
+"""What each layout of :data:`READERS` holds (the text of an unrecognised-layout error)."""
+
+
+def _read_description(path: Path) -> LoadedDataset:
+    from sitsbench.data.description import read_description
+
+    return read_description(path)
+
+
+def detect_layout(path: Path) -> str:
+    """The name of the first layout of :data:`READERS` whose detector recognises ``path``."""
+    if not path.exists():
         raise FileNotFoundError(f"dataset path {path} does not exist")
+    for name, layout in READERS.items():
+        if layout.detect(path):
+            return name
     looked = "\n".join(f"  - {name}: {text}" for name, text in LAYOUTS.items())
     raise UnknownLayoutError(f"{path}: unrecognised dataset layout; looked for:\n{looked}")
 
 
-def _read(path: Path, layout: str) -> LoadedDataset:
-    name = path.stem if path.is_file() else path.name
-    loaded = LoadedDataset(name, layout, source=str(path))
-    if layout == "sits":
-        from sitsbench.data.readers.sits import read_sits_samples
-
-        loaded.samples = read_sits_samples(path)
-    elif layout == "table":
-        from sitsbench.data.readers.tables import read_sample_table
-
-        loaded.samples = read_sample_table(path)
-    elif layout == "description":
-        from sitsbench.data.description import read_description
-
-        return read_description(path)
-    elif layout == "cube":
-        from sitsbench.data.io import open_cube
-
-        loaded.cube = open_cube(path)
-    elif layout == "victoria":
-        from sitsbench.data.readers.victoria import read_victoria
-
-        loaded.samples = read_victoria(path)
-        loaded.notes.append(loaded.samples.attrs["dates"])
-    elif layout == "eolearn":
-        from sitsbench.data.readers.eolearn import read_eolearn_ndvi
-
-        loaded.cube = read_eolearn_ndvi(path)
-    elif layout == "breizhcrops":
-        from sitsbench.data.readers.breizhcrops import read_breizhcrops
-
-        levels = sorted({p.parent.name for p in path.glob("*/*/*.h5")})
-        level = "L2A" if "L2A" in levels else levels[0]
-        regions = sorted({p.stem for p in path.glob(f"*/{level}/*.h5")})
-        loaded.samples = read_breizhcrops(path, level=level, regions=regions)
-        loaded.notes.append(f"BreizhCrops {level}, regions {regions}")
-    elif layout == "timesen2crop":
-        from sitsbench.data.readers.timesen2crop import read_timesen2crop
-
-        tiles = sorted(t.name for t in path.iterdir() if (t / "dates.csv").is_file())
-        loaded.samples = read_timesen2crop(path, tiles)
-        loaded.notes.append(f"TimeSen2Crop tiles {tiles}; no parcel ids: one group per pixel, hold out whole tiles")
-    elif layout == "pixelset":
-        from sitsbench.data.readers.pixelset import PSETAE_SUB_CLASSES, read_pixelset
-
-        loaded.samples = read_pixelset(path, sub_classes=PSETAE_SUB_CLASSES)
-        loaded.notes.append("PSE-TAE protocol: the 20 sub-classes of label_44class")
-    elif layout == "pastis-r pixelset":
-        from sitsbench.data.readers.pastis_r_pixelset import read_pastis_r_pixelset
-
-        loaded.samples = read_pastis_r_pixelset(path, rotation=0)
-        loaded.notes.append("official rotation 1: folds 1-3 train, 4 val, 5 test")
-    elif layout == "pastis":
-        raise UnknownLayoutError(f"{path}: {LAYOUTS['pastis']}")
-    elif layout == "raster folder":
-        from sitsbench.data.readers.points import read_points
-        from sitsbench.data.readers.rasters import read_raster_folder
-        from sitsbench.data.samples import samples_from_cube
-
-        loaded.cube = read_raster_folder(_raster_dir(path))
-        points = _points_file(path)
-        if points is not None:
-            table = read_points(points)
-            loaded.samples = samples_from_cube(loaded.cube, table, x="x", y="y", crs=table.attrs["crs"])
-            loaded.notes.append(f"{len(table)} labelled points from {points.name} placed on the cube")
-    return loaded
-
+def read_layout(path: Path, layout: str) -> LoadedDataset:
+    """``path`` read by the reader of ``layout`` (a key of :data:`READERS`)."""
+    if layout not in READERS:
+        raise ValueError(f"unknown layout {layout!r}; known: {', '.join(READERS)}")
+    loaded = LoadedDataset(path.stem if path.is_file() else path.name, layout, source=str(path))
+    return READERS[layout].read(path, loaded) or loaded
 
 def _checkable(name: str) -> bool:
     """True when every download of manifest ``name`` is a plain file with a published checksum."""
@@ -350,8 +422,8 @@ def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
                 f"dataset {text!r} is neither an existing path, a synthetic preset ({', '.join(sorted(PRESETS))}) "
                 f"nor a manifest name ({', '.join(sorted(known))}, optionally NAME:ROOT)"
             )
-    layout = _detect(path)
-    loaded = _read(path, layout)
+    layout = detect_layout(path)
+    loaded = read_layout(path, layout)
     loaded.checksum = loaded.checksum or content_checksum(path)  # a description hashes the files it names
     loaded.manifest = manifest_name or _verified_manifest(path, loaded.checksum if path.is_file() else None)
     if loaded.manifest:
@@ -360,11 +432,14 @@ def load_dataset(spec: str | Path, seed: int = 0) -> LoadedDataset:
 
 
 def require_samples(loaded: LoadedDataset) -> xr.Dataset:
-    """The labelled samples of ``loaded``; a cube with labels is turned into samples (every labelled pixel)."""
+    """The labelled samples of ``loaded``; a cube with labels is turned into samples (every labelled pixel), a
+    patch set into one sample per parcel (its mean series and pixel set, split by the official folds)."""
+    import numpy as np
+
     from sitsbench.data.samples import samples_from_cube
 
-    if loaded.samples is not None:
-        return loaded.samples
+    if loaded.samples is not None or loaded.patches is not None:
+        return loaded.labelled
     labels = np.asarray(loaded.cube["class"].values)
     if not (labels >= 0).any():
         raise ValueError(f"dataset {loaded.name!r} ({loaded.source}) has no labelled sample")

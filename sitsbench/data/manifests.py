@@ -137,8 +137,12 @@ def validate_manifest(data: Any, source: str = "manifest") -> dict:
             fail("downloads", f"entry {i} checksum {entry['checksum']!r} must be sha256:<64 hex>, md5:<32 hex> or unknown")
     if not data["citation"].lstrip().startswith("@"):
         fail("citation", "must be a BibTeX entry starting with '@'")
-    if data["reader"] != "none" and not data["reader"].startswith("sitsbench.data.readers."):
-        fail("reader", "must be 'none' or a module under sitsbench.data.readers")
+    if data["reader"] != "none":
+        from sitsbench.data.loading import READERS
+
+        if data["reader"] not in READERS:
+            fail("reader", f"{data['reader']!r} must be 'none' or a layout of sitsbench.data.loading.READERS "
+                 f"({', '.join(READERS)})")
     _validate_sources(data, fail)
     return data
 
@@ -238,7 +242,7 @@ def summary_rows(manifests: dict[str, dict]) -> list[dict[str, str]]:
 
 
 def has_reader(manifest: dict) -> bool:
-    """Whether sitsbench reads this dataset (its ``reader`` is a module, not ``none``)."""
+    """Whether sitsbench reads this dataset (its ``reader`` is a layout of ``load_dataset``, not ``none``)."""
     return manifest["reader"] != "none"
 
 
@@ -315,8 +319,8 @@ def datasets_page(directory: str | Path = MANIFEST_DIR) -> str:
         f"Grouped as in the list [Satellite Image Time Series Datasets]({ANNOTATION_LIST['url']}) "
         f"(`{ANNOTATION_LIST['repository']}` at commit `{ANNOTATION_LIST['commit'][:12]}`): a manifest's "
         "`annotation` field names the list's section; a dataset without it is grouped by its tasks. "
-        f"The column `reader` says whether sitsbench has a reader for the dataset (`reader` is a module of "
-        f"`sitsbench.data.readers`, not `none`): {n_readers} of {len(manifests)} have one.",
+        f"The column `reader` says whether sitsbench has a reader for the dataset (`reader` is the layout "
+        f"that `load_dataset` reads it as, not `none`): {n_readers} of {len(manifests)} have one.",
         "",
         *tables,
         "## Fetching a dataset",

@@ -243,3 +243,128 @@ def read_pastis(root: str | Path, folds: tuple[int, ...] | None = None, lazy: bo
 def _load_reflectance(path: Path) -> np.ndarray:
     array = load_npy(path, "Sentinel-2 series (T, C, H, W)", ndim=4, mmap=False)
     return array.astype(np.float32) * np.float32(SCALE)
+
+
+PARCEL_PIXELS = 64
+"""Pixels kept per parcel by :meth:`PatchCollection.parcel_samples` (a seeded draw): PSE-TAE draws
+``S = 64`` pixels of each parcel (Garnot et al., CVPR 2020, section 4.1)."""
+CROP_CLASS_NAMES = CLASS_NAMES[1:]
+"""The 18 crop types: class ``k`` of a crop-type cube or of parcel samples is PASTIS label ``k + 1`` (as in
+the PASTIS-R pixel sets, :mod:`sitsbench.data.readers.pastis_r_pixelset`)."""
+
+
+class PatchCollection:
+    """A PASTIS / PASTIS-R patch set, read lazily: ``metadata.geojson`` is parsed once, a patch's cube is read
+    when asked for (its reflectance a dask array), and each patch keeps its own dates.
+
+    ``rotation`` (0-4) picks the official fold rotation (:data:`FOLD_ROTATIONS`; 0 = folds 1-3 train, 4 val, 5
+    test) that :meth:`subset_ids`, :meth:`cubes` and :meth:`parcel_samples` split by. ``background=False``
+    gives crop-type cubes (:meth:`crop_types`): the background class becomes ``-1`` (ignored) and class ``k``
+    is PASTIS label ``k + 1``, the classes of :meth:`parcel_samples`, so patch and parcel models are scored on
+    the same 18 classes; the official semantic segmentation scores the background as a class
+    (``background=True``, the reader's default).
+    """
+
+    def __init__(self, root: str | Path, rotation: int = 0):
+        if rotation not in range(len(FOLD_ROTATIONS)):
+            raise ValueError(f"rotation must be 0-{len(FOLD_ROTATIONS) - 1}, got {rotation}")
+        self.root, self.rotation = Path(root), rotation
+        self.metadata = read_metadata(self.root)
+        if not self.metadata:
+            raise DatasetFormatError(f"{self.root / 'metadata.geojson'}: no patch (the 'features' list is empty)")
+
+    @property
+    def ids(self) -> list[int]:
+        return sorted(self.metadata)
+
+    def __len__(self) -> int:
+        return len(self.metadata)
+
+    def subset_ids(self, subset: str) -> list[int]:
+        """Patch ids of ``subset`` (``train``, ``val`` or ``test``) in the collection's rotation."""
+        folds = fold_patches(self.metadata, self.rotation)
+        if subset not in folds:
+            raise ValueError(f"subset must be one of {sorted(folds)}, got {subset!r}")
+        return folds[subset]
+
+    def patch(self, patch_id: int, background: bool = True) -> xr.Dataset:
+        """The cube of one patch (lazy reflectance); crop types only with ``background=False``."""
+        cube = read_patch(self.root, patch_id, self.metadata, lazy=True)
+        return cube if background else crop_types(cube)
+
+    def cubes(self, subset: str, background: bool = True) -> list[xr.Dataset]:
+        """The cubes of the patches of ``subset``, in patch-id order."""
+        return [self.patch(pid, background) for pid in self.subset_ids(subset)]
+
+    def parcel_samples(self, max_pixels: int | None = PARCEL_PIXELS, seed: int = 0) -> xr.Dataset:
+        """One labelled sample per parcel of every patch, with its pixel set (PSE-TAE) and the predefined split
+        of the rotation from its patch's fold. A parcel is a ``parcel`` id of the patch's cube (official
+        instances: ``ParcelIDs`` off the background); its label is the majority crop type of its labelled
+        pixels (``-1`` when all are void), its dates its patch's, its ``group`` its patch (the folds split
+        patches, so no group straddles two subsets); ``parcel_id`` and ``patch_id`` keep the dataset's ids. Every
+        patch is read (eagerly, one at a time); ``max_pixels`` bounds the pixels kept per parcel (a seeded draw).
+        The pixel sets take ``parcels x longest series x 10 bands x max_pixels`` float32: for the whole of PASTIS
+        (124,422 parcels, up to 61 dates; Garnot & Landrieu 2021) about 19 GB at 64 pixels, so a laptop reads a
+        subset of its patches (a folder holding some of them, with their ``metadata.geojson`` features)."""
+        from sitsbench.data.readers.pixelset import pixel_set_samples, stack_pixel_sets
+        from sitsbench.data.samples import GROUP, SAMPLE
+
+        arrays, dates, labels, parcel_ids, patch_ids, folds = [], [], [], [], [], []
+        for pid in self.ids:
+            cube = self.patch(pid, background=False)
+            values = np.asarray(cube[C.REFLECTANCE].values)  # (T, C, H, W)
+            classes = np.asarray(cube[C.CLASS].values)
+            parcels = np.asarray(cube[C.PARCEL].values)
+            for parcel in np.unique(parcels[parcels > 0]):
+                rows, cols = np.nonzero(parcels == parcel)
+                known = classes[rows, cols][classes[rows, cols] >= 0]
+                arrays.append(values[:, :, rows, cols])
+                labels.append(int(np.bincount(known).argmax()) if known.size else -1)
+                dates.append(self.metadata[pid]["dates"])
+                parcel_ids.append(int(parcel))
+                patch_ids.append(pid)
+                folds.append(self.metadata[pid]["fold"])
+        if not arrays:
+            raise DatasetFormatError(f"{self.root}: no parcel in any patch (ANNOTATIONS/ParcelIDs_* or "
+                                     "INSTANCE_ANNOTATIONS/INSTANCES_* hold no id off the background)")
+        keys = np.arange(1, len(arrays) + 1)  # parcel ids repeat across patches: draw pixels per sample
+        pixels, pixel_mask, series = stack_pixel_sets(arrays, keys, max_pixels, seed)
+        date_table = np.full((len(arrays), pixels.shape[1]), np.datetime64("NaT"), dtype="datetime64[ns]")
+        for k, times in enumerate(dates):
+            date_table[k, : times.size] = times
+        train, val, test = FOLD_ROTATIONS[self.rotation]
+        fold = np.asarray(folds)
+        split = np.select([np.isin(fold, train), fold == val, fold == test], [0, 1, 2], -1).astype(np.int8)
+        samples = pixel_set_samples(
+            series, date_table, list(BANDS), np.asarray(labels), CROP_CLASS_NAMES, parcel_ids, pixels, pixel_mask,
+            source=str(self.root), split=split, coords={"patch_id": np.asarray(patch_ids), "fold": fold},
+            attrs={"dataset": "PASTIS patches (parcels)", "rotation": self.rotation + 1},
+        )
+        return samples.assign({GROUP: (SAMPLE, np.asarray(patch_ids, dtype=np.int64))})
+
+    def describe(self) -> dict:
+        """Patches per fold and per subset of the rotation, dates, bands and classes (``sitsbench data info``)."""
+        starts = [m["dates"][0] for m in self.metadata.values()]
+        ends = [m["dates"][-1] for m in self.metadata.values()]
+        counts = [m["dates"].size for m in self.metadata.values()]
+        folds = [m["fold"] for m in self.metadata.values()]
+        train, val, test = FOLD_ROTATIONS[self.rotation]
+        return {
+            "patches": len(self),
+            "folds": {f"fold {f}": folds.count(f) for f in range(1, 6)},
+            f"rotation {self.rotation + 1}": {f"train (folds {', '.join(map(str, train))})": len(self.subset_ids("train")),
+                                             f"val (fold {val})": len(self.subset_ids("val")),
+                                             f"test (fold {test})": len(self.subset_ids("test"))},
+            "dates": f"{min(counts)}-{max(counts)} per patch, {str(min(starts))[:10]} to {str(max(ends))[:10]}",
+            "bands": list(BANDS),
+            "classes": list(CLASS_NAMES) + [f"void ({VOID_LABEL}, ignored)"],
+            "sentinel-1": [o for o in S1_ORBITS if any(f"dates-{o}" in m for m in self.metadata.values())] or "none",
+        }
+
+
+def crop_types(cube: xr.Dataset) -> xr.Dataset:
+    """A patch cube with crop-type classes only: background (0) becomes ``-1`` (ignored), class ``k`` becomes
+    ``k - 1`` (:data:`CROP_CLASS_NAMES`)."""
+    classes = cube[C.CLASS]
+    shifted = xr.where(classes > 0, classes - 1, C.IGNORE_INDEX).astype(classes.dtype)
+    return cube.assign({C.CLASS: shifted}).assign_attrs(class_names=list(CROP_CLASS_NAMES))

@@ -657,8 +657,8 @@ def test_group_split_is_stratified_and_never_cuts_a_group():
     assert (split[groups == 5] == -1).all() and (split[groups != 5] >= 0).all()
     with pytest.raises(ValueError, match="fractions must be three non-negative numbers summing to 1"):
         S.split_samples(samples, "group", fractions=(0.5, 0.5, 0.5))
-    with pytest.raises(ValueError, match="split policy must be 'group' or 'predefined', got 'random'"):
-        S.split_samples(samples, "random")
+    with pytest.raises(ValueError, match="split policy must be 'group', 'random' or 'predefined', got 'blocks'"):
+        S.split_samples(samples, "blocks")
 
 
 def test_predefined_split_is_honoured():

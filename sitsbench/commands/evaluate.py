@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "drawn as a stratified random sample of the map's classes")
     parser.add_argument("--label", default="label", help="label column of the reference points")
     parser.add_argument("--confidence", type=float, default=0.95)
+    parser.add_argument("--no-spectral-check", action="store_true",
+                        help="skip the comparison of the samples' spectra with the model's training spectra")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--record", type=Path, help="write the run record (JSON) here (default for a model: "
                         "MODEL/evaluations/<dataset>-<subset>.json; for a map: MAP beside, <map>.assessment.json)")
@@ -92,7 +94,7 @@ def _run_model(args: argparse.Namespace) -> int:
     # the spectral fingerprint judges other data; parts of the training dataset (same content) are not foreign
     same_data = trained_on == loaded.checksum or excluded > 0
     metrics = evaluate_map_model(model, samples, where, by_group=policy != "random", seed=seed,
-                                 check_spectra=not same_data)
+                                 check_spectra=not (same_data or args.no_spectral_check))
     metrics["excluded_training_samples"] = excluded
     args.record = args.record or args.model / "evaluations" / f"{Path(loaded.name).stem}-{subset}.json"
     print(f"{model.model_name} ({args.model}) on {loaded.name} [{subset}, {metrics['n']} samples]: "

@@ -27,6 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing map, any of its layer files (map.confidence.tif, ...) or a "
                         "partial map made from another cube, model or options")
+    parser.add_argument("--no-spectral-check", action="store_true",
+                        help="skip the comparison of the cube's spectra with the model's training spectra (which "
+                        "refuses permuted, mislabelled or rescaled bands): for a cube you know holds the model's "
+                        "bands but land covers the training data lacked")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--scheduler", help="dask.distributed scheduler address, e.g. tcp://10.0.0.1:8786")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -40,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     model = MapModel.load(args.model, device=args.device)
     result = predict_map(args.cube, model, args.output, chunk=args.chunk, scheduler=args.scheduler,
                          progress=not args.quiet, probabilities=args.probabilities, uncertainty=args.uncertainty,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, check_spectra=not args.no_spectral_check)
     labelled = float((result["class"] >= 0).mean())
     print(f"wrote {args.output}: {result.sizes['y']} x {result.sizes['x']} px, {labelled:.1%} of pixels classified "
           f"by {model.model_name} ({args.model})")

@@ -192,7 +192,8 @@ class SpectralFingerprint:
             f"{where}: the spectra do not look like the data the model ({model}) was trained on: their distance to "
             f"the nearest training spectrum is {ratio:.1f}x the training data's own (tolerance "
             f"{SPECTRAL_TOLERANCE}x; most different bands {details}); bands mislabelled or in another order, "
-            "another unit or another sensor?")
+            "another unit or another sensor? (If the bands are right and only the land covers differ from the "
+            "training data's, --no-spectral-check skips this check)")
 
     def to_dict(self) -> dict:
         return {"bands": list(self.bands), **{k: np.asarray(getattr(self, k)).tolist()

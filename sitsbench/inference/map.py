@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -249,12 +250,15 @@ def predict_map(
     probabilities: bool = False,
     uncertainty: str | None = None,
     overwrite: bool = False,
+    check_spectra: bool = True,
 ) -> xr.Dataset:
     """Map every pixel of ``cube`` with ``model`` into ``output`` (``.zarr`` or ``.tif``); returns the map
     (:func:`open_map`), georeferenced like the cube.
 
     ``cube`` is a path (opened lazily; required with ``scheduler``) or a dataset (dask-backed for big cubes).
     ``on_window(cy, cx)`` is called after each window (interrupting there leaves a resumable work store).
+    ``check_spectra=False`` skips the spectral fingerprint check (for a cube the user knows to hold the model's
+    bands, whose land covers differ from the training data's); the value-range check still applies.
     """
     if chunk < 1:
         raise ValueError(f"chunk must be a positive number of pixels, got {chunk}")
@@ -287,7 +291,11 @@ def predict_map(
                 f"{', '.join(existing)} already exist(s): the map {output} writes (or replaces) these layer files; "
                 "pass --overwrite to replace them, or choose another --output"
             )
-        _check_spectra(dataset, path, model, order, chunk)
+        if check_spectra:
+            _check_spectra(dataset, path, model, order, chunk)
+        else:
+            print(f"warning: the spectral check of {model.source} is skipped (--no-spectral-check): mislabelled or "
+                  "permuted bands would go unnoticed", file=sys.stderr)
         _run_windows(dataset, path, model, plan, order, output, chunk, attrs, options, overwrite, scheduler,
                      progress, on_window)
     return open_map(output)

@@ -341,9 +341,9 @@ def predict_map_with_a_foreign_model_folder(w, tmp):
 def predict_map_with_replaced_weights(w, tmp):
     folder = tmp / "model"
     shutil.copytree(w["model"], folder)
-    (folder / "forest.pkl").write_bytes(b"not the forest")
+    (folder / "estimator.pkl").write_bytes(b"not the forest")
     return Case(_cli("predict-map", w["root"] / "cube.zarr", "--model", folder, "--output", tmp / "m.tif"), 2,
-                f"{folder / 'forest.pkl'}: checksum differs", [folder])
+                f"{folder / 'estimator.pkl'}: checksum differs", [folder])
 
 
 def predict_map_cube_without_a_band(w, tmp):

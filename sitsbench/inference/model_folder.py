@@ -4,11 +4,14 @@ read.
 Everything needed to prepare new data exactly as the training data was prepared travels with the weights:
 
 ``model.json``
-    the format tag, the model (registry name and arguments, or ``rf``), the **band names in the order the model
+    the format tag, the model (registry name and arguments, or the name of a classical estimator of
+    :data:`sitsbench.models.classical.CLASSICAL`: ``rf``, ``svm``, ``lightgbm``) and its kind (``torch`` or
+    ``classical``), the **band names in the order the model
     reads them**, the class names, the **date policy** and reference dates (:mod:`sitsbench.inference.dates`),
     the normalisation statistics of the training samples (also the value range used to refuse data in other units),
     the SHA-256 of the weights file, and a summary of the training run;
-``weights.pt`` (networks) or ``forest.pkl`` (Random Forest)
+``weights.pt`` (networks) or ``estimator.pkl`` (classical estimators; ``forest.pkl`` of kind ``forest`` in
+    folders written before the SVM and LightGBM, which still load)
     the weights; a pickle is only unpickled after its checksum matched ``model.json`` (pickles run code: only load
     folders you trust);
 ``train_record.json``
@@ -34,11 +37,14 @@ from sitsbench.data import samples as S
 from sitsbench.data.loading import content_checksum
 from sitsbench.data.normalize import BandStats
 from sitsbench.inference.dates import DATE_POLICIES, DatePlan, DateReference, plan_dates
-from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
+from sitsbench.inference.predictors import ClassicalPredictor, TorchPredictor
+from sitsbench.models.classical import CLASSICAL
 
 MODEL_FORMAT = "sitsbench-model/1"
 MODEL_FILE = "model.json"
-FOREST = "rf"
+CLASSICAL_FILE = "estimator.pkl"
+LEGACY_FOREST = "forest"
+"""The kind of the Random Forest folders written before the other classical estimators (weights ``forest.pkl``)."""
 RANGE_SPANS = 3.0
 """A band whose median clear value lies more than this many training 2-98 % spans outside that range is refused."""
 
@@ -83,7 +89,7 @@ def checked_weights(path: Path, meta: dict, file_name: str, error: type[ModelFol
 class MapModel:
     """A predictor with everything that prepares its inputs: bands, dates, normalisation, classes."""
 
-    predictor: TorchPredictor | ForestPredictor
+    predictor: TorchPredictor | ClassicalPredictor
     model_name: str
     bands: tuple[str, ...]
     class_names: list[str]
@@ -179,7 +185,7 @@ class MapModel:
 
     # -- the folder -------------------------------------------------------------------------------------------
     def _kind(self) -> str:
-        return "forest" if isinstance(self.predictor, ForestPredictor) else "torch"
+        return "classical" if isinstance(self.predictor, ClassicalPredictor) else "torch"
 
     def description(self, weights_file: str, weights_checksum: str) -> dict:
         return {
@@ -203,9 +209,9 @@ class MapModel:
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} already exists: choose another --output or pass --overwrite")
         with written(path, directory=True) as tmp:
-            if self._kind() == "forest":
-                weights_file = "forest.pkl"
-                (tmp / weights_file).write_bytes(pickle.dumps(self.predictor.forest))
+            if self._kind() == "classical":
+                weights_file = CLASSICAL_FILE
+                (tmp / weights_file).write_bytes(pickle.dumps(self.predictor.estimator))
             else:
                 from sitsbench.models.checkpoint import save_checkpoint
 
@@ -232,8 +238,11 @@ class MapModel:
             policy = meta["date_policy"]
         except (KeyError, TypeError) as error:
             raise ModelFolderError(f"{path / MODEL_FILE} lacks the field {error}") from error
-        if kind == "forest":
-            predictor = ForestPredictor(pickle.loads(weights.read_bytes()))
+        if kind in ("classical", LEGACY_FOREST):
+            if name not in CLASSICAL:
+                raise ModelFolderError(f"{path / MODEL_FILE}: a classical model named {name!r}, not one of "
+                                       f"{sorted(CLASSICAL)}")
+            predictor = ClassicalPredictor(pickle.loads(weights.read_bytes()))
         elif kind == "torch":
             from sitsbench.models.checkpoint import load_checkpoint
 
@@ -243,14 +252,15 @@ class MapModel:
                 raise ModelFolderError(f"{weights}: cannot rebuild the network ({error})") from error
             predictor = TorchPredictor(model, device=device)
         else:
-            raise ModelFolderError(f"{path / MODEL_FILE}: unknown model kind {kind!r} (expected 'forest' or 'torch')")
+            raise ModelFolderError(f"{path / MODEL_FILE}: unknown model kind {kind!r} (expected 'classical' or "
+                                   "'torch')")
         return cls(predictor, name, tuple(bands), list(classes), stats, reference, policy,
                    meta.get("model_kwargs", {}), meta.get("training", {}), source=str(path))
 
     def fingerprint(self) -> str:
         """SHA-256 of what determines the model's outputs (weights included, through their checksum)."""
-        if self._kind() == "forest":
-            weights = hashlib.sha256(pickle.dumps(self.predictor.forest)).hexdigest()
+        if self._kind() == "classical":
+            weights = hashlib.sha256(pickle.dumps(self.predictor.estimator)).hexdigest()
         else:
             digest = hashlib.sha256()
             for key, value in self.predictor.model.state_dict().items():

@@ -5,8 +5,10 @@ Training reads any labelled samples (a dataset loaded by :func:`sitsbench.data.l
 gives every labelled pixel, grouped by parcel), splits them by group (the dataset's own split when it keeps groups
 apart), computes the normalisation statistics and the reference dates on the training samples only, prepares every
 sample through the model's date policy (the same code that prepares a cube's pixels when mapping), and fits either
-the Random Forest baseline (Breiman 2001; ``rf``) or a registered series network with the one training loop
-(:func:`sitsbench.training.fit`, early stopping on the validation samples).
+a classical estimator on the flattened series (:mod:`sitsbench.models.classical`: Random Forest ``rf``, ``svm``,
+``lightgbm``) or a registered series network with the one training loop (:func:`sitsbench.training.fit`, early
+stopping on the validation samples), by default with the network's reference-like recipe (epochs, patience, learning
+rate, batch size, weight decay: :class:`sitsbench.models.registry.TrainingRecipe`).
 
 With ``encoder`` (a folder written by ``sitsbench pretrain``, :mod:`sitsbench.inference.encoder_folder`) the network
 is the pretrained encoder with a new head, and the encoder decides how data is prepared: its bands (matched by name),
@@ -17,6 +19,7 @@ the frozen encoder) or ``finetune`` (the whole network, the encoder at a tenth o
 
 from __future__ import annotations
 
+import difflib
 import time
 from dataclasses import dataclass, field
 
@@ -28,20 +31,22 @@ from sitsbench.data.datasets import ArraySeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.inference.dates import DateReference
 from sitsbench.inference.encoder_folder import EncoderFolder
-from sitsbench.inference.model_folder import FOREST, MapModel
-from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
+from sitsbench.inference.model_folder import MapModel
+from sitsbench.inference.predictors import ClassicalPredictor, TorchPredictor
 from sitsbench.metrics import classification_metrics
+from sitsbench.models.classical import CLASSICAL, DEFAULT_MODEL, fit_classical
 
 
 @dataclass
 class MapTrainingConfig:
-    """Every knob of :func:`train_map_model`; ``None`` means the model's default."""
+    """Every knob of :func:`train_map_model`; ``None`` means the model's default (for ``epochs``, ``batch_size``,
+    ``lr``, ``patience``: the network's :class:`~sitsbench.models.registry.TrainingRecipe`)."""
 
-    model: str = FOREST
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
-    patience: int | None = 5
+    model: str = DEFAULT_MODEL
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    patience: int | None = None
     rf_trees: int = 100
     split_policy: str = "auto"
     """``auto`` (the dataset's split when it keeps groups apart, else by group), ``predefined``, ``group``, or ``none``
@@ -73,43 +78,60 @@ misread."""
 
 def default_date_policy(model: str) -> str:
     """The date policy that feeds ``model`` the dates its encoding reads: ``doy`` (day of year), ``days`` (days since
-    the season start) or, for models that read fixed positions and the Random Forest, ``resample``."""
+    the season start) or, for models that read fixed positions and the classical estimators, ``resample``."""
     from sitsbench.models import date_encoding
 
-    return ALLOWED_POLICIES["position" if model == FOREST else date_encoding(model)][0]
+    return ALLOWED_POLICIES["position" if model in CLASSICAL else date_encoding(model)][0]
+
+
+def map_model_names() -> list[str]:
+    """The models ``sitsbench train`` can fit: the classical estimators, then the registered classifiers of pixel
+    series."""
+    from sitsbench.models import list_models
+
+    return [*CLASSICAL, *list_models(role="classifier", input_kind="series")]
+
+
+def check_model_name(name: str) -> None:
+    """Refuse a name that is no map model, suggesting close names among the map models only (no auto-encoder,
+    no patch or plane model); a registered model of another kind is refused saying what it is."""
+    from sitsbench.models import list_models, model_entry
+
+    names = map_model_names()
+    if name in names:
+        return
+    if name in list_models():
+        entry = model_entry(name)
+        raise ValueError(f"model {name!r} is a {entry.input_kind} {entry.role}; a map model classifies pixel series: "
+                         f"choose one of {names}")
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    raise KeyError(f"unknown model {name!r}; " + (f"did you mean {close}?" if close else f"map models: {names}"))
 
 
 def _check_model(config: MapTrainingConfig) -> str:
     """The date policy to use; refuses models that cannot map pixels and policies they cannot follow."""
-    from sitsbench.models import list_models, model_entry
+    from sitsbench.models import model_entry
 
-    if config.model != FOREST:
-        entry = model_entry(config.model)
-        if (entry.role, entry.input_kind) != ("classifier", "series"):
-            series = list_models(role="classifier", input_kind="series")
-            raise ValueError(f"model {config.model!r} is a {entry.input_kind} {entry.role}; a map model classifies "
-                             f"pixel series: choose {FOREST!r} or one of {series}")
+    check_model_name(config.model)
     policy = config.date_policy or default_date_policy(config.model)
-    encoding = "position" if config.model == FOREST else model_entry(config.model).date_encoding
+    encoding = "position" if config.model in CLASSICAL else model_entry(config.model).date_encoding
     if policy not in ALLOWED_POLICIES[encoding]:
         raise ValueError(f"date policy {policy!r} cannot feed {config.model!r}, whose date encoding is {encoding!r}: "
                          f"use one of {ALLOWED_POLICIES[encoding]} (see sitsbench.inference.dates)")
     return policy
 
 
-def _fit_forest(x: np.ndarray, y: np.ndarray, config: MapTrainingConfig):
-    """A Random Forest grown ten trees at a time behind a progress bar (``warm_start`` draws the same tree seeds as
-    one ``fit``, so the forest is the same)."""
-    from sklearn.ensemble import RandomForestClassifier
-    from tqdm import tqdm
+def resolved_recipe(config: MapTrainingConfig, model: str) -> dict:
+    """The training of the network ``model`` (a registry name): its :class:`~sitsbench.models.registry.TrainingRecipe`
+    with the knobs ``config`` sets (not ``None``) in place of the recipe's; ``source`` says where the defaults come
+    from."""
+    from sitsbench.models import model_entry
 
-    forest = RandomForestClassifier(1, random_state=config.seed, n_jobs=-1, warm_start=True)
-    with tqdm(total=config.rf_trees, desc="Random Forest", unit="tree", disable=not config.progress) as bar:
-        for size in range(10, config.rf_trees + 10, 10):
-            forest.set_params(n_estimators=min(size, config.rf_trees))
-            forest.fit(x, y)
-            bar.update(len(forest.estimators_) - bar.n)
-    return forest.set_params(warm_start=False)
+    recipe = model_entry(model).recipe
+    chosen = {knob: getattr(config, knob) for knob in ("epochs", "patience", "lr", "batch_size")}
+    resolved = {knob: getattr(recipe, knob) if value is None else value for knob, value in chosen.items()}
+    return {**resolved, "weight_decay": recipe.weight_decay, "source": recipe.source,
+            "overridden": sorted(knob for knob, value in chosen.items() if value is not None)}
 
 
 def _encoder_folder(config: MapTrainingConfig) -> EncoderFolder | None:
@@ -119,7 +141,7 @@ def _encoder_folder(config: MapTrainingConfig) -> EncoderFolder | None:
         return None
     if config.probe not in PROBES:
         raise ValueError(f"probe must be one of {PROBES}, got {config.probe!r}")
-    if config.model not in (FOREST, None):
+    if config.model not in (DEFAULT_MODEL, None):
         raise ValueError(f"give either a model ({config.model!r}) or a pretrained encoder ({config.encoder}), not both")
     folder = EncoderFolder.load(config.encoder)
     if config.date_policy not in (None, folder.date_policy):
@@ -180,10 +202,12 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     groups = np.asarray(samples[S.GROUP].values)
     val, test = S.subset_mask(split, "val"), S.subset_mask(split, "test")
     start = time.perf_counter()
-    history = None
-    if folder is None and config.model == FOREST:
-        model.predictor = ForestPredictor(_fit_forest(x[train].reshape(int(train.sum()), -1), y[train], config))
-        model.model_kwargs = {"n_estimators": config.rf_trees}
+    history = recipe = None
+    if folder is None and config.model in CLASSICAL:
+        options = {**({"n_estimators": config.rf_trees} if config.model == "rf" else {}), **config.model_kwargs}
+        model.predictor = ClassicalPredictor(fit_classical(config.model, x[train], y[train], seed=config.seed,
+                                                           progress=config.progress, **options))
+        model.model_kwargs = options
     else:
         seed_everything(config.seed)
         objective = None
@@ -197,8 +221,10 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
             network = create_model(config.model, in_channels=len(bands), num_classes=len(names), **kwargs)
         datasets = {name: ArraySeriesDataset(x[m], mask[m], doy[m], y[m], groups[m])
                     for name, m in (("train", train), ("val", val))}
-        train_config = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
-                                   patience=config.patience if val.any() else None, device=config.device,
+        recipe = resolved_recipe(config, network.model_name)
+        train_config = TrainConfig(epochs=recipe["epochs"], lr=recipe["lr"], batch_size=recipe["batch_size"],
+                                   weight_decay=recipe["weight_decay"],
+                                   patience=recipe["patience"] if val.any() else None, device=config.device,
                                    seed=config.seed, progress=config.progress)
         history = fit(network, datasets["train"], datasets["val"] if val.any() else None, train_config,
                       objective=objective)
@@ -213,10 +239,13 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     }
     if history is not None:
         summary["history"] = history.to_dict()
+        summary["recipe"] = recipe
     if test.any():
         summary["test"] = evaluate_map_model(model, samples, test)
     model.training = {k: summary[k] for k in ("split_policy", "n_train", "n_val", "n_test", "train_time_s")}
     model.training["seed"] = config.seed
+    if recipe is not None:
+        model.training["recipe"] = recipe
     if folder is not None:
         model.training["encoder"] = {"folder": folder.source, "method": folder.method, "probe": config.probe,
                                      "weights_checksum": folder.checksum}

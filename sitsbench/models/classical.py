@@ -18,8 +18,8 @@ are the reference configurations:
     Support vector machine with a radial (RBF) kernel, Cortes & Vapnik (1995), "Support-vector networks", Machine
     Learning 20:273-297, on features standardised one by one (an RBF kernel compares distances, so a feature of
     larger spread would dominate them); cost ``C = 10`` and ``gamma = 1 / (F var(X))`` (on standardised features,
-    ``1/F``: e1071's default), as ``sits_svm``. Probabilities by Platt scaling (internal 5-fold cross-validation,
-    seeded), as e1071's ``probability = TRUE``.
+    ``1/F``: e1071's default), as ``sits_svm``. Probabilities by Platt scaling on 5-fold cross-validated decision
+    values, as e1071's ``probability = TRUE``.
 ``lightgbm``
     Gradient boosting of decision trees, Friedman (2001), "Greedy function approximation: a gradient boosting
     machine", Annals of Statistics 29(5), with LightGBM (Ke et al. 2017, "LightGBM: A Highly Efficient Gradient
@@ -35,6 +35,7 @@ are the reference configurations:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -49,20 +50,27 @@ def random_forest(seed: int = 0, n_estimators: int = 100, n_jobs: int | None = -
 
 
 def svm(seed: int = 0, C: float = 10.0, gamma: float | str = "scale", **options) -> object:  # noqa: N803 (sklearn's name)
-    """Standardised features then an RBF support vector machine with probabilities (``sits_svm``)."""
+    """Standardised features then an RBF support vector machine (``sits_svm``), its probabilities by Platt scaling
+    fitted on 5-fold cross-validated decision values (``ensemble=False``: one SVM fitted on every sample, what
+    libsvm's ``probability`` option does, which scikit-learn 1.9 deprecates for this form)."""
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    return make_pipeline(StandardScaler(), SVC(C=C, kernel="rbf", gamma=gamma, probability=True, random_state=seed,
-                                               **options))
+    machine = SVC(C=C, kernel="rbf", gamma=gamma, random_state=seed, **options)
+    return make_pipeline(StandardScaler(), CalibratedClassifierCV(machine, method="sigmoid", ensemble=False))
 
 
 def lightgbm(seed: int = 0, n_estimators: int = 100, learning_rate: float = 0.1, max_depth: int = 6,
              min_child_samples: int = 20, **options) -> object:
-    """LightGBM gradient-boosted trees (``sits_lightgbm``'s configuration), deterministic for a seed."""
+    """LightGBM gradient-boosted trees (``sits_lightgbm``'s configuration), deterministic for a seed; ``options`` are
+    keywords of :class:`lightgbm.LGBMClassifier` (which would otherwise pass a misspelt one on with a warning)."""
     from lightgbm import LGBMClassifier
 
+    unknown = sorted(set(options) - set(inspect.signature(LGBMClassifier.__init__).parameters))
+    if unknown:
+        raise TypeError(f"LGBMClassifier got an unexpected keyword argument {unknown}")
     return LGBMClassifier(n_estimators=n_estimators, learning_rate=learning_rate, max_depth=max_depth,
                           min_child_samples=min_child_samples, random_state=seed, deterministic=True,
                           force_row_wise=True, verbose=-1, **options)

@@ -389,9 +389,14 @@ def train_with_a_model_argument_the_model_does_not_take(w, tmp):
                 "['dropout', 'fc_dim', 'head_hidden', 'kernel_size', 'seq_len', 'width']")
 
 
-def train_a_forest_with_model_arguments(w, tmp):
-    return Case(_cli("train", tmp / "nowhere", "--model-args", '{"max_depth": 3}', "--output", tmp / "m"), 2,
-                "the Random Forest ('rf'; --trees sets its size) takes no model arguments")
+def train_a_forest_with_an_option_it_does_not_take(w, tmp):  # before any data is read
+    return Case(_cli("train", tmp / "nowhere", "--model-args", '{"max_dept": 3}', "--output", tmp / "m"), 2,
+                "estimator 'rf' has no option among ['max_dept']")
+
+
+def train_a_forest_sized_by_model_arguments(w, tmp):
+    return Case(_cli("train", tmp / "nowhere", "--model-args", '{"n_estimators": 3}', "--output", tmp / "m"), 2,
+                "--model-args n_estimators: --trees sets the size of the Random Forest")
 
 
 def train_into_an_existing_file_with_overwrite(w, tmp):
@@ -433,9 +438,9 @@ def predict_map_with_a_foreign_model_folder(w, tmp):
 def predict_map_with_replaced_weights(w, tmp):
     folder = tmp / "model"
     shutil.copytree(w["model"], folder)
-    (folder / "forest.pkl").write_bytes(b"not the forest")
+    (folder / "estimator.pkl").write_bytes(b"not the forest")
     return Case(_cli("predict-map", w["root"] / "cube.zarr", "--model", folder, "--output", tmp / "m.tif"), 2,
-                f"{folder / 'forest.pkl'}: checksum differs", [folder])
+                f"{folder / 'estimator.pkl'}: checksum differs", [folder])
 
 
 def predict_map_cube_without_a_band(w, tmp):
@@ -717,7 +722,7 @@ def test_two_identical_seeded_train_runs_write_byte_identical_weights(world, tmp
     common = ["--seed", "3", "--quiet", "--split-policy", "none"]
     for model, weights, extra in (("tempcnn_tiny", "weights.pt", ["--epochs", "1", "--max-train-samples", "200",
                                                                   "--device", "cpu"]),
-                                  ("rf", "forest.pkl", ["--trees", "5"])):
+                                  ("rf", "estimator.pkl", ["--trees", "5"])):
         folders = [tmp_path / f"{model}_{k}" for k in range(2)]
         for folder in folders:
             assert cli.main(["train", str(cube), "--model", model, "--output", str(folder), *common, *extra]) == 0

@@ -24,10 +24,11 @@ def test_spelled_out_choices_equal_the_library_constants():
     from sitsbench.data.synthetic import PRESETS
     from sitsbench.inference.dates import DATE_POLICIES
     from sitsbench.inference.map import UNCERTAINTIES
-    from sitsbench.inference.model_folder import FOREST
+    from sitsbench.models.classical import CLASSICAL, DEFAULT_MODEL
 
     assert sorted(synthetic.PRESET_NAMES) == sorted(PRESETS)
-    assert train.DATE_POLICIES == DATE_POLICIES and train.FOREST == FOREST
+    assert train.DATE_POLICIES == DATE_POLICIES
+    assert train.CLASSICAL == tuple(CLASSICAL) and train.DEFAULT_MODEL == DEFAULT_MODEL
     assert predict_map.UNCERTAINTIES == UNCERTAINTIES
     from sitsbench.ssl.pretrain import METHODS
     from sitsbench.training.engine import PRECISIONS

@@ -160,12 +160,12 @@ def test_a_foreign_or_damaged_model_folder_is_named(workdir, forest, tmp_path):
     with pytest.raises(ModelFolderError, match="other-tool/3"):
         MapModel.load(broken)
     shutil.copy(forest / "model.json", broken / "model.json")
-    with open(broken / "forest.pkl", "ab") as handle:
+    with open(broken / "estimator.pkl", "ab") as handle:
         handle.write(b"x")
     with pytest.raises(ModelFolderError, match="checksum differs"):
         MapModel.load(broken)
-    (broken / "forest.pkl").unlink()
-    with pytest.raises(ModelFolderError, match="forest.pkl is missing"):
+    (broken / "estimator.pkl").unlink()
+    with pytest.raises(ModelFolderError, match="estimator.pkl is missing"):
         MapModel.load(broken)
     with pytest.raises(FileExistsError):
         MapModel.load(forest).save(forest)

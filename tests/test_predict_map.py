@@ -16,7 +16,7 @@ from sitsbench.data.synthetic import generate_cube
 from sitsbench.inference.dates import DateReference
 from sitsbench.inference.map import classify_window, open_map, predict_map
 from sitsbench.inference.model_folder import MapModel
-from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
+from sitsbench.inference.predictors import ClassicalPredictor, TorchPredictor
 
 
 class ProbaCentroid(NearestCentroid):
@@ -37,7 +37,7 @@ def centroid_model(cube, policy="resample") -> MapModel:
                      BandStats.from_samples(samples, everything), DateReference.from_dates(samples["date"].values),
                      policy)
     x, mask, doy = model.sample_inputs(samples)
-    model.predictor = ForestPredictor(ProbaCentroid().fit(x.reshape(len(x), -1), samples["label"].values))
+    model.predictor = ClassicalPredictor(ProbaCentroid().fit(x.reshape(len(x), -1), samples["label"].values))
     return model
 
 

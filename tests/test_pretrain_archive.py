@@ -337,7 +337,7 @@ def test_real_rasters_and_sample_files_pretrain_and_map(tmp_path):
     assert [d["name"] for d in datasets] == ["sits-sinop-modis", "sits-samples"]  # verified against their manifests
     assert meta["bands"] == ["NDVI"] and meta["pretraining"]["archive"]["dates"] == 23  # cerrado's 23 dates
     assert datasets[0]["series"] == 147 * 255 and datasets[1]["series"] == 746
-    cli("train", sinop, "--encoder", enc, "--output", m, "--quiet")
+    cli("train", sinop, "--encoder", enc, "--output", m, "--epochs", 5, "--quiet")
     cli("predict-map", sinop, "--model", m, "--output", tmp_path / "map.tif")
     with rasterio.open(tmp_path / "map.tif") as written:
         assert written.shape == (147, 255) and written.crs is not None

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 DATE_POLICIES = ("resample", "exact", "doy", "days")
-FOREST = "rf"
+CLASSICAL = ("rf", "svm", "lightgbm")
+DEFAULT_MODEL = "rf"
 PROBES = ("linear", "mlp", "finetune")
-"""Must equal :data:`sitsbench.inference.dates.DATE_POLICIES`, :data:`sitsbench.inference.model_folder.FOREST` and
+"""Must equal :data:`sitsbench.inference.dates.DATE_POLICIES`, the names of
+:data:`sitsbench.models.classical.CLASSICAL`, :data:`sitsbench.models.classical.DEFAULT_MODEL` and
 :data:`sitsbench.training.map_model.PROBES` (a test checks it): spelled out so that the command line starts without
-importing torch."""
+importing torch or scikit-learn."""
 
 
 def json_object(text: str | None, option: str) -> dict:
@@ -51,31 +53,36 @@ def fractions(text: str) -> tuple[float, float, float]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a map model (Random Forest or a registered series network) on labelled samples")
+        "train", help="train a map model (Random Forest, SVM, LightGBM or a registered series network) on labelled "
+        "samples")
     parser.add_argument("dataset", help="a dataset spec: synthetic preset, NAME[:ROOT] of a manifest, or a path "
                         "(cube .zarr/.nc, raster folder with labelled points, sample table, sits .rda, ...)")
-    parser.add_argument("--model", help=f"'{FOREST}' (Random Forest, the default) or a registered series model "
-                        "(tempcnn, ltae, transformer_small, lstm, ...; `python -c \"import sitsbench.models as m; "
-                        "print(m.list_models())\"`)")
+    parser.add_argument("--model", help=f"a classical estimator on the flattened series ({', '.join(CLASSICAL)}; "
+                        f"default {DEFAULT_MODEL}: Random Forest) or a registered series network (tempcnn, ltae, tae, "
+                        "mlp, resnet, inceptiontime, lstm, ...; `python -c \"from sitsbench.training.map_model import "
+                        "map_model_names; print(map_model_names())\"`)")
     parser.add_argument("--encoder", type=Path, help="an encoder folder written by `sitsbench pretrain`: the model is "
                         "that encoder with a new head, fed the encoder's bands, normalisation and dates")
     parser.add_argument("--probe", choices=PROBES, default="linear", help="with --encoder: linear or mlp head on the "
                         "frozen encoder, or finetune the whole network (encoder at a tenth of the learning rate)")
     parser.add_argument("--output", type=Path, required=True, help="model folder to write")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of a network (early stopping on validation)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--patience", type=int, default=5, help="epochs without validation improvement before stop")
+    parser.add_argument("--epochs", type=int, help="epochs of a network, early stopping on validation (default: the "
+                        "network's reference-like recipe, e.g. 150; sitsbench.models.registry.TrainingRecipe)")
+    parser.add_argument("--batch-size", type=int, help="default: the network's recipe")
+    parser.add_argument("--lr", type=float, help="default: the network's recipe")
+    parser.add_argument("--patience", type=int, help="epochs without validation improvement before stop (default: "
+                        "the network's recipe, e.g. 20)")
     parser.add_argument("--trees", type=int, default=100, help="trees of the Random Forest")
-    parser.add_argument("--model-args", help="JSON object of extra arguments of the network")
+    parser.add_argument("--model-args", help="JSON object of extra arguments of the network or estimator")
     parser.add_argument("--split-policy", default="auto", choices=("auto", "predefined", "group", "random", "none"),
                         help="auto: the dataset's split when it keeps groups apart, else by group; random: per "
                         "sample (optimistic when samples of one location are correlated); none: train on every "
                         "labelled sample (a production model, no test score)")
     parser.add_argument("--fractions", type=fractions, default=(0.6, 0.2, 0.2), metavar="TRAIN,VAL,TEST",
                         help="shares of the group and random split policies (default 0.6,0.2,0.2)")
-    parser.add_argument("--hold-out-val", action="store_true", help="a model without early stopping (the Random "
-                        "Forest) leaves the validation part out of its training (default: it trains on train+val)")
+    parser.add_argument("--hold-out-val", action="store_true", help="a model without early stopping (the classical "
+                        "estimators: rf, svm, lightgbm) leaves the validation part out of its training (default: it "
+                        "trains on train+val)")
     parser.add_argument("--date-policy", choices=DATE_POLICIES,
                         help="how new dates are fed to the model (default: doy for L-TAE/transformers, else resample)")
     parser.add_argument("--max-train-samples", type=int, help="subsample the training samples (seeded)")
@@ -92,17 +99,20 @@ def run(args: argparse.Namespace) -> int:
     from sitsbench.data.loading import load_dataset, require_samples
     from sitsbench.evaluation.intervals import describe_scores
     from sitsbench.records import make_run_record
-    from sitsbench.training.map_model import MapTrainingConfig, check_config, train_map_model
+    from sitsbench.training.map_model import (
+        MapTrainingConfig,
+        check_config,
+        check_model_name,
+        train_map_model,
+    )
 
     check_output_folder(args.output, args.overwrite)
     if args.encoder is not None and args.model is not None:
         raise ValueError("give either --model or --encoder: with --encoder the model is the pretrained encoder's")
-    if args.encoder is None:
-        from sitsbench.training.map_model import check_model_name
-
-        check_model_name(args.model or FOREST)  # before any data is read
+    if args.model is not None:  # before any data is read
+        check_model_name(args.model)
     config = MapTrainingConfig(
-        model=args.model or (None if args.encoder else FOREST), encoder=None if args.encoder is None else str(args.encoder), probe=args.probe,
+        model=args.model or (None if args.encoder else DEFAULT_MODEL), encoder=None if args.encoder is None else str(args.encoder), probe=args.probe,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         rf_trees=args.trees, split_policy=args.split_policy, fractions=args.fractions,
         refit_on_val=not args.hold_out_val, date_policy=args.date_policy,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sitsbench.commands.train import DATE_POLICIES, FOREST, json_object
+from sitsbench.commands.train import CLASSICAL, DATE_POLICIES, DEFAULT_MODEL, json_object
 
 POLICIES = ("group", "random", "spatial-blocks", "predefined")
 """Must equal :data:`sitsbench.evaluation.crossval.POLICIES` (a test checks it): spelled out so that the command
@@ -18,8 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate", help="cross-validate a map model on labelled samples: per-fold and pooled scores with 95 %% "
                          "intervals")
     parser.add_argument("dataset", help="a dataset spec (as for `sitsbench train`) with labelled samples")
-    parser.add_argument("--model", default=FOREST, help=f"'{FOREST}' (Random Forest, the default) or a registered "
-                        "classifier of pixel series (as for `sitsbench train`)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"a classical estimator ({', '.join(CLASSICAL)}; default "
+                        f"{DEFAULT_MODEL}) or a registered classifier of pixel series (as for `sitsbench train`)")
     parser.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     parser.add_argument("--repeats", type=int, default=1, help="repeat the cross-validation with other seeds")
     parser.add_argument("--split-policy", default="group", choices=POLICIES,
@@ -29,12 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "split")
     parser.add_argument("--block-size", type=float, help="side of the spatial blocks, in metres")
     parser.add_argument("--trees", type=int, default=100, help="trees of the Random Forest")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of a network (early stopping on a validation "
-                        "part of the training folds)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--patience", type=int, default=5, help="epochs without validation improvement before stop")
-    parser.add_argument("--model-args", help="JSON object of extra arguments of the network")
+    parser.add_argument("--epochs", type=int, help="epochs of a network, early stopping on a validation part of the "
+                        "training folds (default: the network's recipe, as for `sitsbench train`)")
+    parser.add_argument("--batch-size", type=int, help="default: the network's recipe")
+    parser.add_argument("--lr", type=float, help="default: the network's recipe")
+    parser.add_argument("--patience", type=int, help="epochs without validation improvement before stop (default: "
+                        "the network's recipe)")
+    parser.add_argument("--model-args", help="JSON object of extra arguments of the network or estimator")
     parser.add_argument("--date-policy", choices=DATE_POLICIES, help="as for `sitsbench train`")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates of the pooled intervals")
     parser.add_argument("--seed", type=int, default=0)

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -45,6 +44,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sitsbench.evaluation.label_fraction import stratified_fraction
 from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy
+from sitsbench.models import classical
 from sitsbench.models.base import SITSClassifier
 from sitsbench.planes.dataset import PlaneDataset, parcel_average
 from sitsbench.runtime import resolve_device, seed_everything
@@ -86,8 +86,9 @@ def linear_probe(seed: int) -> object:
 
 
 def random_forest(seed: int, n_estimators: int = 100) -> object:
-    """A Random Forest (one core: probes run beside other jobs)."""
-    return RandomForestClassifier(n_estimators, random_state=seed, n_jobs=1)
+    """The project's Random Forest (:func:`sitsbench.models.classical.random_forest`) on one core: probes run
+    beside other jobs."""
+    return classical.random_forest(seed, n_estimators, n_jobs=1)
 
 
 def _normalise(features: np.ndarray) -> np.ndarray:

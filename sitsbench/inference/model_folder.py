@@ -4,14 +4,17 @@ read.
 Everything needed to prepare new data exactly as the training data was prepared travels with the weights:
 
 ``model.json``
-    the format tag, the model (registry name and arguments, or ``rf``), the **band names in the order the model
+    the format tag, the model (registry name and arguments, or the name of a classical estimator of
+    :data:`sitsbench.models.classical.CLASSICAL`: ``rf``, ``svm``, ``lightgbm``) and its kind (``torch`` or
+    ``classical``), the **band names in the order the model
     reads them**, the class names, the **date policy** and reference dates (:mod:`sitsbench.inference.dates`),
     the normalisation statistics of the training samples (also the value range used to refuse data in other units),
     the **spectral fingerprint** of the training samples (:class:`~sitsbench.data.normalize.SpectralFingerprint`,
     which refuses data whose bands are permuted, mislabelled or from another sensor; absent from folders of format
     ``sitsbench-model/1``, still read with a note), the SHA-256 of the weights file, and a summary of the training
     run;
-``weights.pt`` (networks) or ``forest.pkl`` (Random Forest)
+``weights.pt`` (networks) or ``estimator.pkl`` (classical estimators; ``forest.pkl`` of kind ``forest`` in
+    folders written before the SVM and LightGBM, which still load)
     the weights; a pickle is only unpickled after its checksum matched ``model.json`` (pickles run code: only load
     folders you trust);
 ``train_record.json``
@@ -42,14 +45,17 @@ from sitsbench.data import samples as S
 from sitsbench.data.loading import content_checksum
 from sitsbench.data.normalize import BandStats, SpectralFingerprint
 from sitsbench.inference.dates import DATE_POLICIES, DatePlan, DateReference, plan_dates
-from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
+from sitsbench.inference.predictors import ClassicalPredictor, TorchPredictor
+from sitsbench.models.classical import CLASSICAL
 
 MODEL_FORMAT = "sitsbench-model/2"
 OLD_MODEL_FORMATS = ("sitsbench-model/1",)
 """Formats still read: ``/1`` has no spectral fingerprint (its bands are checked by value range only)."""
 MODEL_FILE = "model.json"
 TRAINED_ON_FILE = "training_samples.npy"
-FOREST = "rf"
+CLASSICAL_FILE = "estimator.pkl"
+LEGACY_FOREST = "forest"
+"""The kind of the Random Forest folders written before the other classical estimators (weights ``forest.pkl``)."""
 RANGE_SPANS = 3.0
 """A band whose median clear value lies more than this many training 2-98 % spans outside that range is refused."""
 
@@ -95,7 +101,7 @@ def checked_weights(path: Path, meta: dict, file_name: str, error: type[ModelFol
 class MapModel:
     """A predictor with everything that prepares its inputs: bands, dates, normalisation, classes."""
 
-    predictor: TorchPredictor | ForestPredictor
+    predictor: TorchPredictor | ClassicalPredictor
     model_name: str
     bands: tuple[str, ...]
     class_names: list[str]
@@ -210,7 +216,7 @@ class MapModel:
 
     # -- the folder -------------------------------------------------------------------------------------------
     def _kind(self) -> str:
-        return "forest" if isinstance(self.predictor, ForestPredictor) else "torch"
+        return "classical" if isinstance(self.predictor, ClassicalPredictor) else "torch"
 
     def description(self, weights_file: str, weights_checksum: str) -> dict:
         return {
@@ -236,9 +242,9 @@ class MapModel:
             raise FileExistsError(f"{path} already exists: choose another --output or pass --overwrite")
         with exclusive(path, "model folder"), written(path, directory=True) as tmp:
             remove_stale_temporaries(path, keep=tmp)  # those of a killed earlier save
-            if self._kind() == "forest":
-                weights_file = "forest.pkl"
-                (tmp / weights_file).write_bytes(pickle.dumps(self.predictor.forest))
+            if self._kind() == "classical":
+                weights_file = CLASSICAL_FILE
+                (tmp / weights_file).write_bytes(pickle.dumps(self.predictor.estimator))
             else:
                 from sitsbench.models.checkpoint import save_checkpoint
 
@@ -269,8 +275,11 @@ class MapModel:
             spectral = None if raw is None else SpectralFingerprint.from_dict(raw)
         except (KeyError, TypeError) as error:
             raise ModelFolderError(f"{path / MODEL_FILE} lacks the field {error}") from error
-        if kind == "forest":
-            predictor = ForestPredictor(pickle.loads(weights.read_bytes()))
+        if kind in ("classical", LEGACY_FOREST):
+            if name not in CLASSICAL:
+                raise ModelFolderError(f"{path / MODEL_FILE}: a classical model named {name!r}, not one of "
+                                       f"{sorted(CLASSICAL)}")
+            predictor = ClassicalPredictor(pickle.loads(weights.read_bytes()))
         elif kind == "torch":
             from sitsbench.models.checkpoint import load_checkpoint
 
@@ -280,7 +289,8 @@ class MapModel:
                 raise ModelFolderError(f"{weights}: cannot rebuild the network ({error})") from error
             predictor = TorchPredictor(model, device=device)
         else:
-            raise ModelFolderError(f"{path / MODEL_FILE}: unknown model kind {kind!r} (expected 'forest' or 'torch')")
+            raise ModelFolderError(f"{path / MODEL_FILE}: unknown model kind {kind!r} (expected 'classical' or "
+                                   "'torch')")
         trained_on = None
         if (path / TRAINED_ON_FILE).is_file():
             try:
@@ -297,8 +307,8 @@ class MapModel:
 
     def fingerprint(self) -> str:
         """SHA-256 of what determines the model's outputs (weights included, through their checksum)."""
-        if self._kind() == "forest":
-            weights = hashlib.sha256(pickle.dumps(self.predictor.forest)).hexdigest()
+        if self._kind() == "classical":
+            weights = hashlib.sha256(pickle.dumps(self.predictor.estimator)).hexdigest()
         else:
             digest = hashlib.sha256()
             for key, value in self.predictor.model.state_dict().items():

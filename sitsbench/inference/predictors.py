@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sitsbench.models.classical import flatten
 from sitsbench.runtime import resolve_device, series_in_batches
 
 
@@ -40,16 +41,17 @@ class TorchPredictor:
 
 
 @dataclass
-class ForestPredictor:
-    """A scikit-learn classifier on flattened series, e.g. the Random Forest baseline (Breiman 2001)."""
+class ClassicalPredictor:
+    """A fitted classical estimator (:mod:`sitsbench.models.classical`: Random Forest, SVM, LightGBM) on flattened
+    series."""
 
-    forest: object
+    estimator: object
 
     @property
     def classes(self) -> np.ndarray:
-        return np.asarray(self.forest.classes_)
+        return np.asarray(self.estimator.classes_)
 
     def __call__(self, x: np.ndarray, doy: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if x.shape[0] == 0:
-            return np.zeros((0, len(self.forest.classes_)), dtype=np.float32)
-        return self.forest.predict_proba(x.reshape(x.shape[0], -1)).astype(np.float32)
+            return np.zeros((0, len(self.estimator.classes_)), dtype=np.float32)
+        return self.estimator.predict_proba(flatten(x)).astype(np.float32)

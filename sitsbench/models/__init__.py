@@ -5,7 +5,18 @@ are registered by their own packages, which the registry imports when it is firs
 (:data:`~sitsbench.models.registry.PROVIDERS`).
 """
 
-from sitsbench.models import ltae, psetae, rnn, tempcnn, transformer, utae  # noqa: F401  (registration)
+from sitsbench.models import (  # noqa: F401  (registration)
+    inception,
+    ltae,
+    mlp,
+    psetae,
+    resnet,
+    rnn,
+    tae,
+    tempcnn,
+    transformer,
+    utae,
+)
 from sitsbench.models.base import SITSClassifier
 from sitsbench.models.registry import (
            ModelEntry,

@@ -38,7 +38,7 @@ from torch import nn
 
 from sitsbench.models.base import SITSClassifier
 from sitsbench.models.layers import attention_mask, default_doy, doy_encoding
-from sitsbench.models.registry import register_model
+from sitsbench.models.registry import TrainingRecipe, register_model
 
 OFFICIAL_SEQ_LEN = 24
 """``len_max_seq`` of the official L-TAE ``train.py`` (``--lms``): the 24 dates of S2-Agri."""
@@ -155,6 +155,11 @@ def rename_official(state: dict[str, torch.Tensor], prefix: str, to: str, rename
     return out
 
 
+SITS_LIGHTTAE_RECIPE = TrainingRecipe(epochs=150, patience=20, lr=5e-4, batch_size=128, weight_decay=7e-4,
+                                      source="sits_lighttae defaults (e-sensing/sits R/sits_lighttae.R): 150 epochs, "
+                                             "batch 128, AdamW lr 5e-4, weight decay 7e-4, patience 20")
+
+
 class LTAEClassifier(SITSClassifier):
     """Pixel-series classifier: L-TAE features -> the decoder's hidden layers (``decoder`` widths, each linear +
     BatchNorm + ReLU; none: a linear head on the L-TAE features) -> linear head."""
@@ -188,7 +193,7 @@ def official_decoder_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
     return rename_official(state, "decoder.", "", renamed)
 
 
-@register_model("ltae", input_kind="series", date_encoding="days", fixed_length=True)
+@register_model("ltae", input_kind="series", date_encoding="days", fixed_length=True, recipe=SITS_LIGHTTAE_RECIPE)
 def ltae(in_channels: int, num_classes: int, **kwargs) -> LTAEClassifier:
     """The official L-TAE configuration (``train.py`` defaults of ``lightweight-temporal-attention-pytorch``: 16
     heads, keys of 8, ``d_model`` 256, MLP ``256-128``, dropout 0.2, period 1000, 24 dates) on pixel series,
@@ -200,7 +205,7 @@ def ltae(in_channels: int, num_classes: int, **kwargs) -> LTAEClassifier:
     return LTAEClassifier(in_channels, num_classes, **{**config, **kwargs})
 
 
-@register_model("ltae_small", input_kind="series", date_encoding="doy")
+@register_model("ltae_small", input_kind="series", date_encoding="doy", recipe=SITS_LIGHTTAE_RECIPE)
 def ltae_small(in_channels: int, num_classes: int, **kwargs) -> LTAEClassifier:
     """A small L-TAE for quick runs (CPU), the model the quick runs have used: 8 heads, keys of 8, ``d_model`` 64,
     MLP ``64-64``, a linear head; no input LayerNorm (``in_norm=False``), each date normalised on its own after

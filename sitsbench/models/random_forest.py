@@ -1,17 +1,18 @@
-"""Random Forest on gap-filled series: the operational land-cover baseline.
+"""Random Forest on gap-filled series: the operational land-cover baseline, for the chapters' datasets.
 
 Breiman (2001), "Random Forests", Machine Learning 45:5-32; used on Sentinel-2 series for France's national
 land-cover map by Inglada et al. (2017), "Operational High Resolution Land Cover Map Production at the
-Country Scale Using Satellite Image Time Series", Remote Sensing 9(1):95 (OSO / iota2). Each pixel (or parcel
-mean) series, gap-filled by linear interpolation, is flattened into one feature vector of ``T x C`` values;
-the forest ignores the order of the features, so it does not know that neighbouring dates are related.
+Country Scale Using Satellite Image Time Series", Remote Sensing 9(1):95 (OSO / iota2). The forest is the
+project's one Random Forest (:func:`sitsbench.models.classical.random_forest`) on series flattened into feature
+vectors (:func:`sitsbench.models.classical.flatten`), wrapped with ``predict_proba`` over every class.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
 from torch.utils.data import Dataset
+
+from sitsbench.models.classical import flatten, random_forest
 
 
 def dataset_arrays(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -36,29 +37,18 @@ class RandomForestBaseline:
         seed: int = 0,
     ):
         self.num_classes = num_classes
-        self.forest = RandomForestClassifier(
-            n_estimators=n_estimators,
-            max_depth=max_depth,
-            min_samples_leaf=min_samples_leaf,
-            class_weight=class_weight,
-            n_jobs=n_jobs,
-            random_state=seed,
-        )
-
-    @staticmethod
-    def _flatten(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        return x.reshape(x.shape[0], -1)
+        self.forest = random_forest(seed, n_estimators, n_jobs=n_jobs, max_depth=max_depth,
+                                    min_samples_leaf=min_samples_leaf, class_weight=class_weight)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> RandomForestBaseline:
         """Fit on series ``x`` ``(N, T, C)`` (or already flat ``(N, F)``) and labels ``y`` ``(N,)``."""
-        self.forest.fit(self._flatten(x), np.asarray(y))
+        self.forest.fit(flatten(x), np.asarray(y))
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """``(N, num_classes)`` probabilities; classes unseen in training get 0."""
         proba = np.zeros((len(x), self.num_classes))
-        proba[:, self.forest.classes_] = self.forest.predict_proba(self._flatten(x))
+        proba[:, self.forest.classes_] = self.forest.predict_proba(flatten(x))
         return proba
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -22,7 +22,9 @@ configurations):
   L-TAE normalises over ``len_max_seq`` dates): such a factory takes ``seq_len``, which the commands set from the
   data (:func:`length_options`);
 * a default **example input** (:meth:`ModelEntry.example_input`), with which one contract test exercises every
-  entry.
+  entry;
+* for classifiers, its reference-like **training recipe** (:class:`TrainingRecipe`: epochs, early-stopping patience,
+  learning rate, batch size, weight decay, and where they come from), the defaults of ``sitsbench train``.
 
 Every model exposes the width of its features (the classifier's ``forward_features``, the auto-encoder's code) as
 ``num_features``.
@@ -55,6 +57,25 @@ set, 16 x 16 patches (the smallest that the official U-TAE configuration takes),
 
 
 @dataclass(frozen=True)
+class TrainingRecipe:
+    """How ``sitsbench train`` trains a classifier when the user does not say (AdamW, early stopping on the
+    validation loss with ``patience`` epochs, the weights of the best epoch kept): reference-like values, taken from
+    the paper or the reference code named in ``source``. The default is that of the deep classifiers of the R
+    package ``sits`` (Simoes et al. 2021, Remote Sensing 13(13):2428; ``sits_tempcnn``, ``sits_tae``: 150 epochs,
+    batch 64, patience 20), with learning rate 1e-3 and weight decay 1e-4."""
+
+    epochs: int = 150
+    patience: int = 20
+    lr: float = 1e-3
+    batch_size: int = 64
+    weight_decay: float = 1e-4
+    source: str = "sits deep classifiers (sits_tempcnn, sits_tae: 150 epochs, batch 64, patience 20)"
+
+
+DEFAULT_RECIPE = TrainingRecipe()
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     """Metadata of a registered model (see the module docstring)."""
 
@@ -64,6 +85,7 @@ class ModelEntry:
     input_kind: str
     date_encoding: str
     fixed_length: bool = False
+    recipe: TrainingRecipe = DEFAULT_RECIPE
 
     def example_input(self, in_channels: int = 4, batch: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
         """Keyword arguments of one forward call on random data of this entry's input kind: ``x`` and, where the
@@ -97,8 +119,9 @@ def _load_providers() -> None:
 
 
 def register_model(name: str, input_kind: str = "series", role: str = "classifier", date_encoding: str = "position",
-                   fixed_length: bool = False) -> Callable:
-    """Decorator registering ``factory(in_channels, num_classes, **kw) -> nn.Module`` under ``name``."""
+                   fixed_length: bool = False, recipe: TrainingRecipe = DEFAULT_RECIPE) -> Callable:
+    """Decorator registering ``factory(in_channels, num_classes, **kw) -> nn.Module`` under ``name`` (``recipe``:
+    its training defaults, :class:`TrainingRecipe`)."""
     if date_encoding not in DATE_ENCODINGS:
         raise ValueError(f"date_encoding must be one of {DATE_ENCODINGS}, got {date_encoding!r}")
     if role not in ROLES:
@@ -109,7 +132,7 @@ def register_model(name: str, input_kind: str = "series", role: str = "classifie
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
             raise ValueError(f"a model named {name!r} is already registered (by {_MODELS[name].factory.__module__})")
-        _MODELS[name] = ModelEntry(name, factory, role, input_kind, date_encoding, fixed_length)
+        _MODELS[name] = ModelEntry(name, factory, role, input_kind, date_encoding, fixed_length, recipe)
         return factory
 
     return decorator

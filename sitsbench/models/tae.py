@@ -16,6 +16,12 @@ Encoders and Temporal Self-Attention", CVPR; faithful to the authors' code, ``VS
 
 The official code has no date mask; ``use_mask=True`` (an addition) averages the queries over the clear dates only
 and hides the masked dates from the attention. L-TAE (:mod:`sitsbench.models.ltae`) is the lighter successor.
+
+:class:`PixelTAE` (registered as ``tae``, ``tae_small``) applies the TAE to *pixel* series, as the R package
+``sits`` does for its TAE (``sits_tae``; ``e-sensing/sits`` ``R/api_torch_psetae.R``
+``.torch_pixel_spatial_encoder``, commit 60e3733): a pixel has no set of pixels to pool, so in place of the
+Pixel-Set Encoder each date's bands are embedded by an MLP ``C-32-64-128`` (linear + BatchNorm + ReLU per layer,
+shared by the dates), then the official TAE and the official PSE-TAE decoder ``128-64-32-n``.
 """
 
 from __future__ import annotations
@@ -26,8 +32,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from sitsbench.models.base import SITSClassifier
 from sitsbench.models.layers import attention_mask, default_doy, doy_encoding
 from sitsbench.models.ltae import linear_bn_relu, rename_official
+from sitsbench.models.registry import TrainingRecipe, register_model
+
+SITS_TAE_RECIPE = TrainingRecipe(epochs=150, patience=20, lr=1e-3, batch_size=64, weight_decay=1e-6,
+                                 source="sits_tae defaults (e-sensing/sits R/sits_tae.R): 150 epochs, batch 64, AdamW "
+                                        "lr 1e-3, weight decay 1e-6, patience 20")
 
 
 class TAE(nn.Module):
@@ -92,3 +104,41 @@ def official_tae_names(state: dict[str, torch.Tensor], prefix: str = "", to: str
                "attention_heads.fc2.0": "query_norm", "attention_heads.fc2.1": "query_proj", "mlp": "mlp",
                "outlayernorm": "out_norm"}
     return rename_official(state, prefix, to, renamed, skip=("position_enc.weight",))
+
+
+class PixelTAE(SITSClassifier):
+    """``(B, T, C)`` -> per-date MLP ``embedding`` (linear + BatchNorm + ReLU per width) -> :class:`TAE` -> the
+    decoder's hidden layers (``decoder`` widths; ``num_features = decoder[-1]``) -> linear head. ``tae_kwargs``
+    configure the TAE."""
+
+    def __init__(self, in_channels: int, num_classes: int, embedding: Sequence[int] = (32, 64, 128),
+                 decoder: Sequence[int] = (64, 32), **tae_kwargs):
+        super().__init__()
+        self.embedding = linear_bn_relu([in_channels, *embedding])
+        self.temporal = TAE(embedding[-1], **tae_kwargs)
+        self.decoder = linear_bn_relu([self.temporal.out_dim, *decoder])
+        self.init_head([self.temporal.out_dim, *decoder][-1], num_classes)
+
+    def forward_features(
+        self, x: torch.Tensor, doy: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        batch, n_time, channels = x.shape
+        embedded = self.embedding(x.reshape(batch * n_time, channels)).view(batch, n_time, -1)
+        return self.decoder(self.temporal(embedded, doy, mask)[0])
+
+
+@register_model("tae", input_kind="series", date_encoding="days", recipe=SITS_TAE_RECIPE)
+def tae(in_channels: int, num_classes: int, **kwargs) -> PixelTAE:
+    """The TAE of PSE-TAE on pixel series: the embedding ``C-32-64-128`` of ``sits``, the official TAE (4 heads,
+    keys of 32, MLP ``512-128-128``, dropout 0.2, period 1000) and decoder ``128-64-32-n``: 155,412 parameters at 10
+    bands and 20 classes, of which the TAE, decoder and head (144,180) are those of the official ``PseTae``.
+    Positions are days since the first date (the official ``positions="bespoke"``, as ``sits``)."""
+    return PixelTAE(in_channels, num_classes, **kwargs)
+
+
+@register_model("tae_small", input_kind="series", date_encoding="doy", recipe=SITS_TAE_RECIPE)
+def tae_small(in_channels: int, num_classes: int, **kwargs) -> PixelTAE:
+    """A small pixel TAE for CPU runs: embedding ``C-32-64``, TAE with 4 heads, keys of 8, MLP ``256-64``, decoder
+    ``64-32-n``: 27,572 parameters at 10 bands and 20 classes. Fed days of year."""
+    return PixelTAE(in_channels, num_classes, **{"embedding": (32, 64), "decoder": (32,), "num_heads": 4, "d_k": 8,
+                                                 "hidden": (), **kwargs})

@@ -19,10 +19,13 @@ import torch
 from torch import nn
 
 from sitsbench.models.base import SITSClassifier
-from sitsbench.models.registry import register_model
+from sitsbench.models.registry import TrainingRecipe, register_model
 
 BREIZHCROPS_DROPOUT = 0.18203942949809093
 """Dropout of the BreizhCrops TempCNN (its default, found by its hyper-parameter search)."""
+SITS_TEMPCNN_RECIPE = TrainingRecipe(epochs=150, patience=20, lr=5e-4, batch_size=64, weight_decay=1e-6,
+                                     source="sits_tempcnn defaults (e-sensing/sits R/sits_tempcnn.R): 150 epochs, "
+                                            "batch 64, AdamW lr 5e-4, weight decay 1e-6, patience 20")
 
 
 def _conv_block(in_channels: int, out_channels: int, kernel_size: int, dropout: float) -> nn.Sequential:
@@ -67,7 +70,7 @@ class TempCNN(SITSClassifier):
         return self.fc(self.convs(x.transpose(1, 2)))
 
 
-@register_model("tempcnn", input_kind="series", fixed_length=True)
+@register_model("tempcnn", input_kind="series", fixed_length=True, recipe=SITS_TEMPCNN_RECIPE)
 def tempcnn(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
     """The reference configuration: the defaults of BreizhCrops' TempCNN (``breizhcrops/models/TempCNN.py``,
     0.0.4.1, the configuration of its pretrained model): 128 filters of size 7, a fully connected layer of
@@ -78,14 +81,14 @@ def tempcnn(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
                                                 "dropout": BREIZHCROPS_DROPOUT, **kwargs})
 
 
-@register_model("tempcnn_small", input_kind="series", fixed_length=True)
+@register_model("tempcnn_small", input_kind="series", fixed_length=True, recipe=SITS_TEMPCNN_RECIPE)
 def tempcnn_small(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
     """A smaller TempCNN for quick runs, with the layer sizes of Pelletier et al. (2019): 64 filters of size 5,
     FC 256, dropout 0.2 (640,468 parameters at 10 bands, 36 dates, 20 classes)."""
     return TempCNN(in_channels, num_classes, **kwargs)
 
 
-@register_model("tempcnn_tiny", input_kind="series", fixed_length=True)
+@register_model("tempcnn_tiny", input_kind="series", fixed_length=True, recipe=SITS_TEMPCNN_RECIPE)
 def tempcnn_tiny(in_channels: int, num_classes: int, **kwargs) -> TempCNN:
     """A narrow TempCNN for fast CPU runs: 32 filters of size 5, FC 64, dropout 0.2 (87,348 parameters at 10 bands,
     36 dates, 20 classes)."""

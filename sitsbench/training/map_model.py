@@ -6,8 +6,10 @@ gives every labelled pixel, grouped by parcel), splits them by group (the datase
 apart), computes the normalisation statistics, the reference dates and the spectral fingerprint (which refuses data
 whose bands are permuted or mislabelled) on the training samples only, prepares every
 sample through the model's date policy (the same code that prepares a cube's pixels when mapping), and fits either
-the Random Forest baseline (Breiman 2001; ``rf``) or a registered series network with the one training loop
-(:func:`sitsbench.training.fit`, early stopping on the validation samples).
+a classical estimator on the flattened series (:mod:`sitsbench.models.classical`: Random Forest ``rf``, ``svm``,
+``lightgbm``) or a registered series network with the one training loop (:func:`sitsbench.training.fit`, early
+stopping on the validation samples), by default with the network's reference-like recipe (epochs, patience, learning
+rate, batch size, weight decay: :class:`sitsbench.models.registry.TrainingRecipe`).
 
 With ``encoder`` (a folder written by ``sitsbench pretrain``, :mod:`sitsbench.inference.encoder_folder`) the network
 is the pretrained encoder with a new head, and the encoder decides how data is prepared: its bands (matched by name),
@@ -18,6 +20,7 @@ the frozen encoder) or ``finetune`` (the whole network, the encoder at a tenth o
 
 from __future__ import annotations
 
+import difflib
 import time
 from dataclasses import dataclass, field
 
@@ -29,20 +32,22 @@ from sitsbench.data.datasets import ArraySeriesDataset
 from sitsbench.data.normalize import BandStats, SpectralFingerprint
 from sitsbench.inference.dates import DateReference
 from sitsbench.inference.encoder_folder import EncoderFolder
-from sitsbench.inference.model_folder import FOREST, MapModel
-from sitsbench.inference.predictors import ForestPredictor, TorchPredictor
+from sitsbench.inference.model_folder import MapModel
+from sitsbench.inference.predictors import ClassicalPredictor, TorchPredictor
 from sitsbench.metrics import classification_metrics
+from sitsbench.models.classical import CLASSICAL, DEFAULT_MODEL, create_classical, fit_classical
 
 
 @dataclass
 class MapTrainingConfig:
-    """Every knob of :func:`train_map_model`; ``None`` means the model's default."""
+    """Every knob of :func:`train_map_model`; ``None`` means the model's default (for ``epochs``, ``batch_size``,
+    ``lr``, ``patience``: the network's :class:`~sitsbench.models.registry.TrainingRecipe`)."""
 
-    model: str = FOREST
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
-    patience: int | None = 5
+    model: str = DEFAULT_MODEL
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    patience: int | None = None
     rf_trees: int = 100
     split_policy: str = "auto"
     """``auto`` (the dataset's split when it keeps groups apart, else by group), ``predefined``, ``group``,
@@ -82,25 +87,23 @@ misread."""
 
 def default_date_policy(model: str) -> str:
     """The date policy that feeds ``model`` the dates its encoding reads: ``doy`` (day of year), ``days`` (days since
-    the season start) or, for models that read fixed positions and the Random Forest, ``resample``."""
+    the season start) or, for models that read fixed positions and the classical estimators, ``resample``."""
     from sitsbench.models import date_encoding
 
-    return ALLOWED_POLICIES["position" if model == FOREST else date_encoding(model)][0]
+    return ALLOWED_POLICIES["position" if model in CLASSICAL else date_encoding(model)][0]
 
 
 def map_model_names() -> list[str]:
-    """The models that ``train``, ``validate`` and ``predict-map`` accept: the Random Forest and every registered
-    classifier of pixel series (the registry's ``role`` and ``input_kind``)."""
+    """The models ``sitsbench train`` can fit: the classical estimators, then the registered classifiers of pixel
+    series."""
     from sitsbench.models import list_models
 
-    return [FOREST, *list_models(role="classifier", input_kind="series")]
+    return [*CLASSICAL, *list_models(role="classifier", input_kind="series")]
 
 
 def check_model_name(name: str) -> None:
-    """Refuse a ``name`` that is not one of :func:`map_model_names` (before any data is read): a registered model of
-    another kind is named as such, an unknown one gets the close map models as suggestions."""
-    import difflib
-
+    """Refuse a name that is no map model, suggesting close names among the map models only (no auto-encoder,
+    no patch or plane model); a registered model of another kind is refused saying what it is."""
     from sitsbench.models import list_models, model_entry
 
     names = map_model_names()
@@ -116,7 +119,7 @@ def check_model_name(name: str) -> None:
 
 def stops_early(config: MapTrainingConfig) -> bool:
     """True for the networks trained by :func:`sitsbench.training.fit`, which stop early on the validation part; the
-    Random Forest (and any other model without early stopping) has no use for it."""
+    classical estimators (:mod:`sitsbench.models.classical`) have no use for it."""
     from sitsbench.models import list_models
 
     return config.encoder is not None or config.model in list_models(role="classifier", input_kind="series")
@@ -128,26 +131,24 @@ def _check_model(config: MapTrainingConfig) -> str:
 
     check_model_name(config.model)
     policy = config.date_policy or default_date_policy(config.model)
-    encoding = "position" if config.model == FOREST else model_entry(config.model).date_encoding
+    encoding = "position" if config.model in CLASSICAL else model_entry(config.model).date_encoding
     if policy not in ALLOWED_POLICIES[encoding]:
         raise ValueError(f"date policy {policy!r} cannot feed {config.model!r}, whose date encoding is {encoding!r}: "
                          f"use one of {ALLOWED_POLICIES[encoding]} (see sitsbench.inference.dates)")
     return policy
 
 
-def _fit_forest(x: np.ndarray, y: np.ndarray, config: MapTrainingConfig):
-    """A Random Forest grown ten trees at a time behind a progress bar (``warm_start`` draws the same tree seeds as
-    one ``fit``, so the forest is the same)."""
-    from sklearn.ensemble import RandomForestClassifier
-    from tqdm import tqdm
+def resolved_recipe(config: MapTrainingConfig, model: str) -> dict:
+    """The training of the network ``model`` (a registry name): its :class:`~sitsbench.models.registry.TrainingRecipe`
+    with the knobs ``config`` sets (not ``None``) in place of the recipe's; ``source`` says where the defaults come
+    from."""
+    from sitsbench.models import model_entry
 
-    forest = RandomForestClassifier(1, random_state=config.seed, n_jobs=-1, warm_start=True)
-    with tqdm(total=config.rf_trees, desc="Random Forest", unit="tree", disable=not config.progress) as bar:
-        for size in range(10, config.rf_trees + 10, 10):
-            forest.set_params(n_estimators=min(size, config.rf_trees))
-            forest.fit(x, y)
-            bar.update(len(forest.estimators_) - bar.n)
-    return forest.set_params(warm_start=False)
+    recipe = model_entry(model).recipe
+    chosen = {knob: getattr(config, knob) for knob in ("epochs", "patience", "lr", "batch_size")}
+    resolved = {knob: getattr(recipe, knob) if value is None else value for knob, value in chosen.items()}
+    return {**resolved, "weight_decay": recipe.weight_decay, "source": recipe.source,
+            "overridden": sorted(knob for knob, value in chosen.items() if value is not None)}
 
 
 def _encoder_folder(config: MapTrainingConfig) -> EncoderFolder | None:
@@ -157,7 +158,7 @@ def _encoder_folder(config: MapTrainingConfig) -> EncoderFolder | None:
         return None
     if config.probe not in PROBES:
         raise ValueError(f"probe must be one of {PROBES}, got {config.probe!r}")
-    if config.model not in (FOREST, None):
+    if config.model not in (DEFAULT_MODEL, None):
         raise ValueError(f"give either a model ({config.model!r}) or a pretrained encoder ({config.encoder}), not both")
     folder = EncoderFolder.load(config.encoder)
     if config.date_policy not in (None, folder.date_policy):
@@ -174,7 +175,7 @@ COUNTS = {"epochs": "--epochs", "batch_size": "--batch-size", "rf_trees": "--tre
 def check_config(config: MapTrainingConfig) -> tuple[EncoderFolder | None, str]:
     """Refuse, before any data is read, a configuration that cannot train (``sitsbench train`` and ``validate``
     call it first): a count below one (:data:`COUNTS`), model arguments that the model does not take (listed with
-    those it takes), a model that cannot map pixels, a date policy it cannot follow, a contradicting encoder. Returns
+    those it takes; a classical estimator is built once, unfitted, to check its options), a model that cannot map pixels, a date policy it cannot follow, a contradicting encoder. Returns
     the encoder folder (``None`` without one) and the date policy."""
     from sitsbench.models.registry import check_model_options
 
@@ -184,11 +185,14 @@ def check_config(config: MapTrainingConfig) -> tuple[EncoderFolder | None, str]:
             raise ValueError(f"{option} ({name}) must be >= 1, got {value}")
     folder = _encoder_folder(config)
     policy = folder.date_policy if folder is not None else _check_model(config)
-    if config.model_kwargs and (folder is not None or config.model == FOREST):
-        what = (f"the pretrained encoder ({folder.source})" if folder is not None
-                else f"the Random Forest ({FOREST!r}; --trees sets its size)")
-        raise ValueError(f"--model-args {sorted(config.model_kwargs)}: {what} takes no model arguments")
-    if folder is None and config.model != FOREST:
+    if config.model_kwargs and folder is not None:
+        raise ValueError(f"--model-args {sorted(config.model_kwargs)}: the pretrained encoder ({folder.source}) takes "
+                         "no model arguments")
+    if folder is None and config.model in CLASSICAL:
+        if config.model == "rf" and "n_estimators" in config.model_kwargs:
+            raise ValueError("--model-args n_estimators: --trees sets the size of the Random Forest")
+        create_classical(config.model, config.seed, **config.model_kwargs)  # refuses an option it does not take
+    elif folder is None:
         check_model_options(config.model, config.model_kwargs, "--model-args")
     return folder, policy
 
@@ -314,10 +318,12 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     y = np.asarray(samples[S.LABEL].values)
     groups = np.asarray(samples[S.GROUP].values)
     start = time.perf_counter()
-    history = None
-    if folder is None and config.model == FOREST:
-        model.predictor = ForestPredictor(_fit_forest(x[train].reshape(int(train.sum()), -1), y[train], config))
-        model.model_kwargs = {"n_estimators": config.rf_trees}
+    history = recipe = None
+    if folder is None and config.model in CLASSICAL:
+        options = {**({"n_estimators": config.rf_trees} if config.model == "rf" else {}), **config.model_kwargs}
+        model.predictor = ClassicalPredictor(fit_classical(config.model, x[train], y[train], seed=config.seed,
+                                                           progress=config.progress, **options))
+        model.model_kwargs = options
     else:
         seed_everything(config.seed)
         objective = None
@@ -331,8 +337,10 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
             network = create_model(config.model, in_channels=len(bands), num_classes=len(names), **kwargs)
         datasets = {name: ArraySeriesDataset(x[m], mask[m], doy[m], y[m], groups[m])
                     for name, m in (("train", train), ("val", val))}
-        train_config = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
-                                   patience=config.patience if val.any() else None, device=config.device,
+        recipe = resolved_recipe(config, network.model_name)
+        train_config = TrainConfig(epochs=recipe["epochs"], lr=recipe["lr"], batch_size=recipe["batch_size"],
+                                   weight_decay=recipe["weight_decay"],
+                                   patience=recipe["patience"] if val.any() else None, device=config.device,
                                    seed=config.seed, progress=config.progress)
         history = fit(network, datasets["train"], datasets["val"] if val.any() else None, train_config,
                       objective=objective)
@@ -349,6 +357,7 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     }
     if history is not None:
         summary["history"] = history.to_dict()
+        summary["recipe"] = recipe
     if test.any():
         summary["test"] = evaluate_map_model(model, samples, test, by_group=split_policy != "random", seed=config.seed,
                                              check_spectra=False)  # the test split of the training samples
@@ -356,6 +365,8 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
                                               "n_test", "n_dropped_no_clear", "warnings", "train_time_s")}
     model.trained_on = S.content_hashes(samples)[train | val]
     model.training["seed"] = config.seed
+    if recipe is not None:
+        model.training["recipe"] = recipe
     if folder is not None:
         model.training["encoder"] = {"folder": folder.source, "method": folder.method, "probe": config.probe,
                                      "weights_checksum": folder.checksum}

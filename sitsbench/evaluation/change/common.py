@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from sklearn.ensemble import RandomForestClassifier
 
 from sitsbench.data import cube as C
 from sitsbench.data.datasets import pixel_series
 from sitsbench.data.indices import ndvi_values
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels, subsample
+from sitsbench.models.classical import random_forest
 
 CHANGE_DATE = "change_date"
 AMBIGUOUS = -1
@@ -102,7 +102,7 @@ def change_pixels(cube: xr.Dataset, where: np.ndarray, stats: BandStats, max_pix
 def forest_change_proba(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, n_estimators: int,
                   seed: int) -> np.ndarray:
     """Probability of "changed" by a Random Forest (0 everywhere when no training item changed)."""
-    forest = RandomForestClassifier(n_estimators, random_state=seed, n_jobs=1).fit(x_train, y_train)
+    forest = random_forest(seed, n_estimators, n_jobs=1).fit(x_train, y_train)
     if 1 not in forest.classes_:
         return np.zeros(len(x_test))
     return forest.predict_proba(x_test)[:, list(forest.classes_).index(1)]

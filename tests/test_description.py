@@ -315,7 +315,7 @@ def test_points_from_a_vector_file_with_per_point_date_intervals(tmp_path):
 def test_a_dataset_in_a_registered_layout_through_a_description(tmp_path, capsys):
     """``layout`` + ``path``: the reader of that layout reads the folder (here a PASTIS patch set); the
     description names the dataset, and its checksum covers the folder."""
-    from sitsbench.data.fixtures import write_pastis
+    from dataset_fixtures import write_pastis
 
     write_pastis(tmp_path / "patches", n_patches=5, size=8)
     description = _example("pastis_patches.yaml", tmp_path)

@@ -6,11 +6,11 @@ import shutil
 from pathlib import Path
 
 import dask.array
+import dataset_fixtures
 import numpy as np
 import pytest
 
 from sitsbench import cli
-from sitsbench.data import fixtures as F
 from sitsbench.data import load_dataset
 from sitsbench.data.fetch import DownloadError
 from sitsbench.data.io import open_cube
@@ -21,12 +21,12 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder
 
 
 @pytest.mark.parametrize(("writer", "layout", "kind"), [
-    (F.write_breizhcrops, "breizhcrops", "samples"),
-    (F.write_timesen2crop, "timesen2crop", "samples"),
-    (F.write_pixelset, "pixelset", "samples"),
-    (F.write_pastis_r_pixelset, "pastis-r pixelset", "samples"),
-    (F.write_victoria, "victoria", "samples"),
-    (F.write_eolearn_ndvi, "eolearn", "cube"),
+    (dataset_fixtures.write_breizhcrops, "breizhcrops", "samples"),
+    (dataset_fixtures.write_timesen2crop, "timesen2crop", "samples"),
+    (dataset_fixtures.write_pixelset, "pixelset", "samples"),
+    (dataset_fixtures.write_pastis_r_pixelset, "pastis-r pixelset", "samples"),
+    (dataset_fixtures.write_victoria, "victoria", "samples"),
+    (dataset_fixtures.write_eolearn_ndvi, "eolearn", "cube"),
 ])
 def test_layouts_are_recognised_from_the_content(tmp_path, writer, layout, kind):
     root = tmp_path / "some_name"  # the folder's name says nothing: the content does
@@ -51,7 +51,7 @@ def test_unknown_folders_get_clear_errors(tmp_path):
 
 def test_pastis_patch_sets_load_lazily_with_the_official_folds(tmp_path, capsys):
     root = tmp_path / "patches"
-    written = F.write_pastis(root, n_patches=5, size=8)
+    written = dataset_fixtures.write_pastis(root, n_patches=5, size=8)
     for spec in (root, f"pastis:{root}"):  # a path, or the manifest name with its root
         loaded = load_dataset(spec)
         assert loaded.layout == "pastis" and loaded.kind == "patches" and loaded.cube is None
@@ -145,7 +145,7 @@ def test_train_on_a_pastis_patch_set_classifies_its_parcels_by_the_official_fold
     scores the test fold (rotation 1: folds 1-3 / 4 / 5); the record names the patch set."""
     import json
 
-    written = F.write_pastis(tmp_path / "patches", n_patches=5, size=8)
+    written = dataset_fixtures.write_pastis(tmp_path / "patches", n_patches=5, size=8)
     parcels = {pid: np.unique(w["parcel_ids"] * (w["target"][0] != 0)) for pid, w in written.items()}
     per_fold = {w["fold"]: parcels[pid][parcels[pid] > 0].size for pid, w in written.items()}
     out = tmp_path / "model"

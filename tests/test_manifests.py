@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dataset_fixtures import write_pastis
 
 from sitsbench import cli
-from sitsbench.data.fixtures import write_pastis
 from sitsbench.data.loading import READERS, detect_layout
 from sitsbench.data.manifests import (
     ANNOTATION_LIST,

@@ -164,7 +164,7 @@ def test_chapter_two_runs_on_a_pastis_patch_set_given_by_path(chapter_run, tmp_p
     """A PASTIS patch set (five 32 x 32 patches, one per fold, 3 to 7 dates each) as ``dataset``: the official
     folds of rotation 1 split it (test = fold 5); the series models and PSE-TAE classify its parcels, U-TAE
     segments its patches, all on the 18 crop types, and no section is skipped."""
-    from sitsbench.data.fixtures import write_pastis
+    from dataset_fixtures import write_pastis
 
     written = write_pastis(tmp_path / "patches", n_patches=5, size=32)
     record = record_of(chapter_run("02_supervised_baselines", "02_supervised_baselines--pastis-fixture",

@@ -10,12 +10,12 @@ import types
 import zipfile
 from pathlib import Path
 
+import dataset_fixtures
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
-from sitsbench.data import fixtures as F
 from sitsbench.data.readers import DatasetFormatError
 from sitsbench.data.readers.breizhcrops import LAYOUTS, OFFICIAL_SPLIT, read_breizhcrops
 from sitsbench.data.readers.timesen2crop import read_timesen2crop
@@ -56,7 +56,7 @@ def test_layouts_are_the_official_column_orders():
 
 @pytest.mark.parametrize(("level", "layout"), LEVEL_LAYOUTS)
 def test_breizhcrops_round_trip_in_every_layout(tmp_path, level, layout):
-    written = F.write_breizhcrops(tmp_path, region="frh04", level=level, n_parcels=3, layout=layout)
+    written = dataset_fixtures.write_breizhcrops(tmp_path, region="frh04", level=level, n_parcels=3, layout=layout)
     samples = validate_samples(read_breizhcrops(tmp_path, region="frh04", level=level))
     assert samples.attrs["layouts"] == f"frh04: {layout} (doa in ns)", "layout found from the bytes"
     assert samples.sizes["band"] == (13 if level == "L1C" else 10)
@@ -84,7 +84,7 @@ def test_breizhcrops_round_trip_in_every_layout(tmp_path, level, layout):
 
 
 def test_breizhcrops_doa_column_is_read_not_assumed(tmp_path):
-    F.write_breizhcrops(tmp_path, layout="doa-first")
+    dataset_fixtures.write_breizhcrops(tmp_path, layout="doa-first")
     with pytest.raises(DatasetFormatError, match=r"frh04\.h5: layout 'doa-last' puts doa in column 13, but the "
                                                  r"column\(s\) holding .* is/are \[0\]"):
         read_breizhcrops(tmp_path, layout="doa-last")
@@ -92,7 +92,7 @@ def test_breizhcrops_doa_column_is_read_not_assumed(tmp_path):
 
 
 def test_breizhcrops_ambiguous_or_missing_doa_is_refused(tmp_path):
-    written = F.write_breizhcrops(tmp_path, layout="doa-first")
+    written = dataset_fixtures.write_breizhcrops(tmp_path, layout="doa-first")
     h5_path = tmp_path / "2017" / "L2A" / "frh04.h5"
     with h5py.File(h5_path, "a") as handle:
         for pid, raw in written["series"].items():
@@ -123,7 +123,7 @@ def test_breizhcrops_ambiguous_or_missing_doa_is_refused(tmp_path):
 
 
 def test_breizhcrops_l1c_orders_without_a_dark_cirrus_band_are_refused(tmp_path):
-    written = F.write_breizhcrops(tmp_path, level="L1C", layout="2020-08")
+    written = dataset_fixtures.write_breizhcrops(tmp_path, level="L1C", layout="2020-08")
     columns = LAYOUTS["L1C"]["2020-08"]
     with h5py.File(tmp_path / "2017" / "L1C" / "frh04.h5", "a") as handle:
         for pid, raw in written["series"].items():
@@ -142,7 +142,7 @@ def test_breizhcrops_l1c_orders_without_a_dark_cirrus_band_are_refused(tmp_path)
 
 def test_breizhcrops_regions_share_one_samples_set_with_the_official_split(tmp_path):
     for k, region in enumerate(("frh01", "frh03", "frh04", "belle-ile")):
-        F.write_breizhcrops(tmp_path, region=region, n_parcels=2 + k % 2, seed=k, first_id=1000 * (k + 1))
+        dataset_fixtures.write_breizhcrops(tmp_path, region=region, n_parcels=2 + k % 2, seed=k, first_id=1000 * (k + 1))
     samples = validate_samples(read_breizhcrops(tmp_path, regions=("frh01", "frh03", "frh04", "belle-ile")))
     assert list(samples["region"].values) == ["frh01"] * 2 + ["frh03"] * 3 + ["frh04"] * 2 + ["belle-ile"] * 3
     np.testing.assert_array_equal(samples["split"].values, [0, 0, 0, 0, 0, 2, 2, -1, -1, -1])
@@ -160,7 +160,7 @@ def test_breizhcrops_regions_share_one_samples_set_with_the_official_split(tmp_p
 
 
 def test_breizhcrops_bad_files_are_named(tmp_path):
-    F.write_breizhcrops(tmp_path)
+    dataset_fixtures.write_breizhcrops(tmp_path)
     h5_path = tmp_path / "2017" / "L2A" / "frh04.h5"
     with h5py.File(h5_path, "a") as handle:
         del handle["csv/frh04/101.csv"]
@@ -296,7 +296,7 @@ def test_breizhcrops_reads_what_the_official_package_writes(tmp_path, monkeypatc
 
 
 def test_timesen2crop_round_trip(tmp_path):
-    written = F.write_timesen2crop(tmp_path, tile="33UVP", per_class={0: 2, 3: 1}, n_dates=5)
+    written = dataset_fixtures.write_timesen2crop(tmp_path, tile="33UVP", per_class={0: 2, 3: 1}, n_dates=5)
     samples = validate_samples(read_timesen2crop(tmp_path, "33UVP"))
     assert dict(samples.sizes) == {"sample": 3, "time": 5, "band": 9}
     for k, sample in enumerate(written["samples"]):
@@ -315,8 +315,8 @@ def test_timesen2crop_round_trip(tmp_path):
 
 
 def test_timesen2crop_tiles_keep_their_own_dates(tmp_path):
-    first = F.write_timesen2crop(tmp_path, tile="33UVP", per_class={0: 1}, n_dates=4, seed=0)
-    second = F.write_timesen2crop(tmp_path, tile="32TNT", per_class={2: 2}, n_dates=6, seed=1)
+    first = dataset_fixtures.write_timesen2crop(tmp_path, tile="33UVP", per_class={0: 1}, n_dates=4, seed=0)
+    second = dataset_fixtures.write_timesen2crop(tmp_path, tile="32TNT", per_class={2: 2}, n_dates=6, seed=1)
     samples = validate_samples(read_timesen2crop(tmp_path, ["33UVP", "32TNT"]))
     assert list(samples["tile"].values) == ["33UVP", "32TNT", "32TNT"]
     np.testing.assert_array_equal(lengths(samples), [4, 6, 6])
@@ -328,7 +328,7 @@ def test_timesen2crop_tiles_keep_their_own_dates(tmp_path):
 
 
 def test_timesen2crop_same_day_dates_are_merged(tmp_path):
-    F.write_timesen2crop(tmp_path, per_class={1: 1}, n_dates=4)
+    dataset_fixtures.write_timesen2crop(tmp_path, per_class={1: 1}, n_dates=4)
     dates = pd.read_csv(tmp_path / "33UVP" / "dates.csv")
     dates.loc[1, "acquisition_date"] = dates.loc[0, "acquisition_date"]
     dates.to_csv(tmp_path / "33UVP" / "dates.csv", index=False)
@@ -343,7 +343,7 @@ def test_timesen2crop_same_day_dates_are_merged(tmp_path):
 
 
 def test_timesen2crop_bad_files_are_named(tmp_path):
-    F.write_timesen2crop(tmp_path, per_class={0: 1})
+    dataset_fixtures.write_timesen2crop(tmp_path, per_class={0: 1})
     sample = tmp_path / "33UVP" / "0" / "0.csv"
     table = pd.read_csv(sample)
     table.drop(columns=["B12"]).to_csv(sample, index=False)

@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 
 import dask.array as da
+import dataset_fixtures
 import numpy as np
 import pandas as pd
 import pytest
 from official_code import official_file
 
-from sitsbench.data import fixtures as F
 from sitsbench.data.cube import IGNORE_INDEX, validate_cube
 from sitsbench.data.readers import DatasetFormatError
 from sitsbench.data.readers.pastis import (
@@ -131,7 +131,7 @@ def _official_module(tmp_path: Path, key: str, path: str, monkeypatch, fiona_str
 
 @pytest.mark.parametrize("dates_as_string", [False, True], ids=["dates-dict", "dates-json-string"])
 def test_pastis_round_trip(tmp_path, dates_as_string):
-    written = F.write_pastis(tmp_path, n_patches=3, size=4, dates_as_string=dates_as_string)
+    written = dataset_fixtures.write_pastis(tmp_path, n_patches=3, size=4, dates_as_string=dates_as_string)
     meta = json.loads((tmp_path / "metadata.geojson").read_text())
     assert isinstance(meta["features"][0]["properties"]["dates-S2"], str if dates_as_string else dict)
     cubes = read_pastis(tmp_path)
@@ -158,7 +158,7 @@ def test_pastis_round_trip(tmp_path, dates_as_string):
 
 
 def test_pastis_parcel_layer_fallbacks(tmp_path):
-    written = F.write_pastis(tmp_path, n_patches=1, with_parcel_ids=False)
+    written = dataset_fixtures.write_pastis(tmp_path, n_patches=1, with_parcel_ids=False)
     raw = written[10000]
     # the fixture's INSTANCES follow the official derivation from ParcelIDs
     np.testing.assert_array_equal(raw["instances"], _official_instances(raw["parcel_ids"], raw["target"][0]))
@@ -171,7 +171,7 @@ def test_pastis_parcel_layer_fallbacks(tmp_path):
 
 
 def test_pastis_bad_parcel_ids(tmp_path):
-    F.write_pastis(tmp_path, n_patches=1)
+    dataset_fixtures.write_pastis(tmp_path, n_patches=1)
     path = tmp_path / "ANNOTATIONS" / "ParcelIDs_10000.npy"
     np.save(path, np.zeros((3, 4), dtype=np.int64))
     with pytest.raises(DatasetFormatError, match=r"ParcelIDs_10000\.npy: array has shape \(3, 4\), expected \(4, 4\)"):
@@ -197,7 +197,7 @@ def test_pastis_folds_and_protocol(tmp_path):
                       "Fruits,  vegetables, flowers", "Potatoes", "Leguminous fodder", "Soybeans", "Orchard",
                       "Mixed cereal", "Sorghum"]
     assert list(CLASS_NAMES) == [" ".join(n.split()) for n in official_names]
-    F.write_pastis(tmp_path, n_patches=5)
+    dataset_fixtures.write_pastis(tmp_path, n_patches=5)
     metadata = read_metadata(tmp_path)
     assert fold_patches(metadata, 0) == {"train": [10000, 10001, 10002], "val": [10003], "test": [10004]}
     assert fold_patches(metadata, 1) == {"train": [10001, 10002, 10003], "val": [10004], "test": [10000]}
@@ -208,7 +208,7 @@ def test_pastis_folds_and_protocol(tmp_path):
 
 @pytest.mark.parametrize("dates_as_string", [False, True], ids=["dates-dict", "dates-json-string"])
 def test_pastis_r_sentinel1(tmp_path, dates_as_string):
-    written = F.write_pastis(tmp_path, n_patches=2, with_s1=True, dates_as_string=dates_as_string)
+    written = dataset_fixtures.write_pastis(tmp_path, n_patches=2, with_s1=True, dates_as_string=dates_as_string)
     cube = read_patch(tmp_path, 10001, s1="S1A", s1_bands=("VV", "VH", "ratio"))
     validate_cube(cube.compute())
     np.testing.assert_array_equal(cube["backscatter"].values, written[10001]["s1"])
@@ -223,7 +223,7 @@ def test_pastis_r_sentinel1(tmp_path, dates_as_string):
 
 
 def test_pastis_bad_files(tmp_path):
-    written = F.write_pastis(tmp_path, n_patches=1)
+    written = dataset_fixtures.write_pastis(tmp_path, n_patches=1)
     target_path = tmp_path / "ANNOTATIONS" / "TARGET_10000.npy"
     target_path.unlink()
     with pytest.raises(DatasetFormatError, match=r"TARGET_10000\.npy: missing file \(expected semantic target"):
@@ -245,7 +245,7 @@ def test_pastis_bad_files(tmp_path):
 
 
 def test_pastis_bad_metadata(tmp_path):
-    F.write_pastis(tmp_path, n_patches=1)
+    dataset_fixtures.write_pastis(tmp_path, n_patches=1)
     path = tmp_path / "metadata.geojson"
     good = json.loads(path.read_text())
     meta = json.loads(path.read_text())
@@ -270,7 +270,7 @@ def test_pastis_bad_metadata(tmp_path):
 def test_pastis_matches_official_loader(tmp_path, monkeypatch, fiona_strings):
     official = _official_module(tmp_path, "pastis", "code/dataloader.py", monkeypatch, fiona_strings)
     root = tmp_path / "PASTIS"
-    F.write_pastis(root, n_patches=4, dates_as_string=not fiona_strings)
+    dataset_fixtures.write_pastis(root, n_patches=4, dates_as_string=not fiona_strings)
     dataset = official.PASTIS_Dataset(str(root), norm=False, folds=[1, 3, 4], target="semantic")
     assert list(dataset.id_patches) == sorted(read_pastis(root, folds=(1, 3, 4)))
     for item, pid in enumerate(dataset.id_patches):
@@ -287,7 +287,7 @@ def test_pastis_matches_official_loader(tmp_path, monkeypatch, fiona_strings):
 
 
 def test_pixelset_round_trip(tmp_path):
-    written = F.write_pixelset(tmp_path, n_parcels=3, n_dates=4)
+    written = dataset_fixtures.write_pixelset(tmp_path, n_parcels=3, n_dates=4)
     samples = read_pixelset(tmp_path)
     validate_samples(samples)
     sizes = [written["arrays"][p].shape[2] for p in range(3)]
@@ -309,7 +309,7 @@ def test_pixelset_psetae_sub_classes(tmp_path):
     # pytorch-psetae train.py lines 170 and 175 (and L-TAE train.py line 169): sub_classes of label_44class
     assert PSETAE_SUB_CLASSES == (1, 3, 4, 5, 6, 8, 9, 12, 13, 14, 16, 18, 19, 23, 28, 31, 33, 34, 36, 39)
     labels = [39, 2, 1, 23, 0, 44 - 1, 19, 3, 28]
-    F.write_pixelset(tmp_path, n_parcels=len(labels), labels=labels, empty=(6,))
+    dataset_fixtures.write_pixelset(tmp_path, n_parcels=len(labels), labels=labels, empty=(6,))
     samples = read_pixelset(tmp_path, sub_classes=PSETAE_SUB_CLASSES)
     validate_samples(samples)
     d = json.loads((tmp_path / "META" / "labels.json").read_text())
@@ -329,7 +329,7 @@ def test_pixelset_psetae_sub_classes(tmp_path):
 
 
 def test_pixelset_parcel_without_pixel_is_kept(tmp_path):
-    written = F.write_pixelset(tmp_path, n_parcels=3, empty=(1,))
+    written = dataset_fixtures.write_pixelset(tmp_path, n_parcels=3, empty=(1,))
     assert written["arrays"][1].shape == (4, 10, 0)
     samples = read_pixelset(tmp_path)
     validate_samples(samples)
@@ -339,7 +339,7 @@ def test_pixelset_parcel_without_pixel_is_kept(tmp_path):
 
 
 def test_pixelset_max_pixels(tmp_path):
-    written = F.write_pixelset(tmp_path, n_parcels=4)
+    written = dataset_fixtures.write_pixelset(tmp_path, n_parcels=4)
     full = read_pixelset(tmp_path)
     cut = read_pixelset(tmp_path, max_pixels=3)
     assert cut.sizes["pixel"] == 3 and cut["pixel_mask"].values.sum(axis=1).tolist() == [2, 3, 3, 3]
@@ -354,7 +354,7 @@ def test_pixelset_max_pixels(tmp_path):
 
 
 def test_pixelset_unknown_class_and_nomenclature(tmp_path):
-    written = F.write_pixelset(tmp_path)
+    written = dataset_fixtures.write_pixelset(tmp_path)
     top = max(written["labels"].values())
     with pytest.raises(DatasetFormatError, match=rf"labels\.json: unknown class id\(s\) \[{top}\]"):
         read_pixelset(tmp_path, class_names=[f"c{k}" for k in range(top)])
@@ -370,7 +370,7 @@ def test_pixelset_unknown_class_and_nomenclature(tmp_path):
 
 
 def test_pixelset_wrong_shape_missing_and_truncated(tmp_path):
-    F.write_pixelset(tmp_path, n_dates=4)
+    dataset_fixtures.write_pixelset(tmp_path, n_dates=4)
     np.save(tmp_path / "DATA" / "1.npy", np.zeros((5, 10, 2), dtype=np.uint16))
     with pytest.raises(DatasetFormatError, match=r"1\.npy: array has shape \(5, 10, 2\), expected \(4, 10, S\)"):
         read_pixelset(tmp_path)
@@ -386,7 +386,7 @@ def test_pixelset_wrong_shape_missing_and_truncated(tmp_path):
 def test_pixelset_feeds_pse_tae_dataset(tmp_path):
     from sitsbench.data.datasets import SamplePixelSetDataset
 
-    F.write_pixelset(tmp_path, n_parcels=3, empty=(2,))
+    dataset_fixtures.write_pixelset(tmp_path, n_parcels=3, empty=(2,))
     samples = read_pixelset(tmp_path)
     data = SamplePixelSetDataset(samples, np.zeros(3, dtype=np.int8), "train", n_pixels=4)
     assert data[0]["x"].shape == (4, 10, 4) and not data[2]["x"].any()
@@ -396,7 +396,7 @@ def test_pixelset_matches_official_loader(tmp_path, monkeypatch):
     official = _official_module(tmp_path, "psetae", "dataset.py", monkeypatch)
     root = tmp_path / "S2Agri"
     labels = [39, 2, 1, 23, 0, 43, 19, 3, 28]
-    written = F.write_pixelset(root, n_parcels=len(labels), labels=labels, empty=(6,))
+    written = dataset_fixtures.write_pixelset(root, n_parcels=len(labels), labels=labels, empty=(6,))
     npixel = max(a.shape[2] for a in written["arrays"].values()) + 1  # no random draw: every pixel is returned
     dataset = official.PixelSetData(str(root), labels="label_44class", npixel=npixel,
                                     sub_classes=list(PSETAE_SUB_CLASSES), jitter=None, return_id=True)
@@ -417,7 +417,7 @@ def test_pixelset_matches_official_loader(tmp_path, monkeypatch):
 
 
 def test_pastis_r_pixelset_round_trip(tmp_path):
-    written = F.write_pastis_r_pixelset(tmp_path, n_patches=4, parcels_per_patch=2)
+    written = dataset_fixtures.write_pastis_r_pixelset(tmp_path, n_patches=4, parcels_per_patch=2)
     meta = json.loads((tmp_path / "metadata.geojson").read_text())
     assert isinstance(meta["features"][0]["properties"]["dates-S2"], str)
     samples = read_pastis_r_pixelset(tmp_path, rotation=3)
@@ -449,7 +449,7 @@ def test_pastis_r_pixelset_round_trip(tmp_path):
 
 
 def test_pastis_r_pixelset_sentinel1(tmp_path):
-    written = F.write_pastis_r_pixelset(tmp_path, sensors=("S2", "S1A"), dates_as_string=False)
+    written = dataset_fixtures.write_pastis_r_pixelset(tmp_path, sensors=("S2", "S1A"), dates_as_string=False)
     samples = read_pastis_r_pixelset(tmp_path, sensor="S1A", bands=["VV", "VH", "VV/VH"])
     validate_samples(samples)
     assert samples["band"].values.tolist() == ["VV", "VH", "VV/VH"] and samples.attrs["sensor"] == "S1A"
@@ -464,14 +464,14 @@ def test_pastis_r_pixelset_sentinel1(tmp_path):
 
 
 def test_pastis_r_pixelset_refuses_other_layouts_and_bad_files(tmp_path):
-    F.write_pastis(tmp_path / "patches", n_patches=1)
+    dataset_fixtures.write_pastis(tmp_path / "patches", n_patches=1)
     with pytest.raises(DatasetFormatError, match=r"no metadata_parcel\.csv; this looks like the PASTIS / PASTIS-R "
                                                  r"patch layout.*PASTIS-R pixel-set \(metadata_parcel\.csv"):
         read_pastis_r_pixelset(tmp_path / "patches")
     with pytest.raises(DatasetFormatError, match=r"metadata_parcel\.csv: missing file \(expected the parcel table"):
         read_pastis_r_pixelset(tmp_path / "nothing")
     root = tmp_path / "pixelset"
-    written = F.write_pastis_r_pixelset(root)
+    written = dataset_fixtures.write_pastis_r_pixelset(root)
     table = written["table"]
     table.drop(columns="Fold").to_csv(root / "metadata_parcel.csv", index=False)
     with pytest.raises(DatasetFormatError, match=r"metadata_parcel\.csv: missing column\(s\) \['Fold'\]"):
@@ -495,7 +495,7 @@ def test_pastis_r_pixelset_refuses_other_layouts_and_bad_files(tmp_path):
 def test_pastis_r_pixelset_matches_official_loader(tmp_path, monkeypatch, fiona_strings):
     official = _official_module(tmp_path, "pastis", "code/dataloader_pixelset.py", monkeypatch, fiona_strings)
     root = tmp_path / "PASTIS-R-PixelSet"
-    written = F.write_pastis_r_pixelset(root, n_patches=3, parcels_per_patch=3, dates_as_string=not fiona_strings)
+    written = dataset_fixtures.write_pastis_r_pixelset(root, n_patches=3, parcels_per_patch=3, dates_as_string=not fiona_strings)
     npixel = max(a.shape[2] for a in written["arrays"]["S2"].values()) + 1  # no random draw
     dataset = official.PASTIS_Dataset_PixelSet(str(root), norm=False, n_pixel=npixel, geom_features=False,
                                                folds=[1, 3], ignore_label=19)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dataset_fixtures
 import numpy as np
 import pandas as pd
 import pytest
 
-from sitsbench.data import fixtures as F
 from sitsbench.data.cube import IGNORE_INDEX, validate_cube
 from sitsbench.data.datasets import SampleSeriesDataset
 from sitsbench.data.readers import DatasetFormatError
@@ -29,7 +29,7 @@ def test_format_error_is_a_value_error():
 
 
 def test_eolearn_round_trip_keep(tmp_path):
-    raw = F.write_eolearn_ndvi(tmp_path, n_dates=4, height=3, width=5)
+    raw = dataset_fixtures.write_eolearn_ndvi(tmp_path, n_dates=4, height=3, width=5)
     cube = validate_cube(read_eolearn_ndvi(tmp_path, duplicates="keep"))
     assert cube.sizes == {"time": 4, "band": 1, "y": 3, "x": 5} and list(cube["band"].values) == ["NDVI"]
     np.testing.assert_array_equal(cube["reflectance"].values[:, 0], raw["ndvi"][..., 0])
@@ -41,7 +41,7 @@ def test_eolearn_round_trip_keep(tmp_path):
 
 
 def test_eolearn_same_day_merge(tmp_path):
-    raw = F.write_eolearn_ndvi(tmp_path, n_dates=4)
+    raw = dataset_fixtures.write_eolearn_ndvi(tmp_path, n_dates=4)
     cube = validate_cube(read_eolearn_ndvi(tmp_path))
     assert cube.sizes["time"] == 3 and cube["time"].values[1] == raw["times"][1]
     clear = raw["is_valid"][1:3, ..., 0] & (raw["clm"][1:3, ..., 0] == 0)
@@ -56,7 +56,7 @@ def test_eolearn_same_day_merge(tmp_path):
 
 
 def test_eolearn_bad_files(tmp_path):
-    raw = F.write_eolearn_ndvi(tmp_path)
+    raw = dataset_fixtures.write_eolearn_ndvi(tmp_path)
     lulc = raw["lulc"].copy()
     lulc[0, 0, 0] = 5
     np.save(tmp_path / "mask_timeless" / "LULC.npy", lulc)
@@ -75,7 +75,7 @@ def test_eolearn_bad_files(tmp_path):
 
 
 def test_victoria_round_trip(tmp_path):
-    tables = F.write_victoria(tmp_path, n_rows=4)
+    tables = dataset_fixtures.write_victoria(tmp_path, n_rows=4)
     samples = validate_samples(read_victoria(tmp_path))
     assert dict(samples.sizes) == {"sample": 8, "time": 73, "band": 10}
     both = pd.concat(tables.values(), ignore_index=True)
@@ -96,7 +96,7 @@ def test_victoria_round_trip(tmp_path):
 
 
 def test_victoria_bad_files(tmp_path):
-    tables = F.write_victoria(tmp_path)
+    tables = dataset_fixtures.write_victoria(tmp_path)
     table = tables["test_dataset.csv"]
     table.assign(lc_id=9).to_csv(tmp_path / "test_dataset.csv", index=False)
     with pytest.raises(DatasetFormatError, match=r"test_dataset\.csv: unknown class id\(s\) \[9\] \(expected 0..7\)"):

@@ -9,7 +9,7 @@ pretrained or at random initialisation, is frozen and judged by the same **parce
 parcel (its pixels, or its STRs) goes to a logistic regression fit on a nested, stratified fraction of the training
 parcels and scored on the same test parcels. The landscape and the split are fixed; the seeds change the
 pretraining, the initialisation and the labelled parcels, so every comparison is paired (same parcels, same seeds)
-and its 95 % interval resamples the test parcels and the seeds (``sitsbench.evaluation.intervals``).
+and its 95 % interval resamples the test parcels and the seeds (``sitsbench.intervals``).
 
 On the ``hard`` landscape, pretraining sees only the west half (the unlabelled area) and the probe the parcels
 of the east half (the labelled area, 12 days later in its phenology).

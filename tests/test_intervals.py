@@ -1,4 +1,4 @@
-"""Bootstrap intervals and paired differences (sitsbench.evaluation.intervals)."""
+"""Bootstrap intervals and paired differences (sitsbench.intervals)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sitsbench.evaluation.intervals import (
+from sitsbench.intervals import (
     bootstrap_scores,
     efficiency_intervals,
     paired_differences,

@@ -17,7 +17,8 @@ from sitsbench.models.registry import PROVIDERS
 PACKAGE = Path(__file__).resolve().parent.parent / "sitsbench"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("atomic", "runtime", "metrics"),  # helpers without sitsbench dependencies
+    ("atomic", "runtime", "metrics", "notebook"),  # helpers without sitsbench dependencies (notebook: chapter knobs)
+    ("intervals",),  # confidence intervals of scores (bootstrap over test items and seeds)
     ("distributed",),  # torchrun's process group, gathers, global batch normalisation
     ("data",),  # cubes, samples, readers, splits, datasets
     ("records", "plot"),  # run records (name datasets and manifests), plots of cubes
@@ -28,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ssl", "autoencoders"),  # self-supervised pretraining, auto-encoders
     ("evaluation",),  # probes, k-NN, fine-tuning, label efficiency, segmentation, change, area accuracy
     ("perf", "sweep", "results", "plot_metrics"),  # measurements, sweeps, result tables
-    ("commands", "cli", "book", "notebook"),  # entry points
+    ("commands", "cli", "book"),  # entry points
     ("__main__",),  # python -m sitsbench (torchrun -m sitsbench)
 ]
 """Lower layers first: ``sitsbench.<name>`` may import the packages of its own entry's layer only when it is the

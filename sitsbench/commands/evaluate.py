@@ -51,8 +51,8 @@ def _run_model(args: argparse.Namespace) -> int:
 
     from sitsbench.data import samples as S
     from sitsbench.data.loading import load_dataset, require_samples
-    from sitsbench.evaluation.intervals import describe_scores
     from sitsbench.inference.model_folder import MapModel
+    from sitsbench.intervals import describe_scores
     from sitsbench.training.map_model import evaluate_map_model
 
     model = MapModel.load(args.model, device=args.device)

@@ -97,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sitsbench.data.loading import load_dataset, require_samples
-    from sitsbench.evaluation.intervals import describe_scores
+    from sitsbench.intervals import describe_scores
     from sitsbench.records import make_run_record
     from sitsbench.training.map_model import (
         MapTrainingConfig,

@@ -18,13 +18,6 @@ from sitsbench.evaluation.efficiency import (
     probe_method,
     summarize,
 )
-from sitsbench.evaluation.intervals import (
-    Bootstrap,
-    bootstrap_scores,
-    efficiency_intervals,
-    paired_differences,
-    plot_paired_differences,
-)
 from sitsbench.evaluation.label_fraction import nested_subsets, stratified_fraction
 from sitsbench.evaluation.protocols import (
     PROBES,
@@ -41,6 +34,13 @@ from sitsbench.evaluation.protocols import (
     to_parcels,
 )
 from sitsbench.evaluation.rows import score_rows
+from sitsbench.intervals import (
+    Bootstrap,
+    bootstrap_scores,
+    efficiency_intervals,
+    paired_differences,
+    plot_paired_differences,
+)
 
 __all__ = [
     "PROBES",

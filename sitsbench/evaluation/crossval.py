@@ -23,7 +23,7 @@ interval whose variance is corrected for the overlap of the training sets, ``(1/
 ``J`` folds of every repeat (the corrected resampled t of Nadeau & Bengio 2003, "Inference for the Generalization
 Error", Machine Learning 52; Bouckaert & Frank 2004 for repeated cross-validation): the plain ``s²/J`` is too narrow.
 **Pooled**: every sample's out-of-fold prediction scored at once, with the two-level bootstrap of
-:func:`sitsbench.evaluation.intervals.bootstrap_scores` over the protocol's units (samples, groups or blocks) and the
+:func:`sitsbench.intervals.bootstrap_scores` over the protocol's units (samples, groups or blocks) and the
 repeats.
 """
 
@@ -194,7 +194,7 @@ def cross_validate(samples: xr.Dataset, config, protocol: Protocol, n_boot: int 
     intervals, the pooled scores of each repeat and the pooled confusion matrix (summed over the repeats)."""
     from tqdm import tqdm
 
-    from sitsbench.evaluation.intervals import bootstrap_scores
+    from sitsbench.intervals import bootstrap_scores
     from sitsbench.metrics import classification_metrics
     from sitsbench.training.map_model import predict_samples, stops_early, train_map_model
 

@@ -5,7 +5,7 @@ labels" (Hénaff et al. 2020, "Data-Efficient Image Recognition with Contrastive
 SITS, Yuan & Lin 2021). :func:`label_efficiency` runs every method on the same **nested, stratified** label subsets
 (:mod:`sitsbench.evaluation.label_fraction`) for every seed, scores it on one common test set, and returns a tidy
 table (one row per method x fraction x seed, with the predictions, from which
-:mod:`sitsbench.evaluation.intervals` draws bootstrap intervals); :func:`plot_label_efficiency` draws the mean
+:mod:`sitsbench.intervals` draws bootstrap intervals); :func:`plot_label_efficiency` draws the mean
 curve of each method with a band (std or min-max over the seeds, or the 95 % bootstrap interval).
 
 A method is an :class:`EfficiencyMethod`: the labels of the units it can be given labels for (pixels, or parcels
@@ -119,9 +119,9 @@ def plot_label_efficiency(table: pd.DataFrame, metric: str = "macro_f1", band: s
                           intervals: pd.DataFrame | None = None):
     """Mean ``metric`` vs label fraction (log x axis) per method, with a band of +-1 std (``band="std"``) or the
     min-max range (``"minmax"``) over the seeds, or the bootstrap interval (``"ci"``: give ``intervals``, the
-    table of :func:`~sitsbench.evaluation.intervals.efficiency_intervals` for ``metric``), or none (``None``: the
+    table of :func:`~sitsbench.intervals.efficiency_intervals` for ``metric``), or none (``None``: the
     bands of many methods hide each other; compare them with
-    :func:`~sitsbench.evaluation.intervals.plot_paired_differences` instead); ``chance`` draws a reference line
+    :func:`~sitsbench.intervals.plot_paired_differences` instead); ``chance`` draws a reference line
     labelled ``chance_label``. Returns the axes."""
     if band not in ("std", "minmax", "ci", None):
         raise ValueError(f"band must be 'std', 'minmax', 'ci' or None, got {band!r}")

@@ -6,7 +6,7 @@ same batch size, on pools of unlabelled series of growing size (nested: each poo
 pool is seen many times over and a large one about once. Each encoder is then scored by a linear probe (Chen et al.
 2020's linear evaluation) with 1 %, 10 % and 100 % of the labels, against the same architecture at random
 initialisation probed on the same labelled subsets; the paired difference comes with its 95 % bootstrap interval over
-test parcels and seeds (:mod:`sitsbench.evaluation.intervals`). A seed pretrains its own encoders and draws its own
+test parcels and seeds (:mod:`sitsbench.intervals`). A seed pretrains its own encoders and draws its own
 labelled subsets.
 
 Where the labels are: the pools are taken from the west half of the cube (columns ``0 .. W/2``; on the ``hard``
@@ -30,8 +30,8 @@ import xarray as xr
 from sitsbench.data import cube as C
 from sitsbench.data import samples as S
 from sitsbench.evaluation.efficiency import EfficiencyMethod, label_efficiency
-from sitsbench.evaluation.intervals import paired_differences
 from sitsbench.evaluation.protocols import probe
+from sitsbench.intervals import paired_differences
 
 RANDOM = "random init"
 BLOCK = 8

@@ -181,7 +181,7 @@ def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np
                  keep_predictions: bool = False) -> list[dict]:
     """One row per (features, probe, label fraction): overall accuracy and macro-F1 on the test items, and with
     ``keep_predictions`` the predicted class of every test item (``predicted``, for
-    :mod:`~sitsbench.evaluation.intervals`).
+    :mod:`~sitsbench.intervals`).
 
     ``features`` maps a name (``"raw"``, ``"ae_tempconv"``, ``"simclr"``...) to its ``(train, test)`` feature
     arrays, rows aligned with ``y_train`` / ``y_test``; every feature set sees the same stratified labelled subsets

@@ -253,10 +253,10 @@ def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray |
                        by_group: bool = True, seed: int = 0, check_spectra: bool = True) -> dict:
     """Metrics (:func:`sitsbench.metrics.classification_metrics`) of ``model`` on the labelled ``samples`` (those
     where ``where`` is True), each prepared through the model's bands and date policy, with the 95 % bootstrap
-    interval of OA, macro-F1 and kappa (``interval``; :func:`sitsbench.evaluation.intervals.score_intervals`) over
+    interval of OA, macro-F1 and kappa (``interval``; :func:`sitsbench.intervals.score_intervals`) over
     the samples' groups (``by_group``) or over single samples, and what was resampled (``interval_unit``);
     ``check_spectra`` as for :func:`predict_samples`."""
-    from sitsbench.evaluation.intervals import score_intervals
+    from sitsbench.intervals import score_intervals
 
     positions, predicted, truth = predict_samples(model, samples, where, check_spectra)
     names = list(model.class_names)

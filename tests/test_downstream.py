@@ -306,7 +306,10 @@ def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(chapter_ru
     fractions, seeds = parameters["fractions"], parameters["seeds"]
     rows = pd.DataFrame(metrics["label_efficiency"]["rows"])
     methods = set(rows["method"])
-    assert {"supervised", "raw + RF", "AE + linear", "SimCLR + linear", "DINO + linear", "Deep-STaR"} <= methods
+    families = ["AE", "SimCLR", "DINO", "BYOL", "VICReg", "Barlow Twins", "masked series"]  # every family, probed
+    assert {"supervised", "raw + RF", "random init + linear", "Deep-STaR", *(f"{f} + linear" for f in families)} \
+        <= methods
+    assert parameters["ssl_methods"] == ["simclr", "dino", "byol", "vicreg", "barlow", "masked"]
     assert len(rows) == len(methods) * len(fractions) * len(seeds)
     for _, group in rows.groupby(["method", "seed"]):  # nested subsets: more labels at each larger fraction
         assert group.sort_values("fraction")["n_labels"].is_monotonic_increasing
@@ -315,7 +318,7 @@ def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(chapter_ru
     assert (supervised["oa"] > majority + 0.3).all() and (supervised["macro_f1"] > 0.45).all(), supervised
     assert rows[["oa", "macro_f1"]].notna().all().all()
     protocols = metrics["protocols_oa"]
-    assert set(protocols) == {"random init", "ae", "simclr", "dino"}
+    assert set(protocols) == {"random init", "ae", *parameters["ssl_methods"]}
     for encoder, levels in protocols.items():
         assert set(levels) == {"pixel", "parcel"}
         for level, scores_ in levels.items():

@@ -17,8 +17,11 @@ from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.evaluation import (
+    PROBE_C_GRID,
+    PROBES,
     FineTuneConfig,
     KNNClassifier,
+    ValidatedLinearProbe,
     efficiency_intervals,
     embed,
     fine_tune,
@@ -35,6 +38,8 @@ from sitsbench.evaluation import (
     summarize,
     to_parcels,
 )
+from sitsbench.evaluation.label_fraction import validation_part
+from sitsbench.evaluation.protocols import linear_probe
 from sitsbench.models import create_model
 from sitsbench.planes import PlaneDataset, extract_planes
 from sitsbench.runtime import seed_everything
@@ -90,6 +95,42 @@ def test_label_subsets_are_stratified_nested_and_deterministic():
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError, match="fraction"):
             nested_subsets(y, (0.1, bad))
+
+
+def test_validation_part_is_stratified_disjoint_and_leaves_every_class_an_item_to_fit():
+    y = np.repeat(np.arange(4), [50, 10, 2, 1])
+    fit_part, held = validation_part(y, 0.2, seed=1)
+    assert np.intersect1d(fit_part, held).size == 0 and np.union1d(fit_part, held).size == y.size
+    np.testing.assert_array_equal(np.bincount(y[held], minlength=4), [10, 2, 1, 0])
+    np.testing.assert_array_equal(np.bincount(y[fit_part], minlength=4), [40, 8, 1, 1])
+    np.testing.assert_array_equal(held, validation_part(y, 0.2, seed=1)[1])
+    assert not np.array_equal(held, validation_part(y, 0.2, seed=2)[1])
+    assert validation_part(np.arange(3), 0.2)[1].size == 0, "single items: nothing to validate on"
+
+
+def test_linear_probe_chooses_its_regularisation_on_validation_not_on_test():
+    """The probe of the protocols sweeps C on a validation part of the labelled items (VTAB), and the C it keeps is
+    the one with the best validation macro-F1, recomputed here from the same split; the test items play no part."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 40)
+    x = np.concatenate([y[:, None] + rng.normal(0, 1.5, (y.size, 1)), rng.normal(size=(y.size, 30))], axis=1)
+    test_x = rng.normal(size=(25, 31))
+    chosen = PROBES["linear"](3).fit(x, y)
+    assert isinstance(chosen, ValidatedLinearProbe)
+    fit_part, held = validation_part(y, 0.2, seed=3)
+    expected = {C: scores(y[held], linear_probe(3, C).fit(x[fit_part], y[fit_part]).predict(x[held]), 3)["macro_f1"]
+                for C in PROBE_C_GRID}
+    assert chosen.validation_scores_ == pytest.approx(expected)
+    best = max(expected.values())
+    assert chosen.C_ == min(C for C, score in expected.items() if score == best)
+    assert len(set(expected.values())) > 1, "the grid must make a difference on this problem"
+    refit = linear_probe(3, chosen.C_).fit(x, y)  # then fit on every labelled item
+    np.testing.assert_array_equal(chosen.predict(test_x), refit.predict(test_x))
+    np.testing.assert_array_equal(probe("linear", (x, y), test_x, seed=3), refit.predict(test_x))
+    one_each = ValidatedLinearProbe(0).fit(x[[0, 40, 80]], y[[0, 40, 80]])
+    assert one_each.C_ == 1.0 and one_each.validation_scores_ == {}
+    with pytest.raises(ValueError, match="grid"):
+        ValidatedLinearProbe(0, grid=(0.0, 1.0))
 
 
 def _knn_reference(train, labels, test, num_classes, k, temperature):
@@ -265,7 +306,10 @@ def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(chapter_ru
     fractions, seeds = parameters["fractions"], parameters["seeds"]
     rows = pd.DataFrame(metrics["label_efficiency"]["rows"])
     methods = set(rows["method"])
-    assert {"supervised", "raw + RF", "AE + linear", "SimCLR + linear", "DINO + linear", "Deep-STaR"} <= methods
+    families = ["AE", "SimCLR", "DINO", "BYOL", "VICReg", "Barlow Twins", "masked series"]  # every family, probed
+    assert {"supervised", "raw + RF", "random init + linear", "Deep-STaR", *(f"{f} + linear" for f in families)} \
+        <= methods
+    assert parameters["ssl_methods"] == ["simclr", "dino", "byol", "vicreg", "barlow", "masked"]
     assert len(rows) == len(methods) * len(fractions) * len(seeds)
     for _, group in rows.groupby(["method", "seed"]):  # nested subsets: more labels at each larger fraction
         assert group.sort_values("fraction")["n_labels"].is_monotonic_increasing
@@ -274,7 +318,7 @@ def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(chapter_ru
     assert (supervised["oa"] > majority + 0.3).all() and (supervised["macro_f1"] > 0.45).all(), supervised
     assert rows[["oa", "macro_f1"]].notna().all().all()
     protocols = metrics["protocols_oa"]
-    assert set(protocols) == {"random init", "ae", "simclr", "dino"}
+    assert set(protocols) == {"random init", "ae", *parameters["ssl_methods"]}
     for encoder, levels in protocols.items():
         assert set(levels) == {"pixel", "parcel"}
         for level, scores_ in levels.items():

@@ -135,8 +135,8 @@ def test_performance_chapter_records_every_measurement_and_flat_memory(chapter_r
 REAL_DATA_SMALL = {
     "03_autoencoders": {"epochs": 2, "label_fractions": [0.1, 1.0]},
     "05_ssl_pretraining": {"epochs": 2, "label_fractions": [0.1, 1.0]},
-    "06_downstream": {"pretrain_epochs": 2, "ae_epochs": 2, "seeds": [0, 1], "fractions": [0.1, 1.0],
-                      "finetune_steps": 40, "n_boot": 200},
+    "06_downstream": {"pretrain_epochs": 1, "ae_epochs": 2, "seeds": [0, 1], "fractions": [0.1, 1.0],
+                      "finetune_steps": 40, "n_boot": 200, "ssl_methods": ["simclr", "dino"]},
 }
 
 

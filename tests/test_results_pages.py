@@ -16,7 +16,7 @@ import pytest
 from sitsbench.records import score_row, write_run_record
 from sitsbench.results.collect import data_argument, number, reproduce_command, seeds_text
 from sitsbench.results.leaderboard import leaderboard_page
-from sitsbench.results.real_data import findings_box, hard_landscape_page, real_data_page
+from sitsbench.results.real_data import families_summary, findings_box, hard_landscape_page, real_data_page
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "data" / "results" / "06_downstream_victoria.json"
@@ -180,3 +180,24 @@ def test_the_book_lists_the_hard_page_and_writes_it(tmp_path, results):
     written = book.write_generated_pages(tmp_path, results, DATA_ROOT)
     assert {path.name for path in written} >= {"hard_landscape.md", "real_data.md", "leaderboard.md"}
     assert (tmp_path / "hard_landscape.md").read_text() == hard_landscape_page(results, DATA_ROOT)
+
+
+def test_each_dataset_says_which_family_beats_random_init_from_the_paired_intervals(tmp_path):
+    record = victoria()
+    text = "\n".join(families_summary(record))
+    at_one = next(line for line in text.splitlines() if line.startswith("* 1%"))
+    assert at_one.startswith("* 1% (8 labels): SimCLR 0.475 [0.350, 0.696]; ")
+    assert at_one.index("SimCLR ") < at_one.index("DINO ") and "random init + linear" not in at_one
+    assert at_one.endswith("Above random init: SimCLR; below it: none; the other 2 not distinguishable from it.")
+    # a comparison recorded the other way round (random init − AE) that excludes 0 puts the AE below
+    reversed_row = next(r for r in record["metrics"]["label_efficiency"]["paired_differences"]
+                        if r["a"] == "AE + linear" and r["fraction"] == 1.0)
+    reversed_row.update(a="random init + linear", b="AE + linear", difference=0.1, low=0.02, high=0.2)
+    at_full = next(line for line in families_summary(record) if line.startswith("* 100%"))
+    assert at_full.endswith("Above random init: none; below it: AE; the other 2 not distinguishable from it.")
+    write(tmp_path, "06_downstream--igarss2019_victoria_s2", record)
+    assert "**Every family against the same backbone" in section(real_data_page(tmp_path, DATA_ROOT), "victoria-s2")
+    without = copy.deepcopy(record)
+    without["metrics"]["label_efficiency"].pop("intervals")
+    assert families_summary(without) == []
+

@@ -20,9 +20,11 @@ from sitsbench.evaluation.efficiency import (
 )
 from sitsbench.evaluation.label_fraction import nested_subsets, stratified_fraction
 from sitsbench.evaluation.protocols import (
+    PROBE_C_GRID,
     PROBES,
     FineTuneConfig,
     KNNClassifier,
+    ValidatedLinearProbe,
     embed,
     fine_tune,
     freeze,
@@ -44,11 +46,13 @@ from sitsbench.intervals import (
 
 __all__ = [
     "PROBES",
+    "PROBE_C_GRID",
     "AreaAccuracy",
     "Bootstrap",
     "EfficiencyMethod",
     "FineTuneConfig",
     "KNNClassifier",
+    "ValidatedLinearProbe",
     "allocate",
     "area_accuracy",
     "bootstrap_scores",

@@ -52,3 +52,15 @@ def nested_subsets(y: np.ndarray, fractions: Sequence[float], seed: int = 0) -> 
         fraction: np.sort(np.concatenate([order[: subset_size(order.size, fraction)] for order in orders.values()]))
         for fraction in sorted(fractions)
     }
+
+
+def validation_part(y: np.ndarray, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(fit, validation)`` indices of ``y``: a seeded, stratified ``fraction`` of the items of every class
+    holding at least two (``round(fraction * n)``, at least 1, always leaving one to fit on) is held out for
+    validation, as VTAB (Zhai et al. 2019) holds out 200 of its 1000 labelled images to choose hyper-parameters.
+    A class with a single item stays whole in the fit part; with no such class the validation part is empty."""
+    _check_fraction(fraction)
+    held = [order[order.size - min(subset_size(order.size, fraction), order.size - 1):]
+            for order in class_orders(y, seed).values() if order.size >= 2]
+    validation = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
+    return np.setdiff1d(np.arange(np.asarray(y).size), validation), validation

@@ -3,7 +3,9 @@
 Four protocols, from the cheapest to the most expensive, as in the SSL literature:
 
 * **linear probe** (Chen et al. 2020, SimCLR): the encoder is frozen, a logistic regression is fit on its
-  standardised embeddings. A linear classifier cannot create structure the embeddings lack;
+  standardised embeddings. A linear classifier cannot create structure the embeddings lack. Its L2 regularisation
+  is chosen on a validation part of the labelled items, never on the test items, as DINO (Caron et al. 2021) and
+  VTAB (Zhai et al. 2019) sweep their probes' hyper-parameters: :class:`ValidatedLinearProbe`;
 * **k-NN** (Wu et al. 2018, "Unsupervised Feature Learning via Non-Parametric Instance Discrimination", CVPR;
   Caron et al. 2021, DINO): no training at all; a test item takes the classes of its ``k`` most cosine-similar
   training embeddings, each vote weighted by ``exp(similarity / temperature)``;
@@ -42,7 +44,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sitsbench.evaluation.label_fraction import stratified_fraction
+from sitsbench.evaluation.label_fraction import stratified_fraction, validation_part
 from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy
 from sitsbench.models import classical
 from sitsbench.models.base import SITSClassifier
@@ -80,9 +82,46 @@ def embed(
     return _features(freeze(encoder), dataset, batch_size=batch_size, device=device)
 
 
-def linear_probe(seed: int) -> object:
-    """Standardised features + multinomial logistic regression."""
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+def linear_probe(seed: int, C: float = 1.0) -> object:
+    """Standardised features + multinomial logistic regression of inverse L2 regularisation ``C``."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed))
+
+
+PROBE_C_GRID = (0.01, 0.1, 1.0, 10.0)
+"""The inverse regularisations :class:`ValidatedLinearProbe` chooses among (a log grid, as VTAB's sweeps)."""
+
+
+class ValidatedLinearProbe:
+    """The linear probe whose regularisation is chosen on validation: the labelled items are split by
+    :func:`~sitsbench.evaluation.label_fraction.validation_part` (a stratified 20 %, seeded), a probe of each ``C``
+    of ``grid`` is fit on the rest and scored (macro-F1) on the validation part, and the probe of the best ``C`` is
+    fit again on every labelled item, as VTAB does (Zhai et al. 2019, "A Large-scale Study of Representation
+    Learning with the Visual Task Adaptation Benchmark": 800 images to fit, 200 to choose, then all 1000). Ties
+    go to the smaller ``C`` (the stronger regularisation). With no validation part (every class has one item) or
+    a fit part of one class, ``C = 1``. After :meth:`fit`: ``C_`` and ``validation_scores_`` (``C -> macro-F1``,
+    empty when nothing was validated). The test items never enter :meth:`fit`."""
+
+    def __init__(self, seed: int = 0, grid: tuple[float, ...] = PROBE_C_GRID, validation: float = 0.2):
+        if not grid or min(grid) <= 0:
+            raise ValueError(f"grid must hold inverse regularisations > 0, got {grid}")
+        self.seed, self.grid, self.validation = seed, tuple(grid), validation
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> ValidatedLinearProbe:
+        features, labels = np.asarray(features), np.asarray(labels, dtype=np.int64)
+        fit_part, held = validation_part(labels, self.validation, self.seed)
+        self.validation_scores_ = {}
+        if held.size and np.unique(labels[fit_part]).size > 1:
+            num_classes = int(labels.max()) + 1
+            for C in self.grid:
+                predicted = linear_probe(self.seed, C).fit(features[fit_part], labels[fit_part]).predict(
+                    features[held])
+                self.validation_scores_[C] = scores(labels[held], predicted, num_classes)["macro_f1"]
+        self.C_ = max(self.validation_scores_, key=lambda C: (self.validation_scores_[C], -C), default=1.0)
+        self.pipeline_ = linear_probe(self.seed, self.C_).fit(features, labels)
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self.pipeline_.predict(features)
 
 
 def random_forest(seed: int, n_estimators: int = 100) -> object:
@@ -148,7 +187,8 @@ def knn(seed: int) -> KNNClassifier:
     return KNNClassifier()
 
 
-PROBES: dict[str, Callable[[int], object]] = {"linear": linear_probe, "knn": knn, "random_forest": random_forest}
+PROBES: dict[str, Callable[[int], object]] = {"linear": ValidatedLinearProbe, "knn": knn,
+                                              "random_forest": random_forest}
 """Protocols on frozen embeddings: name -> ``factory(seed)`` of an estimator with ``fit`` and ``predict``."""
 
 
@@ -235,13 +275,13 @@ class FineTuneConfig:
 
 
 def init_head_from_probe(model: SITSClassifier, train: Dataset, seed: int = 0, device: str = "auto") -> None:
-    """Set ``model.head`` (an ``nn.Linear``) to the linear probe fit on the frozen embeddings of ``train``: the
-    standardisation is folded into the weights (``W / sigma``, ``b - W mu / sigma``); classes absent from ``train``
-    get zero weights and a very negative bias."""
+    """Set ``model.head`` (an ``nn.Linear``) to the linear probe (:class:`ValidatedLinearProbe`, its ``C`` chosen on
+    validation) fit on the frozen embeddings of ``train``: the standardisation is folded into the weights
+    (``W / sigma``, ``b - W mu / sigma``); classes absent from ``train`` get zero weights and a very negative bias."""
     if not isinstance(model.head, nn.Linear):
         raise ValueError(f"probe initialisation needs a linear head, got {type(model.head).__name__}")
     features, labels = _features(model, train, device=device)  # eval mode, no gradients, weights stay trainable
-    pipeline = linear_probe(seed).fit(features, labels)
+    pipeline = ValidatedLinearProbe(seed).fit(features, labels).pipeline_
     scaler, logistic = pipeline[0], pipeline[-1]
     weight = np.zeros((model.num_classes, features.shape[1]))
     bias = np.full(model.num_classes, -30.0)

@@ -257,9 +257,50 @@ def findings_box(record: dict) -> list[str]:
     return lines
 
 
+REFERENCE_PROBE = "random init + linear"
+"""Chapter 6's random-init encoder under the linear probe: the reference every pretraining family must beat."""
+
+
+def _verdict(record: dict, a: str, b: str, fraction: float) -> str | None:
+    """``"above"``, ``"below"`` or ``None`` (interval holds 0, or no such comparison) for ``a − b`` at ``fraction``,
+    from the record's paired differences in either orientation."""
+    for row in _differences(record):
+        if float(row["fraction"]) == fraction and {row["a"], row["b"]} == {a, b} and _excludes_zero(row):
+            return "above" if (row["low"] > 0) == (row["a"] == a) else "below"
+    return None
+
+
+def families_summary(record: dict) -> list[str]:
+    """Per fraction, the pretraining families (every ``<family> + linear`` probe but the random encoder's) ranked by
+    mean macro-F1 with their 95 % intervals, and those whose paired difference with the random encoder's probe
+    excludes 0, above or below it; empty for a record without those intervals."""
+    intervals = record["metrics"].get("label_efficiency", {}).get("intervals", {}).get("macro_f1", [])
+    rows = [r for r in intervals if r["method"].endswith(" + linear")]
+    if not any(r["method"] == REFERENCE_PROBE for r in rows):
+        return []
+    lines = ["**Every family against the same backbone at random init** (linear probes; test macro-F1 [95 % "
+             "interval], ranked by the mean; above or below: the paired difference with random init + linear "
+             "excludes 0):", ""]
+    for fraction in sorted({float(r["fraction"]) for r in rows}):
+        at = sorted((r for r in rows if float(r["fraction"]) == fraction), key=lambda r: -r["estimate"])
+        cells = {r["method"]: f"{number(r['estimate'])} [{number(r['low'])}, {number(r['high'])}]" for r in at}
+        families = [r["method"] for r in at if r["method"] != REFERENCE_PROBE]
+        sides = {side: [m.removesuffix(" + linear") for m in families
+                        if _verdict(record, m, REFERENCE_PROBE, fraction) == side] for side in ("above", "below")}
+        labels = _labels(record, REFERENCE_PROBE, fraction)
+        lines.append(f"* {fraction:.0%}{f' ({labels})' if labels else ''}: "
+                     + "; ".join(f"{m.removesuffix(' + linear')} {cells[m]}" for m in families)
+                     + f"; random init {cells[REFERENCE_PROBE]}. Above random init: "
+                     f"{', '.join(sides['above']) or 'none'}; below it: {', '.join(sides['below']) or 'none'}; "
+                     f"the other {len(families) - len(sides['above']) - len(sides['below'])} not distinguishable "
+                     "from it.")
+    return [*lines, ""]
+
+
 def _chapter6(record: dict, data_root: str | Path | None) -> list[str]:
     lines = ["**Chapter 6, frozen and fine-tuned encoders**, all training labels, test macro-F1 (OA in brackets):",
              "", *markdown_table(_protocol_table(record), "this protocol was not run for this encoder."), ""]
+    lines += families_summary(record)
     table, notes = _efficiency_table(record)
     lines += ["**Chapter 6, label efficiency**: test macro-F1 by fraction of the training labels (with their count), "
               "mean over the seeds [95 % interval, test groups and seeds resampled]:", "",

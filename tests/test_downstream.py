@@ -39,7 +39,7 @@ from sitsbench.evaluation import (
     to_parcels,
 )
 from sitsbench.evaluation.label_fraction import validation_part
-from sitsbench.evaluation.protocols import linear_probe
+from sitsbench.evaluation.protocols import MIN_VALIDATION, linear_probe
 from sitsbench.models import create_model
 from sitsbench.planes import PlaneDataset, extract_planes
 from sitsbench.runtime import seed_everything
@@ -129,6 +129,10 @@ def test_linear_probe_chooses_its_regularisation_on_validation_not_on_test():
     np.testing.assert_array_equal(probe("linear", (x, y), test_x, seed=3), refit.predict(test_x))
     one_each = ValidatedLinearProbe(0).fit(x[[0, 40, 80]], y[[0, 40, 80]])
     assert one_each.C_ == 1.0 and one_each.validation_scores_ == {}
+    few = np.concatenate([np.arange(10), 40 + np.arange(10), 80 + np.arange(10)])  # 6 validation items: too few
+    assert validation_part(y[few], 0.2, seed=3)[1].size < MIN_VALIDATION
+    small = ValidatedLinearProbe(3).fit(x[few], y[few])
+    assert small.C_ == 1.0 and small.validation_scores_ == {}
     with pytest.raises(ValueError, match="grid"):
         ValidatedLinearProbe(0, grid=(0.0, 1.0))
 

@@ -392,13 +392,18 @@ def test_the_book_leaderboard_shows_the_published_cross_validations(published_cr
     from sitsbench.results.leaderboard import book_leaderboard_page, leaderboard_page
 
     root, published = published_crossval
-    page = leaderboard_page(tmp_path / "no-build-runs", root, extra=crossval_collection(root, published))
-    assert "## validate on DATA_ROOT/samples.csv" in page
+    shutil.copytree(published, tmp_path / "crossval")
+    other = read_run_record(published / "rf-group.json")  # another file of the same data set name (two sits files)
+    other["parameters"]["dataset"] = str(root / "other.csv")
+    (tmp_path / "crossval" / "other-rf-group.json").write_text(json.dumps(other))
+    page = leaderboard_page(tmp_path / "no-build-runs", root, extra=crossval_collection(root, tmp_path / "crossval"))
+    assert "## validate on DATA_ROOT/samples.csv" in page and "## validate on DATA_ROOT/other.csv" in page
     for model in ("rf", "svm"):
         for policy in ("random", "group"):
             oa = read_run_record(published / f"{model}-{policy}.json")["metrics"]["pooled"]["oa"]["estimate"]
             row = next(line for line in page.splitlines() if line.startswith(f"| {model} (3-fold CV, {policy}) |"))
             assert f"| {number(oa)} |" in row
+    assert "| setting |" not in page  # the runs of one data set share its launch parameters
     assert "`sitsbench validate DATA_ROOT/samples.csv --model svm --folds 3" in page and "papermill notebooks/validate" not in page
     assert PAGE_GENERATORS["leaderboard.md"] == "sitsbench.results.leaderboard:book_leaderboard_page"
     committed = sorted(CROSSVAL_RESULTS.glob("*.json"))

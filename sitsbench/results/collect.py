@@ -244,10 +244,15 @@ def collect(directory: str | Path, data_root: str | Path | None = None, paths: l
         scores += [{**identity, "setting": "", **score, "encoder": score["encoder"] or "",
                     "n_labels": counts.get((score["label_fraction"], score["seed"], score["metric"], score["value"]))}
                    for score in record["scores"]]
-    scores = pd.DataFrame(scores, columns=SCORE_COLUMNS)
+    return Collection(pd.DataFrame(runs), with_settings(pd.DataFrame(scores, columns=SCORE_COLUMNS)), errors)
+
+
+def with_settings(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with the ``setting`` of each row: :func:`settings` among the rows of its notebook and dataset."""
+    scores = scores.copy()
     for _, index in scores.groupby(["name", "dataset"]).groups.items():
         scores.loc[index, "setting"] = settings(scores.loc[index, "configuration"])
-    return Collection(pd.DataFrame(runs), scores, errors)
+    return scores
 
 
 def method_label(scores: pd.DataFrame) -> pd.Series:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sitsbench.records import read_run_record
-from sitsbench.results.collect import Collection, collect, data_argument, reproduce_command
+from sitsbench.results.collect import Collection, collect, data_argument, reproduce_command, with_settings
 from sitsbench.results.real_data import markdown_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -163,7 +163,7 @@ def crossval_collection(data_root: str | Path | None = None, published_dir: Path
     datasets = {row["path"]: str(data_argument(row["param.dataset"], data_root))
                 for _, row in collection.runs.iterrows()}
     scores = collection.scores.assign(name="validate", dataset=collection.scores["path"].map(datasets))
-    return Collection(collection.runs, scores, collection.errors)
+    return Collection(collection.runs, with_settings(scores), collection.errors)
 
 
 def crossval_page(results_dir: str | Path | None = None, data_root: str | Path | None = None,

@@ -369,6 +369,20 @@ def test_the_crossval_page_shows_every_model_and_protocol_with_their_numbers_fro
     assert "No cross-validation record" in crossval_page(published_dir=root / "none")
 
 
+def test_a_model_without_grouped_folds_is_listed_after_those_with_them(published_crossval, tmp_path):
+    from sitsbench.results.crossval import crossval_page
+
+    root, published = published_crossval
+    oa = {m: read_run_record(published / f"{m}-group.json")["metrics"]["pooled"]["oa"]["estimate"] for m in ("rf", "svm")}
+    best, other = sorted(oa, key=lambda m: (-oa[m], m))
+    shutil.copytree(published, tmp_path / "crossval")
+    (tmp_path / "crossval" / f"{best}-group.json").unlink()  # the best model now has per-sample folds only
+    page = crossval_page(published_dir=tmp_path / "crossval", data_root=root)
+    row = next(line for line in page.splitlines() if line.startswith(f"| {best} |"))
+    assert page.index(f"| {other} |") < page.index(f"| {best} |") and "| – |" in row
+    assert f"with group folds, {other} has the highest OA" in page
+
+
 def test_a_network_validation_is_reproduced_with_the_knobs_it_changed_and_marked_quick_recipe():
     from sitsbench.results.collect import reproduce_command
     from sitsbench.results.crossval import _training

@@ -70,9 +70,11 @@ def _by_model(records: list[dict]) -> dict[str, dict[str, dict]]:
     return models
 
 
-def _rank(by_policy: dict[str, dict]) -> tuple[float, str]:
+def _rank(by_policy: dict[str, dict]) -> tuple[int, float]:
+    """The sort key of a model: the models scored by the first protocol of :data:`RANK_POLICY` come first (a model
+    with per-sample folds only never outranks a grouped score), best OA first."""
     policy = next(p for p in RANK_POLICY if p in by_policy)
-    return (-by_policy[policy]["metrics"]["pooled"]["oa"]["estimate"], RANK_POLICY.index(policy))
+    return (RANK_POLICY.index(policy), -by_policy[policy]["metrics"]["pooled"]["oa"]["estimate"])
 
 
 def _table(models: dict[str, dict[str, dict]]) -> pd.DataFrame:

@@ -62,7 +62,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PAGE_GENERATORS: dict[str, str] = {
     "datasets.md": "sitsbench.data.manifests:datasets_page",
-    "leaderboard.md": "sitsbench.results.leaderboard:leaderboard_page",
+    "leaderboard.md": "sitsbench.results.leaderboard:book_leaderboard_page",
     "real_data.md": "sitsbench.results.real_data:real_data_page",
     "hard_landscape.md": "sitsbench.results.real_data:hard_landscape_page",
     "full_results.md": "sitsbench.results.full_profile:full_results_page",

@@ -322,18 +322,106 @@ def test_evaluate_a_renamed_copy_of_a_real_sample_file_scores_no_training_sample
     assert f"[all, {training['n_test']} samples]" in out
 
 
-def test_the_crossval_page_shows_both_protocols_with_their_numbers_from_the_records(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def published_crossval(tmp_path_factory):
+    """Four ``validate`` records (rf and svm x per-sample and grouped folds) of 24 groups of 3 correlated samples."""
+    root = tmp_path_factory.mktemp("crossval")
+    table = write_table(make_groups(n_groups=24, per_group=3), root / "samples.csv")
+    published = root / "crossval"
+    for model in ("rf", "svm"):
+        for policy in ("random", "group"):
+            assert cli.main(["validate", str(table), "--model", model, "--folds", "3", "--trees", "10",
+                             "--bootstrap", "100", "--split-policy", policy, "--quiet",
+                             "--record", str(published / f"{model}-{policy}.json")]) == 0
+    return root, published
+
+
+def _pooled_cell(interval: dict) -> str:
+    return f"{interval['estimate']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"
+
+
+def test_the_crossval_page_shows_every_model_and_protocol_with_their_numbers_from_the_records(published_crossval):
     from sitsbench.results.crossval import crossval_page
 
-    table = write_table(make_groups(n_groups=24, per_group=3), tmp_path / "samples.csv")
-    published = tmp_path / "crossval"
-    for policy in ("random", "group"):
-        assert cli.main(["validate", str(table), "--folds", "3", "--trees", "10", "--bootstrap", "100",
-                         "--split-policy", policy, "--record", str(published / f"{policy}.json"), "--quiet"]) == 0
-    page = crossval_page(published_dir=published, data_root=tmp_path)
-    pooled = {p: read_run_record(published / f"{p}.json")["metrics"]["pooled"]["oa"] for p in ("random", "group")}
-    for cell in pooled.values():
-        assert f"{cell['estimate']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}]" in page
-    assert "## `DATA_ROOT/samples.csv`" in page and "keep the 24 groups whole" in page and "72 of them" in page
-    assert "sitsbench validate DATA_ROOT/samples.csv --model rf --folds 3 --repeats 1 --split-policy group" in page
-    assert "No cross-validation record" in crossval_page(published_dir=tmp_path / "none")
+    root, published = published_crossval
+    page = crossval_page(published_dir=published, data_root=root)
+    pooled = {(m, p): read_run_record(published / f"{m}-{p}.json")["metrics"]["pooled"]
+              for m in ("rf", "svm") for p in ("random", "group")}
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in page.splitlines() if line.startswith("| rf |")
+            or line.startswith("| svm |")}
+    for (model, policy), metrics in pooled.items():  # one row per model: OA then macro-F1, random then group
+        cells = [_pooled_cell(metrics[metric]) for metric in ("oa", "macro_f1")]
+        assert all(cell in rows[model] for cell in cells), (model, policy)
+    for model in ("rf", "svm"):
+        expected = [_pooled_cell(pooled[model, p][m]) for m in ("oa", "macro_f1") for p in ("random", "group")]
+        assert rows[model].split(" | ")[2:] == [*expected[:-1], expected[-1] + " |"]
+        single, grouped = pooled[model, "random"]["oa"], pooled[model, "group"]["oa"]
+        gap = single["estimate"] - grouped["estimate"]
+        assert (f"- {model}: {_pooled_cell(single)} per sample, {_pooled_cell(grouped)} grouped ({gap:+.3f} for "
+                "the per-sample protocol") in page
+    order = sorted(("rf", "svm"), key=lambda m: (-pooled[m, "group"]["oa"]["estimate"], m))
+    assert page.index(f"| {order[0]} |") < page.index(f"| {order[1]} |")  # the best grouped OA first
+    assert f"with group folds, {order[0]} has the highest OA, {_pooled_cell(pooled[order[0], 'group']['oa'])}" in page
+    assert "## `DATA_ROOT/samples.csv`" in page and "72 samples in 24 groups (3.0 samples per group" in page
+    assert "| rf | 10 trees |" in page and "| svm | reference configuration |" in page
+    assert ("sitsbench validate DATA_ROOT/samples.csv --model rf --folds 3 --repeats 1 --split-policy group "
+            "--seed 0 --trees 10 --bootstrap 100") in page
+    assert "No cross-validation record" in crossval_page(published_dir=root / "none")
+
+
+def test_a_model_without_grouped_folds_is_listed_after_those_with_them(published_crossval, tmp_path):
+    from sitsbench.results.crossval import crossval_page
+
+    root, published = published_crossval
+    oa = {m: read_run_record(published / f"{m}-group.json")["metrics"]["pooled"]["oa"]["estimate"] for m in ("rf", "svm")}
+    best, other = sorted(oa, key=lambda m: (-oa[m], m))
+    shutil.copytree(published, tmp_path / "crossval")
+    (tmp_path / "crossval" / f"{best}-group.json").unlink()  # the best model now has per-sample folds only
+    page = crossval_page(published_dir=tmp_path / "crossval", data_root=root)
+    row = next(line for line in page.splitlines() if line.startswith(f"| {best} |"))
+    assert page.index(f"| {other} |") < page.index(f"| {best} |") and "| – |" in row
+    assert f"with group folds, {other} has the highest OA" in page
+
+
+def test_a_network_validation_is_reproduced_with_the_knobs_it_changed_and_marked_quick_recipe():
+    from sitsbench.results.collect import reproduce_command
+    from sitsbench.results.crossval import _training
+
+    parameters = {"command": "validate", "dataset": "/data/samples.csv", "model": "tempcnn_small", "folds": 5,
+                  "repeats": 1, "split_policy": "group", "seed": 0, "block_size": None, "trees": 100, "epochs": 40,
+                  "patience": 10, "lr": None, "batch_size": None, "model_args": None, "date_policy": None,
+                  "bootstrap": 1000}
+    record = {"name": "validate-tempcnn_small", "parameters": parameters}
+    assert reproduce_command(record, "/data") == (
+        "sitsbench validate DATA_ROOT/samples.csv --model tempcnn_small --folds 5 --repeats 1 --split-policy group "
+        "--seed 0 --epochs 40 --patience 10 --bootstrap 1000")
+    assert _training(parameters) == "quick recipe: epochs 40, patience 10"
+    assert _training({**parameters, "epochs": None, "patience": None}) == "reference recipe"
+
+
+def test_the_book_leaderboard_shows_the_published_cross_validations(published_crossval, tmp_path):
+    from sitsbench.book import PAGE_GENERATORS
+    from sitsbench.results.collect import number
+    from sitsbench.results.crossval import CROSSVAL_RESULTS, crossval_collection
+    from sitsbench.results.leaderboard import book_leaderboard_page, leaderboard_page
+
+    root, published = published_crossval
+    shutil.copytree(published, tmp_path / "crossval")
+    other = read_run_record(published / "rf-group.json")  # another file of the same data set name (two sits files)
+    other["parameters"]["dataset"] = str(root / "other.csv")
+    (tmp_path / "crossval" / "other-rf-group.json").write_text(json.dumps(other))
+    page = leaderboard_page(tmp_path / "no-build-runs", root, extra=crossval_collection(root, tmp_path / "crossval"))
+    assert "## validate on DATA_ROOT/samples.csv" in page and "## validate on DATA_ROOT/other.csv" in page
+    for model in ("rf", "svm"):
+        for policy in ("random", "group"):
+            oa = read_run_record(published / f"{model}-{policy}.json")["metrics"]["pooled"]["oa"]["estimate"]
+            row = next(line for line in page.splitlines() if line.startswith(f"| {model} (3-fold CV, {policy}) |"))
+            assert f"| {number(oa)} |" in row
+    assert "| setting |" not in page  # the runs of one data set share its launch parameters
+    assert "`sitsbench validate DATA_ROOT/samples.csv --model svm --folds 3" in page and "papermill notebooks/validate" not in page
+    assert PAGE_GENERATORS["leaderboard.md"] == "sitsbench.results.leaderboard:book_leaderboard_page"
+    committed = sorted(CROSSVAL_RESULTS.glob("*.json"))
+    assert committed, "the repository keeps cross-validation records in results/crossval"
+    book_page = book_leaderboard_page(tmp_path / "no-build-runs")
+    record = read_run_record(committed[0])
+    assert f"{record['parameters']['model']} ({record['parameters']['folds']}-fold CV" in book_page

@@ -115,13 +115,38 @@ def configuration(record: dict[str, Any], data_root: str | Path | None = None) -
     return json.dumps(chosen, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def validate_command(record: dict[str, Any], data_root: str | Path | None = None) -> str:
+    """The ``sitsbench validate`` command of a record it wrote (``parameters.command == "validate"``): its data, model,
+    protocol, bootstrap and seed, the trees of a Random Forest, the training knobs a network's run set in place of
+    its recipe (``None``: the recipe's), its model arguments and date policy when given."""
+    from sitsbench.models.classical import CLASSICAL
+
+    parameters = record["parameters"]
+    words = ["sitsbench", "validate", str(data_argument(parameters["dataset"], data_root)), "--model",
+             parameters["model"], "--folds", str(parameters["folds"]), "--repeats", str(parameters["repeats"]),
+             "--split-policy", parameters["split_policy"], "--seed", str(parameters["seed"])]
+    if parameters.get("block_size") is not None:
+        words += ["--block-size", f"{parameters['block_size']:g}"]
+    if parameters["model"] == "rf":
+        words += ["--trees", str(parameters["trees"])]
+    if parameters["model"] not in CLASSICAL:
+        words += [word for knob in ("epochs", "patience", "lr", "batch_size") if parameters.get(knob) is not None
+                  for word in (f"--{knob.replace('_', '-')}", f"{parameters[knob]:g}")]
+    for knob in ("model_args", "date_policy", "bootstrap"):
+        if parameters.get(knob) is not None:
+            words += [f"--{knob.replace('_', '-')}", str(parameters[knob])]
+    return shlex.join(words)
+
+
 def reproduce_command(record: dict[str, Any], data_root: str | Path | None = None) -> str:
-    """The command that reproduces the run: the sweep or book command it came from, else a papermill command
-    passing its launch parameters (:func:`run_parameters`): scalars with ``-p``, lists and mappings as YAML
-    (``-y 'seeds: [0, 1, 2]'``)."""
+    """The command that reproduces the run: the sweep or book command it came from, the ``sitsbench validate``
+    command of a cross-validation (:func:`validate_command`), else a papermill command passing its launch parameters
+    (:func:`run_parameters`): scalars with ``-p``, lists and mappings as YAML (``-y 'seeds: [0, 1, 2]'``)."""
     reproduce = record.get("reproduce") or {}
     if reproduce.get("command"):
         return reproduce["command"]
+    if (record.get("parameters") or {}).get("command") == "validate":
+        return validate_command(record, data_root)
     notebook = reproduce.get("notebook") or f"notebooks/{record['name']}.ipynb"
     arguments = ["papermill", notebook, "out.ipynb"]
     for key, value in run_parameters(record, data_root).items():
@@ -198,12 +223,13 @@ def _run_row(path: Path, record: dict[str, Any], root: Path, data_root: str | Pa
     return row
 
 
-def collect(directory: str | Path, data_root: str | Path | None = None) -> Collection:
-    """Read every record under ``directory`` into a :class:`Collection` (unreadable ones go to ``errors``); data
+def collect(directory: str | Path, data_root: str | Path | None = None, paths: list[Path] | None = None) -> Collection:
+    """Read every record under ``directory`` (or the records ``paths`` under it, e.g. a folder of records named
+    otherwise than :func:`find_records` expects) into a :class:`Collection` (unreadable ones go to ``errors``); data
     under ``data_root`` is named ``DATA_ROOT/...`` in the configurations and commands (:func:`data_argument`)."""
     directory = Path(directory)
     runs, scores, errors = [], [], []
-    for path in find_records(directory):
+    for path in find_records(directory) if paths is None else paths:
         try:
             record = read_run_record(path)
             if not isinstance(record["metrics"], dict) or not isinstance(record["parameters"], dict):
@@ -218,10 +244,15 @@ def collect(directory: str | Path, data_root: str | Path | None = None) -> Colle
         scores += [{**identity, "setting": "", **score, "encoder": score["encoder"] or "",
                     "n_labels": counts.get((score["label_fraction"], score["seed"], score["metric"], score["value"]))}
                    for score in record["scores"]]
-    scores = pd.DataFrame(scores, columns=SCORE_COLUMNS)
+    return Collection(pd.DataFrame(runs), with_settings(pd.DataFrame(scores, columns=SCORE_COLUMNS)), errors)
+
+
+def with_settings(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with the ``setting`` of each row: :func:`settings` among the rows of its notebook and dataset."""
+    scores = scores.copy()
     for _, index in scores.groupby(["name", "dataset"]).groups.items():
         scores.loc[index, "setting"] = settings(scores.loc[index, "configuration"])
-    return Collection(pd.DataFrame(runs), scores, errors)
+    return scores
 
 
 def method_label(scores: pd.DataFrame) -> pd.Series:

@@ -1,5 +1,7 @@
-"""The book's cross-validation page: the records of ``sitsbench validate`` kept in the repository, as a table with
-their intervals and, per data set, the paragraph that compares a grouped and a per-sample protocol with both numbers.
+"""The book's cross-validation page: the records of ``sitsbench validate`` kept in the repository, per data set as a
+table of models x protocols with their intervals, the paragraph that compares a grouped and a per-sample protocol with
+both numbers of every model, and what the intervals can and cannot tell apart; and these records' score rows for the
+book's leaderboard (:func:`crossval_collection`).
 
 ``sitsbench validate DATASET --model NAME --split-policy POLICY --record results/crossval/<name>.json`` writes a
 record (:mod:`sitsbench.evaluation.crossval`); :func:`crossval_page` reads every record of :data:`CROSSVAL_RESULTS`
@@ -8,19 +10,20 @@ and writes each number from it, data named by ``DATA_ROOT`` (:func:`sitsbench.re
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import pandas as pd
 
 from sitsbench.records import read_run_record
-from sitsbench.results.collect import data_argument
+from sitsbench.results.collect import Collection, collect, data_argument, reproduce_command, with_settings
 from sitsbench.results.real_data import markdown_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CROSSVAL_RESULTS = REPO_ROOT / "results" / "crossval"
 """The committed folder of ``sitsbench validate`` records shown in the book."""
 POLICY_ORDER = ("random", "group", "spatial-blocks", "predefined")
+RANK_POLICY = ("group", "spatial-blocks", "predefined", "random")
+"""The protocol whose OA orders a table's models, first present first: the grouped one, what a map asks of a model."""
 
 
 def _cell(interval: dict) -> str:
@@ -35,82 +38,163 @@ def _width(interval: dict) -> float:
     return float("nan") if interval.get("low") is None else interval["high"] - interval["low"]
 
 
-def _command(record: dict, data_root: str | Path | None) -> str:
-    parameters = record["parameters"]
-    words = ["sitsbench", "validate", str(data_argument(parameters["dataset"], data_root)), "--model",
-             parameters["model"], "--folds", str(parameters["folds"]), "--repeats", str(parameters["repeats"]),
-             "--split-policy", parameters["split_policy"], "--seed", str(parameters["seed"])]
-    if parameters.get("block_size") is not None:
-        words += ["--block-size", f"{parameters['block_size']:g}"]
-    if parameters["model"] == "rf":
-        words += ["--trees", str(parameters["trees"])]
-    return shlex.join(words)
+def _overlap(a: dict, b: dict) -> bool:
+    """Whether two intervals share a value (``True`` when one of them has no bounds: nothing tells them apart)."""
+    if a.get("low") is None or b.get("low") is None:
+        return True
+    return a["low"] <= b["high"] and b["low"] <= a["high"]
 
 
-def _row(record: dict) -> dict:
-    metrics, protocol = record["metrics"], record["metrics"]["protocol"]
-    return {"model": record["parameters"]["model"], "policy": protocol["policy"],
-            "folds": f"{protocol['folds']} x {protocol['repeats']}",
-            "units": f"{protocol['n_units']} {protocol['unit']}",
-            "OA (pooled)": _cell(metrics["pooled"]["oa"]), "macro-F1 (pooled)": _cell(metrics["pooled"]["macro_f1"]),
-            "kappa (pooled)": _cell(metrics["pooled"]["kappa"]), "OA (mean of folds)": _cell(metrics["over_folds"]["oa"])}
+def _training(parameters: dict) -> str:
+    """How the model was trained: the Random Forest's trees, a network's recipe (``quick recipe`` when the run set
+    some of its knobs, e.g. fewer epochs to fit a CPU), the reference configuration of the other estimators."""
+    from sitsbench.models.classical import CLASSICAL
+
+    model = parameters["model"]
+    if model == "rf":
+        text = f"{parameters['trees']} trees"
+    elif model in CLASSICAL:
+        text = "reference configuration"
+    else:
+        knobs = {knob: parameters.get(knob) for knob in ("epochs", "patience", "lr", "batch_size")}
+        chosen = ", ".join(f"{knob.replace('_', ' ')} {value:g}" for knob, value in knobs.items() if value is not None)
+        text = f"quick recipe: {chosen}" if chosen else "reference recipe"
+    return text + (f", args {parameters['model_args']}" if parameters.get("model_args") else "")
 
 
-def _comparison(dataset: str, records: list[dict]) -> list[str]:
-    """The paragraph that sets the per-sample and the grouped score of one model side by side, when both ran."""
-    lines = []
-    for model in sorted({r["parameters"]["model"] for r in records}):
-        by_policy = {r["metrics"]["protocol"]["policy"]: r["metrics"] for r in records
-                     if r["parameters"]["model"] == model}
-        if not {"random", "group"} <= set(by_policy):
-            continue
-        single, grouped = by_policy["random"], by_policy["group"]
-        n_groups, n_samples = grouped["protocol"]["n_units"], single["protocol"]["n_units"]
+def _by_model(records: list[dict]) -> dict[str, dict[str, dict]]:
+    """``model -> policy -> metrics`` of one data set's records."""
+    models: dict[str, dict[str, dict]] = {}
+    for record in records:
+        models.setdefault(record["parameters"]["model"], {})[record["metrics"]["protocol"]["policy"]] = record
+    return models
+
+
+def _rank(by_policy: dict[str, dict]) -> tuple[int, float]:
+    """The sort key of a model: the models scored by the first protocol of :data:`RANK_POLICY` come first (a model
+    with per-sample folds only never outranks a grouped score), best OA first."""
+    policy = next(p for p in RANK_POLICY if p in by_policy)
+    return (RANK_POLICY.index(policy), -by_policy[policy]["metrics"]["pooled"]["oa"]["estimate"])
+
+
+def _table(models: dict[str, dict[str, dict]]) -> pd.DataFrame:
+    """One row per model (best pooled OA of the grouped protocol first), OA and macro-F1 of every protocol."""
+    policies = [p for p in POLICY_ORDER if any(p in by_policy for by_policy in models.values())]
+    rows = []
+    for model, by_policy in sorted(models.items(), key=lambda item: (_rank(item[1]), item[0])):
+        row = {"model": model, "training": _training(next(iter(by_policy.values()))["parameters"])}
+        for metric, title in (("oa", "OA"), ("macro_f1", "macro-F1")):
+            row.update({f"{title} ({policy})": _cell(by_policy[policy]["metrics"]["pooled"][metric])
+                        if policy in by_policy else None for policy in policies})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def _comparison(dataset: str, models: dict[str, dict[str, dict]]) -> list[str]:
+    """The paragraph that sets the per-sample and the grouped score of every model that ran both side by side."""
+    pairs = {model: (by_policy["random"]["metrics"], by_policy["group"]["metrics"])
+             for model, by_policy in sorted(models.items(), key=lambda item: (_rank(item[1]), item[0]))
+             if {"random", "group"} <= set(by_policy)}
+    if not pairs:
+        return []
+    single, grouped = next(iter(pairs.values()))
+    n_groups, n_samples = grouped["protocol"]["n_units"], single["protocol"]["n_units"]
+    wider = sum(_width(g["pooled"]["oa"]) > _width(s["pooled"]["oa"]) for s, g in pairs.values())
+    lines = ["### Grouped versus per-sample folds", ""]
+    if n_groups == n_samples:
+        lines += [f"Each of the {n_groups} groups of {dataset} holds one sample, so both protocols cut the same "
+                  "units and differ only by their random folds: their gap below is noise of the folds, not the "
+                  "correlation of neighbouring samples.", ""]
+    else:
+        lines += [f"{dataset} holds {n_samples} samples in {n_groups} groups ({n_samples / n_groups:.1f} samples "
+                  "per group on average: a group is a location, polygon or parcel as the data set's reader defines "
+                  "it). The samples of one group are correlated, near-copies of each other: per-sample folds put "
+                  "some of them on both sides, so the per-sample score also rewards recognising places the model "
+                  "was trained on, while grouped folds keep each group whole and measure how well the model "
+                  "classifies new places, which is what a map asks of it. The grouped interval resamples "
+                  f"{n_groups} groups, not {n_samples} samples: it is the wider for {wider} of {len(pairs)} models. "
+                  "Pooled OA, per-sample folds then grouped folds:", ""]
+    higher = apart = 0
+    for model, (single, grouped) in pairs.items():
         gap = single["pooled"]["oa"]["estimate"] - grouped["pooled"]["oa"]["estimate"]
-        text = (f"On {dataset}, {model} reaches OA {_cell(single['pooled']['oa'])} when the folds cut single samples "
-                f"({n_samples} of them) and {_cell(grouped['pooled']['oa'])} when they keep the {n_groups} groups "
-                f"whole ({gap:+.3f} for the per-sample protocol). ")
-        if n_groups == n_samples:
-            text += ("Each group holds one sample here, so both protocols cut the same units and differ only by "
-                     "their random folds.")
-        elif gap > 0:
-            text += (f"The samples of one group ({n_samples / n_groups:.1f} on average) are correlated: cut one by "
-                     "one, the test folds hold near-copies of training samples, so the per-sample score also rewards "
-                     "recognising places the model was trained on, while the grouped one measures how well it "
-                     "classifies new places, which is what a map asks of it.")
-            if _width(grouped["pooled"]["oa"]) > _width(single["pooled"]["oa"]):
-                text += (f" The grouped interval is wider too: it resamples {n_groups} groups, not {n_samples} "
-                         "samples.")
-        else:
-            text += ("Keeping the groups whole costs nothing here: the model does not draw on near-copies of its "
-                     "training samples.")
-        lines += [text, ""]
+        overlap = _overlap(single["pooled"]["oa"], grouped["pooled"]["oa"])
+        higher += gap > 0
+        apart += not overlap
+        lines.append(f"- {model}: {_cell(single['pooled']['oa'])} per sample, {_cell(grouped['pooled']['oa'])} "
+                     f"grouped ({gap:+.3f} for the per-sample protocol; the intervals "
+                     f"{'overlap' if overlap else 'do not overlap'}).")
+    lines += ["", f"The per-sample OA is the higher for {higher} of {len(pairs)} models; the two intervals are "
+              f"disjoint for {apart} of them.", ""]
     return lines
+
+
+def _resolution(dataset: str, models: dict[str, dict[str, dict]]) -> list[str]:
+    """What the intervals of the ranking protocol can tell apart: the best model, those it cannot be told from."""
+    ranked = sorted(models.items(), key=lambda item: (_rank(item[1]), item[0]))
+    if len(ranked) < 2:
+        return []
+    best, best_policies = ranked[0]
+    policy = next(p for p in RANK_POLICY if p in best_policies)
+    top = best_policies[policy]["metrics"]["pooled"]["oa"]
+    scored = [(model, by_policy[policy]["metrics"]["pooled"]["oa"]) for model, by_policy in ranked[1:]
+              if policy in by_policy]
+    tied = [model for model, oa in scored if _overlap(oa, top)]
+    below = [model for model, oa in scored if not _overlap(oa, top)]
+    text = (f"What {dataset} can and cannot show: with {policy} folds, {best} has the highest OA, {_cell(top)}. "
+            + (f"The intervals of {', '.join(tied)} overlap it: this data cannot rank these models apart. "
+               if tied else "No other model's interval reaches it. ")
+            + (f"The intervals of {', '.join(below)} lie below it. " if below else "")
+            + "The models are scored on the same samples, so their errors are paired and the overlap of two "
+            "intervals is a cautious reading: a paired test on the out-of-fold predictions could separate models "
+            "whose intervals overlap, never the reverse.")
+    return [text, ""]
+
+
+def _published(published_dir: Path) -> list[Path]:
+    return sorted(published_dir.glob("*.json")) if published_dir.is_dir() else []
+
+
+def crossval_collection(data_root: str | Path | None = None, published_dir: Path = CROSSVAL_RESULTS) -> Collection:
+    """The score rows of the records of ``published_dir`` for the book's leaderboard: under the notebook name
+    ``validate`` and their data argument as data set (two ``sits`` sample files share the data set name
+    ``sits-samples``), with the ``sitsbench validate`` command that reproduces each."""
+    paths = _published(published_dir)
+    collection = collect(published_dir, data_root, paths=paths)
+    if collection.scores.empty:
+        return collection
+    datasets = {row["path"]: str(data_argument(row["param.dataset"], data_root))
+                for _, row in collection.runs.iterrows()}
+    scores = collection.scores.assign(name="validate", dataset=collection.scores["path"].map(datasets))
+    return Collection(collection.runs, with_settings(scores), collection.errors)
 
 
 def crossval_page(results_dir: str | Path | None = None, data_root: str | Path | None = None,
                   published_dir: Path = CROSSVAL_RESULTS) -> str:
     """The ``crossval.md`` page (``results_dir``, the build's run folder, is not read: these records are kept in the
     repository)."""
-    paths = sorted(published_dir.glob("*.json")) if published_dir.is_dir() else []
+    paths = _published(published_dir)
     lines = ["# Cross-validation", "",
              "Cross-validated scores of map models on real labelled samples, written by `sitsbench validate` into the "
-             "repository's `results/crossval/` folder. Each score is given with two 95 % intervals: **pooled**, every "
-             "sample's out-of-fold prediction scored at once with a bootstrap over the protocol's units (samples, "
-             "groups or spatial blocks); **mean of folds**, the mean of the per-fold scores with the corrected "
-             "resampled t interval of Nadeau & Bengio (2003), wider than the naive one because the training folds "
-             "overlap.", ""]
+             "repository's `results/crossval/` folder: per data set, one row per model, ordered by the OA of the "
+             "grouped protocol, with the overall accuracy and the macro-F1 of each protocol and their 95 % "
+             "intervals, **pooled**: every sample's out-of-fold prediction scored at once with a bootstrap over the "
+             "protocol's units (samples, groups or spatial blocks). The records also hold the mean of the per-fold "
+             "scores with the corrected resampled t interval of Nadeau & Bengio (2003), wider than the naive one "
+             "because the training folds overlap. The protocols: **random** cuts single samples at random; "
+             "**group** keeps every group (location, polygon, parcel) whole. A network marked *quick recipe* was "
+             "trained with fewer epochs or less patience than its reference recipe, to fit a CPU: its score may fall "
+             "below what the full recipe reaches.", ""]
     if not paths:
         return "\n".join([*lines, "No cross-validation record is published yet.", ""])
-    records = [read_run_record(path) for path in paths]
     datasets: dict[str, list[dict]] = {}
-    for record in records:
+    for record in (read_run_record(path) for path in paths):
         datasets.setdefault(str(data_argument(record["parameters"]["dataset"], data_root)), []).append(record)
     for dataset, group in sorted(datasets.items()):
         group.sort(key=lambda r: (r["parameters"]["model"], POLICY_ORDER.index(r["metrics"]["protocol"]["policy"])))
-        table = pd.DataFrame([_row(r) for r in group]).set_index("model")
-        lines += [f"## `{dataset}`", "", *markdown_table(table, "undefined on this data."), "",
-                  *_comparison(f"`{dataset}`", group), "Protocols:", ""]
-        lines += [f"- {r['metrics']['protocol']['policy']}: {r['metrics']['protocol']['words']}." for r in group]
-        lines += ["", "Commands:", "", "```bash", *[_command(r, data_root) for r in group], "```", ""]
+        models = _by_model(group)
+        lines += [f"## `{dataset}`", "", *markdown_table(_table(models), "this protocol did not run."), "",
+                  *_comparison(f"`{dataset}`", models), *_resolution(f"`{dataset}`", models), "Protocols:", ""]
+        lines += [f"- {policy}: {words}." for policy, words in
+                  {r["metrics"]["protocol"]["policy"]: r["metrics"]["protocol"]["words"] for r in group}.items()]
+        lines += ["", "Commands:", "", "```bash", *[reproduce_command(r, data_root) for r in group], "```", ""]
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from sitsbench.metrics import METRIC_TITLES
-from sitsbench.results.collect import DATA_ROOT, collect, number, seeds_text
+from sitsbench.results.collect import DATA_ROOT, Collection, collect, number, seeds_text
 from sitsbench.results.plots import seed_statistics
 
 ROW_KEYS = ["name", "dataset", "method", "encoder", "unit", "setting", "label_fraction"]
@@ -120,7 +120,9 @@ def render_leaderboard(scores: pd.DataFrame, errors: list[str]) -> str:
         "what one test item is, **seeds** the seeds the score is averaged over. The scores are the score rows of "
         "each run record (`sitsbench.records.SCORE_FIELDS`). Each row's commands re-run it: the notebook with the "
         f"row's profile, dataset and seeds (papermill, from the repository root; `{DATA_ROOT}` stands for the folder "
-        "holding the real samples, `out.ipynb` for the executed copy). To add runs, execute a sweep "
+        "holding the real samples, `out.ipynb` for the executed copy); the `validate` sections, cross-validations "
+        "kept in the repository's `results/crossval/` (see the cross-validation page for their intervals), by their "
+        "`sitsbench validate` command. To add runs, execute a sweep "
         "(`sitsbench sweep sweeps/example.yaml`) and render its table with `sitsbench results leaderboard runs/`.",
         "",
     ]
@@ -137,12 +139,27 @@ def render_leaderboard(scores: pd.DataFrame, errors: list[str]) -> str:
     return "\n".join(lines)
 
 
-def leaderboard_page(results_dir: str | Path, data_root: str | Path | None = None) -> str:
-    """The ``leaderboard.md`` page for the records under ``results_dir`` (a page saying so when there are none);
-    data under ``data_root`` is named ``DATA_ROOT/...``, unreadable records by their path under ``results_dir``."""
+def leaderboard_page(results_dir: str | Path, data_root: str | Path | None = None,
+                     extra: Collection | None = None) -> str:
+    """The ``leaderboard.md`` page for the records under ``results_dir`` and the score rows of ``extra`` (records
+    gathered elsewhere; a page saying so when there are none); data under ``data_root`` is named ``DATA_ROOT/...``,
+    unreadable records by their path under ``results_dir``."""
     results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        return render_leaderboard(pd.DataFrame(), [])
-    collection = collect(results_dir, data_root)
-    errors = [error.replace(f"{results_dir}{os.sep}", "") for error in collection.errors]
-    return render_leaderboard(collection.scores, errors)
+    scores, errors = pd.DataFrame(), []
+    if results_dir.is_dir():
+        collection = collect(results_dir, data_root)
+        scores = collection.scores
+        errors = [error.replace(f"{results_dir}{os.sep}", "") for error in collection.errors]
+    if extra is not None:
+        scores = pd.concat([frame for frame in (scores, extra.scores) if not frame.empty] or [pd.DataFrame()],
+                           ignore_index=True)
+        errors += extra.errors
+    return render_leaderboard(scores, errors)
+
+
+def book_leaderboard_page(results_dir: str | Path, data_root: str | Path | None = None) -> str:
+    """The book's ``leaderboard.md``: the build's run records under ``results_dir`` and the cross-validations kept in
+    the repository (:func:`sitsbench.results.crossval.crossval_collection`)."""
+    from sitsbench.results.crossval import crossval_collection
+
+    return leaderboard_page(results_dir, data_root, extra=crossval_collection(data_root))

@@ -710,9 +710,9 @@ def _two_years():
                           groups=[4, 9])
 
 
-def test_fill_gaps_over_each_samples_own_dates():
+def test_gap_fill_over_each_samples_own_dates():
     samples = _two_years()
-    filled = S.fill_gaps(samples)
+    filled = S.gap_fill(samples)
     # 2019-01-11 is cloudy: 10 of the 40 days between 2019-01-01 (0.1, 1.0) and 2019-02-10 (0.5, 3.0)
     np.testing.assert_allclose(filled[0, 1], [0.1 + 0.25 * 0.4, 1.0 + 0.25 * 2.0], rtol=1e-6)
     np.testing.assert_array_equal(filled[0, [0, 2, 3]], samples[S.VALUES].values[0, [0, 2, 3]])
@@ -721,7 +721,7 @@ def test_fill_gaps_over_each_samples_own_dates():
     # before the first clear date: the first clear value; never clear: 0
     leading = samples.assign(valid=samples[S.VALID].copy(data=[[False, False, True, True], [False, False, False,
                                                                                          False]]))
-    filled = S.fill_gaps(leading)
+    filled = S.gap_fill(leading)
     np.testing.assert_allclose(filled[0, :2], [[0.5, 3.0], [0.5, 3.0]])
     np.testing.assert_array_equal(filled[1], 0.0)
 

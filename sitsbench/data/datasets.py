@@ -147,7 +147,7 @@ class SampleSeriesDataset(SeriesItems):
         index = index[subsample(index.size, max_pixels, seed)]
         self.index = index
         chosen = samples.isel({S.SAMPLE: index})
-        values = S.fill_gaps(chosen) if fill == "linear" else np.nan_to_num(chosen[S.VALUES].values, nan=0.0)
+        values = S.gap_fill(chosen) if fill == "linear" else np.nan_to_num(chosen[S.VALUES].values, nan=0.0)
         if stats is not None:
             values = stats.standardize(values, band_axis=-1)
         padding = np.isnat(chosen[S.DATE].values)

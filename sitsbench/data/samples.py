@@ -232,8 +232,9 @@ def lengths(samples: xr.Dataset) -> np.ndarray:
     return (~np.isnat(samples[DATE].values)).sum(axis=1)
 
 
-def fill_gaps(samples: xr.Dataset) -> np.ndarray:
-    """``series`` with cloudy observations replaced by linear interpolation over each sample's own dates.
+def gap_fill(samples: xr.Dataset) -> np.ndarray:
+    """``series`` with cloudy observations replaced by linear interpolation over each sample's own dates (what
+    :func:`sitsbench.data.timeops.gap_fill` does to a cube).
 
     Samples with the same dates are interpolated together. Dates before the first (after the last) clear
     observation take its value; a sample with no clear date, and the padding, become 0.
@@ -261,11 +262,13 @@ def fill_gaps(samples: xr.Dataset) -> np.ndarray:
 
 
 def day_of_year(samples: xr.Dataset) -> np.ndarray:
-    """``(sample, time)`` day of year (1-366) of each date; 0 on padded dates."""
+    """``(sample, time)`` day of year (1-366, :func:`sitsbench.data.timeops.day_of_year`) of each date; 0 on padded
+    dates."""
+    from sitsbench.data.timeops import day_of_year as days_of_year
+
     dates = samples[DATE].values
-    days = np.where(np.isnat(dates), np.datetime64("1970-01-01"), dates).astype("datetime64[D]")
-    doy = (days - days.astype("datetime64[Y]")).astype(np.int64) + 1
-    return np.where(np.isnat(dates), 0, doy)
+    padded = np.isnat(dates)
+    return np.where(padded, 0, days_of_year(np.where(padded, np.datetime64("1970-01-01"), dates)))
 
 
 def relative_days(samples: xr.Dataset) -> np.ndarray:

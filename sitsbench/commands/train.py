@@ -51,6 +51,18 @@ def fractions(text: str) -> tuple[float, float, float]:
     return values
 
 
+def add_training_options(parser: argparse.ArgumentParser, stopping: str) -> None:
+    """The knobs of a map model's training (``train`` and ``validate``); a network stops early on ``stopping``."""
+    parser.add_argument("--epochs", type=int, help=f"epochs of a network, early stopping on {stopping} (default: "
+                        "the network's reference-like recipe, e.g. 150; sitsbench.models.registry.TrainingRecipe)")
+    parser.add_argument("--batch-size", type=int, help="default: the network's recipe")
+    parser.add_argument("--lr", type=float, help="default: the network's recipe")
+    parser.add_argument("--patience", type=int, help="epochs without validation improvement before stop (default: "
+                        "the network's recipe, e.g. 20)")
+    parser.add_argument("--trees", type=int, default=100, help="trees of the Random Forest")
+    parser.add_argument("--model-args", help="JSON object of extra arguments of the network or estimator")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a map model (Random Forest, SVM, LightGBM or a registered series network) on labelled "
@@ -66,14 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--probe", choices=PROBES, default="linear", help="with --encoder: linear or mlp head on the "
                         "frozen encoder, or finetune the whole network (encoder at a tenth of the learning rate)")
     parser.add_argument("--output", type=Path, required=True, help="model folder to write")
-    parser.add_argument("--epochs", type=int, help="epochs of a network, early stopping on validation (default: the "
-                        "network's reference-like recipe, e.g. 150; sitsbench.models.registry.TrainingRecipe)")
-    parser.add_argument("--batch-size", type=int, help="default: the network's recipe")
-    parser.add_argument("--lr", type=float, help="default: the network's recipe")
-    parser.add_argument("--patience", type=int, help="epochs without validation improvement before stop (default: "
-                        "the network's recipe, e.g. 20)")
-    parser.add_argument("--trees", type=int, default=100, help="trees of the Random Forest")
-    parser.add_argument("--model-args", help="JSON object of extra arguments of the network or estimator")
+    add_training_options(parser, "the validation part")
     parser.add_argument("--split-policy", default="auto", choices=("auto", "predefined", "group", "random", "none"),
                         help="auto: the dataset's split when it keeps groups apart, else by group; random: per "
                         "sample (optimistic when samples of one location are correlated); none: train on every "

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sitsbench.commands.train import CLASSICAL, DATE_POLICIES, DEFAULT_MODEL, json_object
+from sitsbench.commands.train import (
+    CLASSICAL,
+    DATE_POLICIES,
+    DEFAULT_MODEL,
+    add_training_options,
+    json_object,
+)
 
 POLICIES = ("group", "random", "spatial-blocks", "predefined")
 """Must equal :data:`sitsbench.evaluation.crossval.POLICIES` (a test checks it): spelled out so that the command
@@ -28,14 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "blocks of --block-size metres (needs the samples' location); predefined: the dataset's test "
                         "split")
     parser.add_argument("--block-size", type=float, help="side of the spatial blocks, in metres")
-    parser.add_argument("--trees", type=int, default=100, help="trees of the Random Forest")
-    parser.add_argument("--epochs", type=int, help="epochs of a network, early stopping on a validation part of the "
-                        "training folds (default: the network's recipe, as for `sitsbench train`)")
-    parser.add_argument("--batch-size", type=int, help="default: the network's recipe")
-    parser.add_argument("--lr", type=float, help="default: the network's recipe")
-    parser.add_argument("--patience", type=int, help="epochs without validation improvement before stop (default: "
-                        "the network's recipe)")
-    parser.add_argument("--model-args", help="JSON object of extra arguments of the network or estimator")
+    add_training_options(parser, "a validation part of the training folds")
     parser.add_argument("--date-policy", choices=DATE_POLICIES, help="as for `sitsbench train`")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates of the pooled intervals")
     parser.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,5 @@
-"""``sitsbench results collect|leaderboard``: run records gathered into a table, plots and a leaderboard page."""
+"""``sitsbench results collect|leaderboard|compare``: run records gathered into a table, plots and a leaderboard
+page, or two builds' records compared score by score."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     board.add_argument("directory")
     board.add_argument("--out", help="write the page to this file instead of printing it")
     board.set_defaults(func=run_leaderboard)
+    compare = actions.add_parser("compare", help="compare the scores of the records under BEFORE and AFTER (two "
+                                 "builds of the same chapters with the same seeds)")
+    compare.add_argument("before")
+    compare.add_argument("after")
+    compare.add_argument("--tolerance", type=float, default=0.0,
+                         help="largest difference counted as equal (default 0: same-seed CPU runs are identical)")
+    compare.add_argument("--out", help="also write the table of every score compared (.csv)")
+    compare.set_defaults(func=run_compare)
 
 
 def run_collect(args: argparse.Namespace) -> int:
@@ -58,3 +67,16 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     else:
         print(page)
     return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Print one line per record and one per score that changed or is in one build only; exit 1 when any did."""
+    from sitsbench.results import write_table
+    from sitsbench.results.compare import compare_runs
+
+    comparison = compare_runs(args.before, args.after, tolerance=args.tolerance)
+    print("\n".join(comparison.summary()))
+    if args.out:
+        print(f"scores -> {write_table(comparison.scores, args.out)}")
+    differs = (comparison.scores["status"] != "equal").any() or (comparison.records["present"] != "both").any()
+    return 1 if differs else 0

@@ -88,6 +88,18 @@ CHAPTER_PARAMETERS = ("profile", "seed", "device", "dataset", "real_data", "spli
 reproduces the run (``sitsbench.results.collect.run_parameters`` reads ``profile``, ``dataset`` and ``real_data``)."""
 
 
+def start_chapter(parameters: Mapping[str, Any]) -> tuple[Path, Any, float]:
+    """The set-up of a chapter that trains: its run folder (``output_dir``, made), the device its models run on (its
+    ``device`` parameter resolved: ``"auto"`` gives CUDA when available) and its start time
+    (``time.perf_counter()``, for :func:`write_chapter_record`'s ``started``). ``parameters`` is the chapter's
+    namespace (``globals()``), as for :func:`resolve_profile`."""
+    from sitsbench.runtime import resolve_device
+
+    output = Path(parameters["output_dir"])
+    output.mkdir(parents=True, exist_ok=True)
+    return output, resolve_device(parameters["device"]), time.perf_counter()
+
+
 def write_chapter_record(name: str, parameters: Mapping[str, Any], knobs: Mapping[str, Any], *,
                          metrics: Mapping[str, Any], scores: list[dict[str, Any]] | None = None,
                          dataset: Mapping[str, Any] | None = None, device: Any = None, started: float | None = None,

@@ -7,7 +7,13 @@ import time
 import pytest
 
 from sitsbench.data import georef
-from sitsbench.notebook import CHAPTER_PARAMETERS, load_real_data, resolve_profile, write_chapter_record
+from sitsbench.notebook import (
+    CHAPTER_PARAMETERS,
+    load_real_data,
+    resolve_profile,
+    start_chapter,
+    write_chapter_record,
+)
 from sitsbench.records import read_run_record, score_row
 
 
@@ -35,6 +41,20 @@ def test_the_record_lands_in_the_run_folder_with_the_chapter_parameters_and_knob
     assert record["name"] == "01_x" and record["seed"] == 3 and record["metrics"] == {"oa": 0.8}
     assert record["scores"] == rows and record["dataset"]["name"] == "default" and record["device"] == "cpu"
     assert 0 <= record["duration_s"] < time.perf_counter() - started + 1
+
+
+def test_a_chapter_starts_with_its_run_folder_its_device_and_its_clock(tmp_path):
+    import torch
+
+    before = time.perf_counter()
+    output, device, started = start_chapter(chapter_namespace(tmp_path, device="cpu"))
+    assert output == tmp_path / "run" and output.is_dir() and device == torch.device("cpu")
+    assert before <= started <= time.perf_counter()
+    path = write_chapter_record("x", chapter_namespace(tmp_path, device="cpu"), {}, metrics={}, started=started)
+    assert read_run_record(path)["duration_s"] >= 0
+    if not torch.cuda.is_available():  # a device the machine lacks is refused before anything trains
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            start_chapter(chapter_namespace(tmp_path, device="cuda"))
 
 
 def test_the_record_device_is_where_the_chapter_ran(tmp_path):

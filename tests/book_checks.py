@@ -370,17 +370,33 @@ addEventListener('load', () => setTimeout(() => {{
                     Math.round((b.left - a.right) * 10) / 10]);
     }}
   }}));
-  const out = document.createElement('script');
-  out.type = 'application/json';
-  out.id = 'book-check-layout';
-  out.textContent = JSON.stringify(close);
-  document.body.appendChild(out);
+  const wide = [];
+  [...document.querySelectorAll('div.cell_input pre')].forEach((pre, n) => {{
+    const folded = [];  // a folded cell (hide-input) is unfolded to be measured, then folded again
+    for (let d = pre.closest('details'); d; d = d.parentElement.closest('details'))
+      if (!d.open) {{ d.open = true; folded.push(d); }}
+    const over = pre.scrollWidth - pre.clientWidth;
+    if (over > 1) {{
+      const lines = pre.textContent.split('\\n');
+      const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
+      wide.push([n, longest, over, folded.length > 0]);
+    }}
+    folded.forEach((d) => {{ d.open = false; }});
+  }});
+  for (const [id, found] of [['book-check-layout', close], ['book-check-code', wide]]) {{
+    const out = document.createElement('script');
+    out.type = 'application/json';
+    out.id = id;
+    out.textContent = JSON.stringify(found);
+    document.body.appendChild(out);
+  }}
 }}, 500));
 </script>"""
-"""Injected into a page before Chromium opens it: once the page is laid out, it writes into the DOM (a JSON
-script element, ``#book-check-layout``) the neighbouring table cells whose texts lie closer than
-:data:`CELL_GAP` on a line: ``[table, row, column, text, next text, gap px]`` (tables and rows counted from 0 in
-page order, header rows included)."""
+"""Injected into a page before Chromium opens it: once the page is laid out, it writes into the DOM (JSON script
+elements) the neighbouring table cells whose texts lie closer than :data:`CELL_GAP` on a line
+(``#book-check-layout``: ``[table, row, column, text, next text, gap px]``, tables and rows counted from 0 in page
+order, header rows included) and the code cells wider than the column (``#book-check-code``: ``[cell, longest
+line, px beyond the column, folded]``, cells counted from 0, folded ones unfolded to be measured)."""
 
 
 def run_together_cells(dom: str, tables: list[Table] | None = None) -> list[str]:
@@ -399,6 +415,18 @@ def run_together_cells(dom: str, tables: list[Table] | None = None) -> list[str]
     return [f"{name(t)}, columns {c + 1}-{c + 2}, row{'s' if len(rows) > 1 else ''} "
             f"{_numbers([r for r, *_ in rows])}: cells {max(gap for *_, gap in rows):g} px apart or less read "
             f"as one ({rows[0][1] + rows[0][2]!r}): pad the table's cells" for (t, c), rows in pairs.items()]
+
+
+def overflowing_code(dom: str) -> list[str]:
+    """The code cells whose lines :data:`LAYOUT_SCRIPT` measured wider than the column (their ends cut off behind a
+    scroll bar), folded cells included, from the DOM of a page it was injected into (an error when it did not
+    run)."""
+    payload = re.search(r'<script[^>]*id="book-check-code"[^>]*>(.*?)</script>', dom, re.S)
+    if payload is None:
+        raise ValueError("the page was rendered without book_checks.LAYOUT_SCRIPT")
+    return [f"code cell {cell + 1}{' (folded)' if folded else ''} is {over:g} px wider than the column: its "
+            f"longest line has {len(line)} columns ({line.strip()[:50]!r}...)"
+            for cell, line, over, folded in json.loads(html.unescape(payload.group(1)))]
 
 
 # --- the text --------------------------------------------------------------------------------------------------

@@ -343,6 +343,23 @@ def test_run_together_cell_detection():
         book_checks.run_together_cells("<html><body><table></table></body></html>")
 
 
+def test_overflowing_code_detection():
+    """A code line wider than the column is cut off behind a scroll bar, in a folded cell too (measured unfolded,
+    and left folded). Measured in Chromium on a column of 80 characters."""
+    chromium = chromium_binary()
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian package `chromium`; .ci/run installs it)")
+    dom, _ = rendered(chromium, DEFECTS / "code_layout.html")
+    found = book_checks.overflowing_code(dom)
+    assert len(found) == 2, found
+    assert re.fullmatch(r"code cell 2 \(folded\) is \d+(\.\d+)? px wider than the column: its longest line has 107 "
+                        r"columns \('knobs = resolve_profile\(profile, quick=dict\(epochs'\.\.\.\)", found[0])
+    assert found[1].startswith("code cell 3 is ") and "has 96 columns" in found[1]
+    assert "<details" in dom and " open" not in dom.split("<details")[1].split(">")[0], "the folded cell stays folded"
+    with pytest.raises(ValueError, match="LAYOUT_SCRIPT"):
+        book_checks.overflowing_code("<html><body><pre></pre></body></html>")
+
+
 def test_raw_markup_detection():
     defects = fixture_page("defects.html")
     found = book_checks.raw_markup(defects.text("prose", "inline", "output"))
@@ -462,6 +479,7 @@ def test_the_book_reads_right_in_a_browser(request, tmp_path):
                 found.append(f"citation link {href!r} does not reach an entry of the references page")
         found += book_checks.table_defects(content.tables)
         found += book_checks.run_together_cells(dom, content.tables)
+        found += book_checks.overflowing_code(dom)
         found += [f"raw MyST markup: {piece!r}" for piece in
                   book_checks.raw_markup(content.text("prose", "inline", "output"))]
         found += [f"author-facing phrase: {piece!r}" for piece in

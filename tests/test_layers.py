@@ -17,11 +17,12 @@ from sitsbench.models.registry import PROVIDERS
 PACKAGE = Path(__file__).resolve().parent.parent / "sitsbench"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("atomic", "runtime", "metrics", "notebook"),  # helpers without sitsbench dependencies (notebook: chapter knobs)
+    ("atomic", "runtime", "metrics"),  # helpers without sitsbench dependencies
     ("intervals",),  # confidence intervals of scores (bootstrap over test items and seeds)
     ("distributed",),  # torchrun's process group, gathers, global batch normalisation
     ("data",),  # cubes, samples, readers, splits, datasets
     ("records", "plot"),  # run records (name datasets and manifests), plots of cubes
+    ("notebook",),  # what the chapters share: profiles, the real data of a section, the run record
     ("models",),  # the registry and the networks, checkpoints
     ("inference",),  # a trained model applied to cubes: dates, windows, model folders, maps
     ("training",),  # the training loop, map models (write model folders)

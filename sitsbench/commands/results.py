@@ -1,4 +1,5 @@
-"""``sitsbench results collect|leaderboard``: run records gathered into a table, plots and a leaderboard page."""
+"""``sitsbench results collect|leaderboard|upgrade``: run records gathered into a table, plots and a leaderboard page;
+records of ``sitsbench validate`` written before record version 2 given their intervals."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     board.add_argument("directory")
     board.add_argument("--out", help="write the page to this file instead of printing it")
     board.set_defaults(func=run_leaderboard)
+    upgrade = actions.add_parser("upgrade", help="give records of `sitsbench validate` written before record version "
+                                 "2 their intervals and protocol, from the result they kept (nothing is recomputed)")
+    upgrade.add_argument("records", nargs="+", help="record files (JSON), rewritten in place")
+    upgrade.set_defaults(func=run_upgrade)
 
 
 def run_collect(args: argparse.Namespace) -> int:
@@ -57,4 +62,12 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         print(f"leaderboard -> {args.out}")
     else:
         print(page)
+    return 0
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from sitsbench.evaluation.crossval import upgrade_record
+
+    for path in args.records:
+        print(f"{path}: {'upgraded' if upgrade_record(path) else 'already has its intervals'}")
     return 0

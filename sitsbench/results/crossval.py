@@ -20,6 +20,7 @@ import pandas as pd
 
 from sitsbench.records import read_run_record
 from sitsbench.results.collect import Collection, collect, data_argument, reproduce_command, with_settings
+from sitsbench.results.leaderboard import metric_title
 from sitsbench.results.real_data import markdown_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -96,8 +97,8 @@ def _table(models: dict[str, dict[str, dict]]) -> pd.DataFrame:
     rows = []
     for model, by_policy in sorted(models.items(), key=lambda item: (_rank(item[1]), item[0])):
         row = {"model": model, "training": _training(next(iter(by_policy.values()))["parameters"])}
-        for metric, title in (("oa", "OA"), ("macro_f1", "macro-F1")):
-            row.update({f"{title} ({policy})": _cell(_pooled(by_policy[policy])[metric])
+        for metric in ("oa", "macro_f1"):
+            row.update({f"{metric_title(metric)} ({policy})": _cell(_pooled(by_policy[policy])[metric])
                         if policy in by_policy else None for policy in policies})
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")

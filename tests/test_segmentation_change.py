@@ -34,6 +34,7 @@ from sitsbench.evaluation.segmentation import (
     EmbeddedPatches,
     PixelEncoderSegmenter,
     SegmentationConfig,
+    SegmentationRun,
     build_segmenter,
     plot_segmentation,
     segment,
@@ -351,3 +352,12 @@ def test_a_change_run_gives_score_rows_at_each_level_its_unit():
     assert all((r["label_fraction"], r["seed"], r["encoder"]) == (0.5, 3, "ndvi") for r in rows)
     bitemporal = {k: v for k, v in scores.items() if "date" not in k}  # no dates: only what the run has
     assert [r["metric"] for r in change_score_rows(bitemporal, "d", "bi-temporal cva")] == ["f1", "f1"]
+
+
+def test_a_segmentation_run_gives_its_score_rows():
+    scores = {"method": "frozen", "label_fraction": 0.1, "seed": 2, "miou": 0.4, "oa": 0.7, "train_time_s": 3.0}
+    rows = SegmentationRun(scores, None, None, None, None, []).score_rows("synthetic/default", "SimCLR")
+    assert [(r["method"], r["encoder"], r["unit"], r["metric"], r["value"]) for r in rows] == [
+        ("frozen encoder + decoder", "SimCLR", "patch", "miou", 0.4),
+        ("frozen encoder + decoder", "SimCLR", "patch", "oa", 0.7)]
+    assert all((r["label_fraction"], r["seed"], r["train_time_s"]) == (0.1, 2, 3.0) for r in rows)

@@ -151,7 +151,7 @@ def efficiency_intervals(table: pd.DataFrame, y_test: np.ndarray, num_classes: i
                          level: float = 0.95, n_boot: int = 1000, seed: int = 0,
                          groups: np.ndarray | None = None) -> pd.DataFrame:
     """One row per method and fraction: ``estimate`` (mean over seeds), ``low``, ``high`` (two-level bootstrap
-    interval at ``level``, test items resampled by ``groups`` when given) and ``n_seeds``."""
+    interval at ``level``, test items resampled by ``groups`` when given), ``level`` and ``n_seeds``."""
     rows = []
     for fraction in sorted(table["fraction"].unique()):
         methods = list(dict.fromkeys(table.loc[np.isclose(table["fraction"], fraction), "method"]))
@@ -161,7 +161,7 @@ def efficiency_intervals(table: pd.DataFrame, y_test: np.ndarray, num_classes: i
             estimate, low, high = boot.interval(method, level)
             n_seeds = int(((table["method"] == method) & np.isclose(table["fraction"], fraction)).sum())
             rows.append({"method": method, "fraction": float(fraction), "metric": metric, "estimate": estimate,
-                         "low": low, "high": high, "n_seeds": n_seeds})
+                         "low": low, "high": high, "level": level, "n_seeds": n_seeds})
     return pd.DataFrame(rows)
 
 
@@ -169,7 +169,7 @@ def paired_differences(table: pd.DataFrame, y_test: np.ndarray, num_classes: int
                        pairs: Sequence[tuple[str, str]], metric: str = "macro_f1", level: float = 0.95,
                        n_boot: int = 1000, seed: int = 0, groups: np.ndarray | None = None) -> pd.DataFrame:
     """One row per ``(a, b)`` pair and fraction: the paired difference ``a - b`` of ``metric`` with its interval
-    (``difference``, ``low``, ``high``; test items resampled by ``groups`` when given), ``n_seeds`` and
+    (``difference``, ``low``, ``high``; test items resampled by ``groups`` when given), ``level``, ``n_seeds`` and
     ``verdict``: ``"a > b"``, ``"a < b"`` when the interval excludes 0, else ``"no difference shown"``."""
     rows = []
     for fraction in sorted(table["fraction"].unique()):
@@ -180,7 +180,7 @@ def paired_differences(table: pd.DataFrame, y_test: np.ndarray, num_classes: int
             difference, low, high = boot.difference(a, b, level)
             verdict = f"{a} > {b}" if low > 0 else f"{a} < {b}" if high < 0 else "no difference shown"
             rows.append({"a": a, "b": b, "fraction": float(fraction), "metric": metric, "difference": difference,
-                         "low": low, "high": high, "n_seeds": len(stacks[a]), "verdict": verdict})
+                         "low": low, "high": high, "level": level, "n_seeds": len(stacks[a]), "verdict": verdict})
     return pd.DataFrame(rows)
 
 

@@ -23,12 +23,14 @@ from sitsbench.evaluation import (
     KNNClassifier,
     ValidatedLinearProbe,
     efficiency_intervals,
+    efficiency_rows,
     embed,
     fine_tune,
     knn_scores,
     label_efficiency,
     nested_subsets,
     network_method,
+    paired_differences,
     plane_network_method,
     plot_label_efficiency,
     probe,
@@ -300,6 +302,21 @@ def test_label_efficiency_table_and_curves(toy_cube, pixels):
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="band"):
         plot_label_efficiency(table, band="iqr")
+    # the rows of a run record: each method named by the method and encoder it was made with
+    differences = paired_differences(table, test.y, 10, [("deep-star", "supervised")], n_boot=50)
+    rows = efficiency_rows(table, methods, "synthetic/toy", "pixel", intervals=[intervals], differences=[differences])
+    assert len(rows["scores"]) == 2 * len(table) and len(rows["intervals"]) == len(intervals)
+    assert {(r["method"], r["encoder"], r.get("label_unit")) for r in rows["scores"]} == {
+        ("supervised", None, None), ("random forest probe", None, None), ("Deep-STaR", None, "parcel")}
+    first = rows["scores"][0]
+    assert (first["label_fraction"], first["seed"], first["n_labels"], first["train_time_s"]) == \
+        (table["fraction"][0], table["seed"][0], table["n_labels"][0], table["time_s"][0])
+    assert [(r["method"], r["versus_method"], r["label_fraction"]) for r in rows["differences"]] == \
+        [("Deep-STaR", "supervised", fraction) for fraction in fractions]
+    assert all(r["level"] == 0.95 for r in rows["intervals"] + rows["differences"])
+    probed = probe_method("linear", train.x.reshape(len(train), -1), train.y, test.x.reshape(len(test), -1),
+                          encoder="SimCLR")
+    assert (probed.method, probed.encoder) == ("linear probe", "SimCLR")
 
 
 @pytest.mark.slow
@@ -338,4 +355,14 @@ def test_downstream_chapter_runs_in_quick_mode_and_records_the_curves(chapter_ru
     changes = metrics["change_detection"]
     for row in changes["series"] + changes["bitemporal"]:  # every detector beats answering "changed" everywhere
         assert row["pixel_f1"] > row["pixel_all_changed_f1"] + 0.2, row
+    # the record's rows: method and encoder as the chapter made them, the intervals and differences of the curves
+    curves = {(r["method"], r["encoder"]) for r in record["scores"] if "n_labels" in r and r["unit"] == "pixel"}
+    assert {("supervised", None), ("random forest", "raw series"), ("linear probe", "random init"),
+            ("Deep-STaR", None), ("fine-tuned", "SimCLR"), *(("linear probe", f) for f in families)} <= curves
+    assert {(r["method"], r["encoder"]) for r in record["intervals"]} == curves
+    assert {r["metric"] for r in record["intervals"]} == {"oa", "macro_f1"}
+    assert ("linear probe", "SimCLR", "random forest", "raw series") in {
+        (r["method"], r["encoder"], r["versus_method"], r["versus_encoder"]) for r in record["differences"]}
+    deepstar = [r for r in record["scores"] if r["method"] == "Deep-STaR"]
+    assert deepstar and all(r["label_unit"] == "parcel" for r in deepstar)
     assert all(row["parcel_date_mae_days"] < 60 for row in changes["series"])  # dates within two months

@@ -12,7 +12,16 @@ import yaml
 from sitsbench.cli import main
 from sitsbench.evaluation.efficiency import plot_label_efficiency
 from sitsbench.evaluation.rows import score_rows
-from sitsbench.records import SCORE_FIELDS, check_scores, read_run_record, score_row, write_run_record
+from sitsbench.records import (
+    SCORE_FIELDS,
+    check_differences,
+    check_intervals,
+    check_scores,
+    read_run_record,
+    score_row,
+    update_run_record,
+    write_run_record,
+)
 from sitsbench.results import collect, write_table
 from sitsbench.results.leaderboard import format_mean_std, leaderboard_page, leaderboard_table
 from sitsbench.results.plots import efficiency_table, plot_accuracy_vs_time, standard_plots
@@ -53,6 +62,52 @@ def test_score_rows_follow_one_schema_and_bad_rows_name_the_field():
         with pytest.raises(ValueError, match=message):
             check_scores([{**good, **change}])
     assert np.isnan(check_scores([{**good, "value": float("nan")}])[0]["value"])  # an undefined score is allowed
+    counted = score_row("d", "Deep-STaR", "oa", 0.5, n_labels=10, label_unit="parcel")
+    assert (counted["n_labels"], counted["label_unit"]) == (10, "parcel")
+    for change, message in [({"n_labels": -1}, "n_labels must be a non-negative integer"),
+                            ({"n_labels": 2.5}, "n_labels must be a non-negative integer"),
+                            ({"label_unit": "tile"}, "label_unit must be one of")]:
+        with pytest.raises(ValueError, match=message):
+            check_scores([{**counted, **change}])
+    with pytest.raises(ValueError, match="come with n_labels"):
+        check_scores([{**good, "label_unit": "parcel"}])
+
+
+def test_intervals_and_differences_follow_their_schemas_and_bad_rows_name_the_field():
+    interval = {"dataset": "d", "method": "linear probe", "encoder": "SimCLR", "unit": "pixel", "label_fraction": 0.1,
+                "metric": "macro_f1", "estimate": 0.5, "low": 0.4, "high": 0.6, "level": 0.95, "n_units": 31}
+    assert check_intervals([interval]) == [interval]
+    assert check_intervals([{**interval, "low": None, "high": None}])[0]["low"] is None  # no interval: one fold
+    for change, message in [({"low": 0.7}, r"intervals\[0\] has low 0.7 above high 0.6"),
+                            ({"level": 95}, r"intervals\[0\]\.level must be a number in \(0, 1\)"),
+                            ({"n_units": 0}, "n_units must be a positive integer"),
+                            ({"high": None}, "high must be a finite number"),
+                            ({"seed": 0}, r"unknown fields \['seed'\]")]:
+        with pytest.raises(ValueError, match=message):
+            check_intervals([{**interval, **change}])
+    difference = {"dataset": "d", "method": "linear probe", "encoder": "SimCLR", "versus_method": "supervised",
+                  "versus_encoder": None, "unit": "pixel", "label_fraction": 1.0, "metric": "macro_f1",
+                  "difference": 0.1, "low": -0.02, "high": 0.2, "level": 0.95}
+    assert check_differences([difference]) == [difference]
+    for change, message in [({"versus_method": ""}, "versus_method must be a non-empty string"),
+                            ({"difference": float("inf")}, "difference must be a finite number")]:
+        with pytest.raises(ValueError, match=message):
+            check_differences([{**difference, **change}])
+    with pytest.raises(ValueError, match=r"lacks the fields \['versus_encoder'\]"):
+        check_differences([{k: v for k, v in difference.items() if k != "versus_encoder"}])
+
+
+def test_a_record_of_version_1_reads_with_empty_intervals_and_broken_rows_are_refused(tmp_path):
+    path = write_record(tmp_path, scores=[score_row("d", "RF", "oa", 0.5)])
+    record = json.loads(path.read_text())
+    assert record["record_version"] == 2 and record["intervals"] == [] and record["differences"] == []
+    for key in ("intervals", "differences"):
+        del record[key]
+    path.write_text(json.dumps({**record, "record_version": 1}))
+    assert read_run_record(path)["intervals"] == [] and read_run_record(path)["differences"] == []
+    path.write_text(json.dumps({**record, "intervals": [{"metric": "oa"}]}))
+    with pytest.raises(ValueError, match=r"record\.json: intervals\[0\] lacks the fields"):
+        read_run_record(path)
 
 
 def test_a_record_with_broken_scores_is_refused_on_reading(tmp_path):
@@ -266,16 +321,17 @@ def test_real_data_page_reads_the_real_runs_and_lists_skipped_ones(tmp_path):
     assert len(skipped) == 4 and all("is not on this machine" in line for line in skipped)
     page = real_data_page(tmp_path)
     assert "No real-data run in this build" in page and "## Skipped runs" in page
-    record = {
-        "name": "02_supervised_baselines", "parameters": {"profile": "quick", "dataset": "/data/v"},
-        "dataset": {"name": "victoria-s2", "n_samples": 800, "classes": ["a", "b"], "split": "group (reason)",
-                    "source": "/data/v", "checksum": "sha256:" + "0" * 64, "skipped": {"U-TAE": "no patches"}},
-        "metrics": {"majority class": {"oa": 0.5, "macro_f1": 0.33, "kappa": 0.0, "train_time_s": 0.0, "n": 100},
-                    "TempCNN": {"oa": 0.8, "macro_f1": 0.75, "kappa": 0.6, "train_time_s": 1.0, "n": 100}},
-    }
     run = tmp_path / "real" / "02_supervised_baselines--v"
-    run.mkdir(parents=True)
-    (run / "record.json").write_text(json.dumps(record))
+    write_run_record(
+        run / "record.json", name="02_supervised_baselines", seed=0,
+        parameters={"profile": "quick", "dataset": "/data/v"}, metrics={"free-form": "never read"},
+        dataset={"name": "victoria-s2", "n_samples": 800, "classes": ["a", "b"], "split": "group (reason)",
+                 "source": "/data/v", "checksum": "sha256:" + "0" * 64, "skipped": {"U-TAE": "no patches"},
+                 "test_pixels": 100},
+        scores=[score_row("victoria-s2", name, metric, value, unit="sample", train_time_s=time_s)
+                for name, time_s, values in (("majority class", 0.0, (0.5, 0.33, 0.0)),
+                                             ("TempCNN", 1.0, (0.8, 0.75, 0.6)))
+                for metric, value in zip(("oa", "macro_f1", "kappa"), values)])
     page = real_data_page(tmp_path)
     assert "## victoria-s2" in page and "| TempCNN | 0.800 | 0.750 | 0.600 | 1.0 |" in page
     assert "(100 test series; at OA 0.80 the binomial standard error is ±0.040" in page
@@ -285,29 +341,32 @@ def test_real_data_page_reads_the_real_runs_and_lists_skipped_ones(tmp_path):
 def test_real_data_page_shows_intervals_and_paired_differences_of_chapter_6(tmp_path):
     from sitsbench.results.real_data import real_data_page
 
-    record = {
-        "name": "06_downstream", "parameters": {"profile": "quick", "dataset": "cerrado"},
-        "dataset": {"name": "cerrado", "n_samples": 746, "classes": ["Cerrado", "Pasture"], "split": "group",
-                    "source": "/data/c", "checksum": "sha256:" + "1" * 64},
-        "metrics": {
-            "protocols_macro_f1": {"simclr": {"pixel": {"linear": 0.9}}},
-            "protocols_oa": {"simclr": {"pixel": {"linear": 0.91}}},
-            "label_efficiency": {
-                "rows": [{"method": "SimCLR + linear", "fraction": 0.1, "seed": 0, "macro_f1": 0.8}],
-                "intervals": {"macro_f1": [
-                    {"method": "SimCLR + linear", "fraction": 0.1, "estimate": 0.8, "low": 0.75, "high": 0.84},
-                    {"method": "SimCLR + linear", "fraction": 1.0, "estimate": 0.9, "low": 0.86, "high": 0.93}]},
-                "paired_differences": [
-                    {"a": "SimCLR + linear", "b": "random init + linear", "fraction": 0.1, "difference": 0.05,
-                     "low": 0.01, "high": 0.09},
-                    {"a": "SimCLR + linear", "b": "random init + linear", "fraction": 1.0, "difference": -0.01,
-                     "low": -0.04, "high": 0.02}]},
-        },
-    }
+    identity = {"dataset": "cerrado", "unit": "sample", "metric": "macro_f1", "level": 0.95}
     run = tmp_path / "real" / "06_downstream--cerrado"
-    run.mkdir(parents=True)
-    (run / "record.json").write_text(json.dumps(record))
+    write_run_record(
+        run / "record.json", name="06_downstream", seed=0, parameters={"profile": "quick", "dataset": "cerrado"},
+        dataset={"name": "cerrado", "n_samples": 746, "classes": ["Cerrado", "Pasture"], "split": "group",
+                 "source": "/data/c", "checksum": "sha256:" + "1" * 64},
+        metrics={"label_efficiency": "free-form: never read"},
+        scores=[score_row("cerrado", "linear probe", metric, value, encoder="SimCLR", unit="sample",
+                          label_fraction=fraction, n_labels=n)
+                for fraction, n, values in ((0.1, 30, (0.8, 0.82)), (1.0, 300, (0.9, 0.91)))
+                for metric, value in zip(("macro_f1", "oa"), values)],
+        intervals=[{**identity, "method": "linear probe", "encoder": "SimCLR", "label_fraction": fraction,
+                    "estimate": estimate, "low": low, "high": high}
+                   for fraction, estimate, low, high in ((0.1, 0.8, 0.75, 0.84), (1.0, 0.9, 0.86, 0.93))],
+        differences=[{**identity, "method": "linear probe", "encoder": "SimCLR", "versus_method": "linear probe",
+                      "versus_encoder": "random init", "label_fraction": fraction, "difference": difference,
+                      "low": low, "high": high}
+                     for fraction, difference, low, high in ((0.1, 0.05, 0.01, 0.09), (1.0, -0.01, -0.04, 0.02))])
     page = real_data_page(tmp_path)
-    assert "| SimCLR + linear | 0.800 [0.750, 0.840] | 0.900 [0.860, 0.930] |" in page
-    assert "| SimCLR + linear − random init + linear | **+0.050 [+0.010, +0.090]** | -0.010 [-0.040, +0.020] |" in page
-    assert "| comparison | 10% | 100% |" in page
+    assert "| linear probe / SimCLR | 0.800 [0.750, 0.840] | 0.900 [0.860, 0.930] |" in page
+    assert "| linear probe / SimCLR − linear probe / random init | **+0.050 [+0.010, +0.090]** | -0.010 [-0.040, " \
+           "+0.020] |" in page
+    assert "| comparison | 10% (30 labels) | 100% (300 labels) |" in page
+    assert "| SimCLR | – | – | 0.900 (0.910) | – |" not in page  # a protocol table holds only the protocols run
+    assert "| SimCLR | 0.900 (0.910) |" in page
+    # a chapter-6 record written before the intervals were recorded is refused, naming it
+    update_run_record(run / "record.json", intervals=[], record_version=1)
+    with pytest.raises(ValueError, match=r"06_downstream--cerrado/record\.json \(version 1\) has no intervals"):
+        real_data_page(tmp_path)

@@ -2,8 +2,8 @@
 missing or raw cell, a Findings box that states exactly the differences whose intervals exclude 0, ``hard`` apart.
 
 The fixture ``tests/data/results/06_downstream_victoria.json`` is a trimmed chapter-6 run record of the book build on
-the Victoria samples (quick profile): its dataset, parameters, protocol scores, label-efficiency rows, intervals and
-paired differences, and its macro-F1 score rows.
+the Victoria samples (quick profile): its dataset, parameters, its macro-F1 score rows (and the OA of its protocols),
+its intervals and paired differences (:mod:`sitsbench.records`).
 """
 
 import copy
@@ -35,16 +35,14 @@ def hard(record: dict) -> dict:
     record["dataset"] = {"name": "hard", "layout": "synthetic", "classes": ["a", "b", "c"], "checksum": "sha256:1",
                          "cube_sizes": {"y": 192, "x": 192, "time": 30}, "train_pixels": 2000, "test_pixels": 2000,
                          "test_groups": 41, "split": "spatial blocks"}
-    efficiency = record["metrics"]["label_efficiency"]
-    efficiency["rows"] += [{"method": "Deep-STaR", "fraction": fraction, "seed": seed, "macro_f1": 0.5,
-                            "n_labels": parcels, "unit": "parcel"}
-                           for fraction, parcels in ((0.01, 10), (0.1, 13), (1.0, 133)) for seed in (0, 1, 2)]
-    efficiency["intervals"]["macro_f1"] += [{"method": "Deep-STaR", "fraction": fraction, "estimate": 0.5, "low": 0.4,
-                                             "high": 0.6} for fraction in (0.01, 1.0)]  # none at 10 %
-    for row in record["scores"]:
-        row["dataset"] = "synthetic/hard"
-    record["scores"] += [{"dataset": "synthetic/hard", "method": "Deep-STaR", "encoder": None, "unit": "sample",
-                          "label_fraction": 1.0, "seed": seed, "metric": "macro_f1", "value": 0.5} for seed in (0, 1, 2)]
+    for row in record["scores"] + record["intervals"] + record["differences"]:
+        row["dataset"], row["unit"] = "synthetic/hard", "pixel"
+    record["scores"] += [score_row("synthetic/hard", "Deep-STaR", "macro_f1", 0.5, label_fraction=fraction, seed=seed,
+                                   n_labels=parcels, label_unit="parcel")
+                         for fraction, parcels in ((0.01, 10), (0.1, 13), (1.0, 133)) for seed in (0, 1, 2)]
+    record["intervals"] += [{"dataset": "synthetic/hard", "method": "Deep-STaR", "encoder": None, "unit": "pixel",
+                             "label_fraction": fraction, "metric": "macro_f1", "estimate": 0.5, "low": 0.4,
+                             "high": 0.6, "level": 0.95} for fraction in (0.01, 1.0)]  # none at 10 %
     return record
 
 
@@ -107,8 +105,10 @@ def test_each_leaderboard_row_is_reproduced_by_a_command_naming_its_dataset_prof
     rows = [line for line in commands["06_downstream on victoria-s2"].splitlines() if line.startswith("| linear")]
     assert rows and all(line.endswith("| seeds 0, 1, 2 | R1 |") for line in rows)
     # label fractions with the number of labels the record counts (Deep-STaR: parcels)
-    assert "| linear probe | SimCLR | sample | 1% (8) | 0.475 ± 0.083 | seeds 0, 1, 2 | R1 |" in page
-    assert "| Deep-STaR | – | sample | 100% (133 parcels) | 0.500 ± 0.000 | seeds 0, 1, 2 | R1 |" in page
+    # (the trimmed fixture keeps the OA of the protocols only: a dash for the curves)
+    assert "| linear probe | SimCLR | sample | 1% (8) | – | 0.475 ± 0.083 | seeds 0, 1, 2 | R1 |" in page
+    assert "| k-NN probe | SimCLR | sample | 100% (472) | 0.730 | 0.675 | seed 0 | R1 |" in page
+    assert "| Deep-STaR | – | pixel | 100% (133 parcels) | – | 0.500 ± 0.000 | seeds 0, 1, 2 | R1 |" in page
     # the NaN F1 is a dash with a note saying why, the raw float has 3 decimals
     assert "| TempCNN | – | pixel | 100% | 0.927 | – | seed 0 | R1 |" in page
     assert "– : the run records hold no OA / F1 score for this row" in page  # RF has no OA
@@ -121,22 +121,24 @@ def test_the_findings_box_states_exactly_the_differences_whose_interval_excludes
     box = "\n".join(findings_box(record))
     assert box.startswith(":::{admonition} Findings\n:class: findings\n") and box.endswith(":::\n")
     established = box.split("**What the intervals establish**", 1)[1].split("**Not distinguishable:**", 1)[0]
-    excluded = {(r["a"], r["b"], r["fraction"]) for r in record["metrics"]["label_efficiency"]["paired_differences"]
-                if r["low"] > 0 or r["high"] < 0}
-    assert excluded == {("SimCLR + linear", "random init + linear", 0.01), ("DINO + linear", "supervised", 1.0)}
+    excluded = {(r["encoder"], r["versus_method"], r["versus_encoder"], r["label_fraction"])
+                for r in record["differences"] if r["low"] > 0 or r["high"] < 0}
+    assert excluded == {("SimCLR", "linear probe", "random init", 0.01), ("DINO", "supervised", None, 1.0)}
     assert established.count("\n* ") == 2
-    assert "* SimCLR + linear above random init + linear: +0.078 [+0.005, +0.196] at 1% (8 labels)." in established
-    assert "* DINO + linear below supervised: -0.112 [-0.202, -0.011] at 100% (472 labels)." in established
-    for row in record["metrics"]["label_efficiency"]["paired_differences"]:
+    assert "* linear probe / SimCLR above linear probe / random init: +0.078 [+0.005, +0.196] at 1% (8 labels)." \
+        in established
+    assert "* linear probe / DINO below supervised: -0.112 [-0.202, -0.011] at 100% (472 labels)." in established
+    for row in record["differences"]:
         interval = f"[{row['low']:+.3f}, {row['high']:+.3f}]"
-        assert (interval in established) == ((row["a"], row["b"], row["fraction"]) in excluded)
-    # the reversed repeat (supervised − SimCLR + linear) is not counted twice
+        key = (row["encoder"], row["versus_method"], row["versus_encoder"], row["label_fraction"])
+        assert (interval in established) == (key in excluded)
+    # the reversed repeat (supervised − linear probe / SimCLR) is not counted twice
     assert "(2 of the 21 paired differences" in box and "the other 19 differences" in box
-    assert "supervised − SimCLR + linear" not in box
+    assert "supervised − linear probe / SimCLR" not in box
     assert "148 test series" in box and "3 seeds (0, 1, 2)" in box and "pretrained once (seed 0)" in box
 
     nothing = copy.deepcopy(record)
-    for row in nothing["metrics"]["label_efficiency"]["paired_differences"]:
+    for row in nothing["differences"]:
         row["low"], row["high"] = min(row["low"], -0.01), max(row["high"], 0.01)
     assert "none of the 21 paired differences of macro-F1 has a 95 % interval that excludes 0" in \
         "\n".join(findings_box(nothing))
@@ -149,7 +151,7 @@ def test_the_real_data_page_marks_the_intervals_that_exclude_0_and_counts_the_la
     assert "| comparison | 1% (8 labels) | 10% (47 labels) | 100% (472 labels) |" in victoria_section
     bold = re.findall(r"\*\*([+-]\d\.\d{3} \[[^]]+\])\*\*", victoria_section)
     assert bold == ["+0.078 [+0.005, +0.196]", "-0.112 [-0.202, -0.011]"]
-    assert "| SimCLR + linear | 0.475 [0.350, 0.696] |" in victoria_section
+    assert "| linear probe / SimCLR | 0.475 [0.350, 0.696] |" in victoria_section
     assert "| SimCLR | 0.685 (0.743) | 0.675 (0.730) | 0.655 (0.723) | 0.653 (0.716) |" in victoria_section
     assert "data `DATA_ROOT/igarss2019_victoria_s2`" in victoria_section
     assert not BUILD_PATH.search(page) and not re.search(r"\d\.\d{4,}|\bnan\b|None", page)
@@ -187,17 +189,17 @@ def test_each_dataset_says_which_family_beats_random_init_from_the_paired_interv
     text = "\n".join(families_summary(record))
     at_one = next(line for line in text.splitlines() if line.startswith("* 1%"))
     assert at_one.startswith("* 1% (8 labels): SimCLR 0.475 [0.350, 0.696]; ")
-    assert at_one.index("SimCLR ") < at_one.index("DINO ") and "random init + linear" not in at_one
+    assert at_one.index("SimCLR ") < at_one.index("DINO ") and "linear probe / random init" not in at_one
     assert at_one.endswith("Above random init: SimCLR; below it: none; the other 2 not distinguishable from it.")
     # a comparison recorded the other way round (random init − AE) that excludes 0 puts the AE below
-    reversed_row = next(r for r in record["metrics"]["label_efficiency"]["paired_differences"]
-                        if r["a"] == "AE + linear" and r["fraction"] == 1.0)
-    reversed_row.update(a="random init + linear", b="AE + linear", difference=0.1, low=0.02, high=0.2)
+    reversed_row = next(r for r in record["differences"] if r["encoder"] == "AE" and r["label_fraction"] == 1.0)
+    reversed_row.update(encoder="random init", versus_method="linear probe", versus_encoder="AE", difference=0.1,
+                        low=0.02, high=0.2)
     at_full = next(line for line in families_summary(record) if line.startswith("* 100%"))
     assert at_full.endswith("Above random init: none; below it: AE; the other 2 not distinguishable from it.")
     write(tmp_path, "06_downstream--igarss2019_victoria_s2", record)
     assert "**Every family against the same backbone" in section(real_data_page(tmp_path, DATA_ROOT), "victoria-s2")
     without = copy.deepcopy(record)
-    without["metrics"]["label_efficiency"].pop("intervals")
+    without["intervals"] = []
     assert families_summary(without) == []
 

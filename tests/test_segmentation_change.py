@@ -19,6 +19,7 @@ from sitsbench.evaluation.change import (
     bitemporal_change,
     bitemporal_targets,
     candidate_days,
+    change_score_rows,
     change_scores,
     change_targets,
     cosine_profile,
@@ -33,6 +34,7 @@ from sitsbench.evaluation.segmentation import (
     EmbeddedPatches,
     PixelEncoderSegmenter,
     SegmentationConfig,
+    SegmentationRun,
     build_segmenter,
     plot_segmentation,
     segment,
@@ -339,3 +341,23 @@ def test_runs_are_deterministic_for_a_seed(seg_cube, change_cube):
     runs = [run_change_detection(small, "ndvi", "regression", seed=2, config=ChangeConfig(n_estimators=20))
             for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_a_change_run_gives_score_rows_at_each_level_its_unit():
+    scores = {"label_fraction": 0.5, "seed": 3, "pixel_f1": 0.8, "pixel_precision": 0.7, "pixel_date_mae_days": 4.0,
+              "parcel_f1": 0.9, "parcel_date_mae_days": 3.0}
+    rows = change_score_rows(scores, "synthetic/default", "change RF, argmax dates", "ndvi")
+    assert [(r["unit"], r["metric"], r["value"]) for r in rows] == [
+        ("pixel", "f1", 0.8), ("pixel", "date_mae_days", 4.0), ("parcel", "f1", 0.9), ("parcel", "date_mae_days", 3.0)]
+    assert all((r["label_fraction"], r["seed"], r["encoder"]) == (0.5, 3, "ndvi") for r in rows)
+    bitemporal = {k: v for k, v in scores.items() if "date" not in k}  # no dates: only what the run has
+    assert [r["metric"] for r in change_score_rows(bitemporal, "d", "bi-temporal cva")] == ["f1", "f1"]
+
+
+def test_a_segmentation_run_gives_its_score_rows():
+    scores = {"method": "frozen", "label_fraction": 0.1, "seed": 2, "miou": 0.4, "oa": 0.7, "train_time_s": 3.0}
+    rows = SegmentationRun(scores, None, None, None, None, []).score_rows("synthetic/default", "SimCLR")
+    assert [(r["method"], r["encoder"], r["unit"], r["metric"], r["value"]) for r in rows] == [
+        ("frozen encoder + decoder", "SimCLR", "patch", "miou", 0.4),
+        ("frozen encoder + decoder", "SimCLR", "patch", "oa", 0.7)]
+    assert all((r["label_fraction"], r["seed"], r["train_time_s"]) == (0.1, 2, 3.0) for r in rows)

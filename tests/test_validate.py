@@ -183,6 +183,11 @@ def test_validate_runs_end_to_end_and_records_score_rows(tmp_path, capsys):
     assert len(saved["scores"]) == 6 and {row["seed"] for row in saved["scores"]} == {0, 1}
     assert {row["method"] for row in saved["scores"]} == {"rf (3-fold CV, group)"}
     assert saved["metrics"]["protocol"]["policy"] == "group" and len(saved["metrics"]["folds"]) == 6
+    # the pooled scores with their intervals are the record's interval rows, the protocol its data's split
+    pooled = saved["metrics"]["pooled"]
+    assert [(row["metric"], row["estimate"], row["low"], row["high"], row["n_units"]) for row in saved["intervals"]] \
+        == [(m, pooled[m]["estimate"], pooled[m]["low"], pooled[m]["high"], 24) for m in ("oa", "macro_f1", "kappa")]
+    assert saved["dataset"]["split"] == saved["metrics"]["protocol"]["words"]
     from sitsbench.results.collect import collect
     from sitsbench.results.leaderboard import leaderboard_table
 
@@ -425,3 +430,29 @@ def test_the_book_leaderboard_shows_the_published_cross_validations(published_cr
     book_page = book_leaderboard_page(tmp_path / "no-build-runs")
     record = read_run_record(committed[0])
     assert f"{record['parameters']['model']} ({record['parameters']['folds']}-fold CV" in book_page
+
+
+def test_a_record_written_before_intervals_is_upgraded_from_the_result_it_kept(published_crossval, tmp_path, capsys):
+    """``sitsbench results upgrade`` gives a version-1 record of ``sitsbench validate`` the intervals and the split
+    the current one writes, from its kept result (nothing recomputed); the crossval page refuses it until then."""
+    from sitsbench.results.crossval import crossval_page
+
+    root, published = published_crossval
+    shutil.copytree(published, tmp_path / "crossval")
+    path = tmp_path / "crossval" / "rf-group.json"
+    current = json.loads(path.read_text())
+    old = {key: value for key, value in current.items() if key not in ("intervals", "differences")}
+    old["record_version"] = 1
+    old["dataset"] = {key: value for key, value in current["dataset"].items() if key != "split"}
+    path.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"rf-group\.json has no intervals .*sitsbench results upgrade"):
+        crossval_page(published_dir=tmp_path / "crossval", data_root=root)
+    assert cli.main(["results", "upgrade", str(path), str(tmp_path / "crossval" / "rf-random.json")]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{path}: upgraded",
+                                                    f"{tmp_path / 'crossval' / 'rf-random.json'}: already has its "
+                                                    "intervals"]
+    upgraded = json.loads(path.read_text())
+    assert upgraded["record_version"] == 2 and upgraded["intervals"] == current["intervals"]
+    assert upgraded["dataset"] == current["dataset"] and upgraded["scores"] == current["scores"]
+    assert crossval_page(published_dir=tmp_path / "crossval", data_root=root) == \
+        crossval_page(published_dir=published, data_root=root)

@@ -1,5 +1,6 @@
-"""``sitsbench results collect|leaderboard|compare``: run records gathered into a table, plots and a leaderboard
-page, or two builds' records compared score by score."""
+"""``sitsbench results collect|leaderboard|compare|upgrade``: run records gathered into a table, plots and a
+leaderboard page; two builds' records compared score by score; records of ``sitsbench validate`` written before
+record version 2 given their intervals."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="largest difference counted as equal (default 0: same-seed CPU runs are identical)")
     compare.add_argument("--out", help="also write the table of every score compared (.csv)")
     compare.set_defaults(func=run_compare)
+    upgrade = actions.add_parser("upgrade", help="give records of `sitsbench validate` written before record version "
+                                 "2 their intervals and protocol, from the result they kept (nothing is recomputed)")
+    upgrade.add_argument("records", nargs="+", help="record files (JSON), rewritten in place")
+    upgrade.set_defaults(func=run_upgrade)
 
 
 def run_collect(args: argparse.Namespace) -> int:
@@ -80,3 +85,11 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"scores -> {write_table(comparison.scores, args.out)}")
     differs = (comparison.scores["status"] != "equal").any() or (comparison.records["present"] != "both").any()
     return 1 if differs else 0
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from sitsbench.evaluation.crossval import upgrade_record
+
+    for path in args.records:
+        print(f"{path}: {'upgraded' if upgrade_record(path) else 'already has its intervals'}")
+    return 0

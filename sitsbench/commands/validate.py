@@ -56,8 +56,13 @@ def run(args: argparse.Namespace) -> int:
     )
     check_config(config)  # before any data is read: counts, model arguments, date policy
     from sitsbench.data.loading import load_dataset, require_samples
-    from sitsbench.evaluation.crossval import cross_validate, describe_validation, make_protocol
-    from sitsbench.records import dataset_label, score_row, write_run_record
+    from sitsbench.evaluation.crossval import (
+        cross_validate,
+        describe_validation,
+        make_protocol,
+        record_fields,
+    )
+    from sitsbench.records import write_run_record
 
     loaded = load_dataset(args.dataset, seed=args.seed)
     samples, dropped = usable_samples(require_samples(loaded))
@@ -71,12 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if args.record is None:
         return 0
     method = f"{args.model} ({protocol.n_folds}-fold CV, {args.split_policy})"
-    scores = [score_row(dataset_label(loaded.record()), method, metric, row[metric], unit="sample", seed=row["seed"],
-                        train_time_s=result["train_time_s"] / protocol.repeats)
-              for row in result["pooled_per_repeat"] for metric in ("oa", "macro_f1", "kappa")]
+    fields = record_fields(result, loaded.record(), method)
     parameters = {key: value for key, value in vars(args).items() if key not in ("func", "record", "quiet")}
     write_run_record(args.record, name=f"validate-{args.model}", parameters=parameters, metrics=result,
-                     scores=scores, seed=args.seed, device=args.device, duration_s=result["train_time_s"],
-                     dataset=loaded.record())
+                     seed=args.seed, device=args.device, duration_s=result["train_time_s"], **fields)
     print(f"run record: {args.record}")
     return 0

@@ -10,7 +10,9 @@ from sitsbench.evaluation.area import (
     sample_size,
 )
 from sitsbench.evaluation.efficiency import (
+    PROTOCOL_TITLES,
     EfficiencyMethod,
+    efficiency_rows,
     label_efficiency,
     network_method,
     plane_network_method,
@@ -47,6 +49,7 @@ from sitsbench.intervals import (
 __all__ = [
     "PROBES",
     "PROBE_C_GRID",
+    "PROTOCOL_TITLES",
     "AreaAccuracy",
     "Bootstrap",
     "EfficiencyMethod",
@@ -58,6 +61,7 @@ __all__ = [
     "bootstrap_scores",
     "confusion_counts",
     "efficiency_intervals",
+    "efficiency_rows",
     "embed",
     "fine_tune",
     "freeze",

@@ -25,12 +25,17 @@ Error", Machine Learning 52; Bouckaert & Frank 2004 for repeated cross-validatio
 **Pooled**: every sample's out-of-fold prediction scored at once, with the two-level bootstrap of
 :func:`sitsbench.intervals.bootstrap_scores` over the protocol's units (samples, groups or blocks) and the
 repeats.
+
+:func:`record_fields` gives the fields of the run record of a cross-validation: the score rows of each repeat, the
+pooled intervals (the rows of :mod:`sitsbench.records`) and the protocol in words in its ``dataset`` block;
+:func:`upgrade_record` adds them to a record written before (record version 1).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -253,6 +258,48 @@ def _interval(estimate, low, high) -> dict:
 
 def _number(value) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
+
+
+def record_fields(result: dict, dataset: dict, method: str) -> dict:
+    """The ``scores``, ``intervals`` and ``dataset`` of the run record of ``result`` (:func:`cross_validate`) on the
+    data described by ``dataset`` (:meth:`~sitsbench.data.loading.LoadedDataset.record`), its method named
+    ``method``: one score row per repeat and metric of :data:`SCORES` (its pooled score, with the training time of a
+    repeat), one interval row per metric (the pooled score and its bootstrap interval over the protocol's
+    ``n_units`` units), and the protocol in words as the data's ``split``."""
+    from sitsbench.records import check_intervals, dataset_label, score_row
+
+    protocol, label = result["protocol"], dataset_label(dataset)
+    scores = [score_row(label, method, metric, row[metric], unit="sample", seed=row["seed"],
+                        train_time_s=result["train_time_s"] / protocol["repeats"])
+              for row in result["pooled_per_repeat"] for metric in SCORES]
+    intervals = [{"dataset": label, "method": method, "encoder": None, "unit": "sample", "label_fraction": 1.0,
+                  "metric": metric, "estimate": _missing(result["pooled"][metric]["estimate"]),
+                  "low": result["pooled"][metric]["low"], "high": result["pooled"][metric]["high"],
+                  "level": protocol["level"], "n_units": protocol["n_units"]} for metric in SCORES]
+    return {"scores": scores, "intervals": check_intervals(intervals), "dataset": {**dataset, "split": protocol["words"]}}
+
+
+def upgrade_record(path: str | Path, destination: str | Path | None = None) -> bool:
+    """Give the record of ``sitsbench validate`` at ``path``, written before record version 2, its
+    :func:`record_fields` from the result it kept in its ``metrics`` (nothing is recomputed), and write it to
+    ``destination`` (default: in place); ``False`` when it has them already."""
+    from sitsbench.records import RECORD_VERSION, read_run_record, update_run_record
+
+    record = read_run_record(path)
+    if record["intervals"]:
+        return False
+    if (record.get("parameters") or {}).get("command") != "validate":
+        raise ValueError(f"run record {path} was not written by sitsbench validate")
+    dataset = {key: value for key, value in record["dataset"].items() if key != "split"}
+    method = next(iter({row["method"] for row in record["scores"]}))
+    fields = record_fields(record["metrics"], dataset, method)
+    update_run_record(path, destination, record_version=RECORD_VERSION, intervals=fields["intervals"],
+                      dataset=fields["dataset"])
+    return True
+
+
+def _missing(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def describe_validation(result: dict) -> str:

@@ -9,7 +9,9 @@ table (one row per method x fraction x seed, with the predictions, from which
 curve of each method with a band (std or min-max over the seeds, or the 95 % bootstrap interval).
 
 A method is an :class:`EfficiencyMethod`: the labels of the units it can be given labels for (pixels, or parcels
-for Deep-STaR), and ``fit_predict(indices, seed)`` that trains on those units and predicts the common test items.
+for Deep-STaR), ``fit_predict(indices, seed)`` that trains on those units and predicts the common test items, and
+the ``method`` and ``encoder`` its score rows carry. :func:`efficiency_rows` gives the rows of a run record
+(:mod:`sitsbench.records`): the scores of the table, its intervals and paired differences.
 """
 
 from __future__ import annotations
@@ -28,41 +30,54 @@ from sitsbench.evaluation.protocols import FineTuneConfig, fine_tune, probe, sco
 from sitsbench.metrics import METRIC_TITLES
 from sitsbench.models.base import SITSClassifier
 from sitsbench.planes.dataset import PlaneDataset, predict_parcels
+from sitsbench.records import check_differences, check_intervals, score_row
 from sitsbench.training.engine import predict
+
+PROTOCOL_TITLES = {"linear": "linear probe", "knn": "k-NN probe", "random_forest": "random forest probe",
+                   "fine-tune": "fine-tuned"}
+"""The ``method`` of the score rows of each protocol (the probes of :func:`~sitsbench.evaluation.protocols.probe`,
+:func:`~sitsbench.evaluation.protocols.fine_tune`)."""
 
 
 @dataclass
 class EfficiencyMethod:
     """``train_labels``: labels of the units labels are drawn from; ``fit_predict(indices, seed)``: train on the
-    units ``indices`` with ``seed`` and return the predicted class of every test item; ``unit``: what a label is."""
+    units ``indices`` with ``seed`` and return the predicted class of every test item; ``unit``: what a label is;
+    ``method`` and ``encoder``: what its score rows name (``method`` ``None``: its name in the methods given to
+    :func:`label_efficiency`)."""
 
     train_labels: np.ndarray
     fit_predict: Callable[[np.ndarray, int], np.ndarray]
     unit: str = "pixel"
+    method: str | None = None
+    encoder: str | None = None
 
 
-def probe_method(name: str, train_features: np.ndarray, train_labels: np.ndarray,
-                 test_features: np.ndarray) -> EfficiencyMethod:
-    """Probe ``name`` (``"linear"``, ``"knn"``, ``"random_forest"``) on fixed features (frozen embeddings, raw series)."""
+def probe_method(name: str, train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray,
+                 encoder: str | None = None, method: str | None = None) -> EfficiencyMethod:
+    """Probe ``name`` (``"linear"``, ``"knn"``, ``"random_forest"``) on fixed features (frozen embeddings, raw series)
+    of ``encoder``; its score rows name it ``method`` (default: :data:`PROTOCOL_TITLES`)."""
     train_labels = np.asarray(train_labels)
 
     def fit_predict(indices: np.ndarray, seed: int) -> np.ndarray:
         return probe(name, (train_features[indices], train_labels[indices]), test_features, seed)
 
-    return EfficiencyMethod(train_labels, fit_predict)
+    return EfficiencyMethod(train_labels, fit_predict, method=method or PROTOCOL_TITLES[name], encoder=encoder)
 
 
 def network_method(build: Callable[[int], SITSClassifier], train: Dataset, test: Dataset, num_classes: int,
-                   config: FineTuneConfig) -> EfficiencyMethod:
-    """Fine-tune ``build(seed)`` (a pretrained encoder, or a random one for supervised training) on the labelled
-    training items, predict ``test``. ``train`` must expose its labels as ``train.y``."""
+                   config: FineTuneConfig, encoder: str | None = None) -> EfficiencyMethod:
+    """Fine-tune ``build(seed)`` (the pretrained ``encoder``: method ``fine-tuned``; a random one when ``encoder`` is
+    ``None``: method ``supervised``) on the labelled training items, predict ``test``. ``train`` must expose its
+    labels as ``train.y``."""
 
     def fit_predict(indices: np.ndarray, seed: int) -> np.ndarray:
         seeded = replace(config, seed=seed)
         model = fine_tune(build(seed), num_classes, Subset(train, indices.tolist()), seeded)
         return predict(model, test, device=config.device)[1]
 
-    return EfficiencyMethod(np.asarray(train.y), fit_predict)
+    return EfficiencyMethod(np.asarray(train.y), fit_predict, method=PROTOCOL_TITLES["fine-tune"] if encoder else
+                            "supervised", encoder=encoder)
 
 
 def plane_network_method(build: Callable[[int], SITSClassifier], train: PlaneDataset, test: PlaneDataset,
@@ -83,7 +98,7 @@ def plane_network_method(build: Callable[[int], SITSClassifier], train: PlaneDat
             raise ValueError(f"test_parcel has parcels {missing[:5]} with no STR in the test plane dataset")
         return np.array([decision[p] for p in np.asarray(test_parcel).tolist()])
 
-    return EfficiencyMethod(train.y[first], fit_predict, unit="parcel")
+    return EfficiencyMethod(train.y[first], fit_predict, unit="parcel", method="Deep-STaR")
 
 
 def label_efficiency(methods: dict[str, EfficiencyMethod], y_test: np.ndarray, fractions: Sequence[float],
@@ -105,6 +120,32 @@ def label_efficiency(methods: dict[str, EfficiencyMethod], y_test: np.ndarray, f
                 if log is not None:
                     log(f"{name} seed {seed} {fraction:.0%}: macro-F1 {row['macro_f1']:.3f} ({elapsed:.1f} s)")
     return pd.DataFrame(rows)
+
+
+def efficiency_rows(table: pd.DataFrame, methods: dict[str, EfficiencyMethod], dataset: str, unit: str,
+                    metrics: Sequence[str] = ("oa", "macro_f1"), intervals: Sequence[pd.DataFrame] = (),
+                    differences: Sequence[pd.DataFrame] = ()) -> dict[str, list[dict]]:
+    """The rows of a run record (:mod:`sitsbench.records`) for the table of :func:`label_efficiency` run with
+    ``methods`` on test items of ``unit`` (``pixel``, ``sample``): ``scores``, one row per run and metric of
+    ``metrics`` with its training time and label count (``label_unit`` when a label is not a test item, e.g. a
+    parcel); ``intervals`` (tables of :func:`~sitsbench.intervals.efficiency_intervals`) and ``differences``
+    (tables of :func:`~sitsbench.intervals.paired_differences`): each method named by its ``method`` and
+    ``encoder``."""
+    def identity(name: str, prefix: str = "") -> dict:
+        return {f"{prefix}method": methods[name].method or name, f"{prefix}encoder": methods[name].encoder}
+
+    scores = [score_row(dataset, metric=metric, value=row[metric], unit=unit, label_fraction=row["fraction"],
+                        seed=int(row["seed"]), train_time_s=row["time_s"], n_labels=int(row["n_labels"]),
+                        label_unit=None if row["unit"] == unit else row["unit"], **identity(row["method"]))
+              for row in table.to_dict("records") for metric in metrics]
+    spans = [{"dataset": dataset, **identity(row["method"]), "unit": unit, "label_fraction": row["fraction"],
+              **{key: row[key] for key in ("metric", "estimate", "low", "high", "level")}}
+             for frame in intervals for row in frame.to_dict("records")]
+    gaps = [{"dataset": dataset, **identity(row["a"]), **identity(row["b"], "versus_"), "unit": unit,
+             "label_fraction": row["fraction"],
+             **{key: row[key] for key in ("metric", "difference", "low", "high", "level")}}
+            for frame in differences for row in frame.to_dict("records")]
+    return {"scores": scores, "intervals": check_intervals(spans), "differences": check_differences(gaps)}
 
 
 def summarize(table: pd.DataFrame, metric: str = "macro_f1") -> pd.DataFrame:

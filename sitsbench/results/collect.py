@@ -64,8 +64,8 @@ class Collection:
     scores: pd.DataFrame
     """One row per score (:data:`SCORE_COLUMNS`): the run's identity, its configuration and setting (the launch
     parameters that differ between the runs of one notebook and dataset), then the fields of the score row
-    (``encoder`` is ``""`` for a method without one) and the number of training labels behind it when the record
-    gives it (:func:`label_counts`)."""
+    (``encoder`` is ``""`` for a method without one) and the number of training labels behind it when the row
+    counts them (:func:`labels_count`)."""
     errors: list[str] = field(default_factory=list)
     """``"<path>: <reason>"`` for every record that could not be read."""
 
@@ -178,24 +178,12 @@ def settings(configurations: pd.Series) -> pd.Series:
     return configurations.map(labels)
 
 
-def label_counts(record: dict[str, Any]) -> dict[tuple[float, int, str, float], str]:
-    """``(label fraction, seed, metric, value) -> training labels`` (``"47"``, ``"10 parcels"`` for labels that are
-    not test items' kind: the ``unit`` of the row when it is ``parcel``) from the per-run tables of the record's
-    metrics that count them (``{"rows": [{"fraction", "seed", "n_labels", <metric>: value...}]}``, as chapter 6's
-    label efficiency): a score row is matched to the table row of the same fraction, seed and score. A key whose
-    rows differ in their count is left out."""
-    counts: dict[tuple[float, int, str, float], set[str]] = {}
-    tables = [v for v in (record.get("metrics") or {}).values() if isinstance(v, dict) and isinstance(v.get("rows"),
-                                                                                                     list)]
-    for row in (r for table in tables for r in table["rows"] if isinstance(r, dict)):
-        if not {"fraction", "seed", "n_labels"} <= set(row) or row["n_labels"] is None:
-            continue
-        for metric, value in row.items():
-            if isinstance(value, float) and not math.isnan(value):
-                key = (float(row["fraction"]), int(row["seed"]), metric, value)
-                counts.setdefault(key, set()).add(
-                    f"{int(row['n_labels'])}{' parcels' if row.get('unit') == 'parcel' else ''}")
-    return {key: next(iter(found)) for key, found in counts.items() if len(found) == 1}
+def labels_count(score: dict[str, Any]) -> str | None:
+    """The training labels behind a score row as pages write them: ``"47"``, ``"10 parcels"`` for labels that are
+    parcels (its ``label_unit``, else its ``unit``); ``None`` when the row does not count them."""
+    if score.get("n_labels") is None:
+        return None
+    return f"{score['n_labels']}{' parcels' if score.get('label_unit', score['unit']) == 'parcel' else ''}"
 
 
 def _run_row(path: Path, record: dict[str, Any], root: Path, data_root: str | Path | None) -> dict[str, Any]:
@@ -240,10 +228,8 @@ def collect(directory: str | Path, data_root: str | Path | None = None, paths: l
         row = _run_row(path, record, directory, data_root)
         runs.append(row)
         identity = {k: row[k] for k in ("path", "name", "run_id", "sweep", "configuration", "command")}
-        counts = label_counts(record)
-        scores += [{**identity, "setting": "", **score, "encoder": score["encoder"] or "",
-                    "n_labels": counts.get((score["label_fraction"], score["seed"], score["metric"], score["value"]))}
-                   for score in record["scores"]]
+        scores += [{**identity, "setting": "", **{k: v for k, v in score.items() if k in SCORE_COLUMNS},
+                    "encoder": score["encoder"] or "", "n_labels": labels_count(score)} for score in record["scores"]]
     return Collection(pd.DataFrame(runs), with_settings(pd.DataFrame(scores, columns=SCORE_COLUMNS)), errors)
 
 
@@ -255,10 +241,15 @@ def with_settings(scores: pd.DataFrame) -> pd.DataFrame:
     return scores
 
 
+def method_name(method: str, encoder: str | None) -> str:
+    """``linear probe / SimCLR``: a method as pages name it, with its encoder when it has one."""
+    return f"{method} / {encoder}" if encoder else method
+
+
 def method_label(scores: pd.DataFrame) -> pd.Series:
-    """``linear probe / simclr``: each score's method, with its encoder when it has one."""
-    encoder = scores["encoder"].fillna("")
-    return scores["method"] + encoder.map(lambda name: f" / {name}" if name else "")
+    """Each score's :func:`method_name`."""
+    return pd.Series([method_name(m, e) for m, e in zip(scores["method"], scores["encoder"].fillna(""))],
+                     index=scores.index, dtype=object)
 
 
 def write_table(table: pd.DataFrame, out: str | Path) -> Path:

@@ -5,17 +5,22 @@ book's leaderboard (:func:`crossval_collection`).
 
 ``sitsbench validate DATASET --model NAME --split-policy POLICY --record results/crossval/<name>.json`` writes a
 record (:mod:`sitsbench.evaluation.crossval`); :func:`crossval_page` reads every record of :data:`CROSSVAL_RESULTS`
-and writes each number from it, data named by ``DATA_ROOT`` (:func:`sitsbench.results.collect.data_argument`).
+and writes each number from it, data named by ``DATA_ROOT`` (:func:`sitsbench.results.collect.data_argument`): the
+pooled intervals from the record's ``intervals`` rows, the protocol from its parameters and its ``dataset`` block
+(``split``). A record written before record version 2 has no intervals: ``sitsbench results upgrade FILE...``
+gives it them (:func:`sitsbench.evaluation.crossval.upgrade_record`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from sitsbench.records import read_run_record
 from sitsbench.results.collect import Collection, collect, data_argument, reproduce_command, with_settings
+from sitsbench.results.leaderboard import metric_title
 from sitsbench.results.real_data import markdown_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +32,7 @@ RANK_POLICY = ("group", "spatial-blocks", "predefined", "random")
 
 
 def _cell(interval: dict) -> str:
-    if interval.get("estimate") is None:
+    if math.isnan(interval["estimate"]):
         return "–"
     if interval.get("low") is None:
         return f"{interval['estimate']:.3f}"
@@ -62,11 +67,20 @@ def _training(parameters: dict) -> str:
     return text + (f", args {parameters['model_args']}" if parameters.get("model_args") else "")
 
 
+def _policy(record: dict) -> str:
+    return record["parameters"]["split_policy"]
+
+
+def _pooled(record: dict) -> dict[str, dict]:
+    """``metric -> interval row``: the record's pooled scores with their intervals."""
+    return {row["metric"]: row for row in record["intervals"]}
+
+
 def _by_model(records: list[dict]) -> dict[str, dict[str, dict]]:
-    """``model -> policy -> metrics`` of one data set's records."""
+    """``model -> policy -> record`` of one data set's records."""
     models: dict[str, dict[str, dict]] = {}
     for record in records:
-        models.setdefault(record["parameters"]["model"], {})[record["metrics"]["protocol"]["policy"]] = record
+        models.setdefault(record["parameters"]["model"], {})[_policy(record)] = record
     return models
 
 
@@ -74,7 +88,7 @@ def _rank(by_policy: dict[str, dict]) -> tuple[int, float]:
     """The sort key of a model: the models scored by the first protocol of :data:`RANK_POLICY` come first (a model
     with per-sample folds only never outranks a grouped score), best OA first."""
     policy = next(p for p in RANK_POLICY if p in by_policy)
-    return (RANK_POLICY.index(policy), -by_policy[policy]["metrics"]["pooled"]["oa"]["estimate"])
+    return (RANK_POLICY.index(policy), -_pooled(by_policy[policy])["oa"]["estimate"])
 
 
 def _table(models: dict[str, dict[str, dict]]) -> pd.DataFrame:
@@ -83,8 +97,8 @@ def _table(models: dict[str, dict[str, dict]]) -> pd.DataFrame:
     rows = []
     for model, by_policy in sorted(models.items(), key=lambda item: (_rank(item[1]), item[0])):
         row = {"model": model, "training": _training(next(iter(by_policy.values()))["parameters"])}
-        for metric, title in (("oa", "OA"), ("macro_f1", "macro-F1")):
-            row.update({f"{title} ({policy})": _cell(by_policy[policy]["metrics"]["pooled"][metric])
+        for metric in ("oa", "macro_f1"):
+            row.update({f"{metric_title(metric)} ({policy})": _cell(_pooled(by_policy[policy])[metric])
                         if policy in by_policy else None for policy in policies})
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")
@@ -92,14 +106,14 @@ def _table(models: dict[str, dict[str, dict]]) -> pd.DataFrame:
 
 def _comparison(dataset: str, models: dict[str, dict[str, dict]]) -> list[str]:
     """The paragraph that sets the per-sample and the grouped score of every model that ran both side by side."""
-    pairs = {model: (by_policy["random"]["metrics"], by_policy["group"]["metrics"])
+    pairs = {model: (_pooled(by_policy["random"])["oa"], _pooled(by_policy["group"])["oa"])
              for model, by_policy in sorted(models.items(), key=lambda item: (_rank(item[1]), item[0]))
              if {"random", "group"} <= set(by_policy)}
     if not pairs:
         return []
     single, grouped = next(iter(pairs.values()))
-    n_groups, n_samples = grouped["protocol"]["n_units"], single["protocol"]["n_units"]
-    wider = sum(_width(g["pooled"]["oa"]) > _width(s["pooled"]["oa"]) for s, g in pairs.values())
+    n_groups, n_samples = grouped["n_units"], single["n_units"]
+    wider = sum(_width(g) > _width(s) for s, g in pairs.values())
     lines = ["### Grouped versus per-sample folds", ""]
     if n_groups == n_samples:
         lines += [f"Each of the {n_groups} groups of {dataset} holds one sample, so both protocols cut the same "
@@ -116,11 +130,11 @@ def _comparison(dataset: str, models: dict[str, dict[str, dict]]) -> list[str]:
                   "Pooled OA, per-sample folds then grouped folds:", ""]
     higher = apart = 0
     for model, (single, grouped) in pairs.items():
-        gap = single["pooled"]["oa"]["estimate"] - grouped["pooled"]["oa"]["estimate"]
-        overlap = _overlap(single["pooled"]["oa"], grouped["pooled"]["oa"])
+        gap = single["estimate"] - grouped["estimate"]
+        overlap = _overlap(single, grouped)
         higher += gap > 0
         apart += not overlap
-        lines.append(f"- {model}: {_cell(single['pooled']['oa'])} per sample, {_cell(grouped['pooled']['oa'])} "
+        lines.append(f"- {model}: {_cell(single)} per sample, {_cell(grouped)} "
                      f"grouped ({gap:+.3f} for the per-sample protocol; the intervals "
                      f"{'overlap' if overlap else 'do not overlap'}).")
     lines += ["", f"The per-sample OA is the higher for {higher} of {len(pairs)} models; the two intervals are "
@@ -135,8 +149,8 @@ def _resolution(dataset: str, models: dict[str, dict[str, dict]]) -> list[str]:
         return []
     best, best_policies = ranked[0]
     policy = next(p for p in RANK_POLICY if p in best_policies)
-    top = best_policies[policy]["metrics"]["pooled"]["oa"]
-    scored = [(model, by_policy[policy]["metrics"]["pooled"]["oa"]) for model, by_policy in ranked[1:]
+    top = _pooled(best_policies[policy])["oa"]
+    scored = [(model, _pooled(by_policy[policy])["oa"]) for model, by_policy in ranked[1:]
               if policy in by_policy]
     tied = [model for model, oa in scored if _overlap(oa, top)]
     below = [model for model, oa in scored if not _overlap(oa, top)]
@@ -187,14 +201,18 @@ def crossval_page(results_dir: str | Path | None = None, data_root: str | Path |
     if not paths:
         return "\n".join([*lines, "No cross-validation record is published yet.", ""])
     datasets: dict[str, list[dict]] = {}
-    for record in (read_run_record(path) for path in paths):
+    for path in paths:
+        record = read_run_record(path)
+        if not record["intervals"]:
+            raise ValueError(f"run record {path} has no intervals (written before record version 2): run "
+                             f"`sitsbench results upgrade {path}`")
         datasets.setdefault(str(data_argument(record["parameters"]["dataset"], data_root)), []).append(record)
     for dataset, group in sorted(datasets.items()):
-        group.sort(key=lambda r: (r["parameters"]["model"], POLICY_ORDER.index(r["metrics"]["protocol"]["policy"])))
+        group.sort(key=lambda r: (r["parameters"]["model"], POLICY_ORDER.index(_policy(r))))
         models = _by_model(group)
         lines += [f"## `{dataset}`", "", *markdown_table(_table(models), "this protocol did not run."), "",
                   *_comparison(f"`{dataset}`", models), *_resolution(f"`{dataset}`", models), "Protocols:", ""]
         lines += [f"- {policy}: {words}." for policy, words in
-                  {r["metrics"]["protocol"]["policy"]: r["metrics"]["protocol"]["words"] for r in group}.items()]
+                  {_policy(r): r["dataset"]["split"] for r in group}.items()]
         lines += ["", "Commands:", "", "```bash", *[reproduce_command(r, data_root) for r in group], "```", ""]
     return "\n".join(lines)

@@ -8,35 +8,50 @@ set, the tables (scores to 3 decimals, ``–`` with a note where a record has no
 **Findings** box computed from the record: the paired differences whose 95 % interval excludes 0 (also marked in
 bold in the table of differences), the comparisons that this data cannot decide, and what its size cannot show.
 Runs whose data was absent are listed as skipped.
+
+Everything is read from the rows of the records (:mod:`sitsbench.records`: ``scores``, ``intervals``,
+``differences``) and their ``dataset`` block, never from a chapter's free-form ``metrics``.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sitsbench.results.collect import DATA_ROOT, data_argument, number, reproduce_command, seeds_text
+from sitsbench.evaluation.efficiency import PROTOCOL_TITLES
+from sitsbench.records import read_run_record
+from sitsbench.results.collect import (
+    DATA_ROOT,
+    data_argument,
+    method_name,
+    number,
+    reproduce_command,
+    seeds_text,
+)
+from sitsbench.results.leaderboard import metric_order, metric_title
 
 REAL_RUNS = "real"
 SUPERVISED = "02_supervised_baselines"
 DOWNSTREAM = "06_downstream"
 MISSING = "–"
-ENCODERS = {"ae": "AE", "simclr": "SimCLR", "dino": "DINO"}
-PROTOCOLS = {"linear": "linear probe", "knn": "k-NN probe", "random_forest": "random forest probe",
-             "fine-tune": "fine-tuned"}
-"""How chapter 6's protocol table names its encoders and protocols (as its curves and score rows do)."""
+RANKED = "macro_f1"
+"""The metric of chapter 6's intervals, differences and findings."""
 LABELLED = {"parcel": "labelled parcels"}
 """How a count of training labels is worded for a method trained on other items than the test series or pixels."""
 
 
 def _records(results_dir: Path) -> list[dict]:
+    """The records of the real-data runs; a chapter-6 record without intervals (written before record version 2)
+    raises ``ValueError`` naming it."""
     records = []
     for path in sorted((results_dir / REAL_RUNS).glob("*/record.json")):
-        record = json.loads(path.read_text())
+        record = read_run_record(path)
+        if record["name"] == DOWNSTREAM and not record["intervals"]:
+            raise ValueError(f"run record {path} (version {record.get('record_version')}) has no intervals: it was "
+                             "written before chapter 6 recorded them; re-run the chapter")
         record["_run"] = path.parent.name
         records.append(record)
     return records
@@ -62,20 +77,24 @@ def markdown_table(frame: pd.DataFrame, missing_reason: str) -> list[str]:
     return lines + ([f"\n{MISSING} : {missing_reason}"] if missing else [])
 
 
+def _curves(record: dict) -> list[dict]:
+    """The score rows of chapter 6's curves (those that count their training labels), named by
+    :func:`~sitsbench.results.collect.method_name`."""
+    return [{**row, "name": method_name(row["method"], row["encoder"])} for row in record["scores"]
+            if row["metric"] == RANKED and "n_labels" in row]
+
+
 def _label_counts(record: dict) -> dict[tuple[str, float], list[int]]:
-    """``(method, fraction) -> the training label counts of its seeds`` (chapter 6's curve rows, when they hold
-    them)."""
+    """``(method name, fraction) -> the training label counts of its seeds``."""
     counts: dict[tuple[str, float], list[int]] = {}
-    for row in record["metrics"].get("label_efficiency", {}).get("rows", []):
-        if row.get("n_labels") is not None:
-            counts.setdefault((row["method"], float(row["fraction"])), []).append(int(row["n_labels"]))
+    for row in _curves(record):
+        counts.setdefault((row["name"], row["label_fraction"]), []).append(row["n_labels"])
     return counts
 
 
 def _units(record: dict) -> dict[str, str]:
-    """The unit of each method of the curves (``pixel``, ``parcel``...)."""
-    return {row["method"]: row.get("unit", "pixel") for row in record["metrics"].get("label_efficiency", {})
-            .get("rows", [])}
+    """What a training label of each method of the curves is (``sample``, ``parcel``...)."""
+    return {row["name"]: row.get("label_unit", row["unit"]) for row in _curves(record)}
 
 
 def _span(values: list[int]) -> str:
@@ -120,42 +139,47 @@ def _by_fraction(cells: pd.Series, index_name: str, record: dict,
 
 
 def _supervised_table(record: dict) -> tuple[pd.DataFrame, int | None]:
-    rows = {name: {"OA": number(m.get("oa")), "macro-F1": number(m.get("macro_f1")), "kappa": number(m.get("kappa")),
-                   "train time (s)": number(m.get("train_time_s"), 1)}
-            for name, m in record["metrics"].items()}
-    table = pd.DataFrame(rows).T
+    """One row per method (alphabetical), one column per metric of its score rows and its training time; the number
+    of test items from the record's ``dataset`` (``test_pixels``)."""
+    scores: dict[str, dict[str, str]] = {}
+    for row in record["scores"]:
+        scores.setdefault(row["method"], {})[row["metric"]] = row["value"]
+        scores[row["method"]]["train time (s)"] = row.get("train_time_s")
+    metrics = metric_order({row["metric"] for row in record["scores"]})
+    table = pd.DataFrame({name: {**{metric_title(m): number(values.get(m)) for m in metrics},
+                                 "train time (s)": number(values.get("train time (s)"), 1)}
+                          for name, values in sorted(scores.items())}).T
     table.index.name = "model"
-    tests = [m["n"] for m in record["metrics"].values() if isinstance(m.get("n"), int | float)]
-    return table, int(max(tests)) if tests else None
+    return table, record["dataset"].get("test_pixels")
 
 
 def _protocol_table(record: dict) -> pd.DataFrame:
-    f1 = record["metrics"]["protocols_macro_f1"]
-    oa = record["metrics"].get("protocols_oa", {})
-    rows: dict[str, dict[str, str]] = {}
-    for encoder, levels in f1.items():
-        for protocol, value in levels.get("pixel", {}).items():
-            accuracy = oa.get(encoder, {}).get("pixel", {}).get(protocol)
-            rows.setdefault(ENCODERS.get(encoder, encoder), {})[PROTOCOLS.get(protocol, protocol.replace("_", " "))] = \
-                f"{number(value)} ({number(accuracy)})"
-    table = pd.DataFrame(rows).T
+    """Chapter 6's protocols with all the training labels: one row per encoder, one column per protocol
+    (:data:`~sitsbench.evaluation.efficiency.PROTOCOL_TITLES`), macro-F1 (OA) of the run's seed on its test
+    items."""
+    cells: dict[str, dict[str, dict[str, float]]] = {}
+    for row in record["scores"]:
+        if (row["method"] in PROTOCOL_TITLES.values() and row["encoder"] and row["label_fraction"] == 1.0
+                and row["seed"] == record["seed"] and row["unit"] in ("pixel", "sample")):
+            cells.setdefault(row["encoder"], {}).setdefault(row["method"], {})[row["metric"]] = row["value"]
+    table = pd.DataFrame({encoder: {method: f"{number(values.get(RANKED))} ({number(values.get('oa'))})"
+                                    for method, values in sorted(methods.items())}
+                          for encoder, methods in cells.items()}).T
     table.index.name = "encoder"
     return table
 
 
+def _intervals(record: dict) -> list[dict]:
+    """The record's intervals of :data:`RANKED`, named by :func:`~sitsbench.results.collect.method_name`."""
+    return [{**row, "name": method_name(row["method"], row["encoder"])} for row in record["intervals"]
+            if row["metric"] == RANKED]
+
+
 def _efficiency_table(record: dict) -> tuple[pd.DataFrame, list[str]]:
-    """Macro-F1 per method and fraction: the mean over seeds with its 95 % bootstrap interval when the record has
-    one (chapter 6 writes them), else the mean ± the standard deviation over the seeds."""
-    efficiency = record["metrics"]["label_efficiency"]
-    if "intervals" in efficiency:
-        rows = pd.DataFrame(efficiency["intervals"]["macro_f1"]).set_index(["method", "fraction"])
-        cells = rows.apply(lambda r: f"{number(r['estimate'])} [{number(r['low'])}, {number(r['high'])}]", axis=1)
-        return _by_fraction(cells, "method", record, list(dict.fromkeys(rows.index.get_level_values(0))))
-    rows = pd.DataFrame(efficiency["rows"])
-    summary = rows.groupby(["method", "fraction"], sort=False)["macro_f1"].agg(["mean", "std", "count"])
-    cells = summary.apply(lambda r: f"{number(r['mean'])} ± {number(0.0 if np.isnan(r['std']) else r['std'])}",
-                          axis=1)
-    return _by_fraction(cells, "method", record, list(dict.fromkeys(summary.index.get_level_values(0))))
+    """Macro-F1 per method and fraction: the mean over seeds with its 95 % bootstrap interval."""
+    rows = pd.DataFrame(_intervals(record)).set_index(["name", "label_fraction"]).rename_axis(["method", "fraction"])
+    cells = rows.apply(lambda r: f"{number(r['estimate'])} [{number(r['low'])}, {number(r['high'])}]", axis=1)
+    return _by_fraction(cells, "method", record, list(dict.fromkeys(rows.index.get_level_values(0))))
 
 
 def _excludes_zero(row: dict) -> bool:
@@ -163,12 +187,17 @@ def _excludes_zero(row: dict) -> bool:
 
 
 def _differences(record: dict) -> list[dict]:
-    """The paired differences of the record, a comparison that repeats another one reversed (``b − a``) left out."""
+    """The paired differences of :data:`RANKED` of the record, ``a − b`` named by
+    :func:`~sitsbench.results.collect.method_name`, a comparison that repeats another one reversed (``b − a``) left
+    out."""
     kept, seen = [], set()
-    for row in record["metrics"].get("label_efficiency", {}).get("paired_differences") or []:
-        if (row["b"], row["a"], float(row["fraction"])) not in seen:
-            seen.add((row["a"], row["b"], float(row["fraction"])))
-            kept.append(row)
+    for row in record["differences"]:
+        if row["metric"] != RANKED:
+            continue
+        a, b = method_name(row["method"], row["encoder"]), method_name(row["versus_method"], row["versus_encoder"])
+        if (b, a, row["label_fraction"]) not in seen:
+            seen.add((a, b, row["label_fraction"]))
+            kept.append({**row, "a": a, "b": b, "fraction": row["label_fraction"]})
     return kept
 
 
@@ -241,7 +270,7 @@ def findings_box(record: dict) -> list[str]:
         lines += [f"**Not distinguishable:** the other {len(differences) - len(shown)} differences, whose intervals "
                   f"hold 0: {listed}. This test set and these seeds cannot tell those methods apart.", ""]
     parameters = record.get("parameters", {})
-    seeds = parameters.get("seeds") or sorted({r["seed"] for r in record["metrics"]["label_efficiency"]["rows"]})
+    seeds = parameters.get("seeds") or sorted({r["seed"] for r in _curves(record)})
     half_widths = [(r["high"] - r["low"]) / 2 for r in differences]
     pretraining = ("each seed pretrains its own encoders, so the intervals cover the pretraining too"
                    if parameters.get("pretrain_per_seed") else
@@ -257,7 +286,8 @@ def findings_box(record: dict) -> list[str]:
     return lines
 
 
-REFERENCE_PROBE = "random init + linear"
+PROBE = PROTOCOL_TITLES["linear"]
+REFERENCE_ENCODER = "random init"
 """Chapter 6's random-init encoder under the linear probe: the reference every pretraining family must beat."""
 
 
@@ -265,32 +295,32 @@ def _verdict(record: dict, a: str, b: str, fraction: float) -> str | None:
     """``"above"``, ``"below"`` or ``None`` (interval holds 0, or no such comparison) for ``a − b`` at ``fraction``,
     from the record's paired differences in either orientation."""
     for row in _differences(record):
-        if float(row["fraction"]) == fraction and {row["a"], row["b"]} == {a, b} and _excludes_zero(row):
+        if row["fraction"] == fraction and {row["a"], row["b"]} == {a, b} and _excludes_zero(row):
             return "above" if (row["low"] > 0) == (row["a"] == a) else "below"
     return None
 
 
 def families_summary(record: dict) -> list[str]:
-    """Per fraction, the pretraining families (every ``<family> + linear`` probe but the random encoder's) ranked by
-    mean macro-F1 with their 95 % intervals, and those whose paired difference with the random encoder's probe
+    """Per fraction, the pretraining families (the encoders of every linear probe but the random encoder's) ranked
+    by mean macro-F1 with their 95 % intervals, and those whose paired difference with the random encoder's probe
     excludes 0, above or below it; empty for a record without those intervals."""
-    intervals = record["metrics"].get("label_efficiency", {}).get("intervals", {}).get("macro_f1", [])
-    rows = [r for r in intervals if r["method"].endswith(" + linear")]
-    if not any(r["method"] == REFERENCE_PROBE for r in rows):
+    rows = [r for r in _intervals(record) if r["method"] == PROBE]
+    if not any(r["encoder"] == REFERENCE_ENCODER for r in rows):
         return []
+    reference = method_name(PROBE, REFERENCE_ENCODER)
     lines = ["**Every family against the same backbone at random init** (linear probes; test macro-F1 [95 % "
-             "interval], ranked by the mean; above or below: the paired difference with random init + linear "
-             "excludes 0):", ""]
-    for fraction in sorted({float(r["fraction"]) for r in rows}):
-        at = sorted((r for r in rows if float(r["fraction"]) == fraction), key=lambda r: -r["estimate"])
-        cells = {r["method"]: f"{number(r['estimate'])} [{number(r['low'])}, {number(r['high'])}]" for r in at}
-        families = [r["method"] for r in at if r["method"] != REFERENCE_PROBE]
-        sides = {side: [m.removesuffix(" + linear") for m in families
-                        if _verdict(record, m, REFERENCE_PROBE, fraction) == side] for side in ("above", "below")}
-        labels = _labels(record, REFERENCE_PROBE, fraction)
+             f"interval], ranked by the mean; above or below: the paired difference with {reference} excludes 0):",
+             ""]
+    for fraction in sorted({r["label_fraction"] for r in rows}):
+        at = sorted((r for r in rows if r["label_fraction"] == fraction), key=lambda r: -r["estimate"])
+        cells = {r["encoder"]: f"{number(r['estimate'])} [{number(r['low'])}, {number(r['high'])}]" for r in at}
+        families = [r["encoder"] for r in at if r["encoder"] != REFERENCE_ENCODER]
+        sides = {side: [e for e in families if _verdict(record, method_name(PROBE, e), reference, fraction) == side]
+                 for side in ("above", "below")}
+        labels = _labels(record, reference, fraction)
         lines.append(f"* {fraction:.0%}{f' ({labels})' if labels else ''}: "
-                     + "; ".join(f"{m.removesuffix(' + linear')} {cells[m]}" for m in families)
-                     + f"; random init {cells[REFERENCE_PROBE]}. Above random init: "
+                     + "; ".join(f"{e} {cells[e]}" for e in families)
+                     + f"; {REFERENCE_ENCODER} {cells[REFERENCE_ENCODER]}. Above {REFERENCE_ENCODER}: "
                      f"{', '.join(sides['above']) or 'none'}; below it: {', '.join(sides['below']) or 'none'}; "
                      f"the other {len(families) - len(sides['above']) - len(sides['below'])} not distinguishable "
                      "from it.")

@@ -14,6 +14,7 @@ from sitsbench.data.indices import ndvi_values
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels, subsample
 from sitsbench.models.classical import random_forest
+from sitsbench.records import score_row
 
 CHANGE_DATE = "change_date"
 AMBIGUOUS = -1
@@ -45,6 +46,20 @@ def change_targets(cube: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     start = np.asarray(cube[C.TIME].values[0], dtype="datetime64[D]")
     days = np.where(np.isnat(dates), np.nan, (dates - start).astype("timedelta64[D]").astype(float))
     return changed, days
+
+
+LEVELS = ("pixel", "parcel")
+"""The levels a change run is scored at: the test pixels, and their parcels (``pixel_f1``, ``parcel_f1``...)."""
+
+
+def change_score_rows(scores: dict, dataset: str, method: str, encoder: str | None = None,
+                      metrics: tuple[str, ...] = ("f1", "date_mae_days")) -> list[dict]:
+    """The score rows (:mod:`sitsbench.records`) of the flat ``scores`` of a change run (:func:`detect_changes`,
+    :func:`bitemporal_change`): one per level of :data:`LEVELS` (the row's ``unit``) and metric of ``metrics`` that
+    the run has, with its label fraction and seed."""
+    return [score_row(dataset, method, metric, scores[f"{level}_{metric}"], encoder=encoder, unit=level,
+                      label_fraction=scores["label_fraction"], seed=scores["seed"])
+            for level in LEVELS for metric in metrics if f"{level}_{metric}" in scores]
 
 
 def change_scores(changed: np.ndarray, predicted: np.ndarray, day: np.ndarray | None = None,

@@ -15,6 +15,7 @@ from sitsbench.data import cube as C
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year, relative_days
 from sitsbench.evaluation.change.common import (
+    LEVELS,
     ChangeConfig,
     ChangePixels,
     change_pixels,
@@ -160,7 +161,7 @@ def detect_changes(
     parcels = parcel_changes(pixels)
     scores = {"features": features, "date_method": date_method, "label_fraction": float(label_fraction),
               "seed": int(seed), "window": int(window), "n_train_pixels": int(kept.size)}
-    for level, table in (("pixel", pixels), ("parcel", parcels)):
+    for level, table in zip(LEVELS, (pixels, parcels), strict=True):
         level_scores = change_scores(table["changed"], table["predicted"], table["day"], table["predicted_day"])
         scores.update({f"{level}_{key}": value for key, value in level_scores.items()})
     return ChangeRun(scores, pixels, parcels)

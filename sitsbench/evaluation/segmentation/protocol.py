@@ -25,6 +25,7 @@ from sitsbench.metrics import classification_metrics
 from sitsbench.models.base import SITSClassifier
 from sitsbench.models.pixel_segmenter import DecoderOnly, PixelEncoderSegmenter
 from sitsbench.models.registry import create_model
+from sitsbench.records import score_row
 from sitsbench.runtime import resolve_device, seed_everything
 from sitsbench.training.engine import Supervised, TrainConfig, fit
 
@@ -89,6 +90,10 @@ def build_segmenter(method: str, in_channels: int, num_classes: int, encoder: SI
     return PixelEncoderSegmenter(copy.deepcopy(encoder), num_classes, decoder=decoder, freeze=method == "frozen")
 
 
+METHOD_TITLES = {"utae": "U-TAE", "frozen": "frozen encoder + decoder", "finetune": "fine-tuned encoder + decoder"}
+"""The ``method`` of the score rows of each segmentation method."""
+
+
 @dataclass
 class SegmentationRun:
     """Everything one run produced: ``scores`` (the tidy, JSON-friendly dict), the trained ``model``, the ``test``
@@ -100,6 +105,15 @@ class SegmentationRun:
     y_true: np.ndarray
     y_pred: np.ndarray
     losses: list[float]
+
+    def score_rows(self, dataset: str, encoder: str | None = None,
+                   metrics: tuple[str, ...] = ("miou", "oa")) -> list[dict]:
+        """The run's score rows (:mod:`sitsbench.records`), one per metric of ``metrics``: its method named by
+        :data:`METHOD_TITLES`, ``encoder`` the name of the pretrained encoder (``None`` for U-TAE), unit ``patch``,
+        with its label fraction, seed and training time."""
+        return [score_row(dataset, METHOD_TITLES[self.scores["method"]], metric, self.scores[metric], encoder=encoder,
+                          unit="patch", label_fraction=self.scores["label_fraction"], seed=self.scores["seed"],
+                          train_time_s=self.scores["train_time_s"]) for metric in metrics]
 
 
 def segment(

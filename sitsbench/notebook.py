@@ -102,6 +102,8 @@ def start_chapter(parameters: Mapping[str, Any]) -> tuple[Path, Any, float]:
 
 def write_chapter_record(name: str, parameters: Mapping[str, Any], knobs: Mapping[str, Any], *,
                          metrics: Mapping[str, Any], scores: list[dict[str, Any]] | None = None,
+                         intervals: list[dict[str, Any]] | None = None,
+                         differences: list[dict[str, Any]] | None = None,
                          dataset: Mapping[str, Any] | None = None, device: Any = None, started: float | None = None,
                          extra: Mapping[str, Any] | None = None) -> Path:
     """The epilogue of every chapter: write its run record (:func:`sitsbench.records.write_run_record`) to
@@ -112,7 +114,8 @@ def write_chapter_record(name: str, parameters: Mapping[str, Any], knobs: Mappin
     a value the run chose, like a split seed), then the resolved ``knobs``; its seed is the ``seed`` parameter.
     ``device`` is where the models ran (default: the ``device`` parameter resolved, ``"auto"`` giving CUDA when
     available; ``"cpu"`` for a chapter without one); ``started`` is ``time.perf_counter()`` at the chapter's start,
-    for the record's ``duration_s`` (``None``: not timed).
+    for the record's ``duration_s`` (``None``: not timed). ``scores``, ``intervals`` and ``differences`` are the
+    record's rows (:mod:`sitsbench.records`).
     """
     from sitsbench.records import write_run_record
 
@@ -124,6 +127,7 @@ def write_chapter_record(name: str, parameters: Mapping[str, Any], knobs: Mappin
     path = write_run_record(
         Path(parameters["output_dir"]) / "record.json", name=name,
         parameters={**recorded, **(extra or {}), **knobs}, metrics=dict(metrics), scores=scores,
+        intervals=intervals, differences=differences,
         seed=parameters["seed"], device=str(device or "cpu"),
         duration_s=None if started is None else time.perf_counter() - started,
         dataset=None if dataset is None else dict(dataset),

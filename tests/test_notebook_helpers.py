@@ -14,7 +14,7 @@ from sitsbench.notebook import (
     start_chapter,
     write_chapter_record,
 )
-from sitsbench.records import read_run_record, score_row
+from sitsbench.records import DIFFERENCE_FIELDS, INTERVAL_FIELDS, read_run_record, score_row
 
 
 def chapter_namespace(tmp_path, **more):
@@ -41,6 +41,21 @@ def test_the_record_lands_in_the_run_folder_with_the_chapter_parameters_and_knob
     assert record["name"] == "01_x" and record["seed"] == 3 and record["metrics"] == {"oa": 0.8}
     assert record["scores"] == rows and record["dataset"]["name"] == "default" and record["device"] == "cpu"
     assert 0 <= record["duration_s"] < time.perf_counter() - started + 1
+
+
+def test_the_record_keeps_the_interval_and_difference_rows_it_is_given(tmp_path):
+    namespace = chapter_namespace(tmp_path)
+    (tmp_path / "run").mkdir()
+    about = {"dataset": "synthetic/default", "method": "linear probe", "encoder": "SimCLR", "unit": "pixel",
+             "label_fraction": 0.1, "metric": "macro_f1", "low": 0.5, "high": 0.7, "level": 0.95}
+    interval = {**about, "estimate": 0.6}
+    difference = {**about, "versus_method": "random forest", "versus_encoder": "raw series", "difference": 0.1}
+    path = write_chapter_record("06_x", namespace, {}, metrics={}, intervals=[interval], differences=[difference])
+    record = read_run_record(path)
+    assert record["intervals"] == [{key: interval[key] for key in INTERVAL_FIELDS}]
+    assert record["differences"] == [{key: difference[key] for key in DIFFERENCE_FIELDS}]
+    with pytest.raises(ValueError, match=r"intervals\[0\]\.low"):
+        write_chapter_record("06_x", namespace, {}, metrics={}, intervals=[{**interval, "low": "low"}])
 
 
 def test_a_chapter_starts_with_its_run_folder_its_device_and_its_clock(tmp_path):

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
@@ -52,9 +52,9 @@ def pixel_runs(cube, seed: int, epochs: int) -> list[dict]:
     split = split_parcels(cube, seed=seed, by="block", block_size=32)
     stats = BandStats.from_cube(cube, split_mask(split, "train"))
     probe_sets = {s: PixelSeriesDataset(cube, split, s, stats, max_pixels=2000, seed=seed) for s in ("train", "test")}
-    unlabelled = cube.drop_vars([n for n in (C.CLASS, C.PARCEL, "change") if n in cube])
+    unlabelled = cube.drop_vars([n for n in (cube_format.CLASS, cube_format.PARCEL, "change") if n in cube])
     seed_everything(seed)
-    encoders = {"random init": create_model("transformer_tiny", cube.sizes[C.BAND], 0).eval()}
+    encoders = {"random init": create_model("transformer_tiny", cube.sizes[cube_format.BAND], 0).eval()}
     histories = {}
     for name, change in VARIANTS.items():
         config = PretrainConfig(epochs=epochs, batch_size=128, lr=1e-3, max_pixels=2000, n_local=4, local_dates=12,
@@ -79,10 +79,10 @@ def pixel_runs(cube, seed: int, epochs: int) -> list[dict]:
 
 def plane_runs(cube, seed: int, epochs: int) -> list[dict]:
     split = split_parcels(cube, seed=seed, by="block", block_size=32)
-    plane_cube = cube.sel({C.BAND: PLANE_BANDS}).drop_vars([n for n in (C.CLASS, "change") if n in cube])
+    plane_cube = cube.sel({cube_format.BAND: PLANE_BANDS}).drop_vars([n for n in (cube_format.CLASS, "change") if n in cube])
     views = UnlabeledPlaneDataset(plane_cube, width=32, local_width=16, n_local=2, height=32, seed=seed)
-    ids = {s: np.unique(np.asarray(cube[C.PARCEL].values)[split_mask(split, s)]) for s in ("train", "test")}
-    probe_sets = {s: PlaneDataset.from_cube(cube, extract_planes(cube.sel({C.BAND: PLANE_BANDS}), parcels,
+    ids = {s: np.unique(np.asarray(cube[cube_format.PARCEL].values)[split_mask(split, s)]) for s in ("train", "test")}
+    probe_sets = {s: PlaneDataset.from_cube(cube, extract_planes(cube.sel({cube_format.BAND: PLANE_BANDS}), parcels,
                                                                  "random_walk", width=32, height=32,
                                                                  stats=views.stats, walk_fraction=0.2, seed=seed))
                   for s, parcels in ids.items()}

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import labelled_area, pretraining_columns, split_mask, split_parcels
@@ -44,8 +44,8 @@ PIXELS = 2000  # unlabelled pixel series per epoch
 def prepare(dataset: str):
     """The cube (labels only in the labelled area), the unlabelled pretraining cube, the split and statistics."""
     cube = labelled_area(generate_cube(dataset, seed=0))
-    pool = cube.isel({C.X: pretraining_columns(cube)})
-    unlabelled = pool.drop_vars([n for n in (C.CLASS, C.CHANGE, C.REGION) if n in pool])
+    pool = cube.isel({cube_format.X: pretraining_columns(cube)})
+    unlabelled = pool.drop_vars([n for n in (cube_format.CLASS, cube_format.CHANGE, cube_format.REGION) if n in pool])
     split = split_parcels(cube, seed=0, by="block", block_size=32)
     stats = BandStats.from_cube(cube, split_mask(split, "train"))
     return cube, unlabelled, split, stats
@@ -57,7 +57,7 @@ def series_encoders(unlabelled, n_bands: int, seed: int, epochs: int, width: int
     random = create_model("transformer_small", n_bands, 0, **shape).eval()
     config = PretrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, max_pixels=PIXELS, temperature=0.2,
                             backbone_kwargs=shape, seed=seed, progress=False)
-    pretrained, history = pretrain(unlabelled.drop_vars(C.PARCEL), "simclr", "transformer_small", config)
+    pretrained, history = pretrain(unlabelled.drop_vars(cube_format.PARCEL), "simclr", "transformer_small", config)
     return {"random init": random, "SimCLR": pretrained}, history
 
 
@@ -84,7 +84,7 @@ def parcel_embeddings(encoder, datasets: dict, parcel_of) -> dict:
 
 def run(dataset: str, seeds: list[int], epochs: int, width: int, depth: int, fractions: list[float]):
     cube, unlabelled, split, stats = prepare(dataset)
-    n_bands = cube.sizes[C.BAND]
+    n_bands = cube.sizes[cube_format.BAND]
     pixels = {s: PixelSeriesDataset(cube, split, s, stats, seed=0) for s in ("train", "test")}
     ids = {s: np.unique(data.parcel) for s, data in pixels.items()}
     predictions, rows, y_test, n_test, test_parcels = {}, [], None, None, None
@@ -119,7 +119,7 @@ def run(dataset: str, seeds: list[int], epochs: int, width: int, depth: int, fra
         print(f"{dataset} seed {seed}: SimCLR loss series {series_history.train_loss[0]:.3f} -> "
               f"{series_history.train_loss[-1]:.3f}, planes {plane_history.train_loss[0]:.3f} -> "
               f"{plane_history.train_loss[-1]:.3f}; {common['test'].size} test parcels", flush=True)
-    n_classes = len(C.class_names(cube))
+    n_classes = len(cube_format.class_names(cube))
     results = []
     for fraction, by_arm in predictions.items():
         boot = bootstrap_scores(y_test, {arm: np.stack(p) for arm, p in by_arm.items()}, n_classes, n_boot=2000)

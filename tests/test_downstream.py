@@ -12,7 +12,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch.utils.data import Subset
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
@@ -251,7 +251,7 @@ def test_label_efficiency_table_and_curves(toy_cube, pixels):
     bands = ["B08", "B04", "B03"]
     split = split_parcels(toy_cube, seed=0)
     planes = {subset: PlaneDataset.from_cube(toy_cube, extract_planes(
-        toy_cube.sel({C.BAND: bands}), np.unique(toy_cube[C.PARCEL].values[split_mask(split, subset)]),
+        toy_cube.sel({cube_format.BAND: bands}), np.unique(toy_cube[cube_format.PARCEL].values[split_mask(split, subset)]),
         width=8, height=16, walk_fraction=0.05)) for subset in ("train", "test")}
     methods = {
         "supervised": network_method(lambda seed: _encoder(train.x.shape[-1], seed), train, test, 10, config),

@@ -19,7 +19,7 @@ import pytest
 import rasterio
 import torch
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.io import open_cube, save_cube
 from sitsbench.perf import pretrain_scaling, write_synthetic
 from sitsbench.ssl.archive import Archive, ArchiveStream, rank_shards
@@ -65,7 +65,7 @@ def cube_path(tmp_path_factory) -> Path:
 def reversed_path(cube_path) -> Path:
     """The same cube with its bands stored in reverse order (names and values together)."""
     cube = open_cube(cube_path, chunks=None)
-    return save_cube(cube.isel({C.BAND: slice(None, None, -1)}), cube_path.with_name("reversed.zarr"), chunks=16)
+    return save_cube(cube.isel({cube_format.BAND: slice(None, None, -1)}), cube_path.with_name("reversed.zarr"), chunks=16)
 
 
 def _identity(sample, generator):
@@ -129,21 +129,21 @@ def test_archive_statistics_band_matching_and_padding(cube_path, reversed_path, 
     clear = x[mask]
     assert abs(clear.mean()) < 0.5 and 0.5 < clear.std() < 2.0  # standardised with the dataset's own statistics
     cube = open_cube(cube_path, chunks=None)
-    short = save_cube(cube.isel({C.TIME: slice(0, 12), C.BAND: slice(0, 4)}), tmp_path / "short.zarr", chunks=16)
+    short = save_cube(cube.isel({cube_format.TIME: slice(0, 12), cube_format.BAND: slice(0, 4)}), tmp_path / "short.zarr", chunks=16)
     with pytest.raises(ValueError, match=r"missing \['B06'"):
         Archive.open([str(cube_path), str(short)], chunk=16)
     padded = Archive.open([str(short), str(cube_path)], chunk=16)
-    assert padded.n_dates == 20 and padded.bands == tuple(str(b) for b in cube[C.BAND].values[:4])
+    assert padded.n_dates == 20 and padded.bands == tuple(str(b) for b in cube[cube_format.BAND].values[:4])
     x, mask, doy = padded.sources[0].series(0, padded.n_dates)
     assert x.shape[1:] == (20, 4) and not mask[:, 12:].any() and not x[:, 12:].any() and not doy[:, 12:].any()
 
 
 def test_nan_under_a_clear_mask_is_refused_naming_the_window(cube_path, tmp_path):
     cube = open_cube(cube_path, chunks=None)
-    values = cube[C.REFLECTANCE].values.copy()
+    values = cube[cube_format.REFLECTANCE].values.copy()
     values[2, 0, 20, 40] = np.nan
-    cube[C.REFLECTANCE] = (cube[C.REFLECTANCE].dims, values)
-    cube[C.VALID][2, 20, 40] = True
+    cube[cube_format.REFLECTANCE] = (cube[cube_format.REFLECTANCE].dims, values)
+    cube[cube_format.VALID][2, 20, 40] = True
     path = save_cube(cube, tmp_path / "nan.zarr", chunks=16)
     archive = Archive.open([str(path)], chunk=16, stats_windows=1)
     with pytest.raises(ValueError, match="rows 16-31, columns 32-47"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.cube import make_cube
 from sitsbench.data.datasets import PatchDataset
 from sitsbench.data.normalize import BandStats
@@ -269,17 +269,17 @@ def test_window_embeddings_and_cosine_profile():
 
 def test_bitemporal_targets_by_hand():
     times = np.datetime64("2021-01-01") + np.array([0, 10, 20, 30, 40, 50]).astype("timedelta64[D]")
-    cube = make_cube(np.full((6, 10, 1, 4), 0.1), times, C.S2_BANDS, labels=np.zeros((1, 4), int))
-    cube[C.CHANGE] = ((C.Y, C.X), np.array([[0, 1, 1, 1]], dtype=np.int8))
+    cube = make_cube(np.full((6, 10, 1, 4), 0.1), times, cube_format.S2_BANDS, labels=np.zeros((1, 4), int))
+    cube[cube_format.CHANGE] = ((cube_format.Y, cube_format.X), np.array([[0, 1, 1, 1]], dtype=np.int8))
     change_day = np.datetime64("2021-01-01") + np.array([0, 25, 5, 45]).astype("timedelta64[D]")
-    cube["change_date"] = ((C.Y, C.X), np.where([False, True, True, True], change_day, np.datetime64("NaT"))[None])
+    cube["change_date"] = ((cube_format.Y, cube_format.X), np.where([False, True, True, True], change_day, np.datetime64("NaT"))[None])
     # before = dates 0-1 (days 0, 10), after = dates 3-4 (days 30, 40): a change on day 25 lies between them,
     # day 5 inside 'before' (ambiguous), day 45 after the last date considered (no change between the windows)
     np.testing.assert_array_equal(bitemporal_targets(cube, [0, 1], [3, 4]), [[0, 1, -1, 0]])
     with pytest.raises(ValueError, match="must all precede"):
         bitemporal_targets(cube, [2, 3], [3, 4])
     with pytest.raises(ValueError, match="change_fraction"):
-        bitemporal_targets(cube.drop_vars(C.CHANGE), [0], [5])
+        bitemporal_targets(cube.drop_vars(cube_format.CHANGE), [0], [5])
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +313,7 @@ def test_change_detection_end_to_end_beats_the_trivial_answers(change_cube):
 
 
 def test_change_detection_with_a_frozen_encoder_runs_on_few_labels(change_cube):
-    small = change_cube.isel({C.Y: slice(0, 48), C.X: slice(0, 96)})
+    small = change_cube.isel({cube_format.Y: slice(0, 48), cube_format.X: slice(0, 96)})
     encoder = _encoder()
     before = _weights(encoder)
     config = ChangeConfig(n_estimators=20, max_train_pixels=600, device="cpu")
@@ -335,7 +335,7 @@ def test_runs_are_deterministic_for_a_seed(seg_cube, change_cube):
                      for _ in range(2))
     np.testing.assert_array_equal(first.y_pred, second.y_pred)
     assert first.losses == second.losses
-    small = change_cube.isel({C.Y: slice(0, 48)})
+    small = change_cube.isel({cube_format.Y: slice(0, 48)})
     runs = [run_change_detection(small, "ndvi", "regression", seed=2, config=ChangeConfig(n_estimators=20))
             for _ in range(2)]
     assert runs[0] == runs[1]

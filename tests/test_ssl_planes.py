@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.evaluation import parcel_probe
@@ -23,7 +23,7 @@ BANDS = ["B08", "B04", "B03"]
 
 @pytest.fixture(scope="module")
 def small_cube(toy_cube):
-    return toy_cube.sel({C.BAND: BANDS})
+    return toy_cube.sel({cube_format.BAND: BANDS})
 
 
 def test_plane_views_are_walks_through_one_parcel_with_the_requested_widths(small_cube):
@@ -43,12 +43,12 @@ def test_plane_views_are_walks_through_one_parcel_with_the_requested_widths(smal
 
 
 def dataset_stats(cube):
-    return BandStats.from_cube(cube, np.asarray(cube[C.PARCEL].values) > 0)
+    return BandStats.from_cube(cube, np.asarray(cube[cube_format.PARCEL].values) > 0)
 
 
 def test_plane_views_are_seeded_change_with_the_epoch_and_ignore_the_class_layer(small_cube):
     augment = Compose([SpectralJitter(0.1, 0.1), GaussianNoise(0.05)])
-    unlabeled = small_cube.drop_vars(C.CLASS)
+    unlabeled = small_cube.drop_vars(cube_format.CLASS)
     first = UnlabeledPlaneDataset(unlabeled, width=8, height=6, augment=augment, repeats=2, seed=1)
     second = UnlabeledPlaneDataset(small_cube, width=8, height=6, augment=augment, repeats=2, seed=1)
     assert len(first) == 2 * len(first.parcels)
@@ -63,7 +63,7 @@ def test_plane_views_are_seeded_change_with_the_epoch_and_ignore_the_class_layer
 def test_plane_views_reject_bad_arguments(small_cube):
     with pytest.raises(ValueError, match="n_global and repeats"):
         UnlabeledPlaneDataset(small_cube, n_global=0)
-    no_parcels = small_cube.assign({C.PARCEL: small_cube[C.PARCEL] * 0})
+    no_parcels = small_cube.assign({cube_format.PARCEL: small_cube[cube_format.PARCEL] * 0})
     with pytest.raises(ValueError, match="no parcel"):
         UnlabeledPlaneDataset(no_parcels, stats=dataset_stats(small_cube))
 
@@ -86,10 +86,10 @@ def test_dino_on_plane_views_runs_a_vit_with_shorter_local_walks(small_cube, tmp
 
 @pytest.mark.slow
 def test_simclr_on_plane_views_beats_a_random_vit_in_a_parcel_probe(default_cube):
-    cube = default_cube.sel({C.BAND: BANDS})
+    cube = default_cube.sel({cube_format.BAND: BANDS})
     split = split_parcels(cube, seed=0)
     stats = dataset_stats(cube)
-    parcel_map = np.asarray(cube[C.PARCEL].values)
+    parcel_map = np.asarray(cube[cube_format.PARCEL].values)
     data = {}
     for name in ("train", "test"):
         ids = np.unique(parcel_map[split_mask(split, name)])

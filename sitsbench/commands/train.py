@@ -13,7 +13,7 @@ DEFAULT_MODEL = "rf"
 PROBES = ("linear", "mlp", "finetune")
 """Must equal :data:`sitsbench.inference.dates.DATE_POLICIES`, the names of
 :data:`sitsbench.models.classical.CLASSICAL`, :data:`sitsbench.models.classical.DEFAULT_MODEL` and
-:data:`sitsbench.training.map_model.PROBES` (a test checks it): spelled out so that the command line starts without
+:data:`sitsbench.training.map_training.PROBES` (a test checks it): spelled out so that the command line starts without
 importing torch or scikit-learn."""
 
 
@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(cube .zarr/.nc, raster folder with labelled points, sample table, sits .rda, ...)")
     parser.add_argument("--model", help=f"a classical estimator on the flattened series ({', '.join(CLASSICAL)}; "
                         f"default {DEFAULT_MODEL}: Random Forest) or a registered series network (tempcnn, ltae, tae, "
-                        "mlp, resnet, inceptiontime, lstm, ...; `python -c \"from sitsbench.training.map_model import "
+                        "mlp, resnet, inceptiontime, lstm, ...; `python -c \"from sitsbench.training.map_training import "
                         "map_model_names; print(map_model_names())\"`)")
     parser.add_argument("--encoder", type=Path, help="an encoder folder written by `sitsbench pretrain`: the model is "
                         "that encoder with a new head, fed the encoder's bands, normalisation and dates")
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from sitsbench.data.loading import load_dataset, require_samples
     from sitsbench.intervals import describe_scores
     from sitsbench.records import make_run_record
-    from sitsbench.training.map_model import (
+    from sitsbench.training.map_training import (
         MapTrainingConfig,
         check_config,
         check_model_name,

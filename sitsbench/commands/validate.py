@@ -46,7 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sitsbench.training.map_model import MapTrainingConfig, check_config, check_model_name, usable_samples
+    from sitsbench.training.map_training import (
+        MapTrainingConfig,
+        check_config,
+        check_model_name,
+        usable_samples,
+    )
 
     check_model_name(args.model)  # before any data is read
     config = MapTrainingConfig(

@@ -20,7 +20,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.samples import is_samples
 from sitsbench.models.checkpoint import load_checkpoint, save_checkpoint
 from sitsbench.models.registry import check_model_options, create_model, length_options, model_entry
@@ -231,7 +231,7 @@ def pretrain(
     if kind == "plane" and is_samples(cube):
         raise ValueError(f"backbone {backbone!r} reads plane views of parcels, which need a cube with parcels; "
                          "labelled samples have no parcel geometry")
-    n_bands = cube.sizes[C.BAND] if kind != "plane" or config.plane_bands is None else len(config.plane_bands)
+    n_bands = cube.sizes[cube_format.BAND] if kind != "plane" or config.plane_bands is None else len(config.plane_bands)
     encoder = create_model(backbone, in_channels=n_bands, num_classes=0, **config.backbone_kwargs)
     model = METHODS[method].from_config(encoder, config, n_bands).to(device)
     dataset = VIEW_DATASETS[kind](cube, config, model)
@@ -344,7 +344,7 @@ def pretrain_archive(
     from sitsbench.inference.encoder_folder import EncoderFolder
     from sitsbench.records import make_run_record
     from sitsbench.ssl.archive import Archive
-    from sitsbench.training.map_model import default_date_policy
+    from sitsbench.training.map_training import default_date_policy
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")

@@ -15,7 +15,7 @@ import xarray as xr
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PatchDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
@@ -122,9 +122,9 @@ def segment(
     train = PatchDataset(cube, split, "train", stats, patch_size)
     test = PatchDataset(cube, split, "test", stats, patch_size)  # each refuses a split without a patch
     kept = stratified_fraction(patch_majority(train), label_fraction, seed)
-    names = C.class_names(cube)
+    names = cube_format.class_names(cube)
     seed_everything(seed)
-    model = build_segmenter(method, cube.sizes[C.BAND], len(names), encoder, config.decoder, utae)
+    model = build_segmenter(method, cube.sizes[cube_format.BAND], len(names), encoder, config.decoder, utae)
     labelled = Subset(train, kept.tolist())
     start = time.perf_counter()
     if isinstance(model, PixelEncoderSegmenter):

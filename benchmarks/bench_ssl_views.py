@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from sitsbench.evaluation import bootstrap_scores, embed, nested_subsets, probe,
 from sitsbench.models import create_model
 from sitsbench.planes import PlaneDataset, extract_planes
 from sitsbench.runtime import seed_everything
-from sitsbench.ssl import PretrainConfig, UnlabeledPlaneDataset, pretrain
+from sitsbench.ssl import PRETRAINING, PretrainConfig, UnlabeledPlaneDataset, pretrain
 
 BATCH = 64
 PIXELS = 2000  # unlabelled pixel series per epoch
@@ -55,8 +56,9 @@ def series_encoders(unlabelled, n_bands: int, seed: int, epochs: int, width: int
     shape = dict(d_model=width, num_heads=4, num_layers=depth, ff_dim=4 * width)
     seed_everything(seed)
     random = create_model("transformer_small", n_bands, 0, **shape).eval()
-    config = PretrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, max_pixels=PIXELS, temperature=0.2,
-                            backbone_kwargs=shape, seed=seed, progress=False)
+    config = PretrainConfig(max_pixels=PIXELS, temperature=0.2, backbone_kwargs=shape,
+                            train=replace(PRETRAINING, epochs=epochs, batch_size=BATCH, lr=1e-3, seed=seed,
+                                          progress=False))
     pretrained, history = pretrain(unlabelled.drop_vars(cube_format.PARCEL), "simclr", "transformer_small", config)
     return {"random init": random, "SimCLR": pretrained}, history
 
@@ -67,8 +69,9 @@ def plane_encoders(unlabelled, n_bands: int, seed: int, steps: int, width: int, 
     epochs = max(1, round(steps / (len(views) // BATCH)))
     seed_everything(seed)
     random = create_model("plane_vit_tiny", n_bands, 0, **shape).eval()
-    config = PretrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, temperature=0.2, n_local=2, plane_width=32,
-                            plane_local_width=16, plane_height=32, backbone_kwargs=shape, seed=seed, progress=False)
+    config = PretrainConfig(temperature=0.2, n_local=2, plane_width=32, plane_local_width=16, plane_height=32,
+                            backbone_kwargs=shape, train=replace(PRETRAINING, epochs=epochs, batch_size=BATCH, lr=1e-3,
+                                                                 seed=seed, progress=False))
     pretrained, history = pretrain(unlabelled, "simclr", "plane_vit_tiny", config)
     return {"random init": random, "SimCLR": pretrained}, history, views.stats, epochs * (len(views) // BATCH)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -259,7 +260,7 @@ def ssl_epoch_times(backbone: str = "transformer_tiny", pixels: int = 2048, batc
     The SSL epochs include drawing the augmented views (their real cost); the supervised one reads ready tensors.
     """
     from sitsbench.models import create_model
-    from sitsbench.ssl import PretrainConfig, pretrain
+    from sitsbench.ssl.pretrain import PRETRAINING, PretrainConfig, pretrain
 
     device_ = resolve_device(device)
     cube = generate_cube("default", seed=seed)
@@ -285,8 +286,8 @@ def ssl_epoch_times(backbone: str = "transformer_tiny", pixels: int = 2048, batc
     rows = [{"method": "supervised", "backbone": backbone, "device": str(device_), "seconds_per_epoch": supervised_s}]
     unlabelled = cube.drop_vars([cube_format.CLASS, cube_format.PARCEL])
     for method in ("simclr", "dino"):
-        config = PretrainConfig(epochs=epochs, max_pixels=pixels, batch_size=batch_size, device=device, seed=seed,
-                                progress=False)
+        config = PretrainConfig(max_pixels=pixels, train=replace(PRETRAINING, epochs=epochs, batch_size=batch_size,
+                                                                 device=device, seed=seed, progress=False))
         _, history = pretrain(unlabelled, method, backbone, config)
         rows.append({"method": method, "backbone": backbone, "device": str(device_),
                      "seconds_per_epoch": history.duration_s / epochs})
@@ -359,12 +360,12 @@ def pretrain_scaling(workdir: Path, sides=(64, 256), steps: int = 20, batch_size
     """Pretraining throughput (series/s of the training loop) and peak traced memory (NumPy/Python, from opening the
     archive to the written encoder folder) of :func:`~sitsbench.ssl.pretrain.pretrain_archive` on zarr cubes whose
     side grows per step, at a fixed number of steps: the memory of a streamed archive must not grow with it."""
-    from sitsbench.ssl.pretrain import PretrainConfig, StreamConfig, pretrain_archive
+    from sitsbench.ssl.pretrain import PRETRAINING, PretrainConfig, StreamConfig, pretrain_archive
 
     rows = []
     for index, side in enumerate((sides[0], *sides)):  # the first run, not recorded, pays the one-off imports
         path = write_synthetic(workdir, side, n_dates=n_dates, chunk=window)
-        config = PretrainConfig(batch_size=batch_size, progress=False, device=device)
+        config = PretrainConfig(train=replace(PRETRAINING, batch_size=batch_size, progress=False, device=device))
         stream = StreamConfig(steps=steps, window=window, buffer=buffer, log_every=steps, checkpoint_every=steps)
         tracemalloc.start()
         start = time.perf_counter()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import Subset
 
-from sitsbench.autoencoders import AETrainConfig, EncoderClassifier, fit_autoencoder, masked_mse
+from sitsbench.autoencoders import AE_TRAINING, AETrainConfig, EncoderClassifier, fit_autoencoder, masked_mse
 from sitsbench.autoencoders.gapfill import gap_filling_scores, hold_out_dates, rmse_per_band
 from sitsbench.autoencoders.multisensor import MultiSensorPixelDataset
 from sitsbench.autoencoders.streaming import StreamingPixelDataset, encode_cube, encode_series
@@ -91,7 +93,7 @@ def _loss_before_after(model, train, val, config):
 @pytest.mark.parametrize("name", SERIES_AES)
 def test_series_autoencoders_reduce_reconstruction_error(toy, name):
     _, _, _, train, test = toy
-    config = AETrainConfig(epochs=6, batch_size=64, lr=3e-3, device="cpu")
+    config = AETrainConfig(train=replace(AE_TRAINING, epochs=6, batch_size=64, lr=3e-3, device="cpu"))
     before, history = _loss_before_after(_model(name, train.x.shape[-1]), train, Subset(test, range(256)), config)
     assert len(history.train_loss) == 6
     assert history.val_loss[-1] < 0.6 * before, (before, history.val_loss)
@@ -100,7 +102,7 @@ def test_series_autoencoders_reduce_reconstruction_error(toy, name):
 def test_patch_autoencoder_reduces_reconstruction_error(toy):
     cube, split, stats, _, _ = toy
     patches = PatchDataset(cube, split, "train", stats, patch_size=16, fill="none")
-    config = AETrainConfig(epochs=8, batch_size=4, lr=3e-3, device="cpu")
+    config = AETrainConfig(train=replace(AE_TRAINING, epochs=8, batch_size=4, lr=3e-3, device="cpu"))
     model = _model("ae_spatiotemporal", len(cube_format.S2_BANDS))
     before, history = _loss_before_after(model, patches, patches, config)
     assert model.encode(patches[0]["x"][None]).shape == (1, model.num_features, 16, 16)
@@ -113,7 +115,7 @@ def test_multisensor_autoencoder_reduces_reconstruction_error(toy):
     test_ms = MultiSensorPixelDataset(test, cube, train_ms.s1_stats)
     item = train_ms[0]
     assert item["x_s1"].shape == (cube.sizes[cube_format.TIME_S1], 2) and item["x"].shape == train[0]["x"].shape
-    config = AETrainConfig(epochs=4, batch_size=64, lr=3e-3, device="cpu")
+    config = AETrainConfig(train=replace(AE_TRAINING, epochs=4, batch_size=64, lr=3e-3, device="cpu"))
     model = _model("ae_multisensor", len(cube_format.S2_BANDS))
     before, history = _loss_before_after(model, train_ms, Subset(test_ms, range(256)), config)
     assert history.val_loss[-1] < 0.7 * before, (before, history.val_loss)
@@ -123,7 +125,7 @@ def test_multisensor_autoencoder_reduces_reconstruction_error(toy):
 
 def test_training_is_deterministic(toy):
     _, _, _, train, _ = toy
-    config = AETrainConfig(epochs=2, batch_size=128, device="cpu", seed=3)
+    config = AETrainConfig(train=replace(AE_TRAINING, epochs=2, batch_size=128, device="cpu", seed=3))
     first = fit_autoencoder(_model("ae_tempconv", train.x.shape[-1]), train, config=config).train_loss
     second = fit_autoencoder(_model("ae_tempconv", train.x.shape[-1]), train, config=config).train_loss
     assert first == second
@@ -156,7 +158,7 @@ def test_rmse_per_band_matches_the_formula():
 def test_gap_filling_beats_the_constant_baseline(toy):
     _, _, _, train, test = toy
     model = _model("ae_tempconv", train.x.shape[-1])
-    fit_autoencoder(model, train, config=AETrainConfig(epochs=10, batch_size=64, lr=3e-3, device="cpu"))
+    fit_autoencoder(model, train, config=AETrainConfig(train=replace(AE_TRAINING, epochs=10, batch_size=64, lr=3e-3, device="cpu")))
     scores = gap_filling_scores(model, test.x, test.doy, test.mask, fraction=0.3, seed=0, device="cpu")
     assert set(scores) == {"autoencoder", "linear", "constant"}
     assert all(s.shape == (train.x.shape[-1],) for s in scores.values())
@@ -202,7 +204,7 @@ def test_streaming_dataset_covers_each_pixel_once_per_pass(toy, tmp_path):
     key = lambda rows: torch.sort(rows.sum(dim=(1, 2))).values  # noqa: E731
     torch.testing.assert_close(key(first), key(second))  # ...of the same pixels
     history = fit_autoencoder(_model("ae_tempconv", len(cube_format.S2_BANDS)), dataset,
-                              config=AETrainConfig(epochs=2, batch_size=256, device="cpu"))
+                              config=AETrainConfig(train=replace(AE_TRAINING, epochs=2, batch_size=256, device="cpu")))
     assert history.train_loss[1] < history.train_loss[0]
     with pytest.raises(ValueError, match="input_kind"):
         encode_cube(_model("ae_multisensor", len(cube_format.S2_BANDS)), path, stats)
@@ -211,7 +213,7 @@ def test_streaming_dataset_covers_each_pixel_once_per_pass(toy, tmp_path):
 def test_probe_on_codes_beats_chance_and_encoder_classifier_wraps_the_encoder(toy):
     _, _, _, train, test = toy
     model = _model("ae_tempconv", train.x.shape[-1])
-    fit_autoencoder(model, train, config=AETrainConfig(epochs=4, batch_size=64, device="cpu"))
+    fit_autoencoder(model, train, config=AETrainConfig(train=replace(AE_TRAINING, epochs=4, batch_size=64, device="cpu")))
     codes = {name: encode_series(model, d.x, d.doy, d.mask, device="cpu") for name, d in (("train", train),
                                                                                             ("test", test))}
     rows = probe_scores({"ae": (codes["train"], codes["test"])}, train.y, test.y, fractions=(0.1, 1.0),

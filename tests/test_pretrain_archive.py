@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from sitsbench.data.io import open_cube, save_cube
 from sitsbench.perf import pretrain_scaling, write_synthetic
 from sitsbench.ssl.archive import Archive, ArchiveStream, rank_shards
 from sitsbench.ssl.pretrain import (
+    PRETRAINING,
     PretrainConfig,
     StreamConfig,
     checkpoint_dir,
@@ -249,7 +251,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(cube_path, tmp_path):
 
 
 def test_damaged_checkpoint_is_refused_with_its_name(cube_path, tmp_path):
-    config = with_recipe(PretrainConfig(batch_size=16, progress=False), "simclr")
+    config = with_recipe(PretrainConfig(train=replace(PRETRAINING, batch_size=16, progress=False)), "simclr")
     stream = StreamConfig(steps=4, window=16, shards=4)
     partial = checkpoint_dir(tmp_path / "enc")
     partial.mkdir()
@@ -349,8 +351,7 @@ def test_bf16_autocast_trains_to_the_fp32_losses(cube_path, tmp_path):
     of the fp32 run's (8 bits of mantissa: about 1 % after a few steps)."""
     curves = {}
     for precision in ("fp32", "bf16"):
-        config = PretrainConfig(batch_size=32, precision=precision, progress=False,
-                                backbone_kwargs={"dropout": 0.0})
+        config = PretrainConfig(backbone_kwargs={"dropout": 0.0}, train=replace(PRETRAINING, batch_size=32, precision=precision, progress=False))
         summary = pretrain_archive([str(cube_path)], tmp_path / precision, "simclr", "ltae_small", config,
                                    StreamConfig(steps=4, window=16, shards=4, log_every=1))
         curves[precision] = summary["history"]["train_loss"]

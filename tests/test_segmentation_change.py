@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -29,6 +31,7 @@ from sitsbench.evaluation.change import (
     window_embeddings,
 )
 from sitsbench.evaluation.segmentation import (
+    SEGMENTATION_TRAINING,
     DecoderOnly,
     EmbeddedPatches,
     PixelEncoderSegmenter,
@@ -150,7 +153,7 @@ def test_frozen_encoder_stays_in_eval_mode_and_only_finetune_moves_it(seg_cube, 
     split = split_parcels(seg_cube, (0.7, 0.0, 0.3), by="block", block_size=16)
     train = PatchDataset(seg_cube, split, "train", BandStats.from_cube(seg_cube, split_mask(split, "train")), 16)
     before = _weights(model)
-    train_segmenter(model, train, SegmentationConfig(epochs=1, batch_size=4))
+    train_segmenter(model, train, SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=1, batch_size=4)))
     moved = _changed(before, model)
     encoder_keys = {k for k in before if k.startswith("encoder.")}
     assert modes and all(mode == (method == "finetune") for mode in modes)
@@ -161,7 +164,7 @@ def test_frozen_encoder_stays_in_eval_mode_and_only_finetune_moves_it(seg_cube, 
         # training the decoder on embedding maps computed once gives the same weights
         cached = build_segmenter(method, 10, 10, encoder)
         cached.load_state_dict(before)
-        train_segmenter(DecoderOnly(cached), EmbeddedPatches(cached, train), SegmentationConfig(epochs=1, batch_size=4))
+        train_segmenter(DecoderOnly(cached), EmbeddedPatches(cached, train), SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=1, batch_size=4)))
         for key, value in cached.state_dict().items():
             torch.testing.assert_close(value, model.state_dict()[key], rtol=1e-3, atol=2e-4)  # Adam amplifies float noise
     else:
@@ -171,7 +174,7 @@ def test_frozen_encoder_stays_in_eval_mode_and_only_finetune_moves_it(seg_cube, 
 
 
 def test_segmentation_end_to_end_learns_and_plots(seg_cube):
-    config = SegmentationConfig(epochs=6, batch_size=2, lr=1e-2, device="cpu")
+    config = SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=6, batch_size=2, lr=1e-2, device="cpu"))
     run = segment(seg_cube, "frozen", encoder=_encoder(), patch_size=16, config=config, seed=0)
     scores = run.scores
     assert scores["method"] == "frozen" and scores["n_test_patches"] == run.y_true.shape[0]
@@ -190,7 +193,7 @@ def test_segmentation_end_to_end_learns_and_plots(seg_cube):
 
 
 def test_utae_from_scratch_on_a_fraction_of_the_patches(seg_cube):
-    config = SegmentationConfig(epochs=2, batch_size=2, device="cpu")
+    config = SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=2, batch_size=2, device="cpu"))
     few = segment(seg_cube, "utae", patch_size=16, label_fraction=0.3, seed=1, config=config)
     assert 0 < few.scores["n_train_patches"] < 11  # 11 training patches in all on this cube
     assert few.losses[-1] < few.losses[0]
@@ -198,7 +201,7 @@ def test_utae_from_scratch_on_a_fraction_of_the_patches(seg_cube):
 
 
 def test_segmentation_table_has_one_row_per_method_fraction_and_seed(seg_cube):
-    config = SegmentationConfig(epochs=1, device="cpu")
+    config = SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=1, device="cpu"))
     table = segmentation_table(seg_cube, ["frozen", "finetune"], _encoder(), label_fractions=(0.3, 1.0), seeds=(0,),
                                config=config)
     assert len(table) == 4 and list(table["method"]) == ["frozen", "frozen", "finetune", "finetune"]
@@ -330,7 +333,7 @@ def test_change_detection_with_a_frozen_encoder_runs_on_few_labels(change_cube):
 
 
 def test_runs_are_deterministic_for_a_seed(seg_cube, change_cube):
-    config = SegmentationConfig(epochs=2, device="cpu")
+    config = SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=2, device="cpu"))
     first, second = (segment(seg_cube, "finetune", _encoder(), label_fraction=0.3, seed=4, config=config)
                      for _ in range(2))
     np.testing.assert_array_equal(first.y_pred, second.y_pred)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from sitsbench.models import create_model
 from sitsbench.planes import PlaneDataset, extract_planes
 from sitsbench.planes.extract import parcel_grids
 from sitsbench.runtime import seed_everything
-from sitsbench.ssl import GaussianNoise, PretrainConfig, SpectralJitter, pretrain
+from sitsbench.ssl import PRETRAINING, GaussianNoise, PretrainConfig, SpectralJitter, pretrain
 from sitsbench.ssl.augment import Compose
 from sitsbench.ssl.planes import UnlabeledPlaneDataset
 
@@ -70,13 +72,12 @@ def test_plane_views_reject_bad_arguments(small_cube):
 
 def test_pretraining_refuses_backbones_without_a_view_dataset(small_cube):
     with pytest.raises(ValueError, match="reads 'patch' inputs"):
-        pretrain(small_cube, "simclr", "utae_tiny", PretrainConfig(epochs=1, progress=False))
+        pretrain(small_cube, "simclr", "utae_tiny", PretrainConfig(train=replace(PRETRAINING, epochs=1, progress=False)))
 
 
 def test_dino_on_plane_views_runs_a_vit_with_shorter_local_walks(small_cube, tmp_path):
     kwargs = dict(img_size=(16, 16), depth=1, dynamic_img_size=True)
-    config = PretrainConfig(epochs=2, batch_size=16, n_local=2, plane_width=16, plane_local_width=8,
-                            plane_height=16, plane_repeats=1, backbone_kwargs=kwargs, progress=False)
+    config = PretrainConfig(n_local=2, plane_width=16, plane_local_width=8, plane_height=16, plane_repeats=1, backbone_kwargs=kwargs, train=replace(PRETRAINING, epochs=2, batch_size=16, progress=False))
     encoder, history = pretrain(small_cube, "dino", "plane_vit_tiny", config, output_dir=tmp_path)
     assert len(history.train_loss) == 2 and np.isfinite(history.train_loss).all()
     planes = torch.randn(4, 3, 16, 8)  # a local-view size: the ViT takes fewer patch tokens
@@ -98,7 +99,7 @@ def test_simclr_on_plane_views_beats_a_random_vit_in_a_parcel_probe(default_cube
     kwargs = dict(img_size=(32, 32), depth=2, dynamic_img_size=True)
     seed_everything(0)
     random_scores = parcel_probe(create_model("plane_vit_tiny", 3, 0, **kwargs), data["train"], data["test"])
-    config = PretrainConfig(epochs=10, batch_size=64, temperature=0.2, backbone_kwargs=kwargs, progress=False)
+    config = PretrainConfig(temperature=0.2, backbone_kwargs=kwargs, train=replace(PRETRAINING, epochs=10, batch_size=64, progress=False))
     encoder, history = pretrain(cube, "simclr", "plane_vit_tiny", config)
     scores = parcel_probe(encoder, data["train"], data["test"])
     assert history.train_loss[-1] < 0.7 * history.train_loss[0]

@@ -266,9 +266,7 @@ def day_of_year(samples: xr.Dataset) -> np.ndarray:
     dates."""
     from sitsbench.data.timeops import day_of_year as days_of_year
 
-    dates = samples[DATE].values
-    padded = np.isnat(dates)
-    return np.where(padded, 0, days_of_year(np.where(padded, np.datetime64("1970-01-01"), dates)))
+    return days_of_year(samples[DATE].values)
 
 
 def relative_days(samples: xr.Dataset) -> np.ndarray:

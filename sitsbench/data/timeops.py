@@ -9,9 +9,12 @@ from sitsbench.data import cube as cube_format
 
 
 def day_of_year(times: np.ndarray | xr.DataArray) -> np.ndarray:
-    """Day of year (1-366) of each date, the positional encoding used by L-TAE and SITS transformers."""
+    """Day of year (1-366) of each date, the positional encoding used by L-TAE and SITS transformers; 0 where there is
+    no date (``NaT``: the padding of labelled samples)."""
     days = np.asarray(times, dtype="datetime64[D]")
-    return (days - days.astype("datetime64[Y]")).astype(np.int64) + 1
+    padded = np.isnat(days)
+    days = np.where(padded, np.datetime64("1970-01-01", "D"), days)
+    return np.where(padded, 0, (days - days.astype("datetime64[Y]")).astype(np.int64) + 1)
 
 
 def relative_days(times: np.ndarray | xr.DataArray, origin: str | np.datetime64 | None = None) -> np.ndarray:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +130,7 @@ def pool_size_study(cube: xr.Dataset, workdir: str | Path, config: PoolStudyConf
     from sitsbench.inference.encoder_folder import EncoderFolder
     from sitsbench.models.registry import create_model
     from sitsbench.runtime import seed_everything
-    from sitsbench.ssl.pretrain import PretrainConfig, StreamConfig, pretrain_archive
+    from sitsbench.ssl.pretrain import PRETRAINING, PretrainConfig, StreamConfig, pretrain_archive
 
     config = config or PoolStudyConfig()
     workdir = Path(workdir)
@@ -149,8 +149,9 @@ def pool_size_study(cube: xr.Dataset, workdir: str | Path, config: PoolStudyConf
             output = workdir / f"encoder_{size}_seed{seed}"
             summary = pretrain_archive(
                 [str(path)], output, config.method, config.encoder,
-                PretrainConfig(batch_size=config.batch_size, lr=config.lr, seed=seed, device=config.device,
-                               progress=False, backbone_kwargs=dict(config.encoder_kwargs)),
+                PretrainConfig(train=replace(PRETRAINING, batch_size=config.batch_size, lr=config.lr, seed=seed,
+                                             device=config.device, progress=False),
+                               backbone_kwargs=dict(config.encoder_kwargs)),
                 StreamConfig(steps=config.steps, window=config.window, shards=2, buffer=4 * config.window ** 2,
                              log_every=max(1, config.steps // 10), checkpoint_every=config.steps), overwrite=True)
             folder = EncoderFolder.load(output)

@@ -151,7 +151,7 @@ def _open_source(spec: str, chunk: int, seed: int) -> ArchiveSource:
     samples = loaded.samples
     dates = np.asarray(samples[samples_format.DATE].values, dtype="datetime64[D]")
     real = ~np.isnat(dates)
-    doy = np.where(real, day_of_year(np.where(real, dates, np.datetime64("2000-01-01"))), 0).astype(np.int64)
+    doy = day_of_year(dates)
     values = np.asarray(samples[samples_format.VALUES].values, dtype=np.float32)
     valid = np.asarray(samples[samples_format.VALID].values, dtype=bool) & real
     source = ArchiveSource(name, str(spec), tuple(str(b) for b in samples[samples_format.BAND].values), values.shape[1],

@@ -63,6 +63,14 @@ def add_training_options(parser: argparse.ArgumentParser, stopping: str) -> None
     parser.add_argument("--model-args", help="JSON object of extra arguments of the network or estimator")
 
 
+def training_options(args: argparse.Namespace) -> dict:
+    """The :class:`~sitsbench.training.map_training.MapTrainingConfig` knobs of :func:`add_training_options`'
+    options, and the seed and device."""
+    return dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                rf_trees=args.trees, model_kwargs=json_object(args.model_args, "--model-args"), seed=args.seed,
+                device=args.device)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a map model (Random Forest, SVM, LightGBM or a registered series network) on labelled "
@@ -118,11 +126,9 @@ def run(args: argparse.Namespace) -> int:
         check_model_name(args.model)
     config = MapTrainingConfig(
         model=args.model or (None if args.encoder else DEFAULT_MODEL), encoder=None if args.encoder is None else str(args.encoder), probe=args.probe,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-        rf_trees=args.trees, split_policy=args.split_policy, fractions=args.fractions,
-        refit_on_val=not args.hold_out_val, date_policy=args.date_policy,
-        max_train_samples=args.max_train_samples, model_kwargs=json_object(args.model_args, "--model-args"), seed=args.seed,
-        device=args.device, progress=not args.quiet, strict=args.strict,
+        split_policy=args.split_policy, fractions=args.fractions, refit_on_val=not args.hold_out_val,
+        date_policy=args.date_policy, max_train_samples=args.max_train_samples, progress=not args.quiet,
+        strict=args.strict, **training_options(args),
     )
     check_config(config)  # before any data is read
     loaded = load_dataset(args.dataset, seed=args.seed)

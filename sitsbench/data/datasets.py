@@ -142,22 +142,32 @@ class SampleSeriesDataset(SeriesItems):
 
         if fill not in FILL_MODES:
             raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}")
-        check_dates(samples)
-        index = np.flatnonzero(samples_format.subset_mask(split, subset))
-        index = index[subsample(index.size, max_pixels, seed)]
-        self.index = index
-        chosen = samples.isel({samples_format.SAMPLE: index})
+        chosen = _read_samples(self, samples, split, subset, max_pixels, seed)
         values = samples_format.gap_fill(chosen) if fill == "linear" else np.nan_to_num(chosen[samples_format.VALUES].values, nan=0.0)
         if stats is not None:
             values = stats.standardize(values, band_axis=-1)
         padding = np.isnat(chosen[samples_format.DATE].values)
         values[padding] = 0.0
         self.x = np.ascontiguousarray(values, dtype=np.float32)
-        self.mask = np.ascontiguousarray(chosen[samples_format.VALID].values)
-        self.y = np.asarray(chosen[samples_format.LABEL].values, dtype=np.int64)
-        self.parcel = np.asarray(chosen[samples_format.GROUP].values, dtype=np.int64)
-        self.doy = samples_format.day_of_year(chosen)
-        self.class_names = samples_format.class_names(samples)
+
+
+def _read_samples(dataset: Dataset, samples: xr.Dataset, split: np.ndarray, subset: str, max_items: int | None,
+                  seed: int) -> xr.Dataset:
+    """The samples of ``subset`` (at most ``max_items``, seeded), after checking their dates; sets what every
+    dataset of samples holds: ``index`` (their positions in ``samples``), ``mask``, ``y``, ``parcel`` (the
+    sample's group), ``doy`` (per sample, 0 on padding) and ``class_names``."""
+    from sitsbench.data import samples as samples_format
+
+    check_dates(samples)
+    index = np.flatnonzero(samples_format.subset_mask(split, subset))
+    dataset.index = index[subsample(index.size, max_items, seed)]
+    chosen = samples.isel({samples_format.SAMPLE: dataset.index})
+    dataset.mask = np.ascontiguousarray(chosen[samples_format.VALID].values)
+    dataset.y = np.asarray(chosen[samples_format.LABEL].values, dtype=np.int64)
+    dataset.parcel = np.asarray(chosen[samples_format.GROUP].values, dtype=np.int64)
+    dataset.doy = samples_format.day_of_year(chosen)
+    dataset.class_names = samples_format.class_names(samples)
+    return chosen
 
 
 class SamplePixelSetDataset(Dataset):
@@ -182,18 +192,10 @@ class SamplePixelSetDataset(Dataset):
 
         if samples_format.PIXELS not in samples:
             raise ValueError(f"{samples.attrs.get('source', 'samples')}: no pixel sets ({samples_format.PIXELS!r}) to draw from")
-        check_dates(samples)
-        index = np.flatnonzero(samples_format.subset_mask(split, subset))
-        chosen = samples.isel({samples_format.SAMPLE: index})
-        self.index = index
+        chosen = _read_samples(self, samples, split, subset, None, seed)
         self.pixels = np.nan_to_num(np.asarray(chosen[samples_format.PIXELS].values, dtype=np.float32))
         self.pixel_mask = np.asarray(chosen[samples_format.PIXEL_MASK].values)
-        self.mask = np.asarray(chosen[samples_format.VALID].values)
-        self.y = np.asarray(chosen[samples_format.LABEL].values, dtype=np.int64)
-        self.parcel = np.asarray(chosen[samples_format.GROUP].values, dtype=np.int64)
-        self.doy = samples_format.day_of_year(chosen)
         self.stats, self.n_pixels, self.resample, self.seed = stats, n_pixels, resample, seed
-        self.class_names = samples_format.class_names(samples)
 
     def __len__(self) -> int:
         return self.y.size

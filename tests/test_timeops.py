@@ -14,6 +14,8 @@ def test_day_of_year_and_relative_days():
     np.testing.assert_array_equal(day_of_year(times), [1, 32, 365, 366])
     np.testing.assert_array_equal(relative_days(times[:3]), [0, 31, 364])
     np.testing.assert_array_equal(relative_days(times[:2], "2020-12-31"), [1, 32])
+    padded = np.array([["2021-03-01", "NaT"], ["NaT", "2020-12-31"]], dtype="datetime64[ns]")
+    np.testing.assert_array_equal(day_of_year(padded), [[60, 0], [0, 366]])  # no date (padding): 0
 
 
 @settings(max_examples=40, deadline=None)

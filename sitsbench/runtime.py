@@ -68,16 +68,21 @@ def _array_batches(arrays: Mapping[str, np.ndarray], batch_size: int) -> Iterato
 
 
 @torch.no_grad()
-def in_batches(call: Callable[[dict[str, torch.Tensor]], torch.Tensor], data: Dataset | Mapping[str, np.ndarray],
-               batch_size: int, device: str | torch.device = "auto") -> tuple[np.ndarray, np.ndarray | None]:
+def in_batches(call: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+               data: Dataset | DataLoader | Mapping[str, np.ndarray], batch_size: int,
+               device: str | torch.device = "auto") -> tuple[np.ndarray, np.ndarray | None]:
     """``call(batch)`` (a model's forward, ``encode``, ``forward_features``, ...) on every item of ``data``,
     ``batch_size`` items at a time and in order, on ``device`` without gradients: the one inference loop of
-    sitsbench. ``data`` is a dataset of dict items (batched by a ``DataLoader``) or a dict of NumPy arrays (sliced
-    along their first axis, each slice a tensor of the array's dtype); a batch is a dict of tensors on ``device``.
+    sitsbench. ``data`` is a dataset of dict items (batched by a ``DataLoader``), a ``DataLoader`` of them (its own
+    batches: ``batch_size`` unused) or a dict of NumPy arrays (sliced along their first axis, each slice a tensor of
+    the array's dtype); a batch is a dict of tensors on ``device``.
     Returns the outputs concatenated along the first axis (floating-point ones as float32) and the items' ``y``
     concatenated (``None`` when they have none)."""
     device = resolve_device(device)
-    batches = _array_batches(data, batch_size) if isinstance(data, Mapping) else DataLoader(data, batch_size=batch_size)
+    if isinstance(data, Mapping):
+        batches = _array_batches(data, batch_size)
+    else:
+        batches = data if isinstance(data, DataLoader) else DataLoader(data, batch_size=batch_size)
     outputs, labels = [], []
     for batch in batches:
         out = call(to_device(batch, device))

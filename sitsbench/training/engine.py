@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 from sitsbench.metrics import IGNORE_INDEX, scores
 from sitsbench.records import write_run_record
-from sitsbench.runtime import resolve_device, seed_everything, to_device
+from sitsbench.runtime import in_batches, resolve_device, seed_everything, to_device
 
 MONITORS = ("val_loss", "val_macro_f1")
 CHECKPOINT_FORMAT = "sitsbench-fit-checkpoint/1"
@@ -202,19 +202,18 @@ def _infer(
     if len(loader.dataset) == 0:
         raise ValueError(f"{_name(loader.dataset)} is empty: nothing to predict or evaluate (an empty split?)")
     model.eval()
-    targets, probabilities = [], []
-    total_loss, total_count = 0.0, 0
-    for batch in loader:
-        batch = to_device(batch, device)
+    total = {"loss": 0.0, "count": 0}
+
+    def probabilities(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = _forward(model, batch)
         if criterion is not None:
             count = int((batch["y"] != IGNORE_INDEX).sum())
-            total_loss += float(criterion(logits, batch["y"])) * count
-            total_count += count
-        targets.append(batch["y"].cpu().numpy())
-        probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    return np.concatenate(targets), np.concatenate(probabilities), total_loss / max(total_count, 1)
+            total["loss"] += float(criterion(logits, batch["y"])) * count
+            total["count"] += count
+        return torch.softmax(logits.float(), dim=1)
 
+    proba, targets = in_batches(probabilities, loader, loader.batch_size, device)
+    return targets, proba, total["loss"] / max(total["count"], 1)
 
 
 def _scored(model: nn.Module, loader: DataLoader, device: torch.device, criterion: nn.Module) -> dict[str, float]:

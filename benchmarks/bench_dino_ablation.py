@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import fields, replace
 
 import numpy as np
 import pandas as pd
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
@@ -26,7 +27,8 @@ from sitsbench.evaluation import embed, parcel_probe, probe_scores
 from sitsbench.models import create_model
 from sitsbench.planes import PlaneDataset, extract_planes
 from sitsbench.runtime import seed_everything
-from sitsbench.ssl import PretrainConfig, UnlabeledPlaneDataset, pretrain
+from sitsbench.ssl import PRETRAINING, PretrainConfig, UnlabeledPlaneDataset, pretrain
+from sitsbench.training import TrainConfig
 
 EARLIER = dict(norm_last_layer=False, teacher_temp=0.04, teacher_temp_start=None, teacher_warmup=0.0,
                teacher_mode="eval", schedule="constant", warmup=0.0, min_lr=0.0, weight_decay=1e-4,
@@ -48,17 +50,25 @@ VARIANTS = {"earlier settings": EARLIER, **{f"+ {k}": {**EARLIER, **v} for k, v 
 PLANE_BANDS = ["B08", "B04", "B03"]
 
 
+def variant_config(change: dict, train: TrainConfig, **fixed) -> PretrainConfig:
+    """The :class:`PretrainConfig` of a variant: ``fixed`` and ``change``, whose training-loop knobs go to
+    ``train``."""
+    loop = {f.name for f in fields(TrainConfig)}
+    return PretrainConfig(**fixed, **{k: v for k, v in change.items() if k not in loop},
+                          train=replace(train, **{k: v for k, v in change.items() if k in loop}))
+
+
 def pixel_runs(cube, seed: int, epochs: int) -> list[dict]:
     split = split_parcels(cube, seed=seed, by="block", block_size=32)
     stats = BandStats.from_cube(cube, split_mask(split, "train"))
     probe_sets = {s: PixelSeriesDataset(cube, split, s, stats, max_pixels=2000, seed=seed) for s in ("train", "test")}
-    unlabelled = cube.drop_vars([n for n in (C.CLASS, C.PARCEL, "change") if n in cube])
+    unlabelled = cube.drop_vars([n for n in (cube_format.CLASS, cube_format.PARCEL, "change") if n in cube])
     seed_everything(seed)
-    encoders = {"random init": create_model("transformer_tiny", cube.sizes[C.BAND], 0).eval()}
+    encoders = {"random init": create_model("transformer_tiny", cube.sizes[cube_format.BAND], 0).eval()}
     histories = {}
     for name, change in VARIANTS.items():
-        config = PretrainConfig(epochs=epochs, batch_size=128, lr=1e-3, max_pixels=2000, n_local=4, local_dates=12,
-                                seed=seed, progress=False, **change)
+        train = replace(PRETRAINING, epochs=epochs, batch_size=128, lr=1e-3, seed=seed, progress=False)
+        config = variant_config(change, train, max_pixels=2000, n_local=4, local_dates=12)
         encoders[name], histories[name] = pretrain(unlabelled, "dino", "transformer_tiny", config)
     features = {name: tuple(embed(encoder, probe_sets[s])[0] for s in ("train", "test"))
                 for name, encoder in encoders.items()}
@@ -79,10 +89,10 @@ def pixel_runs(cube, seed: int, epochs: int) -> list[dict]:
 
 def plane_runs(cube, seed: int, epochs: int) -> list[dict]:
     split = split_parcels(cube, seed=seed, by="block", block_size=32)
-    plane_cube = cube.sel({C.BAND: PLANE_BANDS}).drop_vars([n for n in (C.CLASS, "change") if n in cube])
+    plane_cube = cube.sel({cube_format.BAND: PLANE_BANDS}).drop_vars([n for n in (cube_format.CLASS, "change") if n in cube])
     views = UnlabeledPlaneDataset(plane_cube, width=32, local_width=16, n_local=2, height=32, seed=seed)
-    ids = {s: np.unique(np.asarray(cube[C.PARCEL].values)[split_mask(split, s)]) for s in ("train", "test")}
-    probe_sets = {s: PlaneDataset.from_cube(cube, extract_planes(cube.sel({C.BAND: PLANE_BANDS}), parcels,
+    ids = {s: np.unique(np.asarray(cube[cube_format.PARCEL].values)[split_mask(split, s)]) for s in ("train", "test")}
+    probe_sets = {s: PlaneDataset.from_cube(cube, extract_planes(cube.sel({cube_format.BAND: PLANE_BANDS}), parcels,
                                                                  "random_walk", width=32, height=32,
                                                                  stats=views.stats, walk_fraction=0.2, seed=seed))
                   for s, parcels in ids.items()}
@@ -92,8 +102,9 @@ def plane_runs(cube, seed: int, epochs: int) -> list[dict]:
                              probe_sets["train"], probe_sets["test"])["macro_f1"]
     rows = []
     for name, change in VARIANTS.items():
-        config = PretrainConfig(epochs=epochs, batch_size=64, lr=1e-3, n_local=2, plane_width=32, plane_local_width=16,
-                                plane_height=32, backbone_kwargs=vit, seed=seed, progress=False, **change)
+        train = replace(PRETRAINING, epochs=epochs, batch_size=64, lr=1e-3, seed=seed, progress=False)
+        config = variant_config(change, train, n_local=2, plane_width=32, plane_local_width=16, plane_height=32,
+                                backbone_kwargs=vit)
         encoder, history = pretrain(plane_cube, "dino", "plane_vit_tiny", config)
         f1 = parcel_probe(encoder, probe_sets["train"], probe_sets["test"])["macro_f1"]
         rows.append({"views": "planes", "variant": name, "seed": seed,

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import labelled_area, pretraining_columns, split_mask, split_parcels
@@ -35,7 +36,7 @@ from sitsbench.evaluation import bootstrap_scores, embed, nested_subsets, probe,
 from sitsbench.models import create_model
 from sitsbench.planes import PlaneDataset, extract_planes
 from sitsbench.runtime import seed_everything
-from sitsbench.ssl import PretrainConfig, UnlabeledPlaneDataset, pretrain
+from sitsbench.ssl import PRETRAINING, PretrainConfig, UnlabeledPlaneDataset, pretrain
 
 BATCH = 64
 PIXELS = 2000  # unlabelled pixel series per epoch
@@ -44,8 +45,8 @@ PIXELS = 2000  # unlabelled pixel series per epoch
 def prepare(dataset: str):
     """The cube (labels only in the labelled area), the unlabelled pretraining cube, the split and statistics."""
     cube = labelled_area(generate_cube(dataset, seed=0))
-    pool = cube.isel({C.X: pretraining_columns(cube)})
-    unlabelled = pool.drop_vars([n for n in (C.CLASS, C.CHANGE, C.REGION) if n in pool])
+    pool = cube.isel({cube_format.X: pretraining_columns(cube)})
+    unlabelled = pool.drop_vars([n for n in (cube_format.CLASS, cube_format.CHANGE, cube_format.REGION) if n in pool])
     split = split_parcels(cube, seed=0, by="block", block_size=32)
     stats = BandStats.from_cube(cube, split_mask(split, "train"))
     return cube, unlabelled, split, stats
@@ -55,9 +56,10 @@ def series_encoders(unlabelled, n_bands: int, seed: int, epochs: int, width: int
     shape = dict(d_model=width, num_heads=4, num_layers=depth, ff_dim=4 * width)
     seed_everything(seed)
     random = create_model("transformer_small", n_bands, 0, **shape).eval()
-    config = PretrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, max_pixels=PIXELS, temperature=0.2,
-                            backbone_kwargs=shape, seed=seed, progress=False)
-    pretrained, history = pretrain(unlabelled.drop_vars(C.PARCEL), "simclr", "transformer_small", config)
+    config = PretrainConfig(max_pixels=PIXELS, temperature=0.2, backbone_kwargs=shape,
+                            train=replace(PRETRAINING, epochs=epochs, batch_size=BATCH, lr=1e-3, seed=seed,
+                                          progress=False))
+    pretrained, history = pretrain(unlabelled.drop_vars(cube_format.PARCEL), "simclr", "transformer_small", config)
     return {"random init": random, "SimCLR": pretrained}, history
 
 
@@ -67,8 +69,9 @@ def plane_encoders(unlabelled, n_bands: int, seed: int, steps: int, width: int, 
     epochs = max(1, round(steps / (len(views) // BATCH)))
     seed_everything(seed)
     random = create_model("plane_vit_tiny", n_bands, 0, **shape).eval()
-    config = PretrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, temperature=0.2, n_local=2, plane_width=32,
-                            plane_local_width=16, plane_height=32, backbone_kwargs=shape, seed=seed, progress=False)
+    config = PretrainConfig(temperature=0.2, n_local=2, plane_width=32, plane_local_width=16, plane_height=32,
+                            backbone_kwargs=shape, train=replace(PRETRAINING, epochs=epochs, batch_size=BATCH, lr=1e-3,
+                                                                 seed=seed, progress=False))
     pretrained, history = pretrain(unlabelled, "simclr", "plane_vit_tiny", config)
     return {"random init": random, "SimCLR": pretrained}, history, views.stats, epochs * (len(views) // BATCH)
 
@@ -84,7 +87,7 @@ def parcel_embeddings(encoder, datasets: dict, parcel_of) -> dict:
 
 def run(dataset: str, seeds: list[int], epochs: int, width: int, depth: int, fractions: list[float]):
     cube, unlabelled, split, stats = prepare(dataset)
-    n_bands = cube.sizes[C.BAND]
+    n_bands = cube.sizes[cube_format.BAND]
     pixels = {s: PixelSeriesDataset(cube, split, s, stats, seed=0) for s in ("train", "test")}
     ids = {s: np.unique(data.parcel) for s, data in pixels.items()}
     predictions, rows, y_test, n_test, test_parcels = {}, [], None, None, None
@@ -119,7 +122,7 @@ def run(dataset: str, seeds: list[int], epochs: int, width: int, depth: int, fra
         print(f"{dataset} seed {seed}: SimCLR loss series {series_history.train_loss[0]:.3f} -> "
               f"{series_history.train_loss[-1]:.3f}, planes {plane_history.train_loss[0]:.3f} -> "
               f"{plane_history.train_loss[-1]:.3f}; {common['test'].size} test parcels", flush=True)
-    n_classes = len(C.class_names(cube))
+    n_classes = len(cube_format.class_names(cube))
     results = []
     for fraction, by_arm in predictions.items():
         boot = bootstrap_scores(y_test, {arm: np.stack(p) for arm, p in by_arm.items()}, n_classes, n_boot=2000)

@@ -73,6 +73,13 @@ def macro_f1(cm: np.ndarray) -> float:
     return float(np.mean(f1_per_class(cm)[reference])) if reference.any() else float("nan")
 
 
+def scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
+    """Overall accuracy and macro-F1 (``y_true == -1`` ignored): the two scores every protocol and validation
+    reports."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    return {"oa": overall_accuracy(cm), "macro_f1": macro_f1(cm)}
+
+
 def stacked_scores(cms: np.ndarray) -> dict[str, np.ndarray]:
     """Overall accuracy, macro-F1, kappa and per-class F1 of each confusion matrix of a ``(B, K, K)`` stack:
     ``{"oa": (B,), "macro_f1": (B,), "kappa": (B,), "f1_per_class": (B, K)}``, equal to :func:`overall_accuracy`,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import pixel_series
 from sitsbench.data.io import open_cube, save_cube
 from sitsbench.data.normalize import BandStats
@@ -43,7 +44,7 @@ def small_map_model(seed: int = 0, n_trees: int = 20, model: str = "rf", epochs:
                     device: str = "auto") -> MapModel:
     """A map model trained briefly on the toy cube's labelled pixels (enough to exercise map inference)."""
     from sitsbench.data.samples import samples_from_cube
-    from sitsbench.training.map_model import MapTrainingConfig, train_map_model
+    from sitsbench.training.map_training import MapTrainingConfig, train_map_model
 
     cube = generate_cube("toy", seed=seed, n_dates=n_dates, with_s1=False)
     config = MapTrainingConfig(model=model, rf_trees=n_trees, epochs=epochs, seed=seed, device=device, progress=False)
@@ -67,7 +68,7 @@ def map_inference_scaling(workdir: Path, sides=(64, 128, 256, 512), chunk: int =
         seconds, peak = timed(partial(predict_map, path, model, output, chunk=chunk, progress=False))
         pixels = side * side
         rows.append({
-            "side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
+            "side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(cube_format.S2_BANDS) * 4 / 2**20,
             "seconds": seconds, "pixels_per_s": pixels / seconds, "peak_mib": peak / 2**20,
         })
     return rows
@@ -85,14 +86,14 @@ def encode_scaling(workdir: Path, sides=(32, 64, 128, 256), chunk: int = 32, n_d
     from sitsbench.models import create_model
 
     torch.manual_seed(0)
-    model = create_model(model_name, in_channels=len(C.S2_BANDS), num_classes=0)
+    model = create_model(model_name, in_channels=len(cube_format.S2_BANDS), num_classes=0)
     rows = []
     for side in sides:
         path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
         seconds, peak = timed(partial(encode_cube, model, path, None, chunk=chunk, device=device,
                                       output=workdir / f"codes_{side}.zarr"))
         pixels = side * side
-        rows.append({"side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
+        rows.append({"side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(cube_format.S2_BANDS) * 4 / 2**20,
                      "seconds": seconds, "pixels_per_s": pixels / seconds, "peak_mib": peak / 2**20})
     return rows
 
@@ -138,7 +139,7 @@ def open_validation_cost(workdir: Path, sides=(128, 256, 512), n_dates: int = 20
         path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
         bare_s, _ = timed(partial(open_cube, path, chunks={}, validate=False))
         checked_s, peak = timed(partial(open_cube, path, chunks={}))
-        cube_bytes = side * side * n_dates * len(C.S2_BANDS) * 4
+        cube_bytes = side * side * n_dates * len(cube_format.S2_BANDS) * 4
         rows.append({"side": side, "cube_mib": cube_bytes / 2**20, "bare_s": bare_s, "validated_s": checked_s,
                      "peak_mib": peak / 2**20, "full_check": cube_bytes <= FULL_CHECK_BYTES,
                      "validated_mib_per_s": cube_bytes / 2**20 / checked_s})
@@ -171,8 +172,8 @@ def data_path_throughput(workdir: Path, side: int = 256, n_dates: int = 20, chun
     path = write_synthetic(workdir, side, n_dates=n_dates, chunk=chunk)
     cube = open_cube(path, chunks={}, validate=False)
     raw_path = workdir / f"raw_{side}.npy"
-    np.save(raw_path, np.asarray(cube[C.REFLECTANCE].values))
-    stats = BandStats.from_cube(cube.isel({C.Y: slice(0, chunk), C.X: slice(0, chunk)}).load(),
+    np.save(raw_path, np.asarray(cube[cube_format.REFLECTANCE].values))
+    stats = BandStats.from_cube(cube.isel({cube_format.Y: slice(0, chunk), cube_format.X: slice(0, chunk)}).load(),
                                 np.ones((chunk, chunk), dtype=bool))
     windows = [window_slices(cy, cx, chunk) for cy, cx in window_grid(side, side, chunk)]
     reader = window_source(path)
@@ -199,7 +200,7 @@ def data_path_throughput(workdir: Path, side: int = 256, n_dates: int = 20, chun
         raw = np.load(raw_path, mmap_mode="r")
         for rows, cols in windows:
             block = np.asarray(raw[:, :, rows, cols])
-            block.reshape(n_dates, len(C.S2_BANDS), -1).transpose(2, 0, 1).copy()
+            block.reshape(n_dates, len(cube_format.S2_BANDS), -1).transpose(2, 0, 1).copy()
 
     cube_s, raw_s = best_time(cube_batches), best_time(memmap_batches)
     pixels = side * side
@@ -259,18 +260,18 @@ def ssl_epoch_times(backbone: str = "transformer_tiny", pixels: int = 2048, batc
     The SSL epochs include drawing the augmented views (their real cost); the supervised one reads ready tensors.
     """
     from sitsbench.models import create_model
-    from sitsbench.ssl import PretrainConfig, pretrain
+    from sitsbench.ssl.pretrain import PRETRAINING, PretrainConfig, pretrain
 
     device_ = resolve_device(device)
     cube = generate_cube("default", seed=seed)
     rng = np.random.default_rng(seed)
-    flat = rng.choice(cube.sizes[C.Y] * cube.sizes[C.X], pixels, replace=False)
-    rows_, cols_ = np.unravel_index(flat, (cube.sizes[C.Y], cube.sizes[C.X]))
-    series, clear = pixel_series(cube, rows_, cols_, BandStats.from_cube(cube, np.ones(cube[C.CLASS].shape, bool)))
-    labels = torch.from_numpy(np.asarray(cube[C.CLASS].values)[rows_, cols_].astype(np.int64))
-    doy = torch.from_numpy(day_of_year(cube[C.TIME].values).astype(np.int64))
+    flat = rng.choice(cube.sizes[cube_format.Y] * cube.sizes[cube_format.X], pixels, replace=False)
+    rows_, cols_ = np.unravel_index(flat, (cube.sizes[cube_format.Y], cube.sizes[cube_format.X]))
+    series, clear = pixel_series(cube, rows_, cols_, BandStats.from_cube(cube, np.ones(cube[cube_format.CLASS].shape, bool)))
+    labels = torch.from_numpy(np.asarray(cube[cube_format.CLASS].values)[rows_, cols_].astype(np.int64))
+    doy = torch.from_numpy(day_of_year(cube[cube_format.TIME].values).astype(np.int64))
     torch.manual_seed(seed)
-    model = create_model(backbone, in_channels=cube.sizes[C.BAND], num_classes=int(labels.max()) + 1).to(device_)
+    model = create_model(backbone, in_channels=cube.sizes[cube_format.BAND], num_classes=int(labels.max()) + 1).to(device_)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batches = [
         (torch.from_numpy(series[i:i + batch_size]).to(device_), doy.expand(len(series[i:i + batch_size]), -1).to(device_),
@@ -283,10 +284,10 @@ def ssl_epoch_times(backbone: str = "transformer_tiny", pixels: int = 2048, batc
             _train_step(model, optimizer, *batch)
     supervised_s = (time.perf_counter() - start) / epochs
     rows = [{"method": "supervised", "backbone": backbone, "device": str(device_), "seconds_per_epoch": supervised_s}]
-    unlabelled = cube.drop_vars([C.CLASS, C.PARCEL])
+    unlabelled = cube.drop_vars([cube_format.CLASS, cube_format.PARCEL])
     for method in ("simclr", "dino"):
-        config = PretrainConfig(epochs=epochs, max_pixels=pixels, batch_size=batch_size, device=device, seed=seed,
-                                progress=False)
+        config = PretrainConfig(max_pixels=pixels, train=replace(PRETRAINING, epochs=epochs, batch_size=batch_size,
+                                                                 device=device, seed=seed, progress=False))
         _, history = pretrain(unlabelled, method, backbone, config)
         rows.append({"method": method, "backbone": backbone, "device": str(device_),
                      "seconds_per_epoch": history.duration_s / epochs})
@@ -302,9 +303,9 @@ def naive_planes(cube, parcels, kind: str, width: int, height: int, bands: list[
     from sitsbench.data.timeops import relative_days
     from sitsbench.planes.extract import draw_curves, parcel_boxes
 
-    reflectance = cube[C.REFLECTANCE].sel({C.BAND: bands}).values
-    valid, parcel_map = cube[C.VALID].values, cube[C.PARCEL].values
-    days = relative_days(cube[C.TIME].values).astype(float)
+    reflectance = cube[cube_format.REFLECTANCE].sel({cube_format.BAND: bands}).values
+    valid, parcel_map = cube[cube_format.VALID].values, cube[cube_format.PARCEL].values
+    days = relative_days(cube[cube_format.TIME].values).astype(float)
     target = np.linspace(days[0], days[-1], height)
     index = [stats.bands.index(b) for b in bands]
     low, high = stats.low[index], stats.high[index]
@@ -334,8 +335,8 @@ def str_extraction_speed(kinds=("random_walk", "hilbert"), n_parcels: int = 40, 
 
     cube = generate_cube(preset, seed=seed)
     bands = ["B08", "B04", "B03"]
-    stats = BandStats.from_cube(cube, cube[C.PARCEL].values > 0)
-    parcels = sorted(parcel_boxes(cube[C.PARCEL].values))[:n_parcels]
+    stats = BandStats.from_cube(cube, cube[cube_format.PARCEL].values > 0)
+    parcels = sorted(parcel_boxes(cube[cube_format.PARCEL].values))[:n_parcels]
     rows = []
     for kind in kinds:
         fast_s, fast = _timed_result(partial(extract_planes, cube, parcels, kind=kind, width=width, height=height,
@@ -359,12 +360,12 @@ def pretrain_scaling(workdir: Path, sides=(64, 256), steps: int = 20, batch_size
     """Pretraining throughput (series/s of the training loop) and peak traced memory (NumPy/Python, from opening the
     archive to the written encoder folder) of :func:`~sitsbench.ssl.pretrain.pretrain_archive` on zarr cubes whose
     side grows per step, at a fixed number of steps: the memory of a streamed archive must not grow with it."""
-    from sitsbench.ssl.pretrain import PretrainConfig, StreamConfig, pretrain_archive
+    from sitsbench.ssl.pretrain import PRETRAINING, PretrainConfig, StreamConfig, pretrain_archive
 
     rows = []
     for index, side in enumerate((sides[0], *sides)):  # the first run, not recorded, pays the one-off imports
         path = write_synthetic(workdir, side, n_dates=n_dates, chunk=window)
-        config = PretrainConfig(batch_size=batch_size, progress=False, device=device)
+        config = PretrainConfig(train=replace(PRETRAINING, batch_size=batch_size, progress=False, device=device))
         stream = StreamConfig(steps=steps, window=window, buffer=buffer, log_every=steps, checkpoint_every=steps)
         tracemalloc.start()
         start = time.perf_counter()
@@ -375,6 +376,6 @@ def pretrain_scaling(workdir: Path, sides=(64, 256), steps: int = 20, batch_size
         tracemalloc.stop()
         pixels = side * side
         if index:
-            rows.append({"side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(C.S2_BANDS) * 4 / 2**20,
+            rows.append({"side": side, "pixels": pixels, "cube_mib": pixels * n_dates * len(cube_format.S2_BANDS) * 4 / 2**20,
                          "seconds": seconds, "series_per_s": summary["series_per_s"], "peak_mib": peak / 2**20})
     return rows

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import Subset
 
-from sitsbench.autoencoders import AETrainConfig, EncoderClassifier, fit_autoencoder, masked_mse
+from sitsbench.autoencoders import AE_TRAINING, AETrainConfig, EncoderClassifier, fit_autoencoder, masked_mse
 from sitsbench.autoencoders.gapfill import gap_filling_scores, hold_out_dates, rmse_per_band
 from sitsbench.autoencoders.multisensor import MultiSensorPixelDataset
 from sitsbench.autoencoders.streaming import StreamingPixelDataset, encode_cube, encode_series
 from sitsbench.autoencoders.training import reconstruction_loss
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PatchDataset, PixelSeriesDataset, pixel_series
 from sitsbench.data.io import save_cube
 from sitsbench.data.normalize import BandStats
@@ -91,7 +93,7 @@ def _loss_before_after(model, train, val, config):
 @pytest.mark.parametrize("name", SERIES_AES)
 def test_series_autoencoders_reduce_reconstruction_error(toy, name):
     _, _, _, train, test = toy
-    config = AETrainConfig(epochs=6, batch_size=64, lr=3e-3, device="cpu")
+    config = AETrainConfig(train=replace(AE_TRAINING, epochs=6, batch_size=64, lr=3e-3, device="cpu"))
     before, history = _loss_before_after(_model(name, train.x.shape[-1]), train, Subset(test, range(256)), config)
     assert len(history.train_loss) == 6
     assert history.val_loss[-1] < 0.6 * before, (before, history.val_loss)
@@ -100,8 +102,8 @@ def test_series_autoencoders_reduce_reconstruction_error(toy, name):
 def test_patch_autoencoder_reduces_reconstruction_error(toy):
     cube, split, stats, _, _ = toy
     patches = PatchDataset(cube, split, "train", stats, patch_size=16, fill="none")
-    config = AETrainConfig(epochs=8, batch_size=4, lr=3e-3, device="cpu")
-    model = _model("ae_spatiotemporal", len(C.S2_BANDS))
+    config = AETrainConfig(train=replace(AE_TRAINING, epochs=8, batch_size=4, lr=3e-3, device="cpu"))
+    model = _model("ae_spatiotemporal", len(cube_format.S2_BANDS))
     before, history = _loss_before_after(model, patches, patches, config)
     assert model.encode(patches[0]["x"][None]).shape == (1, model.num_features, 16, 16)
     assert history.val_loss[-1] < 0.7 * before, (before, history.val_loss)
@@ -112,9 +114,9 @@ def test_multisensor_autoencoder_reduces_reconstruction_error(toy):
     train_ms = MultiSensorPixelDataset(train, cube)
     test_ms = MultiSensorPixelDataset(test, cube, train_ms.s1_stats)
     item = train_ms[0]
-    assert item["x_s1"].shape == (cube.sizes[C.TIME_S1], 2) and item["x"].shape == train[0]["x"].shape
-    config = AETrainConfig(epochs=4, batch_size=64, lr=3e-3, device="cpu")
-    model = _model("ae_multisensor", len(C.S2_BANDS))
+    assert item["x_s1"].shape == (cube.sizes[cube_format.TIME_S1], 2) and item["x"].shape == train[0]["x"].shape
+    config = AETrainConfig(train=replace(AE_TRAINING, epochs=4, batch_size=64, lr=3e-3, device="cpu"))
+    model = _model("ae_multisensor", len(cube_format.S2_BANDS))
     before, history = _loss_before_after(model, train_ms, Subset(test_ms, range(256)), config)
     assert history.val_loss[-1] < 0.7 * before, (before, history.val_loss)
     with pytest.raises(ValueError, match="backscatter"):
@@ -123,7 +125,7 @@ def test_multisensor_autoencoder_reduces_reconstruction_error(toy):
 
 def test_training_is_deterministic(toy):
     _, _, _, train, _ = toy
-    config = AETrainConfig(epochs=2, batch_size=128, device="cpu", seed=3)
+    config = AETrainConfig(train=replace(AE_TRAINING, epochs=2, batch_size=128, device="cpu", seed=3))
     first = fit_autoencoder(_model("ae_tempconv", train.x.shape[-1]), train, config=config).train_loss
     second = fit_autoencoder(_model("ae_tempconv", train.x.shape[-1]), train, config=config).train_loss
     assert first == second
@@ -156,7 +158,7 @@ def test_rmse_per_band_matches_the_formula():
 def test_gap_filling_beats_the_constant_baseline(toy):
     _, _, _, train, test = toy
     model = _model("ae_tempconv", train.x.shape[-1])
-    fit_autoencoder(model, train, config=AETrainConfig(epochs=10, batch_size=64, lr=3e-3, device="cpu"))
+    fit_autoencoder(model, train, config=AETrainConfig(train=replace(AE_TRAINING, epochs=10, batch_size=64, lr=3e-3, device="cpu")))
     scores = gap_filling_scores(model, test.x, test.doy, test.mask, fraction=0.3, seed=0, device="cpu")
     assert set(scores) == {"autoencoder", "linear", "constant"}
     assert all(s.shape == (train.x.shape[-1],) for s in scores.values())
@@ -168,16 +170,16 @@ def test_gap_filling_beats_the_constant_baseline(toy):
 def test_streaming_encode_equals_in_memory_encode(toy, tmp_path, name):
     cube, _, stats, _, _ = toy
     path = save_cube(cube, tmp_path / "cube.zarr")
-    model = _model(name, len(C.S2_BANDS))
+    model = _model(name, len(cube_format.S2_BANDS))
     streamed = encode_cube(model, path, stats, chunk=16, output=tmp_path / "codes.zarr", device="cpu")
-    assert streamed.shape == (cube.sizes[C.Y], cube.sizes[C.X], model.num_features)
+    assert streamed.shape == (cube.sizes[cube_format.Y], cube.sizes[cube_format.X], model.num_features)
     if name == "ae_tempconv":  # the whole cube in memory, in one pass
-        rows, cols = np.divmod(np.arange(cube.sizes[C.Y] * cube.sizes[C.X]), cube.sizes[C.X])
+        rows, cols = np.divmod(np.arange(cube.sizes[cube_format.Y] * cube.sizes[cube_format.X]), cube.sizes[cube_format.X])
         x, mask = pixel_series(cube, rows, cols, stats, fill="none")
         expected = encode_series(model, x, PixelSeriesDataset(cube, split_parcels(cube), "train").doy, mask,
                                  device="cpu").reshape(streamed.shape)
     else:  # each 16 x 16 window as one in-memory patch
-        window = cube.isel({C.Y: slice(16, 32), C.X: slice(32, 48)})
+        window = cube.isel({cube_format.Y: slice(16, 32), cube_format.X: slice(32, 48)})
         rows, cols = np.divmod(np.arange(256), 16)
         x, mask = pixel_series(window, rows, cols, stats, fill="none")
         patch = torch.from_numpy(x.reshape(16, 16, *x.shape[1:])).permute(2, 3, 0, 1)[None]
@@ -197,21 +199,21 @@ def test_streaming_dataset_covers_each_pixel_once_per_pass(toy, tmp_path):
     dataset = StreamingPixelDataset(path, stats, chunk=32, seed=0)
     first = torch.stack([item["x"] for item in dataset])
     second = torch.stack([item["x"] for item in dataset])
-    assert len(first) == len(dataset) == cube.sizes[C.Y] * cube.sizes[C.X]
+    assert len(first) == len(dataset) == cube.sizes[cube_format.Y] * cube.sizes[cube_format.X]
     assert not torch.equal(first, second)  # a new order each pass...
     key = lambda rows: torch.sort(rows.sum(dim=(1, 2))).values  # noqa: E731
     torch.testing.assert_close(key(first), key(second))  # ...of the same pixels
-    history = fit_autoencoder(_model("ae_tempconv", len(C.S2_BANDS)), dataset,
-                              config=AETrainConfig(epochs=2, batch_size=256, device="cpu"))
+    history = fit_autoencoder(_model("ae_tempconv", len(cube_format.S2_BANDS)), dataset,
+                              config=AETrainConfig(train=replace(AE_TRAINING, epochs=2, batch_size=256, device="cpu")))
     assert history.train_loss[1] < history.train_loss[0]
     with pytest.raises(ValueError, match="input_kind"):
-        encode_cube(_model("ae_multisensor", len(C.S2_BANDS)), path, stats)
+        encode_cube(_model("ae_multisensor", len(cube_format.S2_BANDS)), path, stats)
 
 
 def test_probe_on_codes_beats_chance_and_encoder_classifier_wraps_the_encoder(toy):
     _, _, _, train, test = toy
     model = _model("ae_tempconv", train.x.shape[-1])
-    fit_autoencoder(model, train, config=AETrainConfig(epochs=4, batch_size=64, device="cpu"))
+    fit_autoencoder(model, train, config=AETrainConfig(train=replace(AE_TRAINING, epochs=4, batch_size=64, device="cpu")))
     codes = {name: encode_series(model, d.x, d.doy, d.mask, device="cpu") for name, d in (("train", train),
                                                                                             ("test", test))}
     rows = probe_scores({"ae": (codes["train"], codes["test"])}, train.y, test.y, fractions=(0.1, 1.0),

@@ -19,9 +19,9 @@ import torch
 import yaml
 
 from sitsbench import cli
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data import georef
-from sitsbench.data import samples as S
+from sitsbench.data import samples as samples_format
 from sitsbench.data.io import open_cube, save_cube
 from sitsbench.data.samples import samples_from_cube
 
@@ -44,10 +44,10 @@ def world(tmp_path_factory, toy_cube):
 
     from sitsbench.inference.map import predict_map
     from sitsbench.inference.model_folder import MapModel
-    from sitsbench.training.map_model import MapTrainingConfig, train_map_model
+    from sitsbench.training.map_training import MapTrainingConfig, train_map_model
 
     root = tmp_path_factory.mktemp("bad_inputs")
-    placed = georef.georeference(toy_cube.drop_dims([C.TIME_S1]), "EPSG:32631",
+    placed = georef.georeference(toy_cube.drop_dims([cube_format.TIME_S1]), "EPSG:32631",
                                  Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 5000000.0))
     save_cube(placed, root / "cube.zarr")
     model, _ = train_map_model(samples_from_cube(placed),
@@ -138,36 +138,36 @@ def _zarr_copy(w, tmp, name="cube.zarr"):
 
 def open_cube_with_a_deleted_mask_chunk(w, tmp):
     copy = _zarr_copy(w, tmp)
-    next(p for p in (copy / C.VALID).iterdir() if not p.name.startswith(".")).unlink()
+    next(p for p in (copy / cube_format.VALID).iterdir() if not p.name.startswith(".")).unlink()
     return Case(lambda: open_cube(copy), ValueError, f"cube {copy}: chunks missing on disk ({{'valid': 1}})", [copy])
 
 
 def open_cube_with_a_deleted_reflectance_chunk(w, tmp):
     copy = _zarr_copy(w, tmp)
-    next(p for p in (copy / C.REFLECTANCE).iterdir() if not p.name.startswith(".")).unlink()
+    next(p for p in (copy / cube_format.REFLECTANCE).iterdir() if not p.name.startswith(".")).unlink()
     return Case(lambda: open_cube(copy), ValueError, "chunks missing on disk ({'reflectance': 1})", [copy])
 
 
 def open_cube_with_a_truncated_chunk(w, tmp):
     copy = _zarr_copy(w, tmp)
-    chunk = next(p for p in (copy / C.REFLECTANCE).iterdir() if not p.name.startswith("."))
+    chunk = next(p for p in (copy / cube_format.REFLECTANCE).iterdir() if not p.name.startswith("."))
     chunk.write_bytes(chunk.read_bytes()[:50])
     return Case(lambda: open_cube(copy), ValueError, f"cube {copy}: cannot read its values", [copy])
 
 
 def open_cube_with_nan_under_a_clear_mask(w, tmp):
     cube = w["cube"]
-    values = cube[C.REFLECTANCE].values.copy()
-    t, y, x = np.argwhere(cube[C.VALID].values)[10]
+    values = cube[cube_format.REFLECTANCE].values.copy()
+    t, y, x = np.argwhere(cube[cube_format.VALID].values)[10]
     values[t, 0, y, x] = np.nan
-    path = save_cube(cube.assign({C.REFLECTANCE: (cube[C.REFLECTANCE].dims, values)}), tmp / "nan.zarr")
-    return Case(lambda: open_cube(path), C.CubeValidationError,
+    path = save_cube(cube.assign({cube_format.REFLECTANCE: (cube[cube_format.REFLECTANCE].dims, values)}), tmp / "nan.zarr")
+    return Case(lambda: open_cube(path), cube_format.CubeValidationError,
                 f"first at time index {t}, y index {y}, x index {x}", [path])
 
 
 def open_cube_with_swapped_x_and_y(w, tmp):
-    path = save_cube(w["cube"].transpose(C.TIME, C.BAND, C.X, C.Y, ...), tmp / "swapped.zarr")
-    return Case(lambda: open_cube(path), C.CubeValidationError, "'reflectance' has dims ('time', 'band', 'x', 'y')")
+    path = save_cube(w["cube"].transpose(cube_format.TIME, cube_format.BAND, cube_format.X, cube_format.Y, ...), tmp / "swapped.zarr")
+    return Case(lambda: open_cube(path), cube_format.CubeValidationError, "'reflectance' has dims ('time', 'band', 'x', 'y')")
 
 
 def open_cube_missing(w, tmp):
@@ -359,12 +359,12 @@ def train_on_a_table_of_one_class(w, tmp):
 
 
 def train_on_a_cube_labelled_with_one_of_its_classes(w, tmp):
-    from sitsbench.training.map_model import MapTrainingConfig, train_map_model
+    from sitsbench.training.map_training import MapTrainingConfig, train_map_model
 
     cube = w["cube"]
-    one = cube.assign({C.CLASS: cube[C.CLASS].where(cube[C.CLASS] < 0, 3)})
+    one = cube.assign({cube_format.CLASS: cube[cube_format.CLASS].where(cube[cube_format.CLASS] < 0, 3)})
     return Case(lambda: train_map_model(samples_from_cube(one), MapTrainingConfig(rf_trees=5, progress=False)),
-                ValueError, f"the training part holds 1 class ({{'{C.class_names(cube)[3]}'")
+                ValueError, f"the training part holds 1 class ({{'{cube_format.class_names(cube)[3]}'")
 
 
 def train_zero_epochs(w, tmp):
@@ -444,20 +444,20 @@ def predict_map_with_replaced_weights(w, tmp):
 
 
 def predict_map_cube_without_a_band(w, tmp):
-    path = save_cube(w["cube"].sel({C.BAND: [b for b in C.S2_BANDS if b != "B11"]}), tmp / "no_b11.zarr")
+    path = save_cube(w["cube"].sel({cube_format.BAND: [b for b in cube_format.S2_BANDS if b != "B11"]}), tmp / "no_b11.zarr")
     return Case(_cli("predict-map", path, "--model", w["model"], "--output", tmp / "m.tif"), 2, "missing ['B11']")
 
 
 def predict_map_cube_in_digital_numbers(w, tmp):
     cube = w["cube"]
-    path = save_cube(cube.assign({C.REFLECTANCE: cube[C.REFLECTANCE] * 10_000}), tmp / "dn.zarr")
+    path = save_cube(cube.assign({cube_format.REFLECTANCE: cube[cube_format.REFLECTANCE] * 10_000}), tmp / "dn.zarr")
     return Case(_cli("predict-map", path, "--model", w["model"], "--output", tmp / "m.tif"), 2,
                 f"cube {path}, window rows 0:64 cols 0:64: values far outside")
 
 
 def predict_map_cube_with_band_values_reversed_under_the_right_names(w, tmp):
     cube = w["cube"]
-    path = save_cube(cube.assign({C.REFLECTANCE: cube[C.REFLECTANCE][:, ::-1].assign_coords({C.BAND: cube[C.BAND]})}),
+    path = save_cube(cube.assign({cube_format.REFLECTANCE: cube[cube_format.REFLECTANCE][:, ::-1].assign_coords({cube_format.BAND: cube[cube_format.BAND]})}),
                      tmp / "reversed.zarr")
     output = tmp / "m.tif"
     return Case(_cli("predict-map", path, "--model", w["model"], "--output", output), 2,
@@ -466,10 +466,10 @@ def predict_map_cube_with_band_values_reversed_under_the_right_names(w, tmp):
 
 def predict_map_cube_with_an_ndvi_in_a_reflectance_band(w, tmp):
     cube = w["cube"]
-    red, nir = cube[C.REFLECTANCE].sel({C.BAND: "B04"}), cube[C.REFLECTANCE].sel({C.BAND: "B08"})
-    values = cube[C.REFLECTANCE].values.copy()
-    values[:, list(cube[C.BAND].values).index("B04")] = ((nir - red) / (nir + red)).values  # another sensor's band
-    path = save_cube(cube.assign({C.REFLECTANCE: (cube[C.REFLECTANCE].dims, values)}), tmp / "ndvi.zarr")
+    red, nir = cube[cube_format.REFLECTANCE].sel({cube_format.BAND: "B04"}), cube[cube_format.REFLECTANCE].sel({cube_format.BAND: "B08"})
+    values = cube[cube_format.REFLECTANCE].values.copy()
+    values[:, list(cube[cube_format.BAND].values).index("B04")] = ((nir - red) / (nir + red)).values  # another sensor's band
+    path = save_cube(cube.assign({cube_format.REFLECTANCE: (cube[cube_format.REFLECTANCE].dims, values)}), tmp / "ndvi.zarr")
     return Case(_cli("predict-map", path, "--model", w["model"], "--output", tmp / "m.tif"), 2,
                 "the spectra do not look like the data the model")
 
@@ -478,7 +478,7 @@ def spectra_in_digital_numbers(w, tmp):  # the fingerprint alone (the range chec
     from sitsbench.inference.model_folder import MapModel
 
     samples = samples_from_cube(w["cube"])
-    clear = samples[S.VALUES].values[samples[S.VALID].values]
+    clear = samples[samples_format.VALUES].values[samples[samples_format.VALID].values]
     model = MapModel.load(w["model"])
     model.check_spectra(clear, "reflectance")  # the training data itself passes
     return Case(lambda: model.check_spectra(clear * 10_000, "digital numbers"), ValueError,
@@ -487,10 +487,10 @@ def spectra_in_digital_numbers(w, tmp):  # the fingerprint alone (the range chec
 
 def evaluate_on_samples_with_band_values_reversed(w, tmp):
     from sitsbench.inference.model_folder import MapModel
-    from sitsbench.training.map_model import evaluate_map_model
+    from sitsbench.training.map_training import evaluate_map_model
 
     samples = samples_from_cube(w["cube"])
-    reversed_values = samples.assign({S.VALUES: samples[S.VALUES].copy(data=samples[S.VALUES].values[:, :, ::-1])})
+    reversed_values = samples.assign({samples_format.VALUES: samples[samples_format.VALUES].copy(data=samples[samples_format.VALUES].values[:, :, ::-1])})
     return Case(lambda: evaluate_map_model(MapModel.load(w["model"]), reversed_values), ValueError,
                 "the spectra do not look like the data the model")
 
@@ -498,7 +498,7 @@ def evaluate_on_samples_with_band_values_reversed(w, tmp):
 def predict_map_over_a_map_of_another_model(w, tmp):
     output = tmp / "m.tif"
     shutil.copy(w["map"], output)
-    other = save_cube(w["cube"].isel({C.X: slice(0, 40)}), tmp / "other.zarr")
+    other = save_cube(w["cube"].isel({cube_format.X: slice(0, 40)}), tmp / "other.zarr")
     return Case(_cli("predict-map", other, "--model", w["model"], "--output", output), 2,
                 f"{output} already holds a map made from another cube, model or options", [output])
 
@@ -543,7 +543,7 @@ def predict_map_chunk_zero(w, tmp):
 
 
 def predict_map_season_not_covered(w, tmp):
-    half = w["cube"].isel({C.TIME: slice(0, 8)})
+    half = w["cube"].isel({cube_format.TIME: slice(0, 8)})
     path = save_cube(half, tmp / "half.zarr")
     return Case(_cli("predict-map", path, "--model", w["model"], "--output", tmp / "m.tif"), 2,
                 f"cube {path}: 8 dates from")
@@ -580,7 +580,7 @@ def evaluate_a_map_that_is_not_a_raster(w, tmp):
 
 def evaluate_a_model_on_samples_of_a_class_it_does_not_know(w, tmp):
     from sitsbench.inference.model_folder import MapModel
-    from sitsbench.training.map_model import evaluate_map_model
+    from sitsbench.training.map_training import evaluate_map_model
 
     samples = samples_from_cube(w["cube"])
     samples.attrs["class_names"] = [*samples.attrs["class_names"][:-1], "glacier"]
@@ -666,7 +666,7 @@ def patches_of_a_landscape_too_small_for_them(w, tmp):
     from sitsbench.data.datasets import PatchDataset
     from sitsbench.data.splits import split_parcels
 
-    cube = w["cube"].isel({C.Y: slice(0, 40), C.X: slice(0, 40)})
+    cube = w["cube"].isel({cube_format.Y: slice(0, 40), cube_format.X: slice(0, 40)})
     split = split_parcels(cube, seed=0, by="block", block_size=32)
     split = split.where(split != 0, 1)  # nothing in the training split
     return Case(lambda: PatchDataset(cube, split, "train", patch_size=32), ValueError,
@@ -704,7 +704,7 @@ def test_train_drops_samples_without_a_clear_observation_and_names_classes_it_ne
     assert training["n_dropped_no_clear"] == 6
     assert training["n_train"] + training["n_val"] + training["n_test"] == len(labels) - 6
     from sitsbench.data.readers.tables import read_sample_table
-    from sitsbench.training.map_model import MapTrainingConfig, train_map_model
+    from sitsbench.training.map_training import MapTrainingConfig, train_map_model
 
     samples = read_sample_table(path)
     rye = samples.attrs["class_names"].index("rye")

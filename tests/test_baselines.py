@@ -18,7 +18,7 @@ from sitsbench.inference.model_folder import MapModel, ModelFolderError
 from sitsbench.models import create_model, list_models, model_entry
 from sitsbench.models.classical import CLASSICAL, create_classical, fit_classical
 from sitsbench.models.registry import DEFAULT_RECIPE
-from sitsbench.training.map_model import (
+from sitsbench.training.map_training import (
     MapTrainingConfig,
     check_model_name,
     evaluate_map_model,

@@ -32,7 +32,7 @@ def test_spelled_out_choices_equal_the_library_constants():
     assert predict_map.UNCERTAINTIES == UNCERTAINTIES
     from sitsbench.ssl.pretrain import METHODS
     from sitsbench.training.engine import PRECISIONS
-    from sitsbench.training.map_model import PROBES
+    from sitsbench.training.map_training import PROBES
 
     assert train.PROBES == PROBES
     from sitsbench.evaluation.crossval import POLICIES

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.cube import CubeValidationError, make_cube, validate_cube
 
 
@@ -68,8 +68,8 @@ def test_make_cube_defaults_and_errors():
     values = np.ones((2, 1, 3, 3), dtype=np.float32)
     values[1, 0, 0, 0] = np.nan
     cube = make_cube(values, ["2020-01-01", "2020-01-02"], ["NDVI"])
-    assert cube[C.VALID].values.sum() == 2 * 9 - 1 and not cube[C.VALID].values[1, 0, 0]
-    assert (cube[C.CLASS].values == C.IGNORE_INDEX).all() and (cube[C.PARCEL].values == 0).all()
+    assert cube[cube_format.VALID].values.sum() == 2 * 9 - 1 and not cube[cube_format.VALID].values[1, 0, 0]
+    assert (cube[cube_format.CLASS].values == cube_format.IGNORE_INDEX).all() and (cube[cube_format.PARCEL].values == 0).all()
     validate_cube(cube)
     with pytest.raises(CubeValidationError, match="expected 4 dims"):
         make_cube(np.ones((2, 3, 3)), ["2020-01-01", "2020-01-02"], ["NDVI"])
@@ -94,7 +94,7 @@ def test_timezone_aware_times_keep_their_local_date_as_the_table_reader_does(tmp
     plus_one = datetime.timezone(datetime.timedelta(hours=1))
     aware = [datetime.datetime(2021, 1, 8, tzinfo=plus_one), datetime.datetime(2021, 1, 9, 23, 30, tzinfo=plus_one)]
     for times in (written, paris, pd.Series(paris), aware):
-        np.testing.assert_array_equal(C.make_cube(np.zeros((2, 1, 2, 2)), times, ["B04"]).time.values, local)
+        np.testing.assert_array_equal(cube_format.make_cube(np.zeros((2, 1, 2, 2)), times, ["B04"]).time.values, local)
         samples = make_samples(np.zeros((1, 2, 1)), times, ["B04"], np.array([0]), ["a"])
         np.testing.assert_array_equal(samples["date"].values[0], local)
     path = tmp_path / "samples.csv"

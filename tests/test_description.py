@@ -14,8 +14,8 @@ import yaml
 from rasterio.transform import from_origin
 
 from sitsbench.cli import main
-from sitsbench.data import cube as C
-from sitsbench.data import samples as S
+from sitsbench.data import cube as cube_format
+from sitsbench.data import samples as samples_format
 from sitsbench.data.description import DescriptionError, describe_path
 from sitsbench.data.loading import load_dataset
 
@@ -53,21 +53,21 @@ def test_sinop_stacks_through_the_stored_description():
         loaded = load_dataset(EXAMPLES / "sinop_stacks.yaml")
     cube = loaded.cube
     assert loaded.layout == "description" and loaded.name == "sinop-stacks"
-    times = cube[C.TIME].values.astype("datetime64[D]")
+    times = cube[cube_format.TIME].values.astype("datetime64[D]")
     assert times.size == 23 and str(times[0]) == "2013-09-14" and str(times[-1]) == "2014-08-29"
     assert np.all(np.diff(times).astype(int) > 0)
-    assert list(cube[C.BAND].values) == ["ndvi", "evi"]
+    assert list(cube[cube_format.BAND].values) == ["ndvi", "evi"]
     with rasterio.open(SINOP / "sinop_ndvi_2014.tif") as source:
         raw, crs, transform = source.read(), source.crs, source.transform
     assert cube.rio.crs == crs and tuple(cube.rio.transform()) == pytest.approx(tuple(transform))
     nodata = raw < -1e30
-    valid = cube[C.VALID].values
+    valid = cube[cube_format.VALID].values
     assert (~valid == nodata).all(), "the files' nodata is exactly the invalid observations"
-    ndvi = cube[C.REFLECTANCE].sel(band="ndvi").values
+    ndvi = cube[cube_format.REFLECTANCE].sel(band="ndvi").values
     np.testing.assert_allclose(ndvi[valid], raw[valid] * 1e-4, rtol=1e-6)  # x 10,000 stored: scaled back
     assert 0.9 < ndvi.max() <= 1.0
     samples = loaded.samples
-    assert samples.sizes["sample"] == 12 and S.class_names(samples) == ["Forest", "Pasture", "Soy_Corn"]
+    assert samples.sizes["sample"] == 12 and samples_format.class_names(samples) == ["Forest", "Pasture", "Soy_Corn"]
     assert any("6 of 18 point(s) fall outside the rasters" in note and "id 13, 14, 15, 16, 17, 18" in note
                for note in loaded.notes)
 
@@ -84,8 +84,8 @@ def test_points_outside_are_an_error_naming_them_unless_dropped(tmp_path):
     description["points"]["file"] = "points.csv"
     with pytest.warns(UserWarning, match="id 13, 14, 15, 16, 17, 18: dropped"):
         loaded = load_dataset(_write(tmp_path / "d.yaml", description))
-    days = loaded.samples[S.DATE].values.astype("datetime64[D]")
-    timeline = loaded.cube[C.TIME].values.astype("datetime64[D]")
+    days = loaded.samples[samples_format.DATE].values.astype("datetime64[D]")
+    timeline = loaded.cube[cube_format.TIME].values.astype("datetime64[D]")
     assert str(days[0][0]) == "2014-01-01" and (~np.isnat(days[0])).sum() == (timeline >= days[0][0]).sum() == 16
     assert not np.isnat(days[1:]).any()
     del description["points"]["outside"]
@@ -121,13 +121,13 @@ def test_victoria_csv_under_another_name_with_a_description(tmp_path):
     dates = (np.datetime64("2018-01-01") + 5 * np.arange(N_DATES)).astype(str)
     (tmp_path / "when.txt").write_text("\n".join(dates) + "\n")
     loaded = load_dataset(_example("victoria_pixels.yaml", tmp_path))
-    assert list(loaded.samples[S.BAND].values) == list(BANDS)
+    assert list(loaded.samples[samples_format.BAND].values) == list(BANDS)
     reference = read_victoria(VICTORIA)
-    train = reference.isel(sample=np.flatnonzero(reference[S.SPLIT].values == 0))
-    np.testing.assert_allclose(loaded.samples[S.VALUES].values, train[S.VALUES].values, rtol=1e-6)
-    np.testing.assert_array_equal(loaded.samples[S.LABEL].values, train[S.LABEL].values)
-    np.testing.assert_array_equal(loaded.samples[S.DATE].values[0], train[S.DATE].values[0])
-    assert S.class_names(loaded.samples) == class_names
+    train = reference.isel(sample=np.flatnonzero(reference[samples_format.SPLIT].values == 0))
+    np.testing.assert_allclose(loaded.samples[samples_format.VALUES].values, train[samples_format.VALUES].values, rtol=1e-6)
+    np.testing.assert_array_equal(loaded.samples[samples_format.LABEL].values, train[samples_format.LABEL].values)
+    np.testing.assert_array_equal(loaded.samples[samples_format.DATE].values[0], train[samples_format.DATE].values[0])
+    assert samples_format.class_names(loaded.samples) == class_names
 
 
 def test_headerless_band_major_table_with_a_class_mapping_and_a_split(tmp_path):
@@ -139,12 +139,12 @@ def test_headerless_band_major_table_with_a_class_mapping_and_a_split(tmp_path):
     pd.DataFrame(rows).to_csv(tmp_path / "t.csv", header=False, index=False)
     loaded = load_dataset(_example("headerless_table.yaml", tmp_path))
     samples = loaded.samples
-    np.testing.assert_allclose(samples[S.VALUES].values, series, rtol=1e-6)
-    assert list(samples[S.BAND].values) == ["red", "nir"]
-    assert S.class_names(samples) == ["crop", "forest"]
-    np.testing.assert_array_equal(samples[S.LABEL].values, [0, 1, 0, 1, 1])
-    np.testing.assert_array_equal(samples[S.SPLIT].values, [0, 0, 2, 1, 1])
-    assert samples[S.GROUP].values[0] == samples[S.GROUP].values[1] != samples[S.GROUP].values[2]
+    np.testing.assert_allclose(samples[samples_format.VALUES].values, series, rtol=1e-6)
+    assert list(samples[samples_format.BAND].values) == ["red", "nir"]
+    assert samples_format.class_names(samples) == ["crop", "forest"]
+    np.testing.assert_array_equal(samples[samples_format.LABEL].values, [0, 1, 0, 1, 1])
+    np.testing.assert_array_equal(samples[samples_format.SPLIT].values, [0, 0, 2, 1, 1])
+    assert samples[samples_format.GROUP].values[0] == samples[samples_format.GROUP].values[1] != samples[samples_format.GROUP].values[2]
 
 
 def test_band_major_stack_with_a_proj_crs_and_points_in_that_crs(tmp_path):
@@ -159,9 +159,9 @@ def test_band_major_stack_with_a_proj_crs_and_points_in_that_crs(tmp_path):
     cube = loaded.cube
     for t in range(3):
         for b in range(2):
-            np.testing.assert_array_equal(cube[C.REFLECTANCE].values[t, b], layers[b * 3 + t])
+            np.testing.assert_array_equal(cube[cube_format.REFLECTANCE].values[t, b], layers[b * 3 + t])
     assert CRS.from_user_input(cube.rio.crs.to_wkt()).equals(CRS.from_proj4(UTM33_PROJ))
-    series = loaded.samples[S.VALUES].values
+    series = loaded.samples[samples_format.VALUES].values
     np.testing.assert_array_equal(series[0, :, 0], layers[0:3, 1, 1])  # p1 in row 1, column 1
     np.testing.assert_array_equal(series[1, :, 1], layers[3:6, 3, 4])  # p2 in row 3, column 4
 
@@ -184,9 +184,9 @@ def test_per_date_files_by_pattern_with_a_quality_mask(tmp_path, mask):
     else:
         clear = ((qa >> 3) & 1 == 0) & ((qa >> 4) & 1 == 0)  # Landsat QA: no cloud (bit 3), no shadow (bit 4)
     cube = load_dataset(_example(f"per_date_{mask}.yaml", tmp_path)).cube
-    assert list(cube[C.BAND].values) == ["B04", "B08"]
-    assert [str(d) for d in cube[C.TIME].values.astype("datetime64[D]")] == ["2020-05-01", "2020-06-01"]
-    np.testing.assert_array_equal(cube[C.VALID].values, clear)
+    assert list(cube[cube_format.BAND].values) == ["B04", "B08"]
+    assert [str(d) for d in cube[cube_format.TIME].values.astype("datetime64[D]")] == ["2020-05-01", "2020-06-01"]
+    np.testing.assert_array_equal(cube[cube_format.VALID].values, clear)
     assert 0 < clear.sum() < clear.size
 
 
@@ -233,7 +233,7 @@ def test_dates_from_json_and_csv_files(tmp_path):
                                                                                       index=False)
     for spec in ({"file": "d.json", "key": "acquisitions"}, {"file": "d.csv", "column": "when"}):
         cube = load_dataset(_stack_description(tmp_path, dates=spec)).cube
-        assert [str(d) for d in cube[C.TIME].values.astype("datetime64[D]")] == dates
+        assert [str(d) for d in cube[cube_format.TIME].values.astype("datetime64[D]")] == dates
 
 
 @needs_sinop
@@ -243,8 +243,8 @@ def test_describe_writes_a_description_that_loads(tmp_path, capsys):
     assert "FILL_IN" not in text.split("#")[0]
     (tmp_path / "d.yaml").write_text(text)
     cube = load_dataset(tmp_path / "d.yaml").cube
-    assert cube.sizes[C.TIME] == 23 and sorted(cube[C.BAND].values) == ["evi", "ndvi"]
-    assert float(cube[C.REFLECTANCE].max()) <= 1.0  # the x 10,000 scale was detected
+    assert cube.sizes[cube_format.TIME] == 23 and sorted(cube[cube_format.BAND].values) == ["evi", "ndvi"]
+    assert float(cube[cube_format.REFLECTANCE].max()) <= 1.0  # the x 10,000 scale was detected
 
 
 def test_describe_marks_what_it_cannot_decide(tmp_path):
@@ -281,7 +281,7 @@ def test_scale_offset_nodata_and_valid_range(tmp_path):
     raw = np.array([[[2, 4], [-9, 10]], [[6, 8], [2, 2]], [[2, 2], [2, -9]]], dtype=np.float32)
     _tif(tmp_path / "ndvi.tif", raw, crs="EPSG:4326")  # no nodata in the file: the description gives it
     cube = load_dataset(description).cube
-    values, valid = cube[C.REFLECTANCE].values[:, 0], cube[C.VALID].values
+    values, valid = cube[cube_format.REFLECTANCE].values[:, 0], cube[cube_format.VALID].values
     np.testing.assert_array_equal(valid, (raw != -9) & (raw * 0.5 - 1 >= 0) & (raw * 0.5 - 1 <= 3))
     np.testing.assert_allclose(values[raw != -9], raw[raw != -9] * 0.5 - 1)
     assert (values[raw == -9] == 0).all()
@@ -306,10 +306,10 @@ def test_points_from_a_vector_file_with_per_point_date_intervals(tmp_path):
     description["points"] = {"file": "pts.geojson", "columns": {"label": "cls", "id": "name", "start": "from",
                                                                 "end": "to"}}
     samples = load_dataset(_write(tmp_path / "v.yaml", description)).samples
-    days = samples[S.DATE].values.astype("datetime64[D]").astype(str)
+    days = samples[samples_format.DATE].values.astype("datetime64[D]").astype(str)
     assert days[0].tolist() == ["2021-03-01", "2021-04-01", "2021-05-01"]
     assert days[1].tolist() == ["2021-04-01", "NaT", "NaT"]  # p2 keeps only its own interval
-    np.testing.assert_array_equal(samples[S.VALUES].values[1, 0], [layers[1, 3, 4], layers[4, 3, 4]])  # red, nir
+    np.testing.assert_array_equal(samples[samples_format.VALUES].values[1, 0], [layers[1, 3, 4], layers[4, 3, 4]])  # red, nir
 
 
 def test_a_dataset_in_a_registered_layout_through_a_description(tmp_path, capsys):

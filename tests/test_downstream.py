@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,11 +13,12 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch.utils.data import Subset
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.evaluation import (
+    FINE_TUNING,
     PROBE_C_GRID,
     PROBES,
     FineTuneConfig,
@@ -182,14 +184,13 @@ def test_fine_tuning_changes_encoder_weights_while_linear_probe_does_not(pixels)
     features = {name: embed(encoder, data, device="cpu") for name, data in (("train", train), ("test", test))}
     probe("linear", features["train"], features["test"][0])
     assert all(torch.equal(before[key], value) for key, value in encoder.state_dict().items())
-    config = FineTuneConfig(steps=20, batch_size=32, device="cpu", encoder_lr_scale=0.1)
+    config = FineTuneConfig(encoder_lr_scale=0.1, train=replace(FINE_TUNING, steps=20, batch_size=32, device="cpu"))
     tuned = fine_tune(encoder, 10, train, config)
     assert all(torch.equal(before[key], value) for key, value in encoder.state_dict().items())  # a copy is tuned
     changed = [key for key in before if not torch.equal(before[key], tuned.state_dict()[key])]
     assert "embed.weight" in changed and len(changed) == len(before)  # every encoder tensor moved
     assert tuned.head.weight.shape == (10, encoder.num_features) and not tuned.training
-    head_only = fine_tune(encoder, 10, train, FineTuneConfig(steps=20, batch_size=32, device="cpu",
-                                                             encoder_lr_scale=0.0))
+    head_only = fine_tune(encoder, 10, train, FineTuneConfig(encoder_lr_scale=0.0, train=replace(FINE_TUNING, steps=20, batch_size=32, device="cpu")))
     assert all(torch.equal(before[key], head_only.state_dict()[key]) for key in before)  # frozen: only the head
     doy = torch.from_numpy(test.doy).expand(8, -1)
     np.testing.assert_allclose(head_only.forward_features(torch.from_numpy(test.x[:8]), doy).detach().numpy(),
@@ -205,12 +206,12 @@ def test_fine_tuning_starts_from_the_linear_probe(pixels):
     train_x, _ = embed(encoder, train, device="cpu")
     test_x, _ = embed(encoder, test, device="cpu")
     expected = probe("linear", (train_x[keep], train.y[keep]), test_x)
-    start = fine_tune(encoder, 10, Subset(train, keep.tolist()), FineTuneConfig(steps=0, device="cpu"))  # LP-FT
+    start = fine_tune(encoder, 10, Subset(train, keep.tolist()), FineTuneConfig(train=replace(FINE_TUNING, steps=0, device="cpu")))  # LP-FT
     with torch.no_grad():
         logits = start.forward_head(torch.from_numpy(test_x)).numpy()
     np.testing.assert_array_equal(logits.argmax(axis=1), expected)
     assert (logits[:, 9] < -20).all()  # a class never seen is never predicted
-    random_head = fine_tune(encoder, 10, train, FineTuneConfig(steps=0, device="cpu", probe_init=False))
+    random_head = fine_tune(encoder, 10, train, FineTuneConfig(probe_init=False, train=replace(FINE_TUNING, steps=0, device="cpu")))
     assert not torch.equal(random_head.head.weight, start.head.weight)
 
 
@@ -221,8 +222,7 @@ def test_every_protocol_runs_end_to_end_on_pixels_and_parcels(pixels):
     (train_x, train_y), (test_x, test_y) = embed(encoder, train, device="cpu"), embed(encoder, test, device="cpu")
     results = {name: scores(test_y, probe(name, (train_x, train_y), test_x), 10)
                for name in ("linear", "knn", "random_forest")}
-    tuned = fine_tune(encoder, 10, train, FineTuneConfig(steps=60, device="cpu", encoder_lr_scale=1.0,
-                                                        probe_init=False))
+    tuned = fine_tune(encoder, 10, train, FineTuneConfig(encoder_lr_scale=1.0, probe_init=False, train=replace(FINE_TUNING, steps=60, device="cpu")))
     with torch.no_grad():
         proba = torch.softmax(tuned(torch.from_numpy(test.x), torch.from_numpy(test.doy).expand(len(test), -1)), dim=1).numpy()
     results["fine_tune"] = scores(test_y, proba.argmax(axis=1), 10)
@@ -249,11 +249,11 @@ def test_to_parcels_averages_values_and_takes_the_majority_label():
 
 def test_label_efficiency_table_and_curves(toy_cube, pixels):
     train, test = pixels["train"], pixels["test"]
-    config = FineTuneConfig(steps=60, lr=2e-3, encoder_lr_scale=1.0, probe_init=False, device="cpu")
+    config = FineTuneConfig(encoder_lr_scale=1.0, probe_init=False, train=replace(FINE_TUNING, steps=60, lr=2e-3, device="cpu"))
     bands = ["B08", "B04", "B03"]
     split = split_parcels(toy_cube, seed=0)
     planes = {subset: PlaneDataset.from_cube(toy_cube, extract_planes(
-        toy_cube.sel({C.BAND: bands}), np.unique(toy_cube[C.PARCEL].values[split_mask(split, subset)]),
+        toy_cube.sel({cube_format.BAND: bands}), np.unique(toy_cube[cube_format.PARCEL].values[split_mask(split, subset)]),
         width=8, height=16, walk_fraction=0.05)) for subset in ("train", "test")}
     methods = {
         "supervised": network_method(lambda seed: _encoder(train.x.shape[-1], seed), train, test, 10, config),
@@ -261,7 +261,7 @@ def test_label_efficiency_table_and_curves(toy_cube, pixels):
                                  test.x.reshape(len(test), -1)),
         "deep-star": plane_network_method(lambda seed: create_model("plane_timm", 3, 0), planes["train"],
                                           planes["test"], test.parcel, 10,
-                                          FineTuneConfig(steps=3, batch_size=16, probe_init=False, device="cpu")),
+                                          FineTuneConfig(probe_init=False, train=replace(FINE_TUNING, steps=3, batch_size=16, device="cpu"))),
     }
     fractions, seeds = (0.05, 0.2, 1.0), (0, 1)
     table = label_efficiency(methods, test.y, fractions, seeds, num_classes=10)

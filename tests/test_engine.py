@@ -175,6 +175,46 @@ def test_beats_the_majority_class_on_the_synthetic_cube(name):
     assert oa > majority + 0.20, f"{name}: OA {oa:.3f} vs majority share {majority:.3f}"
 
 
+def test_in_batches_runs_a_dataset_and_arrays_alike_in_order_and_returns_the_labels():
+    from sitsbench.runtime import in_batches
+
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(11, 5, 3)).astype(np.float32), rng.integers(0, 4, 11)
+
+    class Items(Dataset):
+        def __len__(self):
+            return len(y)
+
+        def __getitem__(self, index):
+            return {"x": torch.from_numpy(x[index]), "y": torch.tensor(y[index])}
+
+    seen = []
+
+    def call(batch):
+        seen.append(len(batch["x"]))
+        assert not torch.is_grad_enabled()
+        return batch["x"].double().sum(dim=(1, 2))
+
+    from_dataset, labels = in_batches(call, Items(), 4, "cpu")
+    from_arrays, no_labels = in_batches(call, {"x": x}, 4, "cpu")
+    assert seen == [4, 4, 3, 4, 4, 3] and from_dataset.dtype == np.float32 and no_labels is None
+    np.testing.assert_array_equal(labels, y)
+    np.testing.assert_array_equal(from_dataset, from_arrays)
+    np.testing.assert_allclose(from_dataset, x.sum(axis=(1, 2)), rtol=1e-5)
+    integers, _ = in_batches(lambda batch: batch["x"].argmax(dim=-1), {"x": x}, 5, "cpu")
+    assert integers.dtype == np.int64 and np.array_equal(integers, x.argmax(axis=-1))  # not cast to float
+
+
+def test_recipe_knobs_left_unset_are_filled_by_a_recipe_and_refused_by_fit():
+    config = TrainConfig(lr=None, schedule=None, weight_decay=0.5, progress=False, device="cpu")
+    filled = config.with_recipe({"lr": 0.01, "schedule": "warmup_cosine", "weight_decay": 0.1})
+    assert (filled.lr, filled.schedule, filled.weight_decay) == (0.01, "warmup_cosine", 0.5)  # set knobs are kept
+    with pytest.raises(ValueError, match="a recipe sets"):
+        config.with_recipe({"epochs": 3})
+    with pytest.raises(ValueError, match=r"\['lr', 'schedule'\] are unset"):
+        fit(create_model("mlp", in_channels=2, num_classes=3, seq_len=12), TinySeries(16, 0), config=config)
+
+
 def test_series_in_batches_equals_one_call_and_takes_shared_or_per_series_days():
     from sitsbench.runtime import series_in_batches
 

@@ -14,7 +14,7 @@ import psutil
 import pytest
 import yaml
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.io import save_cube
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def _done_windows(store: Path) -> int:
 def test_a_map_run_killed_three_times_resumes_to_the_uninterrupted_map(toy_cube, tmp_path):
     from sitsbench.inference.map import open_map
 
-    cube = save_cube(toy_cube.drop_dims([C.TIME_S1]), tmp_path / "cube.zarr")
+    cube = save_cube(toy_cube.drop_dims([cube_format.TIME_S1]), tmp_path / "cube.zarr")
     assert subprocess.run([sys.executable, "-m", "sitsbench.cli", "train", str(cube), "--trees", "10", "--output",
                            str(tmp_path / "model"), "--quiet"], cwd=REPO).returncode == 0
     reference = tmp_path / "reference.zarr"

@@ -97,3 +97,24 @@ def test_providers_are_the_only_upward_references_of_the_registry():
     for provider in PROVIDERS:
         assert layer_of(provider)[1] > LAYER["models"], f"{provider} needs no lazy registration"
         assert (PACKAGE.parent / (provider.replace(".", "/") + ".py")).is_file(), f"{provider} does not exist"
+
+
+def test_sitsbench_modules_are_imported_under_readable_names():
+    """``from sitsbench.data import cube as C`` hides what ``C.BAND`` is: a sitsbench module keeps its name or gets a
+    word (``cube_format``), in the library, the tests, the benchmarks and the chapters' code cells."""
+    import json
+
+    root = PACKAGE.parent
+    sources = {path: path.read_text() for folder in ("sitsbench", "tests", "benchmarks")
+               for path in (root / folder).rglob("*.py")}
+    for path in (root / "notebooks").glob("*.ipynb"):
+        cells = json.loads(path.read_text())["cells"]
+        sources[path] = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    opaque = []
+    for path, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                module = getattr(node, "module", None) or ""
+                opaque += [f"{path.relative_to(root)}: {module} {alias.name} as {alias.asname}" for alias in node.names
+                           if alias.asname and len(alias.asname) == 1 and "sitsbench" in f"{module}.{alias.name}"]
+    assert not opaque, f"single-letter aliases of sitsbench modules: {opaque}"

@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 
 from sitsbench import cli
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data import georef
 from sitsbench.data.io import save_cube
 from sitsbench.data.samples import samples_from_cube
 from sitsbench.inference.dates import DatePolicyError, DateReference, plan_dates
 from sitsbench.inference.map import open_map, predict_map
 from sitsbench.inference.model_folder import MapModel, ModelFolderError
-from sitsbench.training.map_model import MapTrainingConfig, evaluate_map_model, train_map_model
+from sitsbench.training.map_training import MapTrainingConfig, evaluate_map_model, train_map_model
 
 
 @pytest.fixture(scope="module")
 def placed(toy_cube):
     from affine import Affine
 
-    return georef.georeference(toy_cube.drop_dims([C.TIME_S1]), "EPSG:32631",
+    return georef.georeference(toy_cube.drop_dims([cube_format.TIME_S1]), "EPSG:32631",
                                Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 5000000.0))
 
 
@@ -57,8 +57,8 @@ def test_train_predict_map_evaluate_on_the_command_line(workdir, forest, referen
     import rasterio
 
     meta = json.loads((forest / "model.json").read_text())
-    assert meta["bands"] == list(C.S2_BANDS) and meta["date_policy"] == "resample"
-    assert meta["class_names"] == C.class_names(placed) and len(meta["normalisation"]["mean"]) == 10
+    assert meta["bands"] == list(cube_format.S2_BANDS) and meta["date_policy"] == "resample"
+    assert meta["class_names"] == cube_format.class_names(placed) and len(meta["normalisation"]["mean"]) == 10
     record = json.loads((forest / "train_record.json").read_text())
     assert record["metrics"]["test"]["oa"] > 0.5 and record["dataset"]["checksum"]
     with rasterio.open(workdir / "map.tif") as src:
@@ -75,51 +75,51 @@ def test_train_predict_map_evaluate_on_the_command_line(workdir, forest, referen
 
 
 def test_a_band_reversed_cube_gives_the_same_map(workdir, forest, reference_map, placed):
-    reversed_cube = placed.isel({C.BAND: slice(None, None, -1)})
+    reversed_cube = placed.isel({cube_format.BAND: slice(None, None, -1)})
     save_cube(reversed_cube, workdir / "reversed.zarr")
     assert _predict(workdir / "reversed.zarr", forest, workdir / "reversed_map.tif") == 0
     np.testing.assert_array_equal(open_map(workdir / "reversed_map.tif")["class"].values, reference_map)
 
 
 def test_a_cube_missing_a_band_is_refused_naming_it(workdir, forest, placed, capsys):
-    save_cube(placed.sel({C.BAND: [b for b in C.S2_BANDS if b != "B8A"]}), workdir / "no_b8a.zarr")
+    save_cube(placed.sel({cube_format.BAND: [b for b in cube_format.S2_BANDS if b != "B8A"]}), workdir / "no_b8a.zarr")
     assert _predict(workdir / "no_b8a.zarr", forest, workdir / "no_b8a.tif") == 2
     assert "missing ['B8A']" in capsys.readouterr().err
     assert not (workdir / "no_b8a.tif").exists()
 
 
 def test_digital_numbers_are_refused(workdir, forest, placed, capsys):
-    save_cube(placed.assign({C.REFLECTANCE: placed[C.REFLECTANCE] * 10_000}), workdir / "dn.zarr")
+    save_cube(placed.assign({cube_format.REFLECTANCE: placed[cube_format.REFLECTANCE] * 10_000}), workdir / "dn.zarr")
     assert _predict(workdir / "dn.zarr", forest, workdir / "dn.tif") == 2
     err = capsys.readouterr().err
     assert "far outside the range" in err and "window rows 0:32 cols 0:32" in err and "digital numbers" in err
 
 
 def test_nan_under_a_clear_mask_is_refused_naming_the_window(workdir, forest, placed, capsys):
-    values = placed[C.REFLECTANCE].values.copy()
-    valid = placed[C.VALID].values
+    values = placed[cube_format.REFLECTANCE].values.copy()
+    valid = placed[cube_format.VALID].values
     t, y, x = np.argwhere(valid[:, 40:, 40:])[0] + (0, 40, 40)
     values[t, 2, y, x] = np.nan
-    save_cube(placed.assign({C.REFLECTANCE: (placed[C.REFLECTANCE].dims, values)}), workdir / "nan.zarr")
+    save_cube(placed.assign({cube_format.REFLECTANCE: (placed[cube_format.REFLECTANCE].dims, values)}), workdir / "nan.zarr")
     assert _predict(workdir / "nan.zarr", forest, workdir / "nan.tif") == 2
     assert f"NaN/inf observations where 'valid' is True (first at time index {t}, y index {y}, x index {x})" in \
         capsys.readouterr().err
     # an in-memory cube is checked window by window as it is read
-    bad = placed.assign({C.REFLECTANCE: (placed[C.REFLECTANCE].dims, values)})
+    bad = placed.assign({cube_format.REFLECTANCE: (placed[cube_format.REFLECTANCE].dims, values)})
     with pytest.raises(ValueError, match="window rows 32:64 cols 32:64: 1 observation"):
         predict_map(bad, MapModel.load(forest), workdir / "nan_memory.zarr", chunk=32, progress=False)
 
 
 def test_a_deleted_zarr_chunk_is_detected(workdir, forest, placed, capsys):
-    save_cube(placed.chunk({C.Y: 32, C.X: 32}), workdir / "holed.zarr")
-    chunk = next(p for p in (workdir / "holed.zarr" / C.VALID).iterdir() if not p.name.startswith("."))
+    save_cube(placed.chunk({cube_format.Y: 32, cube_format.X: 32}), workdir / "holed.zarr")
+    chunk = next(p for p in (workdir / "holed.zarr" / cube_format.VALID).iterdir() if not p.name.startswith("."))
     chunk.unlink()
     assert _predict(workdir / "holed.zarr", forest, workdir / "holed.tif") == 2
     assert "chunks missing" in capsys.readouterr().err
 
 
 def test_swapped_x_and_y_are_refused(workdir, forest, placed, capsys):
-    swapped = placed.transpose(C.TIME, C.BAND, C.X, C.Y, ...)
+    swapped = placed.transpose(cube_format.TIME, cube_format.BAND, cube_format.X, cube_format.Y, ...)
     save_cube(swapped, workdir / "swapped.zarr")
     assert _predict(workdir / "swapped.zarr", forest, workdir / "swapped.tif") == 2
     assert "has dims ('time', 'band', 'x', 'y'), expected ('time', 'band', 'y', 'x')" in capsys.readouterr().err
@@ -173,12 +173,12 @@ def test_a_foreign_or_damaged_model_folder_is_named(workdir, forest, tmp_path):
 
 def test_date_policy_resample_maps_another_year_and_refuses_a_short_season(workdir, forest, reference_map, placed):
     model = MapModel.load(forest)
-    next_year = placed.assign_coords({C.TIME: placed[C.TIME].values + np.timedelta64(364, "D")})
-    assert (next_year[C.TIME].values.astype("datetime64[Y]") != placed[C.TIME].values.astype("datetime64[Y]")).all()
+    next_year = placed.assign_coords({cube_format.TIME: placed[cube_format.TIME].values + np.timedelta64(364, "D")})
+    assert (next_year[cube_format.TIME].values.astype("datetime64[Y]") != placed[cube_format.TIME].values.astype("datetime64[Y]")).all()
     result = predict_map(next_year, model, workdir / "next_year.zarr", chunk=32, progress=False)
     agreement = (result["class"].values == reference_map).mean()
     assert agreement > 0.95, agreement  # one day earlier in the season: nearly the same interpolated series
-    half = placed.isel({C.TIME: slice(0, placed.sizes[C.TIME] // 2)})
+    half = placed.isel({cube_format.TIME: slice(0, placed.sizes[cube_format.TIME] // 2)})
     with pytest.raises(DatePolicyError, match="do not cover the model's season"):
         predict_map(half, model, workdir / "half.zarr", chunk=32, progress=False)
     assert not (workdir / "half.zarr").exists() and not (workdir / "half.zarr.partial.zarr").exists()
@@ -230,7 +230,7 @@ def test_network_model_folders_round_trip_and_follow_their_date_policy(name, toy
     assert first == second and first["oa"] > 1.5 / len(model.class_names)
     assert loaded.fingerprint() == model.fingerprint()
     if name != "tempcnn_tiny":  # any dates: every other date of the cube is accepted, as the day of year says
-        fewer = toy_cube.isel({C.TIME: slice(None, None, 2)})
+        fewer = toy_cube.isel({cube_format.TIME: slice(None, None, 2)})
         result = predict_map(fewer, loaded, tmp_path / "fewer.zarr", chunk=64, progress=False)
         assert (result["class"].values >= 0).mean() > 0.9
     with pytest.raises(ValueError, match="date policy 'doy' cannot feed 'rf', whose date encoding is 'position'"):
@@ -260,7 +260,7 @@ def test_map_assessment_on_the_command_line(workdir, reference_map, placed, caps
 
     rng = np.random.default_rng(0)
     truth = placed["class"].values
-    names = C.class_names(placed)
+    names = cube_format.class_names(placed)
     rows, cols = [], []
     for k in np.unique(reference_map[reference_map >= 0]):
         where = np.argwhere(reference_map == k)

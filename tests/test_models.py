@@ -270,7 +270,7 @@ def test_the_commands_feed_each_model_the_dates_its_encoding_reads(name):
     change). A season across the new year tells the three apart."""
     from sitsbench.data.timeops import day_of_year
     from sitsbench.inference.dates import DateReference, plan_dates
-    from sitsbench.training.map_model import MapTrainingConfig, _check_model
+    from sitsbench.training.map_training import MapTrainingConfig, _check_model
 
     policy = _check_model(MapTrainingConfig(model=name))
     encoding = "position" if name == "rf" else model_entry(name).date_encoding

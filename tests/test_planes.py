@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.synthetic import generate_cube
 from sitsbench.models import create_model
 from sitsbench.planes import (
     PlaneDataset,
+    curves,
     extract_planes,
     grad_cam,
     parcel_average,
@@ -19,7 +20,6 @@ from sitsbench.planes import (
     spatial_map,
     temporal_profile,
 )
-from sitsbench.planes import curves as K
 from sitsbench.training.engine import TrainConfig, fit
 
 RNG = np.random.default_rng
@@ -41,10 +41,10 @@ def blob():
     return mask
 
 
-@pytest.mark.parametrize("kind", K.GLOBAL_CURVES)
+@pytest.mark.parametrize("kind", curves.GLOBAL_CURVES)
 @pytest.mark.parametrize("transform", [0, 3, 5])
 def test_space_filling_curves_visit_every_object_pixel_exactly_once(blob, kind, transform):
-    curve = K.global_curve(blob, kind, transform)
+    curve = curves.global_curve(blob, kind, transform)
     assert blob[curve[:, 0], curve[:, 1]].all()
     visits = np.zeros(blob.shape, dtype=int)
     np.add.at(visits, (curve[:, 0], curve[:, 1]), 1)
@@ -53,61 +53,61 @@ def test_space_filling_curves_visit_every_object_pixel_exactly_once(blob, kind, 
 
 @pytest.mark.parametrize("side", [1, 2, 8, 16])
 def test_hilbert_neighbours_are_4_adjacent_and_cover_the_square(side):
-    order = K.hilbert_order(side)
+    order = curves.hilbert_order(side)
     assert len({tuple(p) for p in order.tolist()}) == side * side
     assert np.all(np.abs(np.diff(order, axis=0)).sum(axis=1) == 1)
 
 
 def test_snake_spiral_and_zorder_follow_their_definitions():
-    np.testing.assert_array_equal(K.snake_order(3)[:6], [[0, 0], [0, 1], [0, 2], [1, 2], [1, 1], [1, 0]])
-    np.testing.assert_array_equal(K.spiral_order(3), [[0, 0], [0, 1], [0, 2], [1, 2], [2, 2], [2, 1], [2, 0], [1, 0], [1, 1]])
-    np.testing.assert_array_equal(K.zorder_order(4)[:8], [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2], [1, 3]])
+    np.testing.assert_array_equal(curves.snake_order(3)[:6], [[0, 0], [0, 1], [0, 2], [1, 2], [1, 1], [1, 0]])
+    np.testing.assert_array_equal(curves.spiral_order(3), [[0, 0], [0, 1], [0, 2], [1, 2], [2, 2], [2, 1], [2, 0], [1, 0], [1, 1]])
+    np.testing.assert_array_equal(curves.zorder_order(4)[:8], [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2], [1, 3]])
     for side in (5, 8):
-        assert np.all(np.abs(np.diff(K.spiral_order(side), axis=0)).sum(axis=1) == 1)
+        assert np.all(np.abs(np.diff(curves.spiral_order(side), axis=0)).sum(axis=1) == 1)
     with pytest.raises(ValueError, match="power-of-two"):
-        K.hilbert_order(6)
+        curves.hilbert_order(6)
 
 
 def test_random_walks_stay_inside_and_move_to_8_neighbours(blob):
-    walks = K.random_walks(blob, 50, 40, RNG(0))
+    walks = curves.random_walks(blob, 50, 40, RNG(0))
     assert walks.shape == (50, 40, 2)
     assert blob[walks[..., 0], walks[..., 1]].all()
     steps = np.abs(np.diff(walks, axis=1)).max(axis=2)
     assert np.all(steps == 1)  # the blob has no isolated pixel: a walker always moves to a touching pixel
     assert len(np.unique(walks[:, 0], axis=0)) > 20  # random starts
-    np.testing.assert_array_equal(walks, K.random_walks(blob, 50, 40, RNG(0)))
-    sequences = K.random_sequences(blob, 5, 30, RNG(1))
+    np.testing.assert_array_equal(walks, curves.random_walks(blob, 50, 40, RNG(0)))
+    sequences = curves.random_sequences(blob, 5, 30, RNG(1))
     assert blob[sequences[..., 0], sequences[..., 1]].all()
     assert all(len(np.unique(s, axis=0)) == 30 for s in sequences)  # no repeat when the object is big enough
 
 
 def test_fit_width_chunks_long_curves_and_repeats_short_ones():
     curve = np.stack([np.arange(10), np.zeros(10, int)], axis=1)
-    chunks = K.fit_width(curve, 4)
+    chunks = curves.fit_width(curve, 4)
     np.testing.assert_array_equal(chunks[..., 0], [[0, 1, 2, 3], [4, 5, 6, 7], [6, 7, 8, 9]])
-    np.testing.assert_array_equal(K.fit_width(curve[:3], 7)[0, :, 0], [0, 1, 2, 0, 1, 2, 0])
+    np.testing.assert_array_equal(curves.fit_width(curve[:3], 7)[0, :, 0], [0, 1, 2, 0, 1, 2, 0])
 
 
 @pytest.mark.parametrize("kind", ["random_walk", "hilbert", "snake"])
 def test_plane_row_t_is_the_cube_at_date_t_along_the_curve(clear_cube, kind):
     planes = extract_planes(clear_cube, parcels=[3, 7], kind=kind, width=12, walk_fraction=0.2, seed=4)
-    assert planes.values.shape[1:] == (clear_cube.sizes[C.BAND], clear_cube.sizes[C.TIME], 12)
-    reflectance = clear_cube[C.REFLECTANCE].values
+    assert planes.values.shape[1:] == (clear_cube.sizes[cube_format.BAND], clear_cube.sizes[cube_format.TIME], 12)
+    reflectance = clear_cube[cube_format.REFLECTANCE].values
     rows, cols = planes.coords[..., 0], planes.coords[..., 1]
     expected = reflectance[:, :, rows, cols].transpose(2, 1, 0, 3)  # (n, C, T, W)
     np.testing.assert_allclose(planes.values, expected, rtol=1e-6)
-    parcel_map = clear_cube[C.PARCEL].values
+    parcel_map = clear_cube[cube_format.PARCEL].values
     np.testing.assert_array_equal(parcel_map[rows, cols], np.repeat(planes.parcel[:, None], 12, axis=1))
 
 
 def test_cloudy_dates_are_filled_and_time_resampled_linearly(clear_cube):
     cube = clear_cube.copy(deep=True)
-    cube[C.VALID].values[4] = False
-    cube[C.REFLECTANCE].values[4] = 99.0  # a cloud: must not leak into the plane
+    cube[cube_format.VALID].values[4] = False
+    cube[cube_format.REFLECTANCE].values[4] = 99.0  # a cloud: must not leak into the plane
     planes = extract_planes(cube, parcels=[5], kind="snake", width=8, bands=["B04", "B08"])
-    days = (cube[C.TIME].values - cube[C.TIME].values[0]).astype("timedelta64[D]").astype(float)
+    days = (cube[cube_format.TIME].values - cube[cube_format.TIME].values[0]).astype("timedelta64[D]").astype(float)
     r, c = planes.coords[0, 0]
-    series = clear_cube[C.REFLECTANCE].sel(band="B04").values[:, r, c]
+    series = clear_cube[cube_format.REFLECTANCE].sel(band="B04").values[:, r, c]
     weight = (days[4] - days[3]) / (days[5] - days[3])
     assert planes.values[0, 0, 4, 0] == pytest.approx((1 - weight) * series[3] + weight * series[5], rel=1e-5)
     resampled = extract_planes(cube, parcels=[5], kind="snake", width=8, height=5, bands=["B04"])
@@ -125,14 +125,14 @@ def test_extraction_is_seeded_and_per_parcel(toy_cube):
     assert not np.array_equal(a.coords, c.coords)
     one = extract_planes(toy_cube, parcels=[int(a.parcel[-1])], kind="random_walk", width=10, height=16, seed=3)
     np.testing.assert_array_equal(one.values, a.values[a.parcel == a.parcel[-1]])
-    sizes = np.bincount(toy_cube[C.PARCEL].values.ravel())
+    sizes = np.bincount(toy_cube[cube_format.PARCEL].values.ravel())
     n_per_parcel = np.bincount(a.parcel)
     ids = np.unique(a.parcel)
     np.testing.assert_array_equal(n_per_parcel[ids], np.maximum(1, np.round(0.3 * sizes[ids])))
 
 
 def test_percentile_scaling_and_lazy_cube_give_the_same_planes(toy_cube):
-    stats = BandStats.from_cube(toy_cube, toy_cube[C.PARCEL].values > 0)
+    stats = BandStats.from_cube(toy_cube, toy_cube[cube_format.PARCEL].values > 0)
     eager = extract_planes(toy_cube, kind="hilbert", width=16, height=12, stats=stats, transforms=(0, 1))
     lazy = extract_planes(toy_cube.chunk({"y": 16, "x": 16}), kind="hilbert", width=16, height=12, stats=stats,
                           transforms=(0, 1))
@@ -142,12 +142,12 @@ def test_percentile_scaling_and_lazy_cube_give_the_same_planes(toy_cube):
 
 
 def test_parcel_boxes_and_ssl_view_function(toy_cube):
-    parcel_map = toy_cube[C.PARCEL].values
+    parcel_map = toy_cube[cube_format.PARCEL].values
     boxes = parcel_boxes(parcel_map)
     rows, cols = np.nonzero(parcel_map == 7)
     assert boxes[7] == (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1)
     views = random_walk_planes(toy_cube, 7, n=6, length=9, seed=1, height=8)
-    assert views.values.shape == (6, toy_cube.sizes[C.BAND], 8, 9)
+    assert views.values.shape == (6, toy_cube.sizes[cube_format.BAND], 8, 9)
     assert (parcel_map[views.coords[..., 0], views.coords[..., 1]] == 7).all()
     with pytest.raises(ValueError, match="parcel id 9999"):
         random_walk_planes(toy_cube, 9999, n=2, length=4)
@@ -191,14 +191,14 @@ def _easy_cube(seed=0):
     nir = 0.2 + 0.5 * np.exp(-((t - peak) ** 2) / 0.02) + rng.normal(0, 0.05, (n_time, 4 * side, 4 * side))
     red = 0.1 + rng.normal(0, 0.05, nir.shape)
     times = np.datetime64("2021-01-01") + np.arange(n_time) * np.timedelta64(30, "D")
-    return C.make_cube(np.stack([nir, red], axis=1), times, ["B08", "B04"], labels=labels, parcels=parcels,
+    return cube_format.make_cube(np.stack([nir, red], axis=1), times, ["B08", "B04"], labels=labels, parcels=parcels,
                        class_names=["early", "late"])
 
 
 def test_short_training_on_planes_beats_chance_on_an_easy_case():
     cube = _easy_cube()
     train_ids, test_ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16]
-    stats = BandStats.from_cube(cube, np.isin(cube[C.PARCEL].values, train_ids))  # 2/98 % scaling, as Deep-STaR
+    stats = BandStats.from_cube(cube, np.isin(cube[cube_format.PARCEL].values, train_ids))  # 2/98 % scaling, as Deep-STaR
     train = PlaneDataset.from_cube(cube, extract_planes(cube, train_ids, "random_walk", width=16, stats=stats))
     test = PlaneDataset.from_cube(
         cube, extract_planes(cube, test_ids, "hilbert", width=16, stats=stats, transforms=(0, 1, 2, 3))
@@ -226,7 +226,7 @@ def test_local_checkpoint_loads_matching_weights_and_skips_the_rest(tmp_path):
 
 def test_multi_scale_walks_repeat_short_walks_and_cut_long_ones(toy_cube):
     planes = extract_planes(toy_cube, parcels=[7], kind="random_walk", width=12, walk_length=(5, 30), seed=2)
-    n = max(1, round(0.3 * int((toy_cube[C.PARCEL].values == 7).sum())))
+    n = max(1, round(0.3 * int((toy_cube[cube_format.PARCEL].values == 7).sum())))
     assert len(planes) == n + 3 * n  # n walks of 5 px (repeated), n walks of 30 px cut in 3 chunks of 12
     short = planes.coords[:n]
     np.testing.assert_array_equal(short[:, 5:10], short[:, :5])

@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.neighbors import NearestCentroid
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.io import save_cube
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.samples import samples_from_cube
@@ -33,7 +33,7 @@ def centroid_model(cube, policy="resample") -> MapModel:
     """A map model whose classifier is a nearest centroid fitted on every labelled pixel of ``cube``."""
     samples = samples_from_cube(cube)
     everything = np.ones(samples.sizes["sample"], dtype=bool)
-    model = MapModel(None, "centroid", tuple(str(b) for b in cube[C.BAND].values), C.class_names(cube),
+    model = MapModel(None, "centroid", tuple(str(b) for b in cube[cube_format.BAND].values), cube_format.class_names(cube),
                      BandStats.from_samples(samples, everything), DateReference.from_dates(samples["date"].values),
                      policy)
     x, mask, doy = model.sample_inputs(samples)
@@ -47,9 +47,9 @@ def model(toy_cube):
 
 
 def whole_cube(cube, model):
-    plan = model.plan(cube[C.TIME].values, "test")
-    values, valid = np.asarray(cube[C.REFLECTANCE].values, dtype=np.float32), np.asarray(cube[C.VALID].values)
-    return classify_window(values, valid, model, plan, model.band_order(cube[C.BAND].values, "test"), "test")
+    plan = model.plan(cube[cube_format.TIME].values, "test")
+    values, valid = np.asarray(cube[cube_format.REFLECTANCE].values, dtype=np.float32), np.asarray(cube[cube_format.VALID].values)
+    return classify_window(values, valid, model, plan, model.band_order(cube[cube_format.BAND].values, "test"), "test")
 
 
 def test_chunked_map_equals_whole_cube_inference(toy_cube, model, tmp_path):
@@ -175,12 +175,12 @@ def test_a_foreign_zarr_cube_with_an_unstored_all_invalid_mask_chunk_maps_those_
     missing chunk: tests/test_bad_inputs.py)."""
     from sitsbench.data.io import _encode, missing_chunks
 
-    valid = toy_cube[C.VALID].values.copy()
+    valid = toy_cube[cube_format.VALID].values.copy()
     valid[:, :32, :32] = False
-    cube = toy_cube.drop_dims([C.TIME_S1]).assign({C.VALID: (toy_cube[C.VALID].dims, valid)})
+    cube = toy_cube.drop_dims([cube_format.TIME_S1]).assign({cube_format.VALID: (toy_cube[cube_format.VALID].dims, valid)})
     path = tmp_path / "foreign.zarr"
-    _encode(cube).chunk({C.Y: 32, C.X: 32}).to_zarr(path, mode="w", zarr_format=2, consolidated=True)
-    assert not (path / C.VALID / "0.0.0").exists(), "the all-False chunk is not stored"
+    _encode(cube).chunk({cube_format.Y: 32, cube_format.X: 32}).to_zarr(path, mode="w", zarr_format=2, consolidated=True)
+    assert not (path / cube_format.VALID / "0.0.0").exists(), "the all-False chunk is not stored"
     assert missing_chunks(path) == {}
     result = predict_map(path, model, tmp_path / "map.zarr", chunk=32, progress=False)
     labels = result["class"].values
@@ -190,7 +190,7 @@ def test_a_foreign_zarr_cube_with_an_unstored_all_invalid_mask_chunk_maps_those_
 
 def test_a_float_class_layer_does_not_block_mapping(toy_cube, model, tmp_path):
     """predict-map reads reflectance, mask, dates and bands: a label layer of another kind is not its business."""
-    cube = toy_cube.assign({C.CLASS: toy_cube[C.CLASS].astype("float32") + 0.5})
+    cube = toy_cube.assign({cube_format.CLASS: toy_cube[cube_format.CLASS].astype("float32") + 0.5})
     path = save_cube(cube, tmp_path / "float_class.zarr")
     with pytest.raises(ValueError, match="variable 'class' has dtype float32"):  # still refused where labels are read
         from sitsbench.data.io import open_cube
@@ -202,7 +202,7 @@ def test_a_float_class_layer_does_not_block_mapping(toy_cube, model, tmp_path):
 
 def test_evaluate_matches_classes_by_name(toy_cube, model):
     """The same class names in another order score exactly as the original samples (ids mapped by name)."""
-    from sitsbench.training.map_model import evaluate_map_model
+    from sitsbench.training.map_training import evaluate_map_model
 
     samples = samples_from_cube(toy_cube)
     names = list(samples.attrs["class_names"])

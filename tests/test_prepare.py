@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data import load_dataset
-from sitsbench.data import samples as S
+from sitsbench.data import samples as samples_format
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.prepare import prepare_pixels
@@ -30,11 +30,11 @@ def test_a_cube_is_split_by_parcel_and_prepared_as_the_datasets_themselves(toy_c
     assert set(data.pixels) == set(SPLITS) and len(data.pixels["train"]) == 300
     assert len(data.pixels["test"]) == int(split_mask(split, "test").sum())  # no cap: every test pixel
     assert data.samples is None and data.cube is toy_cube and data.split_name == "parcel (stratified, split seed 2)"
-    assert data.n_classes == len(C.class_names(toy_cube)) and data.n_bands == toy_cube.sizes[C.BAND]
+    assert data.n_classes == len(cube_format.class_names(toy_cube)) and data.n_bands == toy_cube.sizes[cube_format.BAND]
 
 
 def test_every_class_retries_block_splits_until_each_subset_holds_every_class(default_cube):
-    labels = np.asarray(default_cube[C.CLASS].values)
+    labels = np.asarray(default_cube[cube_format.CLASS].values)
     present = set(np.unique(labels[labels >= 0]).tolist())
     data = prepare_pixels(default_cube, split="block", block_size=48, subsets=("train", "test"), every_class=True,
                           max_pixels={"train": 50, "test": 50}, seed=0)
@@ -63,12 +63,12 @@ def test_real_samples_keep_a_group_split_and_standardise_with_training_statistic
     data = prepare_pixels(loaded.labelled, max_pixels={"train": 200}, subsets=("train", "test"), seed=0)
     samples = loaded.samples
     assert data.cube is None and data.samples is samples and data.split_name.startswith("group")
-    groups = {s: set(np.asarray(samples[S.GROUP].values)[S.subset_mask(data.split, s)].tolist()) for s in SPLITS}
+    groups = {s: set(np.asarray(samples[samples_format.GROUP].values)[samples_format.subset_mask(data.split, s)].tolist()) for s in SPLITS}
     assert not groups["train"] & groups["test"], "a polygon on both sides of the split"
     train = data.pixels["train"]
-    assert len(train) == 200 and train.x.shape[1:] == (samples.sizes[S.TIME], samples.sizes[S.BAND])
-    assert data.band_names == [str(b) for b in samples[S.BAND].values] and data.n_classes == 8
-    stats = BandStats.from_samples(samples, S.subset_mask(data.split, "train"))
+    assert len(train) == 200 and train.x.shape[1:] == (samples.sizes[samples_format.TIME], samples.sizes[samples_format.BAND])
+    assert data.band_names == [str(b) for b in samples[samples_format.BAND].values] and data.n_classes == 8
+    stats = BandStats.from_samples(samples, samples_format.subset_mask(data.split, "train"))
     np.testing.assert_allclose(data.stats.mean, stats.mean)
     with pytest.raises(ValueError, match="split_policy must be one of"):
         prepare_pixels(samples, split_policy="random")

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,12 @@ import pytest
 import rasterio
 import torch
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.io import open_cube, save_cube
 from sitsbench.perf import pretrain_scaling, write_synthetic
 from sitsbench.ssl.archive import Archive, ArchiveStream, rank_shards
 from sitsbench.ssl.pretrain import (
+    PRETRAINING,
     PretrainConfig,
     StreamConfig,
     checkpoint_dir,
@@ -65,7 +67,7 @@ def cube_path(tmp_path_factory) -> Path:
 def reversed_path(cube_path) -> Path:
     """The same cube with its bands stored in reverse order (names and values together)."""
     cube = open_cube(cube_path, chunks=None)
-    return save_cube(cube.isel({C.BAND: slice(None, None, -1)}), cube_path.with_name("reversed.zarr"), chunks=16)
+    return save_cube(cube.isel({cube_format.BAND: slice(None, None, -1)}), cube_path.with_name("reversed.zarr"), chunks=16)
 
 
 def _identity(sample, generator):
@@ -129,21 +131,21 @@ def test_archive_statistics_band_matching_and_padding(cube_path, reversed_path, 
     clear = x[mask]
     assert abs(clear.mean()) < 0.5 and 0.5 < clear.std() < 2.0  # standardised with the dataset's own statistics
     cube = open_cube(cube_path, chunks=None)
-    short = save_cube(cube.isel({C.TIME: slice(0, 12), C.BAND: slice(0, 4)}), tmp_path / "short.zarr", chunks=16)
+    short = save_cube(cube.isel({cube_format.TIME: slice(0, 12), cube_format.BAND: slice(0, 4)}), tmp_path / "short.zarr", chunks=16)
     with pytest.raises(ValueError, match=r"missing \['B06'"):
         Archive.open([str(cube_path), str(short)], chunk=16)
     padded = Archive.open([str(short), str(cube_path)], chunk=16)
-    assert padded.n_dates == 20 and padded.bands == tuple(str(b) for b in cube[C.BAND].values[:4])
+    assert padded.n_dates == 20 and padded.bands == tuple(str(b) for b in cube[cube_format.BAND].values[:4])
     x, mask, doy = padded.sources[0].series(0, padded.n_dates)
     assert x.shape[1:] == (20, 4) and not mask[:, 12:].any() and not x[:, 12:].any() and not doy[:, 12:].any()
 
 
 def test_nan_under_a_clear_mask_is_refused_naming_the_window(cube_path, tmp_path):
     cube = open_cube(cube_path, chunks=None)
-    values = cube[C.REFLECTANCE].values.copy()
+    values = cube[cube_format.REFLECTANCE].values.copy()
     values[2, 0, 20, 40] = np.nan
-    cube[C.REFLECTANCE] = (cube[C.REFLECTANCE].dims, values)
-    cube[C.VALID][2, 20, 40] = True
+    cube[cube_format.REFLECTANCE] = (cube[cube_format.REFLECTANCE].dims, values)
+    cube[cube_format.VALID][2, 20, 40] = True
     path = save_cube(cube, tmp_path / "nan.zarr", chunks=16)
     archive = Archive.open([str(path)], chunk=16, stats_windows=1)
     with pytest.raises(ValueError, match="rows 16-31, columns 32-47"):
@@ -249,7 +251,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(cube_path, tmp_path):
 
 
 def test_damaged_checkpoint_is_refused_with_its_name(cube_path, tmp_path):
-    config = with_recipe(PretrainConfig(batch_size=16, progress=False), "simclr")
+    config = with_recipe(PretrainConfig(train=replace(PRETRAINING, batch_size=16, progress=False)), "simclr")
     stream = StreamConfig(steps=4, window=16, shards=4)
     partial = checkpoint_dir(tmp_path / "enc")
     partial.mkdir()
@@ -349,8 +351,7 @@ def test_bf16_autocast_trains_to_the_fp32_losses(cube_path, tmp_path):
     of the fp32 run's (8 bits of mantissa: about 1 % after a few steps)."""
     curves = {}
     for precision in ("fp32", "bf16"):
-        config = PretrainConfig(batch_size=32, precision=precision, progress=False,
-                                backbone_kwargs={"dropout": 0.0})
+        config = PretrainConfig(backbone_kwargs={"dropout": 0.0}, train=replace(PRETRAINING, batch_size=32, precision=precision, progress=False))
         summary = pretrain_archive([str(cube_path)], tmp_path / precision, "simclr", "ltae_small", config,
                                    StreamConfig(steps=4, window=16, shards=4, log_every=1))
         curves[precision] = summary["history"]["train_loss"]

@@ -19,9 +19,9 @@ import xarray as xr
 from pyproj import Transformer
 from rasterio.transform import from_origin
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data import georef, io
-from sitsbench.data import samples as S
+from sitsbench.data import samples as samples_format
 from sitsbench.data.datasets import SampleSeriesDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.readers.base import DatasetFormatError
@@ -100,20 +100,20 @@ def test_one_band_per_date_dates_in_names(ndvi_folder):
     folder, values = ndvi_folder
     cube = read_raster_folder(folder)
     assert dict(cube.sizes) == {"time": 3, "band": 1, "y": HEIGHT, "x": WIDTH}
-    assert cube[C.BAND].values.tolist() == ["NDVI"]
-    np.testing.assert_array_equal(cube[C.TIME].values, np.array(DATES, dtype="datetime64[ns]"))
+    assert cube[cube_format.BAND].values.tolist() == ["NDVI"]
+    np.testing.assert_array_equal(cube[cube_format.TIME].values, np.array(DATES, dtype="datetime64[ns]"))
     # int16 NDVI x 10,000 is divided by 10,000 and the factor recorded
     assert cube.attrs["scale"] == pytest.approx(1e-4)
     assert cube.attrs["source"] == str(folder)
-    reflectance = cube[C.REFLECTANCE].values[:, 0]
-    valid = cube[C.VALID].values
+    reflectance = cube[cube_format.REFLECTANCE].values[:, 0]
+    valid = cube[cube_format.VALID].values
     assert reflectance.dtype == np.float32 and valid.dtype == bool
     expected_valid = values != NODATA
     np.testing.assert_array_equal(valid, expected_valid)
     assert not valid[1, 2, 3] and reflectance[1, 2, 3] == 0.0  # nodata -> invalid, filled with 0
     np.testing.assert_allclose(reflectance[expected_valid], values[expected_valid] * 1e-4, rtol=1e-6)
     assert -1 <= reflectance.min() and reflectance.max() <= 1
-    C.validate_cube(cube)
+    cube_format.validate_cube(cube)
 
 
 def test_georeference_round_trip(ndvi_folder):
@@ -124,15 +124,15 @@ def test_georeference_round_trip(ndvi_folder):
     assert georef.transform_of(cube) == TRANSFORM
     # x/y are pixel centres in map units
     x, y = centres(np.arange(HEIGHT), np.arange(WIDTH))
-    np.testing.assert_allclose(cube[C.X].values, x)
-    np.testing.assert_allclose(cube[C.Y].values, y)
+    np.testing.assert_allclose(cube[cube_format.X].values, x)
+    np.testing.assert_allclose(cube[cube_format.Y].values, y)
 
 
 def test_index_scale_explicit_and_float_files(ndvi_folder, tmp_path):
     folder, values = ndvi_folder
     raw = read_raster_folder(folder, index_scale=1.0)
     assert raw.attrs["scale"] == 1.0
-    np.testing.assert_array_equal(raw[C.REFLECTANCE].values[0, 0], values[0].astype(np.float32))
+    np.testing.assert_array_equal(raw[cube_format.REFLECTANCE].values[0, 0], values[0].astype(np.float32))
     # a float NDVI already in [-1, 1] is not rescaled
     floats = tmp_path / "float_ndvi"
     floats.mkdir()
@@ -141,7 +141,7 @@ def test_index_scale_explicit_and_float_files(ndvi_folder, tmp_path):
         write_tif(floats / f"NDVI_{date}.tif", ndvi, "float32")
     cube = read_raster_folder(floats)
     assert cube.attrs["scale"] == 1.0
-    np.testing.assert_array_equal(cube[C.REFLECTANCE].values[1, 0], ndvi)
+    np.testing.assert_array_equal(cube[cube_format.REFLECTANCE].values[1, 0], ndvi)
 
 
 def test_index_scale_decided_by_first_date_with_data(tmp_path):
@@ -151,13 +151,13 @@ def test_index_scale_decided_by_first_date_with_data(tmp_path):
         write_tif(tmp_path / f"NDVI_{date}.tif", values[t], "int16", nodata=NODATA)
     cube = read_raster_folder(tmp_path)
     assert cube.attrs["scale"] == pytest.approx(1e-4)
-    assert not cube[C.VALID].values[0].any() and cube[C.VALID].values[1].all()
-    np.testing.assert_allclose(cube[C.REFLECTANCE].values[1, 0], values[1] * 1e-4, rtol=1e-6)
+    assert not cube[cube_format.VALID].values[0].any() and cube[cube_format.VALID].values[1].all()
+    np.testing.assert_allclose(cube[cube_format.REFLECTANCE].values[1, 0], values[1] * 1e-4, rtol=1e-6)
 
 
 def test_reader_is_lazy(ndvi_folder):
     cube = read_raster_folder(ndvi_folder[0])
-    assert cube[C.REFLECTANCE].chunks is not None  # dask-backed: read block by block
+    assert cube[cube_format.REFLECTANCE].chunks is not None  # dask-backed: read block by block
 
 
 @pytest.mark.parametrize(
@@ -170,11 +170,11 @@ def test_several_single_band_files_per_date(tmp_path, pattern):
         for b, band in reversed(list(enumerate(("B04", "B08")))):  # written out of order on purpose
             write_tif(tmp_path / pattern.format(band=band, date=date), values[t, b], "int16")
     cube = read_raster_folder(tmp_path)
-    assert cube[C.BAND].values.tolist() == ["B04", "B08"]
+    assert cube[cube_format.BAND].values.tolist() == ["B04", "B08"]
     assert cube.attrs["scale"] == 1.0  # reflectance bands are never treated as an index
     assert cube.attrs["files"] == 6
-    np.testing.assert_array_equal(cube[C.REFLECTANCE].values, values.astype(np.float32))
-    assert cube[C.VALID].values.all()
+    np.testing.assert_array_equal(cube[cube_format.REFLECTANCE].values, values.astype(np.float32))
+    assert cube[cube_format.VALID].values.all()
 
 
 def test_multiband_files_per_date(tmp_path):
@@ -187,16 +187,16 @@ def test_multiband_files_per_date(tmp_path):
         write_tif(named / f"S2_{date}.tif", values[t], "float32", nodata=np.nan, descriptions=["B02", "B03", "B04"])
         write_tif(plain / f"S2_{date.replace('-', '')}.tif", values[t], "float32", nodata=np.nan)
     cube = read_raster_folder(named)
-    assert cube[C.BAND].values.tolist() == ["B02", "B03", "B04"]
-    assert not cube[C.VALID].values[1, 0, 0] and cube[C.VALID].values.sum() == 2 * HEIGHT * WIDTH - 1
+    assert cube[cube_format.BAND].values.tolist() == ["B02", "B03", "B04"]
+    assert not cube[cube_format.VALID].values[1, 0, 0] and cube[cube_format.VALID].values.sum() == 2 * HEIGHT * WIDTH - 1
     expected = np.nan_to_num(values, nan=0.0)
-    np.testing.assert_array_equal(cube[C.REFLECTANCE].values, expected)
+    np.testing.assert_array_equal(cube[cube_format.REFLECTANCE].values, expected)
     cube = read_raster_folder(plain)  # YYYYMMDD dates, no band descriptions
-    assert cube[C.BAND].values.tolist() == ["band1", "band2", "band3"]
-    np.testing.assert_array_equal(cube[C.TIME].values, np.array(DATES[:2], dtype="datetime64[ns]"))
-    np.testing.assert_array_equal(cube[C.REFLECTANCE].values, expected)
+    assert cube[cube_format.BAND].values.tolist() == ["band1", "band2", "band3"]
+    np.testing.assert_array_equal(cube[cube_format.TIME].values, np.array(DATES[:2], dtype="datetime64[ns]"))
+    np.testing.assert_array_equal(cube[cube_format.REFLECTANCE].values, expected)
     cube = read_raster_folder(plain, bands=["blue", "green", "red"])
-    assert cube[C.BAND].values.tolist() == ["blue", "green", "red"]
+    assert cube[cube_format.BAND].values.tolist() == ["blue", "green", "red"]
 
 
 def test_scale_factor_in_file_applied_and_kept_through_save(tmp_path):
@@ -208,12 +208,12 @@ def test_scale_factor_in_file_applied_and_kept_through_save(tmp_path):
         write_tif(folder / f"RED_{date}.tif", values[t], "int16", nodata=-1, scale=0.001)
     cube = read_raster_folder(folder)
     expected = np.where(values == -1, 0.0, values * 0.001).astype(np.float32)
-    np.testing.assert_allclose(cube[C.REFLECTANCE].values[:, 0], expected, rtol=1e-6)
-    assert not cube[C.VALID].values[0, 1, 1]
+    np.testing.assert_allclose(cube[cube_format.REFLECTANCE].values[:, 0], expected, rtol=1e-6)
+    assert not cube[cube_format.VALID].values[0, 1, 1]
     for suffix in (".zarr", ".nc"):  # the file's scale and nodata are applied once, not again on reopening
         reopened = io.open_cube(io.save_cube(cube, tmp_path / f"scaled{suffix}"), chunks=None)
-        np.testing.assert_allclose(reopened[C.REFLECTANCE].values[:, 0], expected, rtol=1e-6)
-        np.testing.assert_array_equal(reopened[C.VALID].values, cube[C.VALID].values)
+        np.testing.assert_allclose(reopened[cube_format.REFLECTANCE].values[:, 0], expected, rtol=1e-6)
+        np.testing.assert_array_equal(reopened[cube_format.VALID].values, cube[cube_format.VALID].values)
 
 
 def test_dates_file_for_a_folder_without_dates(tmp_path):
@@ -223,8 +223,8 @@ def test_dates_file_for_a_folder_without_dates(tmp_path):
     dates_file = tmp_path / "dates.txt"
     dates_file.write_text("date\n2021-07-01\n2021-06-01\n")  # one date per file in sorted name order
     cube = read_raster_folder(tmp_path, dates=dates_file)
-    np.testing.assert_array_equal(cube[C.TIME].values, np.array(["2021-06-01", "2021-07-01"], dtype="datetime64[ns]"))
-    np.testing.assert_array_equal(cube[C.REFLECTANCE].values[:, 0], values[::-1])  # scene_1 is the June one
+    np.testing.assert_array_equal(cube[cube_format.TIME].values, np.array(["2021-06-01", "2021-07-01"], dtype="datetime64[ns]"))
+    np.testing.assert_array_equal(cube[cube_format.REFLECTANCE].values[:, 0], values[::-1])  # scene_1 is the June one
     assert cube.attrs["dates_from"] == str(dates_file)
 
 
@@ -234,18 +234,18 @@ def test_raster_stack_with_dates_file(tmp_path):
     dates_file = tmp_path / "dates.txt"
     dates_file.write_text("\n".join(DATES) + "\n")
     cube = read_raster_stack(stack, dates_file, bands=["B04", "B08"])
-    assert cube[C.REFLECTANCE].dims == (C.TIME, C.BAND, C.Y, C.X)
-    assert cube[C.BAND].values.tolist() == ["B04", "B08"]
-    np.testing.assert_array_equal(cube[C.TIME].values, np.array(DATES, dtype="datetime64[ns]"))
-    np.testing.assert_array_equal(cube[C.REFLECTANCE].values, values.astype(np.float32))
+    assert cube[cube_format.REFLECTANCE].dims == (cube_format.TIME, cube_format.BAND, cube_format.Y, cube_format.X)
+    assert cube[cube_format.BAND].values.tolist() == ["B04", "B08"]
+    np.testing.assert_array_equal(cube[cube_format.TIME].values, np.array(DATES, dtype="datetime64[ns]"))
+    np.testing.assert_array_equal(cube[cube_format.REFLECTANCE].values, values.astype(np.float32))
     assert georef.transform_of(cube) == TRANSFORM and georef.crs_of(cube).to_epsg() == 32631
     # one band: the layers are the dates; an int16 NDVI is scaled by 1e-4
     ndvi = write_tif(tmp_path / "ndvi.tif", values[:, 0], "int16", nodata=0)
     cube = read_raster_stack(ndvi, DATES, bands=["NDVI"])
     assert cube.attrs["scale"] == pytest.approx(1e-4)
-    np.testing.assert_allclose(cube[C.REFLECTANCE].values[:, 0], np.where(values[:, 0] == 0, 0, values[:, 0] * 1e-4),
+    np.testing.assert_allclose(cube[cube_format.REFLECTANCE].values[:, 0], np.where(values[:, 0] == 0, 0, values[:, 0] * 1e-4),
                                rtol=1e-6)
-    np.testing.assert_array_equal(cube[C.VALID].values, values[:, 0] != 0)
+    np.testing.assert_array_equal(cube[cube_format.VALID].values, values[:, 0] != 0)
 
 
 @pytest.mark.parametrize("suffix", [".zarr", ".nc"])
@@ -254,8 +254,8 @@ def test_save_open_keeps_georeference_and_windows(ndvi_folder, tmp_path, suffix)
     reopened = io.open_cube(io.save_cube(cube, tmp_path / f"cube{suffix}"))
     assert georef.crs_of(reopened) == georef.crs_of(cube)
     assert georef.transform_of(reopened) == TRANSFORM
-    np.testing.assert_array_equal(reopened[C.REFLECTANCE].values, cube[C.REFLECTANCE].values)
-    np.testing.assert_array_equal(reopened[C.VALID].values, cube[C.VALID].values)
+    np.testing.assert_array_equal(reopened[cube_format.REFLECTANCE].values, cube[cube_format.REFLECTANCE].values)
+    np.testing.assert_array_equal(reopened[cube_format.VALID].values, cube[cube_format.VALID].values)
     assert reopened.attrs["scale"] == pytest.approx(1e-4)
     # a window keeps its place on the ground: the origin moves by whole pixels
     window = reopened.isel(x=slice(3, 7), y=slice(1, 4))
@@ -269,7 +269,7 @@ def test_save_open_keeps_georeference_and_windows(ndvi_folder, tmp_path, suffix)
 
 def test_write_geotiff_round_trip(ndvi_folder, tmp_path):
     cube = read_raster_folder(ndvi_folder[0])
-    ndvi = cube[C.REFLECTANCE].isel(time=0, band=0).compute()
+    ndvi = cube[cube_format.REFLECTANCE].isel(time=0, band=0).compute()
     path = georef.write_geotiff(ndvi, tmp_path / "maps" / "ndvi.tif")
     with rasterio.open(path) as src:
         assert src.crs.to_epsg() == 32631
@@ -279,21 +279,21 @@ def test_write_geotiff_round_trip(ndvi_folder, tmp_path):
     # an int16 class map on a window, with a nodata value
     labels = np.arange(HEIGHT * WIDTH, dtype=np.int16).reshape(HEIGHT, WIDTH) % 5 - 1
     window = cube.isel(x=slice(3, 7), y=slice(2, 5))
-    class_map = georef.copy_georeference(window, xr.DataArray(labels[2:5, 3:7], dims=(C.Y, C.X)))
+    class_map = georef.copy_georeference(window, xr.DataArray(labels[2:5, 3:7], dims=(cube_format.Y, cube_format.X)))
     path = georef.write_geotiff(class_map, tmp_path / "classes.tif", nodata=-1)
     with rasterio.open(path) as src:
         assert src.transform == from_origin(X0 + 3 * RES, Y0 - 2 * RES, RES, RES)
         assert src.crs.to_epsg() == 32631 and src.nodata == -1 and src.dtypes[0] == "int16"
         np.testing.assert_array_equal(src.read(1), labels[2:5, 3:7])
     with pytest.raises(georef.GeoreferenceError, match="no CRS"):
-        georef.write_geotiff(xr.DataArray(labels, dims=(C.Y, C.X)), tmp_path / "nowhere.tif")
+        georef.write_geotiff(xr.DataArray(labels, dims=(cube_format.Y, cube_format.X)), tmp_path / "nowhere.tif")
 
 
 def test_write_geotiff_replaces_only_with_a_complete_file(ndvi_folder, tmp_path, monkeypatch):
     import rioxarray.raster_array
 
     cube = read_raster_folder(ndvi_folder[0])
-    first = cube[C.REFLECTANCE].isel(time=0, band=0).compute()
+    first = cube[cube_format.REFLECTANCE].isel(time=0, band=0).compute()
     path = georef.write_geotiff(first, tmp_path / "maps" / "map.tif")
     before = path.read_bytes()
 
@@ -303,7 +303,7 @@ def test_write_geotiff_replaces_only_with_a_complete_file(ndvi_folder, tmp_path,
 
     monkeypatch.setattr(rioxarray.raster_array.RasterArray, "to_raster", broken)
     with pytest.raises(OSError, match="disk full"):
-        georef.write_geotiff(cube[C.REFLECTANCE].isel(time=2, band=0).compute(), path)
+        georef.write_geotiff(cube[cube_format.REFLECTANCE].isel(time=2, band=0).compute(), path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["map.tif"]  # no temporary file left behind
     with rasterio.open(path) as src:
@@ -453,28 +453,28 @@ def test_samples_at_lonlat_points_are_the_pixel_values(s2_folder):
     cube = read_raster_folder(folder)
     rows, cols = np.array([0, 2, 5, 4]), np.array([0, 5, 7, 6])
     points = _points(rows, cols, ["crop", "forest", "crop", "water"])
-    samples = S.samples_from_cube(cube, points)
+    samples = samples_format.samples_from_cube(cube, points)
     assert dict(samples.sizes) == {"sample": 4, "time": 6, "band": 2}
-    assert S.class_names(samples) == ["crop", "forest", "water"]
-    assert samples[S.LABEL].values.tolist() == [0, 1, 0, 2]
-    assert samples[S.GROUP].values.tolist() == [1, 2, 4, 3]  # one group per distinct pixel (ordered by pixel)
+    assert samples_format.class_names(samples) == ["crop", "forest", "water"]
+    assert samples[samples_format.LABEL].values.tolist() == [0, 1, 0, 2]
+    assert samples[samples_format.GROUP].values.tolist() == [1, 2, 4, 3]  # one group per distinct pixel (ordered by pixel)
     for i, (r, c) in enumerate(zip(rows, cols)):
         expected = values[:, :, r, c]
         clear = np.isfinite(expected).all(axis=1)
-        np.testing.assert_array_equal(samples[S.VALID].values[i], clear)
-        np.testing.assert_array_equal(samples[S.VALUES].values[i][clear], expected[clear])
-    assert not samples[S.VALID].values[3, 2]  # the nodata observation of pixel (4, 6)
-    np.testing.assert_array_equal(samples[S.DATE].values, np.broadcast_to(dates.astype("datetime64[ns]"), (4, 6)))
+        np.testing.assert_array_equal(samples[samples_format.VALID].values[i], clear)
+        np.testing.assert_array_equal(samples[samples_format.VALUES].values[i][clear], expected[clear])
+    assert not samples[samples_format.VALID].values[3, 2]  # the nodata observation of pixel (4, 6)
+    np.testing.assert_array_equal(samples[samples_format.DATE].values, np.broadcast_to(dates.astype("datetime64[ns]"), (4, 6)))
     # the location is the pixel centre, in the cube's CRS
     x, y = centres(rows, cols)
     np.testing.assert_allclose(samples["x"].values, x)
     np.testing.assert_allclose(samples["y"].values, y)
     assert georef.crs_label(samples.attrs["crs"]) == "EPSG:32631"
     # the points may be given in the cube's own CRS, and groups may come from a column
-    same = S.samples_from_cube(cube, pd.DataFrame({"x": x, "y": y, "label": points["label"], "site": [7, 7, 8, 9]}),
+    same = samples_format.samples_from_cube(cube, pd.DataFrame({"x": x, "y": y, "label": points["label"], "site": [7, 7, 8, 9]}),
                                x="x", y="y", crs=CRS, group="site")
-    np.testing.assert_array_equal(same[S.VALUES].values, samples[S.VALUES].values)
-    assert same[S.GROUP].values.tolist() == [1, 1, 2, 3]
+    np.testing.assert_array_equal(same[samples_format.VALUES].values, samples[samples_format.VALUES].values)
+    assert same[samples_format.GROUP].values.tolist() == [1, 1, 2, 3]
 
 
 def test_point_outside_the_cube_is_named(s2_folder):
@@ -483,7 +483,7 @@ def test_point_outside_the_cube_is_named(s2_folder):
     points = pd.DataFrame({"longitude": lon, "latitude": lat, "label": ["a", "b"]})
     with pytest.raises(georef.GeoreferenceError, match=r"1 point\(s\) fall outside the cube \(6 x 8 px\), e.g. "
                                                        r"point 1 at \(600085\.00, 4999985\.00\)"):
-        S.samples_from_cube(cube, points)
+        samples_format.samples_from_cube(cube, points)
 
 
 def test_each_sample_keeps_its_own_dates(s2_folder):
@@ -493,71 +493,71 @@ def test_each_sample_keeps_its_own_dates(s2_folder):
     points = _points(rows, cols, ["crop", "crop", "grass"],
                      start_date=["2019-01-01", "2020-01-01", "2019-05-01"],
                      end_date=["2019-12-31", "2020-12-31", "2020-07-01"])
-    samples = S.samples_from_cube(cube, points)
+    samples = samples_format.samples_from_cube(cube, points)
     assert samples.sizes["time"] == 4  # the longest sample: 2019-06-01 .. 2020-06-01
     kept = {0: [0, 1, 2], 1: [3, 4, 5], 2: [1, 2, 3, 4]}
     for i, positions in kept.items():
         n = len(positions)
-        np.testing.assert_array_equal(samples[S.DATE].values[i, :n], dates[positions].astype("datetime64[ns]"))
-        assert np.isnat(samples[S.DATE].values[i, n:]).all()
-        assert not samples[S.VALID].values[i, n:].any()
+        np.testing.assert_array_equal(samples[samples_format.DATE].values[i, :n], dates[positions].astype("datetime64[ns]"))
+        assert np.isnat(samples[samples_format.DATE].values[i, n:]).all()
+        assert not samples[samples_format.VALID].values[i, n:].any()
         expected = values[positions][:, :, rows[i], cols[i]]
         clear = np.isfinite(expected).all(axis=1)
-        np.testing.assert_array_equal(samples[S.VALID].values[i, :n], clear)
-        np.testing.assert_array_equal(samples[S.VALUES].values[i, :n][clear], expected[clear])
-    assert not samples[S.VALID].values[2, 1]  # pixel (4, 6) has no data on 2019-09-01
-    assert S.lengths(samples).tolist() == [3, 3, 4]
-    assert S.day_of_year(samples)[0].tolist() == [60, 152, 244, 0]
-    assert S.day_of_year(samples)[1].tolist() == [61, 153, 245, 0]  # 2020 is a leap year
+        np.testing.assert_array_equal(samples[samples_format.VALID].values[i, :n], clear)
+        np.testing.assert_array_equal(samples[samples_format.VALUES].values[i, :n][clear], expected[clear])
+    assert not samples[samples_format.VALID].values[2, 1]  # pixel (4, 6) has no data on 2019-09-01
+    assert samples_format.lengths(samples).tolist() == [3, 3, 4]
+    assert samples_format.day_of_year(samples)[0].tolist() == [60, 152, 244, 0]
+    assert samples_format.day_of_year(samples)[1].tolist() == [61, 153, 245, 0]  # 2020 is a leap year
     # an interval with no date of the cube is refused, as is a date that is not ISO
     no_date = _points(rows[:1], cols[:1], ["crop"], start_date=["2021-01-01"], end_date=["2021-12-31"])
     with pytest.raises(ValueError, match=r"1 point\(s\) have no cube date between start_date and end_date"):
-        S.samples_from_cube(cube, no_date)
+        samples_format.samples_from_cube(cube, no_date)
     bad = _points(rows[:1], cols[:1], ["crop"], start_date=["01/02/2019"], end_date=["2019-12-31"])
     with pytest.raises(DatasetFormatError, match=r"column 'start_date': date 0 '01/02/2019' is not an ISO date"):
-        S.samples_from_cube(cube, bad)
+        samples_format.samples_from_cube(cube, bad)
 
 
 def test_points_labels_and_columns_checked(s2_folder):
     cube = read_raster_folder(s2_folder[0])
     points = _points(np.array([0, 1]), np.array([0, 1]), ["crop", "urban"])
     with pytest.raises(ValueError, match=r"label\(s\) \['urban'\] are not in the class list \['crop', 'forest'\]"):
-        S.samples_from_cube(cube, points, class_names=["crop", "forest"])
-    with_given = S.samples_from_cube(cube, points, class_names=["urban", "crop"])
-    assert with_given[S.LABEL].values.tolist() == [1, 0]
+        samples_format.samples_from_cube(cube, points, class_names=["crop", "forest"])
+    with_given = samples_format.samples_from_cube(cube, points, class_names=["urban", "crop"])
+    assert with_given[samples_format.LABEL].values.tolist() == [1, 0]
     with pytest.raises(ValueError, match=r"missing column\(s\) \['label'\]"):
-        S.samples_from_cube(cube, points.drop(columns="label"))
-    plain = C.make_cube(np.zeros((2, 1, 3, 3)), DATES[:2], ["NDVI"])
+        samples_format.samples_from_cube(cube, points.drop(columns="label"))
+    plain = cube_format.make_cube(np.zeros((2, 1, 3, 3)), DATES[:2], ["NDVI"])
     with pytest.raises(georef.GeoreferenceError, match="no CRS"):
-        S.samples_from_cube(plain, points)
+        samples_format.samples_from_cube(plain, points)
 
 
 def test_every_labelled_pixel_without_points(toy_cube):
-    samples = S.samples_from_cube(toy_cube)
-    labels = toy_cube[C.CLASS].values
+    samples = samples_format.samples_from_cube(toy_cube)
+    labels = toy_cube[cube_format.CLASS].values
     rows, cols = np.nonzero(labels >= 0)
     assert samples.sizes["sample"] == rows.size
-    assert S.class_names(samples) == C.class_names(toy_cube)
-    np.testing.assert_array_equal(samples[S.LABEL].values, labels[rows, cols])
-    np.testing.assert_array_equal(samples[S.GROUP].values, toy_cube[C.PARCEL].values[rows, cols])
+    assert samples_format.class_names(samples) == cube_format.class_names(toy_cube)
+    np.testing.assert_array_equal(samples[samples_format.LABEL].values, labels[rows, cols])
+    np.testing.assert_array_equal(samples[samples_format.GROUP].values, toy_cube[cube_format.PARCEL].values[rows, cols])
     for i in (0, 1234, rows.size - 1):
-        np.testing.assert_array_equal(samples[S.VALUES].values[i],
-                                      toy_cube[C.REFLECTANCE].values[:, :, rows[i], cols[i]])
-        np.testing.assert_array_equal(samples[S.VALID].values[i], toy_cube[C.VALID].values[:, rows[i], cols[i]])
-    np.testing.assert_array_equal(samples[S.DATE].values[0], toy_cube[C.TIME].values)
+        np.testing.assert_array_equal(samples[samples_format.VALUES].values[i],
+                                      toy_cube[cube_format.REFLECTANCE].values[:, :, rows[i], cols[i]])
+        np.testing.assert_array_equal(samples[samples_format.VALID].values[i], toy_cube[cube_format.VALID].values[:, rows[i], cols[i]])
+    np.testing.assert_array_equal(samples[samples_format.DATE].values[0], toy_cube[cube_format.TIME].values)
 
 
 def test_labelled_pixels_outside_parcels_get_their_own_group():
     labels = np.array([[0, 0, -1], [1, 1, 0]])
     parcels = np.array([[3, 3, 0], [0, 0, 5]])
-    cube = C.make_cube(np.arange(2 * 1 * 2 * 3, dtype=np.float32).reshape(2, 1, 2, 3), DATES[:2], ["NDVI"],
+    cube = cube_format.make_cube(np.arange(2 * 1 * 2 * 3, dtype=np.float32).reshape(2, 1, 2, 3), DATES[:2], ["NDVI"],
                        labels=labels, parcels=parcels, class_names=["a", "b"])
-    samples = S.samples_from_cube(cube)
+    samples = samples_format.samples_from_cube(cube)
     assert samples.sizes["sample"] == 5
-    groups = samples[S.GROUP].values
+    groups = samples[samples_format.GROUP].values
     assert groups[:2].tolist() == [3, 3] and groups[4] == 5
     assert groups[2] != groups[3] and min(groups[2], groups[3]) > 5  # pixels without parcel: one group each
-    np.testing.assert_array_equal(samples[S.VALUES].values[4, :, 0], [5.0, 11.0])
+    np.testing.assert_array_equal(samples[samples_format.VALUES].values[4, :, 0], [5.0, 11.0])
 
 
 # --- 4. validation and splits of samples ---------------------------------------------------------------------
@@ -571,10 +571,10 @@ def _arrays(n=2, t=3):
 
 def test_make_samples_defaults():
     values, dates = _arrays()
-    samples = S.make_samples(values, dates[0], ["B04", "B08"], [0, 1], ["a", "b"], source="unit test")
-    assert samples[S.GROUP].values.tolist() == [1, 2]
-    assert samples[S.VALID].values.all() and samples[S.DATE].dtype == np.dtype("datetime64[ns]")
-    assert S.summary(samples)["classes"] == {"a": 1, "b": 1}
+    samples = samples_format.make_samples(values, dates[0], ["B04", "B08"], [0, 1], ["a", "b"], source="unit test")
+    assert samples[samples_format.GROUP].values.tolist() == [1, 2]
+    assert samples[samples_format.VALID].values.all() and samples[samples_format.DATE].dtype == np.dtype("datetime64[ns]")
+    assert samples_format.summary(samples)["classes"] == {"a": 1, "b": 1}
 
 
 @pytest.mark.parametrize(
@@ -604,25 +604,25 @@ def test_make_samples_refuses(change, message):
     values, dates = _arrays()
     if "nan_at" in change:
         values[change["nan_at"]] = np.nan
-    with pytest.raises(S.SamplesValidationError, match=message):
-        S.make_samples(values, np.array(change.get("dates", dates), dtype="datetime64[D]"), ["B04", "B08"],
+    with pytest.raises(samples_format.SamplesValidationError, match=message):
+        samples_format.make_samples(values, np.array(change.get("dates", dates), dtype="datetime64[D]"), ["B04", "B08"],
                        change.get("labels", [0, 1]), ["a", "b"], groups=change.get("groups"),
                        valid=change.get("valid"), split=change.get("split"), source="unit test")
 
 
 def test_validate_samples_structure_errors():
     values, dates = _arrays()
-    samples = S.make_samples(values, dates, ["B04", "B08"], [0, 1], ["a", "b"])
-    with pytest.raises(S.SamplesValidationError, match=r"missing variable 'group'"):
-        S.validate_samples(samples.drop_vars("group"))
-    with pytest.raises(S.SamplesValidationError, match=r"variable 'valid' has dtype uint8, expected bool"):
-        S.validate_samples(samples.assign(valid=samples[S.VALID].astype("uint8")))
-    with pytest.raises(S.SamplesValidationError, match=r"attrs\['class_names'\] must be the list"):
-        S.validate_samples(samples.assign_attrs(class_names="a"))
-    with pytest.raises(S.SamplesValidationError, match=r"need attrs\['crs'\]"):
-        S.validate_samples(samples.assign_coords(x=("sample", [1.0, 2.0]), y=("sample", [1.0, 2.0])))
-    with pytest.raises(S.SamplesValidationError, match=r"dates have shape \(3, 3\), expected \(3,\) or \(2, 3\)"):
-        S.make_samples(values, np.broadcast_to(dates[0], (3, 3)), ["B04", "B08"], [0, 1], ["a", "b"])
+    samples = samples_format.make_samples(values, dates, ["B04", "B08"], [0, 1], ["a", "b"])
+    with pytest.raises(samples_format.SamplesValidationError, match=r"missing variable 'group'"):
+        samples_format.validate_samples(samples.drop_vars("group"))
+    with pytest.raises(samples_format.SamplesValidationError, match=r"variable 'valid' has dtype uint8, expected bool"):
+        samples_format.validate_samples(samples.assign(valid=samples[samples_format.VALID].astype("uint8")))
+    with pytest.raises(samples_format.SamplesValidationError, match=r"attrs\['class_names'\] must be the list"):
+        samples_format.validate_samples(samples.assign_attrs(class_names="a"))
+    with pytest.raises(samples_format.SamplesValidationError, match=r"need attrs\['crs'\]"):
+        samples_format.validate_samples(samples.assign_coords(x=("sample", [1.0, 2.0]), y=("sample", [1.0, 2.0])))
+    with pytest.raises(samples_format.SamplesValidationError, match=r"dates have shape \(3, 3\), expected \(3,\) or \(2, 3\)"):
+        samples_format.make_samples(values, np.broadcast_to(dates[0], (3, 3)), ["B04", "B08"], [0, 1], ["a", "b"])
 
 
 def _grouped_samples(n_groups=60, n_classes=3, seed=0):
@@ -633,7 +633,7 @@ def _grouped_samples(n_groups=60, n_classes=3, seed=0):
     labels = (groups - 1) % n_classes
     values = rng.normal(size=(groups.size, 3, 1)).astype(np.float32)
     dates = np.array(["2020-01-01", "2020-02-01", "2020-03-01"], dtype="datetime64[D]")
-    return S.make_samples(values, dates, ["NDVI"], labels, [f"c{i}" for i in range(n_classes)], groups=groups)
+    return samples_format.make_samples(values, dates, ["NDVI"], labels, [f"c{i}" for i in range(n_classes)], groups=groups)
 
 
 def _sides(groups, split):
@@ -642,59 +642,59 @@ def _sides(groups, split):
 
 def test_group_split_is_stratified_and_never_cuts_a_group():
     samples = _grouped_samples()
-    groups, labels = samples[S.GROUP].values, samples[S.LABEL].values
-    split = S.split_samples(samples, "group", seed=3)
+    groups, labels = samples[samples_format.GROUP].values, samples[samples_format.LABEL].values
+    split = samples_format.split_samples(samples, "group", seed=3)
     assert all(len(sides) == 1 for sides in _sides(groups, split).values())
     for label in range(3):  # 20 groups per class: 12 / 4 / 4 groups
         class_groups = np.unique(groups[labels == label])
         per_side = [np.unique(groups[(labels == label) & (split == code)]).size for code in (0, 1, 2)]
         assert per_side == [12, 4, 4] and sum(per_side) == class_groups.size
-    np.testing.assert_array_equal(split, S.split_samples(samples, "group", seed=3))
-    assert not np.array_equal(split, S.split_samples(samples, "group", seed=4))
+    np.testing.assert_array_equal(split, samples_format.split_samples(samples, "group", seed=3))
+    assert not np.array_equal(split, samples_format.split_samples(samples, "group", seed=4))
     # unlabelled samples are on no side
-    unlabelled = samples.assign(label=samples[S.LABEL].where(samples[S.GROUP] != 5, -1))
-    split = S.split_samples(unlabelled, "group")
+    unlabelled = samples.assign(label=samples[samples_format.LABEL].where(samples[samples_format.GROUP] != 5, -1))
+    split = samples_format.split_samples(unlabelled, "group")
     assert (split[groups == 5] == -1).all() and (split[groups != 5] >= 0).all()
     with pytest.raises(ValueError, match="fractions must be three non-negative numbers summing to 1"):
-        S.split_samples(samples, "group", fractions=(0.5, 0.5, 0.5))
+        samples_format.split_samples(samples, "group", fractions=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="split policy must be 'group', 'random' or 'predefined', got 'blocks'"):
-        S.split_samples(samples, "blocks")
+        samples_format.split_samples(samples, "blocks")
 
 
 def test_predefined_split_is_honoured():
     samples = _grouped_samples()
-    groups = samples[S.GROUP].values
+    groups = samples[samples_format.GROUP].values
     given = np.where(groups <= 42, 0, 2).astype(np.int8)
-    with_split = samples.assign(split=(S.SAMPLE, given))
-    split = S.split_samples(with_split, "predefined", fractions=(0.6, 0.2, 0.2), seed=1)
+    with_split = samples.assign(split=(samples_format.SAMPLE, given))
+    split = samples_format.split_samples(with_split, "predefined", fractions=(0.6, 0.2, 0.2), seed=1)
     np.testing.assert_array_equal(split == 2, given == 2)  # test kept exactly
     assert set(np.unique(split[given == 0]).tolist()) == {0, 1}  # val carved from the training samples only
     assert all(len(sides) == 1 for sides in _sides(groups, split).values())
     val_groups = np.unique(groups[split == 1])
     assert val_groups.max() <= 42
-    labels = samples[S.LABEL].values
+    labels = samples[samples_format.LABEL].values
     for label in range(3):  # 14 training groups per class: a quarter (0.2 / 0.8) of them, rounded, become val
         assert np.unique(groups[(labels == label) & (split == 1)]).size == 3
         assert np.unique(groups[(labels == label) & (split == 0)]).size == 11
-    np.testing.assert_array_equal(split, S.split_samples(with_split, "predefined", seed=1))
+    np.testing.assert_array_equal(split, samples_format.split_samples(with_split, "predefined", seed=1))
     # a split with its own validation part is returned as given
     own = np.where(groups <= 30, 0, np.where(groups <= 42, 1, 2)).astype(np.int8)
-    np.testing.assert_array_equal(S.split_samples(samples.assign(split=(S.SAMPLE, own)), "predefined"), own)
+    np.testing.assert_array_equal(samples_format.split_samples(samples.assign(split=(samples_format.SAMPLE, own)), "predefined"), own)
 
 
 def test_predefined_split_that_cuts_a_group_is_refused():
     samples = _grouped_samples()
-    groups = samples[S.GROUP].values
+    groups = samples[samples_format.GROUP].values
     ids, counts = np.unique(groups[groups <= 42], return_counts=True)
     cut = int(ids[counts > 1][0])  # a training group with several samples: one of them is put in test
     given = np.where(groups <= 42, 0, 2).astype(np.int8)
     given[np.flatnonzero(groups == cut)[0]] = 2
-    leaking = samples.assign(split=(S.SAMPLE, given)).assign_attrs(source="victoria.csv")
+    leaking = samples.assign(split=(samples_format.SAMPLE, given)).assign_attrs(source="victoria.csv")
     with pytest.raises(ValueError, match=r"victoria\.csv: the predefined split puts 1 group\(s\) on both sides "
                                          rf"\(e.g. \[{cut}\]\).*use the 'group' policy"):
-        S.split_samples(leaking, "predefined")
+        samples_format.split_samples(leaking, "predefined")
     with pytest.raises(ValueError, match=r"no predefined split \(variable 'split'\)"):
-        S.split_samples(samples, "predefined")
+        samples_format.split_samples(samples, "predefined")
 
 
 # --- 5. SampleSeriesDataset ---------------------------------------------------------------------------------
@@ -706,22 +706,22 @@ def _two_years():
     values = np.array([[[0.1, 1.0], [9.9, 9.9], [0.5, 3.0], [0.7, 2.0]],
                        [[0.2, 4.0], [0.4, 6.0], [5.0, 5.0], [5.0, 5.0]]], dtype=np.float32)
     valid = np.array([[True, False, True, True], [True, True, False, False]])
-    return S.make_samples(values, dates, ["NDVI", "B08"], [0, 1], ["crop", "grass"], valid=valid,
+    return samples_format.make_samples(values, dates, ["NDVI", "B08"], [0, 1], ["crop", "grass"], valid=valid,
                           groups=[4, 9])
 
 
 def test_gap_fill_over_each_samples_own_dates():
     samples = _two_years()
-    filled = S.gap_fill(samples)
+    filled = samples_format.gap_fill(samples)
     # 2019-01-11 is cloudy: 10 of the 40 days between 2019-01-01 (0.1, 1.0) and 2019-02-10 (0.5, 3.0)
     np.testing.assert_allclose(filled[0, 1], [0.1 + 0.25 * 0.4, 1.0 + 0.25 * 2.0], rtol=1e-6)
-    np.testing.assert_array_equal(filled[0, [0, 2, 3]], samples[S.VALUES].values[0, [0, 2, 3]])
-    np.testing.assert_array_equal(filled[1, :2], samples[S.VALUES].values[1, :2])
+    np.testing.assert_array_equal(filled[0, [0, 2, 3]], samples[samples_format.VALUES].values[0, [0, 2, 3]])
+    np.testing.assert_array_equal(filled[1, :2], samples[samples_format.VALUES].values[1, :2])
     np.testing.assert_array_equal(filled[1, 2:], 0.0)  # padding
     # before the first clear date: the first clear value; never clear: 0
-    leading = samples.assign(valid=samples[S.VALID].copy(data=[[False, False, True, True], [False, False, False,
+    leading = samples.assign(valid=samples[samples_format.VALID].copy(data=[[False, False, True, True], [False, False, False,
                                                                                          False]]))
-    filled = S.gap_fill(leading)
+    filled = samples_format.gap_fill(leading)
     np.testing.assert_allclose(filled[0, :2], [[0.5, 3.0], [0.5, 3.0]])
     np.testing.assert_array_equal(filled[1], 0.0)
 
@@ -753,7 +753,7 @@ def test_sample_series_dataset_items():
 def test_band_stats_from_samples_use_clear_observations_only():
     samples = _two_years()
     stats = BandStats.from_samples(samples, np.array([True, True]))
-    clear = samples[S.VALUES].values[samples[S.VALID].values]
+    clear = samples[samples_format.VALUES].values[samples[samples_format.VALID].values]
     np.testing.assert_allclose(stats.mean, clear.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(stats.mean, [(0.1 + 0.5 + 0.7 + 0.2 + 0.4) / 5, (1 + 3 + 2 + 4 + 6) / 5], rtol=1e-6)
     dataset = SampleSeriesDataset(samples, np.zeros(2, dtype=np.int8), stats=stats)
@@ -780,9 +780,9 @@ def test_sinop_jpeg2000_folder(sinop_cube):
     files = sorted((SINOP / "raster").glob("*.jp2"))
     assert len(files) == 12
     assert dict(cube.sizes) == {"time": 12, "band": 1, "y": 147, "x": 255}
-    assert cube[C.BAND].values.tolist() == ["NDVI"]
+    assert cube[cube_format.BAND].values.tolist() == ["NDVI"]
     names = np.array([f.stem.rsplit("_", 1)[-1] for f in files], dtype="datetime64[ns]")
-    np.testing.assert_array_equal(cube[C.TIME].values, names)
+    np.testing.assert_array_equal(cube[cube_format.TIME].values, names)
     crs = georef.crs_of(cube)
     assert crs.coordinate_operation.method_name == "Sinusoidal"
     assert crs.ellipsoid.semi_major_metre == pytest.approx(6371007.181) and crs.ellipsoid.inverse_flattening == 0
@@ -793,8 +793,8 @@ def test_sinop_jpeg2000_folder(sinop_cube):
         assert src.crs == crs
         first = src.read(1)
     assert cube.attrs["scale"] == pytest.approx(1e-4)
-    values = cube[C.REFLECTANCE].values
-    valid = cube[C.VALID].values
+    values = cube[cube_format.REFLECTANCE].values
+    valid = cube[cube_format.VALID].values
     assert valid.any()
     assert values[:, 0][valid].min() >= -1 and values[:, 0][valid].max() <= 1.1
     np.testing.assert_allclose(values[0, 0], first.astype(np.float32) * np.float32(1e-4), rtol=1e-6)
@@ -804,10 +804,10 @@ def test_sinop_jpeg2000_folder(sinop_cube):
 def test_sinop_points_match_rasterio(sinop_cube):
     points = pd.read_csv(SINOP / "samples_sinop_crop.csv")
     assert list(points.columns) == ["id", "longitude", "latitude", "start_date", "end_date", "label"]
-    samples = S.samples_from_cube(sinop_cube, points)
+    samples = samples_format.samples_from_cube(sinop_cube, points)
     assert samples.sizes["sample"] == 18 and samples.sizes["time"] == 12
-    assert S.class_names(samples) == ["Cerrado", "Forest", "Pasture", "Soy_Corn"]
-    np.testing.assert_array_equal(samples[S.DATE].values, np.broadcast_to(sinop_cube[C.TIME].values, (18, 12)))
+    assert samples_format.class_names(samples) == ["Cerrado", "Forest", "Pasture", "Soy_Corn"]
+    np.testing.assert_array_equal(samples[samples_format.DATE].values, np.broadcast_to(sinop_cube[cube_format.TIME].values, (18, 12)))
     files = sorted((SINOP / "raster").glob("*.jp2"))
     stack = []
     for f in files:
@@ -819,9 +819,9 @@ def test_sinop_points_match_rasterio(sinop_cube):
     stack = np.stack(stack)
     assert ((rows >= 0) & (rows < 147) & (cols >= 0) & (cols < 255)).all()
     expected = stack[:, rows, cols].T.astype(np.float32) * np.float32(1e-4)  # (18, 12)
-    np.testing.assert_allclose(samples[S.VALUES].values[:, :, 0], expected, rtol=1e-6)
-    assert samples[S.VALID].values.all()
-    labels = np.array(S.class_names(samples))[samples[S.LABEL].values]
+    np.testing.assert_allclose(samples[samples_format.VALUES].values[:, :, 0], expected, rtol=1e-6)
+    assert samples[samples_format.VALID].values.all()
+    labels = np.array(samples_format.class_names(samples))[samples[samples_format.LABEL].values]
     assert labels.tolist() == points["label"].tolist()
 
 
@@ -829,13 +829,13 @@ def test_sinop_points_match_rasterio(sinop_cube):
 def test_sits_rda_cerrado():
     samples = read_sits_samples(SITS / "cerrado_2classes.rda")
     assert dict(samples.sizes) == {"sample": 746, "time": 23, "band": 2}
-    assert samples[S.BAND].values.tolist() == ["NDVI", "EVI"]
-    assert S.summary(samples)["classes"] == {"Cerrado": 400, "Pasture": 346}
-    assert samples[S.DATE].values[0, 0] == np.datetime64("2000-09-13")
-    assert samples[S.VALUES].values[0, 0, 0] == pytest.approx(0.3947, abs=1e-6)
-    assert S.lengths(samples).tolist() == [23] * 746
+    assert samples[samples_format.BAND].values.tolist() == ["NDVI", "EVI"]
+    assert samples_format.summary(samples)["classes"] == {"Cerrado": 400, "Pasture": 346}
+    assert samples[samples_format.DATE].values[0, 0] == np.datetime64("2000-09-13")
+    assert samples[samples_format.VALUES].values[0, 0, 0] == pytest.approx(0.3947, abs=1e-6)
+    assert samples_format.lengths(samples).tolist() == [23] * 746
     # samples of one location (several years) share a group
-    lon, lat, groups = samples["x"].values, samples["y"].values, samples[S.GROUP].values
+    lon, lat, groups = samples["x"].values, samples["y"].values, samples[samples_format.GROUP].values
     for g in np.unique(groups)[:10]:
         assert np.unique(lon[groups == g]).size == 1 and np.unique(lat[groups == g]).size == 1
     assert np.unique(np.stack([lon, lat], axis=1), axis=0).shape[0] == np.unique(groups).size
@@ -845,7 +845,7 @@ def test_sits_rda_cerrado():
 def test_sits_rda_rondonia():
     samples = read_sits_samples(SITS / "samples_l8_rondonia_2bands.rda")
     assert samples.sizes["sample"] == 160 and samples.sizes["time"] == 25
-    assert sorted(samples[S.BAND].values.tolist()) == ["EVI", "NDVI"]
+    assert sorted(samples[samples_format.BAND].values.tolist()) == ["EVI", "NDVI"]
 
 
 @needs_shared

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.cube import make_cube
 from sitsbench.data.datasets import PatchDataset
 from sitsbench.data.normalize import BandStats
@@ -30,6 +32,7 @@ from sitsbench.evaluation.change import (
     window_embeddings,
 )
 from sitsbench.evaluation.segmentation import (
+    SEGMENTATION_TRAINING,
     DecoderOnly,
     EmbeddedPatches,
     PixelEncoderSegmenter,
@@ -152,7 +155,7 @@ def test_frozen_encoder_stays_in_eval_mode_and_only_finetune_moves_it(seg_cube, 
     split = split_parcels(seg_cube, (0.7, 0.0, 0.3), by="block", block_size=16)
     train = PatchDataset(seg_cube, split, "train", BandStats.from_cube(seg_cube, split_mask(split, "train")), 16)
     before = _weights(model)
-    train_segmenter(model, train, SegmentationConfig(epochs=1, batch_size=4))
+    train_segmenter(model, train, SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=1, batch_size=4)))
     moved = _changed(before, model)
     encoder_keys = {k for k in before if k.startswith("encoder.")}
     assert modes and all(mode == (method == "finetune") for mode in modes)
@@ -163,7 +166,7 @@ def test_frozen_encoder_stays_in_eval_mode_and_only_finetune_moves_it(seg_cube, 
         # training the decoder on embedding maps computed once gives the same weights
         cached = build_segmenter(method, 10, 10, encoder)
         cached.load_state_dict(before)
-        train_segmenter(DecoderOnly(cached), EmbeddedPatches(cached, train), SegmentationConfig(epochs=1, batch_size=4))
+        train_segmenter(DecoderOnly(cached), EmbeddedPatches(cached, train), SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=1, batch_size=4)))
         for key, value in cached.state_dict().items():
             torch.testing.assert_close(value, model.state_dict()[key], rtol=1e-3, atol=2e-4)  # Adam amplifies float noise
     else:
@@ -173,7 +176,7 @@ def test_frozen_encoder_stays_in_eval_mode_and_only_finetune_moves_it(seg_cube, 
 
 
 def test_segmentation_end_to_end_learns_and_plots(seg_cube):
-    config = SegmentationConfig(epochs=6, batch_size=2, lr=1e-2, device="cpu")
+    config = SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=6, batch_size=2, lr=1e-2, device="cpu"))
     run = segment(seg_cube, "frozen", encoder=_encoder(), patch_size=16, config=config, seed=0)
     scores = run.scores
     assert scores["method"] == "frozen" and scores["n_test_patches"] == run.y_true.shape[0]
@@ -192,7 +195,7 @@ def test_segmentation_end_to_end_learns_and_plots(seg_cube):
 
 
 def test_utae_from_scratch_on_a_fraction_of_the_patches(seg_cube):
-    config = SegmentationConfig(epochs=2, batch_size=2, device="cpu")
+    config = SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=2, batch_size=2, device="cpu"))
     few = segment(seg_cube, "utae", patch_size=16, label_fraction=0.3, seed=1, config=config)
     assert 0 < few.scores["n_train_patches"] < 11  # 11 training patches in all on this cube
     assert few.losses[-1] < few.losses[0]
@@ -200,7 +203,7 @@ def test_utae_from_scratch_on_a_fraction_of_the_patches(seg_cube):
 
 
 def test_segmentation_table_has_one_row_per_method_fraction_and_seed(seg_cube):
-    config = SegmentationConfig(epochs=1, device="cpu")
+    config = SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=1, device="cpu"))
     table = segmentation_table(seg_cube, ["frozen", "finetune"], _encoder(), label_fractions=(0.3, 1.0), seeds=(0,),
                                config=config)
     assert len(table) == 4 and list(table["method"]) == ["frozen", "frozen", "finetune", "finetune"]
@@ -271,17 +274,17 @@ def test_window_embeddings_and_cosine_profile():
 
 def test_bitemporal_targets_by_hand():
     times = np.datetime64("2021-01-01") + np.array([0, 10, 20, 30, 40, 50]).astype("timedelta64[D]")
-    cube = make_cube(np.full((6, 10, 1, 4), 0.1), times, C.S2_BANDS, labels=np.zeros((1, 4), int))
-    cube[C.CHANGE] = ((C.Y, C.X), np.array([[0, 1, 1, 1]], dtype=np.int8))
+    cube = make_cube(np.full((6, 10, 1, 4), 0.1), times, cube_format.S2_BANDS, labels=np.zeros((1, 4), int))
+    cube[cube_format.CHANGE] = ((cube_format.Y, cube_format.X), np.array([[0, 1, 1, 1]], dtype=np.int8))
     change_day = np.datetime64("2021-01-01") + np.array([0, 25, 5, 45]).astype("timedelta64[D]")
-    cube["change_date"] = ((C.Y, C.X), np.where([False, True, True, True], change_day, np.datetime64("NaT"))[None])
+    cube["change_date"] = ((cube_format.Y, cube_format.X), np.where([False, True, True, True], change_day, np.datetime64("NaT"))[None])
     # before = dates 0-1 (days 0, 10), after = dates 3-4 (days 30, 40): a change on day 25 lies between them,
     # day 5 inside 'before' (ambiguous), day 45 after the last date considered (no change between the windows)
     np.testing.assert_array_equal(bitemporal_targets(cube, [0, 1], [3, 4]), [[0, 1, -1, 0]])
     with pytest.raises(ValueError, match="must all precede"):
         bitemporal_targets(cube, [2, 3], [3, 4])
     with pytest.raises(ValueError, match="change_fraction"):
-        bitemporal_targets(cube.drop_vars(C.CHANGE), [0], [5])
+        bitemporal_targets(cube.drop_vars(cube_format.CHANGE), [0], [5])
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +318,7 @@ def test_change_detection_end_to_end_beats_the_trivial_answers(change_cube):
 
 
 def test_change_detection_with_a_frozen_encoder_runs_on_few_labels(change_cube):
-    small = change_cube.isel({C.Y: slice(0, 48), C.X: slice(0, 96)})
+    small = change_cube.isel({cube_format.Y: slice(0, 48), cube_format.X: slice(0, 96)})
     encoder = _encoder()
     before = _weights(encoder)
     config = ChangeConfig(n_estimators=20, max_train_pixels=600, device="cpu")
@@ -332,12 +335,12 @@ def test_change_detection_with_a_frozen_encoder_runs_on_few_labels(change_cube):
 
 
 def test_runs_are_deterministic_for_a_seed(seg_cube, change_cube):
-    config = SegmentationConfig(epochs=2, device="cpu")
+    config = SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=2, device="cpu"))
     first, second = (segment(seg_cube, "finetune", _encoder(), label_fraction=0.3, seed=4, config=config)
                      for _ in range(2))
     np.testing.assert_array_equal(first.y_pred, second.y_pred)
     assert first.losses == second.losses
-    small = change_cube.isel({C.Y: slice(0, 48)})
+    small = change_cube.isel({cube_format.Y: slice(0, 48)})
     runs = [run_change_detection(small, "ndvi", "regression", seed=2, config=ChangeConfig(n_estimators=20))
             for _ in range(2)]
     assert runs[0] == runs[1]

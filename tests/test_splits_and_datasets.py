@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import ParcelSeriesDataset, PatchDataset, PixelSeriesDataset, pad_collate
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import SPLITS, parcel_table, split_mask, split_parcels, subsample
@@ -102,7 +102,7 @@ def test_patch_dataset_ignores_labels_of_other_splits(default_cube):
     y0, x0 = patches.origins[0]
     window = split.values[y0 : y0 + 32, x0 : x0 + 32]
     labels = item["y"].numpy()
-    assert (labels[window != SPLITS.index("val")] == C.IGNORE_INDEX).all()
+    assert (labels[window != SPLITS.index("val")] == cube_format.IGNORE_INDEX).all()
     assert (labels[window == SPLITS.index("val")] >= 0).all()
 
 
@@ -125,18 +125,18 @@ def test_every_dataset_class_refuses_unsorted_dates(toy_cube):
     from sitsbench.data.samples import samples_from_cube
     from sitsbench.ssl.data import UnlabeledPixelDataset
 
-    cube = toy_cube.drop_dims([C.TIME_S1])
-    order = np.r_[1, 0, 2:cube.sizes[C.TIME]]
-    unsorted = cube.isel({C.TIME: order})
+    cube = toy_cube.drop_dims([cube_format.TIME_S1])
+    order = np.r_[1, 0, 2:cube.sizes[cube_format.TIME]]
+    unsorted = cube.isel({cube_format.TIME: order})
     split = split_parcels(cube, seed=0)
     for build in (lambda: PixelSeriesDataset(unsorted, split, "train"),
                   lambda: ParcelSeriesDataset(unsorted, split, "train"),
                   lambda: PatchDataset(unsorted, split, "train", patch_size=32),
                   lambda: UnlabeledPixelDataset(unsorted, transform=None)):
-        with pytest.raises(C.CubeValidationError, match="coordinate 'time' must be strictly increasing but is not "
+        with pytest.raises(cube_format.CubeValidationError, match="coordinate 'time' must be strictly increasing but is not "
                                                         "increasing at index 1"):
             build()
-    samples = samples_from_cube(cube.isel({C.Y: slice(0, 8)}))
+    samples = samples_from_cube(cube.isel({cube_format.Y: slice(0, 8)}))
     scrambled = samples.isel({"time": order})
     codes = np.zeros(samples.sizes["sample"], dtype=np.int8)
     pixel_sets = scrambled.assign(pixels=scrambled["series"].expand_dims(pixel=1, axis=-1),

@@ -4,6 +4,7 @@ collapse metrics, unlabeled data, checkpoints, and a linear probe beating a rand
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from sitsbench.records import read_run_record
 from sitsbench.runtime import seed_everything
 from sitsbench.ssl import (
     DINO,
+    PRETRAINING,
     BandDropout,
     CloudMask,
     Compose,
@@ -304,7 +306,7 @@ def probe_data(cube, seed):
 
 
 def test_pretrain_writes_a_checkpoint_and_record_that_reload_the_encoder(toy_cube, tmp_path):
-    config = PretrainConfig(epochs=2, max_pixels=128, batch_size=64, n_local=2, local_dates=6, progress=False)
+    config = PretrainConfig(max_pixels=128, n_local=2, local_dates=6, train=replace(PRETRAINING, epochs=2, batch_size=64, progress=False))
     encoder, history = pretrain(toy_cube.drop_vars("class"), "dino", "transformer_tiny", config, output_dir=tmp_path)
     assert len(history.train_loss) == 2 and len(history.monitors["embedding_std"]) == 2 and len(history.monitors["mean_cosine"]) == 2
     assert all(np.isfinite(history.train_loss))
@@ -329,7 +331,7 @@ def test_simclr_pretraining_beats_a_random_encoder_in_a_linear_probe(toy_cube):
     # Measured (seeds 0, 1, 2): pretrained 0.665 / 0.655 / 0.74 vs random 0.628 / 0.615 / 0.675.
     seed = 0
     train, test = probe_data(toy_cube, seed)
-    config = PretrainConfig(epochs=8, max_pixels=512, batch_size=128, temperature=0.2, seed=seed, progress=False)
+    config = PretrainConfig(max_pixels=512, temperature=0.2, train=replace(PRETRAINING, epochs=8, batch_size=128, seed=seed, progress=False))
     encoder, history = pretrain(toy_cube, "simclr", "transformer_tiny", config)
     assert history.train_loss[-1] < 0.85 * history.train_loss[0]
     seed_everything(seed)
@@ -341,7 +343,7 @@ def test_simclr_pretraining_beats_a_random_encoder_in_a_linear_probe(toy_cube):
 
 @pytest.mark.parametrize("backbone, kwargs", [("tempcnn_tiny", {"seq_len": 20}), ("ltae_small", {}), ("gru_small", {})])
 def test_any_registered_series_encoder_can_be_pretrained(toy_cube, backbone, kwargs):
-    config = PretrainConfig(epochs=3, max_pixels=256, batch_size=64, backbone_kwargs=kwargs, progress=False)
+    config = PretrainConfig(max_pixels=256, backbone_kwargs=kwargs, train=replace(PRETRAINING, epochs=3, batch_size=64, progress=False))
     encoder, history = pretrain(toy_cube, "simclr", backbone, config)
     assert encoder.model_name == backbone and not encoder.training
     assert history.train_loss[-1] < history.train_loss[0]  # the contrastive task is being learned, whatever the backbone
@@ -427,12 +429,12 @@ def test_dino_defaults_are_the_reference_recipe_and_simclr_keeps_its_own(toy_cub
     assert dino.teacher_mode == "train" and dino.criterion.teacher_temp == pytest.approx(0.04)
     assert not dino.student_head.prototypes.parametrizations.weight.original0.requires_grad
     config = PretrainConfig()
-    assert (with_recipe(config, "dino").schedule, with_recipe(config, "dino").weight_decay_end) == ("warmup_cosine", 0.4)
-    assert with_recipe(config, "simclr").weight_decay == SimCLR.recipe["weight_decay"]
-    assert with_recipe(config, "simclr").schedule == "constant" and with_recipe(config, "simclr").weight_decay_end is None
-    explicit = with_recipe(PretrainConfig(schedule="constant", weight_decay=0.01), "dino")
-    assert (explicit.schedule, explicit.weight_decay, explicit.warmup) == ("constant", 0.01, 0.1)
-    config = PretrainConfig(epochs=2, max_pixels=128, batch_size=64, n_local=2, local_dates=6, progress=False)
+    assert (with_recipe(config, "dino").train.schedule, with_recipe(config, "dino").train.weight_decay_end) == ("warmup_cosine", 0.4)
+    assert with_recipe(config, "simclr").train.weight_decay == SimCLR.recipe["weight_decay"]
+    assert with_recipe(config, "simclr").train.schedule == "constant" and with_recipe(config, "simclr").train.weight_decay_end is None
+    explicit = with_recipe(PretrainConfig(train=replace(PRETRAINING, schedule="constant", weight_decay=0.01)), "dino")
+    assert (explicit.train.schedule, explicit.train.weight_decay, explicit.train.warmup) == ("constant", 0.01, 0.1)
+    config = PretrainConfig(max_pixels=128, n_local=2, local_dates=6, train=replace(PRETRAINING, epochs=2, batch_size=64, progress=False))
     _, history = pretrain(toy_cube.drop_vars("class"), "dino", "transformer_tiny", config)
     entropy = history.monitors["teacher_entropy"]
     assert len(entropy) == 2 and all(0.0 < value <= math.log(4 * config.head_dim) + 1e-6 for value in entropy)

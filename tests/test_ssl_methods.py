@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from torch import nn
 
 from sitsbench.models import create_model
 from sitsbench.runtime import seed_everything
-from sitsbench.ssl import METHODS, DINOLoss, HideDates, Method, PretrainConfig, pretrain
+from sitsbench.ssl import METHODS, PRETRAINING, DINOLoss, HideDates, Method, PretrainConfig, pretrain
 from sitsbench.ssl.losses import barlow_twins_loss, negative_cosine, nt_xent, vicreg_loss
 from sitsbench.ssl.methods import MaskedSeries, encode_view
 from sitsbench.ssl.pretrain import SelfSupervised, with_recipe
@@ -87,7 +88,7 @@ def test_dino_loss_and_centre_equal_lightly(lightly_loss):
     ("masked", "transformer_tiny", 0.05),  # measured 1.012 -> 0.932
 ])
 def test_new_methods_learn_without_collapse(toy_cube, method, backbone, fall):
-    config = PretrainConfig(epochs=5, max_pixels=256, batch_size=64, progress=False)
+    config = PretrainConfig(max_pixels=256, train=replace(PRETRAINING, epochs=5, batch_size=64, progress=False))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         encoder, history = pretrain(toy_cube, method, backbone, config)
@@ -127,8 +128,8 @@ class Toy(Method):
 
 def test_a_new_method_is_one_class_and_one_registry_line(toy_cube, monkeypatch):
     monkeypatch.setitem(METHODS, "toy", Toy)
-    config = PretrainConfig(epochs=2, max_pixels=128, batch_size=64, progress=False, method_args={"out_dim": 8})
-    assert (with_recipe(config, "toy").lr, with_recipe(config, "toy").weight_decay) == (5e-4, 0.0)  # its recipe
+    config = PretrainConfig(max_pixels=128, method_args={"out_dim": 8}, train=replace(PRETRAINING, epochs=2, batch_size=64, progress=False))
+    assert (with_recipe(config, "toy").train.lr, with_recipe(config, "toy").train.weight_decay) == (5e-4, 0.0)  # its recipe
     encoder, history = pretrain(toy_cube, "toy", "ltae_small", config)
     assert history.monitors["toy_batches"] == [2.0, 2.0]  # 128 pixels, batches of 64: its own monitor, per epoch
     assert len(history.monitors["effective_rank"]) == 2  # and the collapse monitors every method gets
@@ -143,7 +144,7 @@ def test_every_registered_method_has_a_recipe_and_builds_from_the_config():
     for name, method in METHODS.items():
         assert issubclass(method, Method)
         filled = with_recipe(config, name)
-        assert filled.lr is not None and filled.schedule is not None and filled.weight_decay is not None
+        assert filled.train.lr is not None and filled.train.schedule is not None and filled.train.weight_decay is not None
         built = method.from_config(create_model("ltae_small", 4, 0), config, 4)
         assert built.n_views >= 1 and isinstance(built.encoder, nn.Module)
         with pytest.raises(ValueError, match=f"method {method.__name__} has no option 'nosuch'"):

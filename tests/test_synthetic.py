@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.cube import validate_cube
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.normalize import BandStats
@@ -21,7 +21,7 @@ def test_cube_follows_the_convention(toy_cube):
     validate_cube(toy_cube)
     assert toy_cube.reflectance.dims == ("time", "band", "y", "x")
     assert toy_cube.reflectance.shape == (20, 10, 64, 64)
-    assert list(toy_cube.band.values) == list(C.S2_BANDS)
+    assert list(toy_cube.band.values) == list(cube_format.S2_BANDS)
     assert toy_cube.backscatter.dims == ("time_s1", "band_s1", "y", "x")
     assert len(toy_cube.attrs["class_names"]) == 10
 
@@ -120,10 +120,10 @@ def test_regional_shift_delays_every_season_of_the_east_half_and_is_recorded():
     np.testing.assert_allclose(shifted.ndvi_profiles(ids[~east[1:]], doy), base.ndvi_profiles(ids[~east[1:]], doy))
     cube = shifted.to_cube()
     validate_cube(cube)
-    region = cube[C.REGION].values
+    region = cube[cube_format.REGION].values
     np.testing.assert_array_equal(region, shifted.parcels.region[cube.parcel.values])
     assert region[:, :20].mean() < 0.1 and region[:, -20:].mean() > 0.9
-    assert C.REGION not in base.to_cube()
+    assert cube_format.REGION not in base.to_cube()
 
 
 def test_sowing_practices_and_second_crops_give_several_profiles_per_class():
@@ -154,7 +154,7 @@ def test_hard_preset_renders_lazily_as_in_memory():
     eager = generate_cube("hard", height=64, width=64, seed=2)
     lazy = generate_cube("hard", height=64, width=64, seed=2, chunks=64)
     xr.testing.assert_identical(lazy.compute(), eager)
-    assert set(np.unique(eager[C.REGION].values)) == {0, 1}
+    assert set(np.unique(eager[cube_format.REGION].values)) == {0, 1}
 
 
 def test_labelled_area_and_pretraining_columns_of_a_shifted_landscape(toy_cube):
@@ -162,10 +162,10 @@ def test_labelled_area_and_pretraining_columns_of_a_shifted_landscape(toy_cube):
 
     cube = generate_cube("hard", height=64, width=64, seed=2)
     labelled = labelled_area(cube)
-    region = cube[C.REGION].values
-    np.testing.assert_array_equal(labelled[C.CLASS].values[region == 0], C.IGNORE_INDEX)
-    np.testing.assert_array_equal(labelled[C.CLASS].values[region == 1], cube[C.CLASS].values[region == 1])
-    assert labelled[C.CLASS].dtype == cube[C.CLASS].dtype
+    region = cube[cube_format.REGION].values
+    np.testing.assert_array_equal(labelled[cube_format.CLASS].values[region == 0], cube_format.IGNORE_INDEX)
+    np.testing.assert_array_equal(labelled[cube_format.CLASS].values[region == 1], cube[cube_format.CLASS].values[region == 1])
+    assert labelled[cube_format.CLASS].dtype == cube[cube_format.CLASS].dtype
     assert set(np.unique(split_parcels(labelled, seed=0).values[region == 0])) == {-1}  # no split there
     assert pretraining_columns(cube) == slice(0, 32)
     assert labelled_area(toy_cube) is toy_cube and pretraining_columns(toy_cube) == slice(0, None)

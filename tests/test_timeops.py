@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.cube import make_cube, validate_cube
 from sitsbench.data.indices import ndvi
 from sitsbench.data.timeops import day_of_year, gap_fill, interpolate_series, relative_days, resample_time
@@ -14,6 +14,8 @@ def test_day_of_year_and_relative_days():
     np.testing.assert_array_equal(day_of_year(times), [1, 32, 365, 366])
     np.testing.assert_array_equal(relative_days(times[:3]), [0, 31, 364])
     np.testing.assert_array_equal(relative_days(times[:2], "2020-12-31"), [1, 32])
+    padded = np.array([["2021-03-01", "NaT"], ["NaT", "2020-12-31"]], dtype="datetime64[ns]")
+    np.testing.assert_array_equal(day_of_year(padded), [[60, 0], [0, 366]])  # no date (padding): 0
 
 
 @settings(max_examples=40, deadline=None)
@@ -76,7 +78,7 @@ def test_resample_time_builds_a_regular_grid(toy_cube):
     resampled = resample_time(toy_cube, step_days=10)
     steps = np.diff(resampled.time.values).astype("timedelta64[D]").astype(int)
     assert (steps == 10).all()
-    assert resampled.reflectance.dims == (C.TIME, C.BAND, C.Y, C.X)
+    assert resampled.reflectance.dims == (cube_format.TIME, cube_format.BAND, cube_format.Y, cube_format.X)
     validate_cube(resampled)
     # on dates shared with the source, clear observations are kept exactly
     shared = np.intersect1d(resampled.time.values, toy_cube.time.values)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from sitsbench import cli
-from sitsbench.data import samples as S
+from sitsbench.data import samples as samples_format
 from sitsbench.evaluation.crossval import (
     TRAINED,
     UNUSED,
@@ -22,7 +22,7 @@ from sitsbench.evaluation.crossval import (
     make_protocol,
 )
 from sitsbench.records import read_run_record
-from sitsbench.training.map_model import MapTrainingConfig, check_model_name, train_map_model
+from sitsbench.training.map_training import MapTrainingConfig, check_model_name, train_map_model
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BANDS = ("B04", "B08")
@@ -46,7 +46,7 @@ def make_groups(n_groups: int = 30, per_group: int = 4, n_classes: int = 3, seed
     if location:
         lon, lat = 4 + rng.uniform(0, 0.2, n_groups), 45 + rng.uniform(0, 0.2, n_groups)
         place = (lon[groups - 1], lat[groups - 1])
-    return S.make_samples(values.astype(np.float32), np.broadcast_to(DATES, (labels.size, DATES.size)), BANDS,
+    return samples_format.make_samples(values.astype(np.float32), np.broadcast_to(DATES, (labels.size, DATES.size)), BANDS,
                           labels, [f"class{k}" for k in range(n_classes)], groups=groups, location=place,
                           crs="EPSG:4326" if location else None, split=split, source="test samples")
 
@@ -54,11 +54,11 @@ def make_groups(n_groups: int = 30, per_group: int = 4, n_classes: int = 3, seed
 def write_table(samples, path: Path, order: np.ndarray | None = None, reverse_bands: bool = False) -> Path:
     """``samples`` as a wide sample table (``label``, ``group``, ``<band>_<date>`` columns), rows in ``order``."""
     order = np.arange(samples.sizes["sample"]) if order is None else order
-    names = S.class_names(samples)
-    values = np.asarray(samples[S.VALUES].values)
-    bands = [str(b) for b in samples[S.BAND].values]
-    days = [str(d)[:10] for d in np.asarray(samples[S.DATE].values[0], dtype="datetime64[D]")]
-    columns = {"label": [names[k] for k in samples[S.LABEL].values], "group": samples[S.GROUP].values}
+    names = samples_format.class_names(samples)
+    values = np.asarray(samples[samples_format.VALUES].values)
+    bands = [str(b) for b in samples[samples_format.BAND].values]
+    days = [str(d)[:10] for d in np.asarray(samples[samples_format.DATE].values[0], dtype="datetime64[D]")]
+    columns = {"label": [names[k] for k in samples[samples_format.LABEL].values], "group": samples[samples_format.GROUP].values}
     for b in (reversed(range(len(bands))) if reverse_bands else range(len(bands))):
         for t, day in enumerate(days):
             columns[f"{bands[b]}_{day}"] = values[:, t, b].astype(np.float64)
@@ -69,7 +69,7 @@ def write_table(samples, path: Path, order: np.ndarray | None = None, reverse_ba
 def test_grouped_folds_partition_the_samples_keep_groups_whole_and_are_stratified():
     samples = make_groups(n_groups=30, per_group=4)
     protocol = make_protocol(samples, "group", folds=5, repeats=2, seed=3)
-    labels, groups = samples[S.LABEL].values, samples[S.GROUP].values
+    labels, groups = samples[samples_format.LABEL].values, samples[samples_format.GROUP].values
     assert protocol.folds.shape == (2, labels.size) and protocol.unit_name == "groups"
     for repeat in range(2):
         folds = protocol.folds[repeat]
@@ -85,7 +85,7 @@ def test_grouped_folds_partition_the_samples_keep_groups_whole_and_are_stratifie
 def test_random_folds_are_stratified_per_sample_and_cut_groups():
     samples = make_groups(n_groups=30, per_group=4)
     protocol = make_protocol(samples, "random", folds=4, seed=0)
-    folds, labels, groups = protocol.folds[0], samples[S.LABEL].values, samples[S.GROUP].values
+    folds, labels, groups = protocol.folds[0], samples[samples_format.LABEL].values, samples[samples_format.GROUP].values
     for fold in range(4):
         assert np.bincount(labels[folds == fold], minlength=3).tolist() == [10, 10, 10]
     cut = [g for g in np.unique(groups) if np.unique(folds[groups == g]).size > 1]
@@ -124,7 +124,7 @@ def test_predefined_protocol_tests_the_published_split_and_refuses_too_many_fold
     with pytest.raises(ValueError, match="no predefined split"):
         make_protocol(make_groups(), "predefined")
     codes = fold_split(protocol, samples, 0, 0, early_stopping=False)
-    assert (codes == S.SPLIT_CODES["test"]).sum() == 32 and (codes == S.SPLIT_CODES["train"]).sum() == 88
+    assert (codes == samples_format.SPLIT_CODES["test"]).sum() == 32 and (codes == samples_format.SPLIT_CODES["train"]).sum() == 88
     assert UNUSED not in codes
 
 
@@ -132,11 +132,11 @@ def test_a_network_stops_early_on_groups_carved_from_the_training_folds_only():
     samples = make_groups(n_groups=30, per_group=4)
     protocol = make_protocol(samples, "group", folds=5)
     codes = fold_split(protocol, samples, 0, 2, early_stopping=True, seed=0)
-    groups = samples[S.GROUP].values
-    val, test = codes == S.SPLIT_CODES["val"], codes == S.SPLIT_CODES["test"]
+    groups = samples[samples_format.GROUP].values
+    val, test = codes == samples_format.SPLIT_CODES["val"], codes == samples_format.SPLIT_CODES["test"]
     assert val.sum() == 24 and test.sum() == 24  # 20 % of the 24 training groups, by class
     assert not set(groups[val]) & set(groups[test]) and not set(groups[val]) & set(groups[codes == 0])
-    assert not fold_split(protocol, samples, 0, 2, early_stopping=False).__eq__(S.SPLIT_CODES["val"]).any()
+    assert not fold_split(protocol, samples, 0, 2, early_stopping=False).__eq__(samples_format.SPLIT_CODES["val"]).any()
 
 
 def test_cross_validation_scores_every_sample_once_with_intervals_around_the_estimates():
@@ -154,7 +154,7 @@ def test_cross_validation_scores_every_sample_once_with_intervals_around_the_est
         per_repeat = np.mean([r[metric] for r in result["pooled_per_repeat"]])
         assert pooled["estimate"] == pytest.approx(per_repeat)
     assert result["pooled"]["oa"]["estimate"] > 0.6  # the classes differ by their amplitude
-    for name in S.class_names(samples):
+    for name in samples_format.class_names(samples):
         cell = result["pooled"]["f1_per_class"][name]
         assert cell["low"] <= cell["estimate"] <= cell["high"]
     assert result["protocol"]["n_units"] == 24 and result["protocol"]["unit"] == "groups"
@@ -238,8 +238,8 @@ def test_fractions_are_three_non_negative_numbers_summing_to_one(text, tmp_path,
 
 def test_random_split_policy_is_stratified_per_sample():
     samples = make_groups(n_groups=30, per_group=4)
-    split = S.split_samples(samples, "random", fractions=(0.5, 0.25, 0.25), seed=0)
-    labels, groups = samples[S.LABEL].values, samples[S.GROUP].values
+    split = samples_format.split_samples(samples, "random", fractions=(0.5, 0.25, 0.25), seed=0)
+    labels, groups = samples[samples_format.LABEL].values, samples[samples_format.GROUP].values
     assert [int((split == code).sum()) for code in (0, 1, 2)] == [60, 30, 30]
     assert np.bincount(labels[split == 2], minlength=3).tolist() == [10, 10, 10]
     assert any(np.unique(split[groups == g]).size > 1 for g in np.unique(groups))
@@ -294,7 +294,7 @@ def test_evaluate_recognises_its_training_samples_by_content_in_another_file(tmp
     same = read_run_record(tmp_path / "t.json")["metrics"]["oa"]
     assert read_run_record(tmp_path / "e.json")["metrics"]["oa"] == same
     # a file holding training samples only is refused, not scored
-    trained = np.isin(S.content_hashes(samples), np.load(model / "training_samples.npy"))
+    trained = np.isin(samples_format.content_hashes(samples), np.load(model / "training_samples.npy"))
     write_table(samples, tmp_path / "only.csv", order=np.flatnonzero(trained))
     assert cli.main(["evaluate", str(model), str(tmp_path / "only.csv"), "--record", str(tmp_path / "o.json")]) == 2
     assert f"all {seen} labelled samples" in capsys.readouterr().err and not (tmp_path / "o.json").exists()
@@ -302,14 +302,14 @@ def test_evaluate_recognises_its_training_samples_by_content_in_another_file(tmp
 
 def test_content_hashes_ignore_band_order_and_position_but_see_values_and_labels():
     samples = make_groups(n_groups=6, per_group=2)
-    hashes = S.content_hashes(samples)
+    hashes = samples_format.content_hashes(samples)
     assert np.unique(hashes).size == hashes.size
     flipped = samples.isel(sample=slice(None, None, -1), band=[1, 0])
-    assert np.array_equal(S.content_hashes(flipped), hashes[::-1])
+    assert np.array_equal(samples_format.content_hashes(flipped), hashes[::-1])
     changed = samples.copy(deep=True)
-    changed[S.VALUES].values[0, 2, 1] += 1e-3
-    changed[S.LABEL].values[1] = (changed[S.LABEL].values[1] + 1) % 3
-    assert (S.content_hashes(changed) != hashes).tolist()[:3] == [True, True, False]
+    changed[samples_format.VALUES].values[0, 2, 1] += 1e-3
+    changed[samples_format.LABEL].values[1] = (changed[samples_format.LABEL].values[1] + 1) % 3
+    assert (samples_format.content_hashes(changed) != hashes).tolist()[:3] == [True, True, False]
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "sits_samples").is_dir(), reason=f"real samples absent from {SHARED_DATA}")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import pixel_series
 from sitsbench.data.io import save_cube
 from sitsbench.data.normalize import BandStats
@@ -34,7 +34,7 @@ def saved(toy_cube, tmp_path_factory):
 def test_zarr_windows_equal_the_dataset_windows_including_cut_edges(toy_cube, saved):
     zarr_reader, dataset_reader = window_source(saved), window_source(toy_cube)
     assert isinstance(zarr_reader, ZarrWindows) and isinstance(dataset_reader, DatasetWindows)
-    assert (zarr_reader.height, zarr_reader.width) == (toy_cube.sizes[C.Y], toy_cube.sizes[C.X])
+    assert (zarr_reader.height, zarr_reader.width) == (toy_cube.sizes[cube_format.Y], toy_cube.sizes[cube_format.X])
     for rows, cols in [window_slices(0, 0, 32), window_slices(1, 1, 48), (slice(5, 17), slice(40, 64))]:
         (values, valid), (expected, expected_valid) = zarr_reader.read(rows, cols), dataset_reader.read(rows, cols)
         assert values.dtype == np.float32 and valid.dtype == bool
@@ -44,14 +44,14 @@ def test_zarr_windows_equal_the_dataset_windows_including_cut_edges(toy_cube, sa
 
 
 def test_window_series_equals_the_general_pixel_series(toy_cube):
-    stats = BandStats.from_cube(toy_cube, np.ones(toy_cube[C.CLASS].shape, dtype=bool))
+    stats = BandStats.from_cube(toy_cube, np.ones(toy_cube[cube_format.CLASS].shape, dtype=bool))
     rows, cols = window_slices(1, 0, 24)
-    window = toy_cube[[C.REFLECTANCE, C.VALID]].isel({C.Y: rows, C.X: cols}).load()
-    values, valid = np.asarray(window[C.REFLECTANCE].values), np.asarray(window[C.VALID].values)
+    window = toy_cube[[cube_format.REFLECTANCE, cube_format.VALID]].isel({cube_format.Y: rows, cube_format.X: cols}).load()
+    values, valid = np.asarray(window[cube_format.REFLECTANCE].values), np.asarray(window[cube_format.VALID].values)
     series, mask = window_series(values, valid, stats)
     r, c = np.divmod(np.arange(24 * 24), 24)
     expected, expected_mask = pixel_series(window, r, c, stats, fill="none")
-    assert series.shape == (24 * 24, toy_cube.sizes[C.TIME], toy_cube.sizes[C.BAND]) and series.flags.c_contiguous
+    assert series.shape == (24 * 24, toy_cube.sizes[cube_format.TIME], toy_cube.sizes[cube_format.BAND]) and series.flags.c_contiguous
     np.testing.assert_allclose(series, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(mask, expected_mask)
     order = np.arange(values.shape[1])[::-1]
@@ -62,7 +62,7 @@ def test_window_series_equals_the_general_pixel_series(toy_cube):
 
 def test_a_damaged_chunk_is_an_error_not_fill_values(toy_cube, tmp_path):
     path = save_cube(toy_cube, tmp_path / "cube.zarr", chunks=32)
-    chunk = next(p for p in (path / C.REFLECTANCE).iterdir() if not p.name.startswith("."))
+    chunk = next(p for p in (path / cube_format.REFLECTANCE).iterdir() if not p.name.startswith("."))
     chunk.write_bytes(chunk.read_bytes()[:50])
     reader = window_source(path)
     with pytest.raises(Exception):  # noqa: B017  (the codec's own error type; map inference names the file)
@@ -71,8 +71,8 @@ def test_a_damaged_chunk_is_an_error_not_fill_values(toy_cube, tmp_path):
 
 
 def test_a_zarr_cube_in_another_dimension_order_is_refused_not_read_by_position(toy_cube, tmp_path):
-    transposed = toy_cube[[C.REFLECTANCE, C.VALID]].transpose(C.BAND, C.TIME, C.Y, C.X)
-    transposed[C.VALID] = transposed[C.VALID].astype("uint8")
+    transposed = toy_cube[[cube_format.REFLECTANCE, cube_format.VALID]].transpose(cube_format.BAND, cube_format.TIME, cube_format.Y, cube_format.X)
+    transposed[cube_format.VALID] = transposed[cube_format.VALID].astype("uint8")
     path = tmp_path / "transposed.zarr"
     transposed.to_zarr(path, zarr_format=2, consolidated=True)
     with pytest.raises(ValueError, match=r"transposed.zarr: array 'reflectance' has dims \('band', 'time', 'y', 'x'\)"):

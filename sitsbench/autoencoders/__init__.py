@@ -8,7 +8,7 @@ in :mod:`sitsbench.models` with the role ``"autoencoder"`` by :mod:`sitsbench.au
 from sitsbench.autoencoders import zoo  # noqa: F401  (registration)
 from sitsbench.autoencoders.base import SITSAutoEncoder
 from sitsbench.autoencoders.classifiers import EncoderClassifier
-from sitsbench.autoencoders.training import AETrainConfig, fit_autoencoder
+from sitsbench.autoencoders.training import AE_TRAINING, AETrainConfig, fit_autoencoder
 from sitsbench.training.losses import masked_mse
 
-__all__ = ["AETrainConfig", "EncoderClassifier", "SITSAutoEncoder", "fit_autoencoder", "masked_mse"]
+__all__ = ["AE_TRAINING", "AETrainConfig", "EncoderClassifier", "SITSAutoEncoder", "fit_autoencoder", "masked_mse"]

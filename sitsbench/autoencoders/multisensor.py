@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from sitsbench.autoencoders.base import SITSAutoEncoder
 from sitsbench.autoencoders.temporal import TemporalConvDecoder, TemporalConvEncoder
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PixelSeriesDataset
 from sitsbench.data.timeops import day_of_year
 from sitsbench.training.losses import expand_mask, masked_mse
@@ -35,11 +35,11 @@ def pixel_backscatter(cube: xr.Dataset, rows: np.ndarray, cols: np.ndarray,
                       stats: tuple[np.ndarray, np.ndarray] | None = None):
     """S1 series of the pixels ``(rows, cols)``: ``(N, T_s1, 2)`` standardised dB, their day of year, and the
     ``(mean, std)`` per band used (computed on these pixels when ``stats`` is None: pass the training ones)."""
-    values = np.asarray(cube[C.BACKSCATTER].values[:, :, rows, cols], dtype=np.float32).transpose(2, 0, 1)
+    values = np.asarray(cube[cube_format.BACKSCATTER].values[:, :, rows, cols], dtype=np.float32).transpose(2, 0, 1)
     if stats is None:
         stats = values.mean(axis=(0, 1)), values.std(axis=(0, 1)) + 1e-6
     series = ((values - stats[0]) / stats[1]).astype(np.float32)
-    return series, day_of_year(cube[C.TIME_S1].values), stats
+    return series, day_of_year(cube[cube_format.TIME_S1].values), stats
 
 
 class MultiSensorPixelDataset(Dataset):
@@ -51,8 +51,8 @@ class MultiSensorPixelDataset(Dataset):
 
     def __init__(self, pixels: PixelSeriesDataset, cube: xr.Dataset,
                  s1_stats: tuple[np.ndarray, np.ndarray] | None = None):
-        if C.BACKSCATTER not in cube:
-            raise ValueError(f"the cube has no {C.BACKSCATTER!r} variable: generate it with with_s1=True")
+        if cube_format.BACKSCATTER not in cube:
+            raise ValueError(f"the cube has no {cube_format.BACKSCATTER!r} variable: generate it with with_s1=True")
         self.pixels = pixels
         self.x_s1, doy_s1, self.s1_stats = pixel_backscatter(cube, pixels.rows, pixels.cols, s1_stats)
         self.doy_s1 = torch.from_numpy(doy_s1)

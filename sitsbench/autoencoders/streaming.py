@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from sitsbench.autoencoders.base import SITSAutoEncoder
 from sitsbench.autoencoders.gapfill import apply_to_series
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.io import open_cube
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year
@@ -63,12 +63,12 @@ class StreamingPixelDataset(IterableDataset):
     def __init__(self, cube: xr.Dataset | str | Path, stats: BandStats | None, chunk: int = 64, seed: int = 0):
         self.cube, self.stats, self.chunk, self.seed = _lazy(cube), stats, chunk, seed
         self.source = window_source(cube, opened=self.cube)
-        self.windows = window_grid(self.cube.sizes[C.Y], self.cube.sizes[C.X], chunk)
-        self.doy = torch.from_numpy(day_of_year(self.cube[C.TIME].values))
+        self.windows = window_grid(self.cube.sizes[cube_format.Y], self.cube.sizes[cube_format.X], chunk)
+        self.doy = torch.from_numpy(day_of_year(self.cube[cube_format.TIME].values))
         self.passes = 0
 
     def __len__(self) -> int:
-        return self.cube.sizes[C.Y] * self.cube.sizes[C.X]
+        return self.cube.sizes[cube_format.Y] * self.cube.sizes[cube_format.X]
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.passes])
@@ -106,14 +106,14 @@ def encode_cube(model: SITSAutoEncoder, cube: xr.Dataset | str | Path, stats: Ba
     source, cube = window_source(cube, opened=opened), opened
     device_ = resolve_device(device)
     model.to(device_).eval()
-    height, width = cube.sizes[C.Y], cube.sizes[C.X]
+    height, width = cube.sizes[cube_format.Y], cube.sizes[cube_format.X]
     shape = (height, width, model.num_features)
     if output is None:
         codes = np.zeros(shape, dtype=np.float32)
     else:
         codes = zarr.open_array(str(output), mode="w", shape=shape, chunks=(chunk, chunk, model.num_features),
                                 dtype="float32", zarr_format=2)
-    doy = torch.from_numpy(day_of_year(cube[C.TIME].values)).to(device_)
+    doy = torch.from_numpy(day_of_year(cube[cube_format.TIME].values)).to(device_)
     encode = partial(_encode_window, model, doy=doy, batch_size=batch_size, device=device_)
     for cy, cx in tqdm(window_grid(height, width, chunk), desc="encode", disable=not progress, leave=False):
         x, mask, window_shape = read_window(source, cy, cx, chunk, stats)

@@ -9,29 +9,28 @@ auto-encoders, Vincent et al. 2008; masked auto-encoders, He et al. 2022). Cloud
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sitsbench.runtime import resolve_device, seed_everything
-from sitsbench.training.engine import History, Objective, TrainConfig, fit, to_device
+from sitsbench.runtime import resolve_device, seed_everything, to_device
+from sitsbench.training.engine import History, Objective, TrainConfig, fit
+
+AE_TRAINING = TrainConfig(lr=2e-3, batch_size=128, progress=False)
+"""The default training knobs of :class:`AETrainConfig`; change some with ``dataclasses.replace(AE_TRAINING, ...)``."""
 
 
 @dataclass
 class AETrainConfig:
-    """Every knob of :func:`fit_autoencoder`."""
+    """Every knob of :func:`fit_autoencoder`: the share of clear dates and bands withheld at each step, and the
+    training loop's knobs ``train`` (default :data:`AE_TRAINING`; the training always runs its ``epochs`` in full
+    and keeps the last weights: ``patience`` and ``restore_best`` are ignored)."""
 
-    epochs: int = 20
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 128
     date_ratio: float = 0.3
     band_ratio: float = 0.1
-    device: str = "auto"
-    seed: int = 0
-    progress: bool = False
+    train: TrainConfig = field(default_factory=lambda: replace(AE_TRAINING))
 
 
 def hide_entries(clear: torch.Tensor, date_ratio: float, band_ratio: float,
@@ -66,13 +65,13 @@ class Reconstruction(Objective):
 def reconstruction_loss(model: torch.nn.Module, dataset: Dataset, config: AETrainConfig,
                         seed: int | None = None) -> float:
     """Mean reconstruction loss over ``dataset`` with entries withheld as in training (seeded, no update)."""
-    device = resolve_device(config.device)
-    generator = torch.Generator().manual_seed(config.seed if seed is None else seed)
+    device = resolve_device(config.train.device)
+    generator = torch.Generator().manual_seed(config.train.seed if seed is None else seed)
     hide = partial(hide_entries, date_ratio=config.date_ratio, band_ratio=config.band_ratio, generator=generator)
     model.to(device).eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for batch in DataLoader(dataset, batch_size=config.batch_size):
+        for batch in DataLoader(dataset, batch_size=config.train.batch_size):
             batch = to_device(batch, device)
             total += float(model.reconstruction_loss(batch, hide)) * len(batch["x"])
             count += len(batch["x"])
@@ -89,9 +88,7 @@ def fit_autoencoder(model: torch.nn.Module, train_dataset: Dataset, val_dataset:
     an iterable one such as :class:`sitsbench.autoencoders.streaming.StreamingPixelDataset`.
     """
     config = config or AETrainConfig()
-    generator = seed_everything(config.seed)
-    train = TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
-                        batch_size=config.batch_size, patience=None, restore_best=False, drop_last=False,
-                        device=config.device, seed=config.seed, progress=config.progress)
+    generator = seed_everything(config.train.seed)
+    train = replace(config.train, patience=None, restore_best=False, drop_last=False)
     return fit(model, train_dataset, val_dataset, train, objective=Reconstruction(config, generator),
                generator=generator)

@@ -49,11 +49,11 @@ def _write(args: argparse.Namespace, name: str, parameters: dict, metrics: dict,
 def _run_model(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sitsbench.data import samples as S
+    from sitsbench.data import samples as samples_format
     from sitsbench.data.loading import load_dataset, require_samples
     from sitsbench.inference.model_folder import MapModel
     from sitsbench.intervals import describe_scores
-    from sitsbench.training.map_model import evaluate_map_model
+    from sitsbench.training.map_training import evaluate_map_model
 
     model = MapModel.load(args.model, device=args.device)
     seed = int(model.training.get("seed", 0))
@@ -65,15 +65,15 @@ def _run_model(args: argparse.Namespace) -> int:
     if subset == "auto":
         subset = "test" if trained_on == loaded.checksum and policy != "none" else "all"
     if subset == "all":
-        where = np.ones(samples.sizes[S.SAMPLE], dtype=bool)
+        where = np.ones(samples.sizes[samples_format.SAMPLE], dtype=bool)
     else:
         if trained_on != loaded.checksum or policy == "none":
             raise ValueError(f"--subset {subset} names a part of the training split, but {args.dataset} was not split "
                              "for this model (another dataset, or split policy 'none'): use --subset all")
-        split = S.split_samples(samples, policy, fractions=tuple(model.training.get("fractions", (0.6, 0.2, 0.2))),
+        split = samples_format.split_samples(samples, policy, fractions=tuple(model.training.get("fractions", (0.6, 0.2, 0.2))),
                                 seed=seed)
-        where = S.subset_mask(split, subset)
-    where &= np.asarray(samples[S.LABEL].values) >= 0
+        where = samples_format.subset_mask(split, subset)
+    where &= np.asarray(samples[samples_format.LABEL].values) >= 0
     excluded = 0
     if subset == "train":
         print("note: --subset train scores the samples the model was trained on: not a test score")
@@ -81,7 +81,7 @@ def _run_model(args: argparse.Namespace) -> int:
         print(f"note: {args.model} records no training samples (written by an older sitsbench): samples it was "
               "trained on cannot be recognised and would be scored")
     else:  # recognised by content, whatever the file: a training sample is never scored as a test sample
-        seen = where & np.isin(S.content_hashes(samples), model.trained_on)
+        seen = where & np.isin(samples_format.content_hashes(samples), model.trained_on)
         excluded = int(seen.sum())
         if excluded == int(where.sum()):
             raise ValueError(f"all {excluded} labelled samples of {args.dataset} [{subset}] were used to train "

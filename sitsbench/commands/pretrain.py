@@ -57,15 +57,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sitsbench.ssl.pretrain import PretrainConfig, StreamConfig, pretrain_archive
+    from dataclasses import replace
+
+    from sitsbench.ssl.pretrain import PRETRAINING, PretrainConfig, StreamConfig, pretrain_archive
 
     for name in ("batch_size", "window", "shards", "buffer", "log_every", "checkpoint_every"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     steps = args.steps if args.steps is not None or args.epochs is not None else 1000
-    config = PretrainConfig(batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                            precision=args.precision, progress=not args.quiet,
-                            backbone_kwargs=json_object(args.encoder_args, "--encoder-args"),
+    train = replace(PRETRAINING, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
+                    precision=args.precision, progress=not args.quiet)
+    config = PretrainConfig(train=train, backbone_kwargs=json_object(args.encoder_args, "--encoder-args"),
                             method_args=json_object(args.method_args, "--method-args"))
     stream = StreamConfig(steps=steps, epochs=args.epochs, window=args.window, shards=args.shards,
                           buffer=args.buffer, log_every=args.log_every, checkpoint_every=args.checkpoint_every)

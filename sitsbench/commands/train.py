@@ -13,7 +13,7 @@ DEFAULT_MODEL = "rf"
 PROBES = ("linear", "mlp", "finetune")
 """Must equal :data:`sitsbench.inference.dates.DATE_POLICIES`, the names of
 :data:`sitsbench.models.classical.CLASSICAL`, :data:`sitsbench.models.classical.DEFAULT_MODEL` and
-:data:`sitsbench.training.map_model.PROBES` (a test checks it): spelled out so that the command line starts without
+:data:`sitsbench.training.map_training.PROBES` (a test checks it): spelled out so that the command line starts without
 importing torch or scikit-learn."""
 
 
@@ -63,6 +63,14 @@ def add_training_options(parser: argparse.ArgumentParser, stopping: str) -> None
     parser.add_argument("--model-args", help="JSON object of extra arguments of the network or estimator")
 
 
+def training_options(args: argparse.Namespace) -> dict:
+    """The :class:`~sitsbench.training.map_training.MapTrainingConfig` knobs of :func:`add_training_options`'
+    options, and the seed and device."""
+    return dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                rf_trees=args.trees, model_kwargs=json_object(args.model_args, "--model-args"), seed=args.seed,
+                device=args.device)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a map model (Random Forest, SVM, LightGBM or a registered series network) on labelled "
@@ -71,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(cube .zarr/.nc, raster folder with labelled points, sample table, sits .rda, ...)")
     parser.add_argument("--model", help=f"a classical estimator on the flattened series ({', '.join(CLASSICAL)}; "
                         f"default {DEFAULT_MODEL}: Random Forest) or a registered series network (tempcnn, ltae, tae, "
-                        "mlp, resnet, inceptiontime, lstm, ...; `python -c \"from sitsbench.training.map_model import "
+                        "mlp, resnet, inceptiontime, lstm, ...; `python -c \"from sitsbench.training.map_training import "
                         "map_model_names; print(map_model_names())\"`)")
     parser.add_argument("--encoder", type=Path, help="an encoder folder written by `sitsbench pretrain`: the model is "
                         "that encoder with a new head, fed the encoder's bands, normalisation and dates")
@@ -104,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from sitsbench.data.loading import load_dataset, require_samples
     from sitsbench.intervals import describe_scores
     from sitsbench.records import make_run_record
-    from sitsbench.training.map_model import (
+    from sitsbench.training.map_training import (
         MapTrainingConfig,
         check_config,
         check_model_name,
@@ -118,11 +126,9 @@ def run(args: argparse.Namespace) -> int:
         check_model_name(args.model)
     config = MapTrainingConfig(
         model=args.model or (None if args.encoder else DEFAULT_MODEL), encoder=None if args.encoder is None else str(args.encoder), probe=args.probe,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-        rf_trees=args.trees, split_policy=args.split_policy, fractions=args.fractions,
-        refit_on_val=not args.hold_out_val, date_policy=args.date_policy,
-        max_train_samples=args.max_train_samples, model_kwargs=json_object(args.model_args, "--model-args"), seed=args.seed,
-        device=args.device, progress=not args.quiet, strict=args.strict,
+        split_policy=args.split_policy, fractions=args.fractions, refit_on_val=not args.hold_out_val,
+        date_policy=args.date_policy, max_train_samples=args.max_train_samples, progress=not args.quiet,
+        strict=args.strict, **training_options(args),
     )
     check_config(config)  # before any data is read
     loaded = load_dataset(args.dataset, seed=args.seed)

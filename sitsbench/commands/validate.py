@@ -11,7 +11,7 @@ from sitsbench.commands.train import (
     DATE_POLICIES,
     DEFAULT_MODEL,
     add_training_options,
-    json_object,
+    training_options,
 )
 
 POLICIES = ("group", "random", "spatial-blocks", "predefined")
@@ -46,13 +46,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sitsbench.training.map_model import MapTrainingConfig, check_config, check_model_name, usable_samples
+    from sitsbench.training.map_training import (
+        MapTrainingConfig,
+        check_config,
+        check_model_name,
+        usable_samples,
+    )
 
     check_model_name(args.model)  # before any data is read
     config = MapTrainingConfig(
-        model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-        rf_trees=args.trees, date_policy=args.date_policy, model_kwargs=json_object(args.model_args, "--model-args"),
-        seed=args.seed, device=args.device, progress=False,
+        model=args.model, date_policy=args.date_policy, progress=False, **training_options(args),
     )
     check_config(config)  # before any data is read: counts, model arguments, date policy
     from sitsbench.data.loading import load_dataset, require_samples

@@ -21,7 +21,7 @@ import torch
 import xarray as xr
 from torch.utils.data import ConcatDataset, Dataset
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import NO_SPLIT, SPLITS, split_mask, subsample
 from sitsbench.data.timeops import day_of_year, interpolate_series, relative_days
@@ -34,9 +34,9 @@ def check_dates(data: xr.Dataset) -> xr.Dataset:
     :func:`sitsbench.data.cube.check_time` or :func:`sitsbench.data.samples.check_dates` naming where: every dataset
     class reads the time axis in order (gap filling, days of year), so an unsorted in-memory cube would train on
     scrambled series."""
-    from sitsbench.data import samples as S
+    from sitsbench.data import samples as samples_format
 
-    (S.check_dates if S.is_samples(data) else C.check_time)(data)
+    (samples_format.check_dates if samples_format.is_samples(data) else cube_format.check_time)(data)
     return data
 
 
@@ -46,10 +46,10 @@ def pixel_series(
     """Series of the pixels ``(rows, cols)``: values ``(N, T, C)`` float32 and clear mask ``(N, T)``."""
     if fill not in FILL_MODES:
         raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}")
-    values = np.asarray(cube[C.REFLECTANCE].values[:, :, rows, cols], dtype=np.float32).transpose(0, 2, 1)  # (T, N, C)
-    valid = np.asarray(cube[C.VALID].values[:, rows, cols])  # (T, N)
+    values = np.asarray(cube[cube_format.REFLECTANCE].values[:, :, rows, cols], dtype=np.float32).transpose(0, 2, 1)  # (T, N, C)
+    valid = np.asarray(cube[cube_format.VALID].values[:, rows, cols])  # (T, N)
     if fill == "linear":
-        days = relative_days(cube[C.TIME].values).astype(float)
+        days = relative_days(cube[cube_format.TIME].values).astype(float)
         values = np.nan_to_num(interpolate_series(values, valid, days, days), nan=0.0)
     series = values.transpose(1, 0, 2)
     if stats is not None:
@@ -114,10 +114,10 @@ class PixelSeriesDataset(SeriesItems):
         rows, cols = rows[keep], cols[keep]
         self.rows, self.cols = rows, cols
         self.x, self.mask = pixel_series(cube, rows, cols, stats, fill)
-        self.y = np.asarray(cube[C.CLASS].values[rows, cols], dtype=np.int64)
-        self.parcel = np.asarray(cube[C.PARCEL].values[rows, cols], dtype=np.int64)
-        self.doy = day_of_year(cube[C.TIME].values)
-        self.class_names = C.class_names(cube)
+        self.y = np.asarray(cube[cube_format.CLASS].values[rows, cols], dtype=np.int64)
+        self.parcel = np.asarray(cube[cube_format.PARCEL].values[rows, cols], dtype=np.int64)
+        self.doy = day_of_year(cube[cube_format.TIME].values)
+        self.class_names = cube_format.class_names(cube)
 
 
 class SampleSeriesDataset(SeriesItems):
@@ -138,26 +138,36 @@ class SampleSeriesDataset(SeriesItems):
         max_pixels: int | None = None,
         seed: int = 0,
     ):
-        from sitsbench.data import samples as S
+        from sitsbench.data import samples as samples_format
 
         if fill not in FILL_MODES:
             raise ValueError(f"fill must be one of {FILL_MODES}, got {fill!r}")
-        check_dates(samples)
-        index = np.flatnonzero(S.subset_mask(split, subset))
-        index = index[subsample(index.size, max_pixels, seed)]
-        self.index = index
-        chosen = samples.isel({S.SAMPLE: index})
-        values = S.gap_fill(chosen) if fill == "linear" else np.nan_to_num(chosen[S.VALUES].values, nan=0.0)
+        chosen = _read_samples(self, samples, split, subset, max_pixels, seed)
+        values = samples_format.gap_fill(chosen) if fill == "linear" else np.nan_to_num(chosen[samples_format.VALUES].values, nan=0.0)
         if stats is not None:
             values = stats.standardize(values, band_axis=-1)
-        padding = np.isnat(chosen[S.DATE].values)
+        padding = np.isnat(chosen[samples_format.DATE].values)
         values[padding] = 0.0
         self.x = np.ascontiguousarray(values, dtype=np.float32)
-        self.mask = np.ascontiguousarray(chosen[S.VALID].values)
-        self.y = np.asarray(chosen[S.LABEL].values, dtype=np.int64)
-        self.parcel = np.asarray(chosen[S.GROUP].values, dtype=np.int64)
-        self.doy = S.day_of_year(chosen)
-        self.class_names = S.class_names(samples)
+
+
+def _read_samples(dataset: Dataset, samples: xr.Dataset, split: np.ndarray, subset: str, max_items: int | None,
+                  seed: int) -> xr.Dataset:
+    """The samples of ``subset`` (at most ``max_items``, seeded), after checking their dates; sets what every
+    dataset of samples holds: ``index`` (their positions in ``samples``), ``mask``, ``y``, ``parcel`` (the
+    sample's group), ``doy`` (per sample, 0 on padding) and ``class_names``."""
+    from sitsbench.data import samples as samples_format
+
+    check_dates(samples)
+    index = np.flatnonzero(samples_format.subset_mask(split, subset))
+    dataset.index = index[subsample(index.size, max_items, seed)]
+    chosen = samples.isel({samples_format.SAMPLE: dataset.index})
+    dataset.mask = np.ascontiguousarray(chosen[samples_format.VALID].values)
+    dataset.y = np.asarray(chosen[samples_format.LABEL].values, dtype=np.int64)
+    dataset.parcel = np.asarray(chosen[samples_format.GROUP].values, dtype=np.int64)
+    dataset.doy = samples_format.day_of_year(chosen)
+    dataset.class_names = samples_format.class_names(samples)
+    return chosen
 
 
 class SamplePixelSetDataset(Dataset):
@@ -178,22 +188,14 @@ class SamplePixelSetDataset(Dataset):
         resample: bool = False,
         seed: int = 0,
     ):
-        from sitsbench.data import samples as S
+        from sitsbench.data import samples as samples_format
 
-        if S.PIXELS not in samples:
-            raise ValueError(f"{samples.attrs.get('source', 'samples')}: no pixel sets ({S.PIXELS!r}) to draw from")
-        check_dates(samples)
-        index = np.flatnonzero(S.subset_mask(split, subset))
-        chosen = samples.isel({S.SAMPLE: index})
-        self.index = index
-        self.pixels = np.nan_to_num(np.asarray(chosen[S.PIXELS].values, dtype=np.float32))
-        self.pixel_mask = np.asarray(chosen[S.PIXEL_MASK].values)
-        self.mask = np.asarray(chosen[S.VALID].values)
-        self.y = np.asarray(chosen[S.LABEL].values, dtype=np.int64)
-        self.parcel = np.asarray(chosen[S.GROUP].values, dtype=np.int64)
-        self.doy = S.day_of_year(chosen)
+        if samples_format.PIXELS not in samples:
+            raise ValueError(f"{samples.attrs.get('source', 'samples')}: no pixel sets ({samples_format.PIXELS!r}) to draw from")
+        chosen = _read_samples(self, samples, split, subset, None, seed)
+        self.pixels = np.nan_to_num(np.asarray(chosen[samples_format.PIXELS].values, dtype=np.float32))
+        self.pixel_mask = np.asarray(chosen[samples_format.PIXEL_MASK].values)
         self.stats, self.n_pixels, self.resample, self.seed = stats, n_pixels, resample, seed
-        self.class_names = S.class_names(samples)
 
     def __len__(self) -> int:
         return self.y.size
@@ -226,9 +228,9 @@ def sample_datasets(
     seed: int = 0,
 ) -> tuple[dict[str, SampleSeriesDataset], BandStats]:
     """One :class:`SampleSeriesDataset` per subset, standardised with statistics of the training samples only."""
-    from sitsbench.data import samples as S
+    from sitsbench.data import samples as samples_format
 
-    stats = BandStats.from_samples(samples, S.subset_mask(split, "train"))
+    stats = BandStats.from_samples(samples, samples_format.subset_mask(split, "train"))
     max_samples = max_samples or {}
     datasets = {
         subset: SampleSeriesDataset(samples, split, subset, stats, fill, max_pixels=max_samples.get(subset), seed=seed)
@@ -262,17 +264,17 @@ class ParcelSeriesDataset(Dataset):
             raise ValueError(f"aggregate must be None or 'mean', got {aggregate!r}")
         check_dates(cube)
         rows, cols = np.nonzero(split_mask(split, subset))
-        parcels = np.asarray(cube[C.PARCEL].values[rows, cols])
+        parcels = np.asarray(cube[cube_format.PARCEL].values[rows, cols])
         order = np.argsort(parcels, kind="stable")
         self.ids, starts = np.unique(parcels[order], return_index=True)
         self.members = np.split(order, starts[1:])
         self.x, valid = pixel_series(cube, rows, cols, stats, fill)
         self.valid = valid
-        labels = np.asarray(cube[C.CLASS].values[rows, cols], dtype=np.int64)
+        labels = np.asarray(cube[cube_format.CLASS].values[rows, cols], dtype=np.int64)
         self.y = np.array([np.bincount(labels[m]).argmax() for m in self.members], dtype=np.int64)
-        self.doy = day_of_year(cube[C.TIME].values)
+        self.doy = day_of_year(cube[cube_format.TIME].values)
         self.n_pixels, self.aggregate, self.resample, self.seed = n_pixels, aggregate, resample, seed
-        self.class_names = C.class_names(cube)
+        self.class_names = cube_format.class_names(cube)
 
     def __len__(self) -> int:
         return self.ids.size
@@ -316,7 +318,7 @@ class PatchDataset(Dataset):
         fill: str = "linear",
     ):
         check_dates(cube)
-        height, width = cube.sizes[C.Y], cube.sizes[C.X]
+        height, width = cube.sizes[cube_format.Y], cube.sizes[cube_format.X]
         if patch_size > min(height, width):
             raise ValueError(f"patch_size {patch_size} exceeds the cube's size {height}x{width}")
         in_subset = split_mask(split, subset)
@@ -334,9 +336,9 @@ class PatchDataset(Dataset):
                 "smaller patch_size or a block split with blocks of patch_size"
             )
         self.cube, self.stats, self.patch_size, self.fill = cube, stats, patch_size, fill
-        self.labels = np.where(in_subset, np.asarray(cube[C.CLASS].values), C.IGNORE_INDEX).astype(np.int64)
-        self.doy = day_of_year(cube[C.TIME].values)
-        self.class_names = C.class_names(cube)
+        self.labels = np.where(in_subset, np.asarray(cube[cube_format.CLASS].values), cube_format.IGNORE_INDEX).astype(np.int64)
+        self.doy = day_of_year(cube[cube_format.TIME].values)
+        self.class_names = cube_format.class_names(cube)
 
     def __len__(self) -> int:
         return len(self.origins)
@@ -367,9 +369,9 @@ def collection_patches(
     crop types only (:func:`~sitsbench.data.readers.pastis.crop_types`)."""
     datasets = []
     for cube in collection.cubes(subset, background):
-        labelled = np.asarray(cube[C.CLASS].values) >= 0
+        labelled = np.asarray(cube[cube_format.CLASS].values) >= 0
         if labelled.any():
-            split = xr.DataArray(np.where(labelled, SPLITS.index(subset), NO_SPLIT), dims=(C.Y, C.X))
+            split = xr.DataArray(np.where(labelled, SPLITS.index(subset), NO_SPLIT), dims=(cube_format.Y, cube_format.X))
             datasets.append(PatchDataset(cube, split, subset, stats, patch_size=patch_size, fill=fill))
     if not datasets:
         raise ValueError(f"{collection.root}: no patch of the {subset!r} folds holds a labelled pixel")

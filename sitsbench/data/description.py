@@ -417,7 +417,7 @@ def _dates_source(value) -> str:
 
 
 def _cube(desc: _Description, spec: dict, chunks: int | str | None = "auto"):
-    from sitsbench.data import cube as C
+    from sitsbench.data import cube as cube_format
     from sitsbench.data.readers.rasters import read_raster_layers
 
     layers, dates_from = _layers(desc, spec)
@@ -434,26 +434,26 @@ def _cube(desc: _Description, spec: dict, chunks: int | str | None = "auto"):
     kept = {k: v for k, v in layers.items() if k[1] != mask_band}
     cube = read_raster_layers(kept, source=desc.path, chunks=chunks, index_scale=scale, nodata=nodata, crs=crs)
     offset = desc.number("rasters.offset", spec.get("offset"), 0.0)
-    valid = cube[C.VALID]
+    valid = cube[cube_format.VALID]
     if "valid_range" in spec:
         bounds = spec["valid_range"]
         if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(v, int | float) for v in bounds)):
             desc.fail("rasters.valid_range", f"expected [low, high], got {bounds!r}")
-        inside = ((cube[C.REFLECTANCE] + offset >= bounds[0]) & (cube[C.REFLECTANCE] + offset <= bounds[1]))
-        valid = valid & inside.all(C.BAND)
+        inside = ((cube[cube_format.REFLECTANCE] + offset >= bounds[0]) & (cube[cube_format.REFLECTANCE] + offset <= bounds[1]))
+        valid = valid & inside.all(cube_format.BAND)
     if mask_spec:
         valid = valid & _clear(desc, mask_spec, layers, mask_band, cube, crs)
-    reflectance = cube[C.REFLECTANCE]
+    reflectance = cube[cube_format.REFLECTANCE]
     if offset:  # no data stays 0; a masked (cloudy) observation keeps its value, flagged by valid
-        reflectance = (reflectance + np.float32(offset)).where(cube[C.VALID], 0.0).astype(np.float32)
-    cube = cube.assign({C.REFLECTANCE: reflectance, C.VALID: valid.transpose(C.TIME, C.Y, C.X)})
+        reflectance = (reflectance + np.float32(offset)).where(cube[cube_format.VALID], 0.0).astype(np.float32)
+    cube = cube.assign({cube_format.REFLECTANCE: reflectance, cube_format.VALID: valid.transpose(cube_format.TIME, cube_format.Y, cube_format.X)})
     cube.attrs.update({"dates_from": dates_from, "description": str(desc.path)})
     return cube
 
 
 def _clear(desc: _Description, spec: dict, layers: dict, band, cube, crs):
     """True where the mask says the observation is clear, ``(time, y, x)``."""
-    from sitsbench.data import cube as C
+    from sitsbench.data import cube as cube_format
     from sitsbench.data.readers.rasters import read_raster_layers
 
     given = [k for k in ("band", "file") if k in spec]
@@ -463,12 +463,12 @@ def _clear(desc: _Description, spec: dict, layers: dict, band, cube, crs):
         mask_layers = {(d, "mask"): where for (d, b), where in layers.items() if b == band}
     else:
         file = desc.file("rasters.mask.file", spec["file"])
-        count, times = _layer_count(file), cube[C.TIME].values.astype("datetime64[D]")
+        count, times = _layer_count(file), cube[cube_format.TIME].values.astype("datetime64[D]")
         if count != times.size:
             desc.fail("rasters.mask.file", f"{file.name} has {count} layers, expected one per date ({times.size})")
         mask_layers = {(d, "mask"): (file, t) for t, d in enumerate(times)}
     raw = read_raster_layers(mask_layers, source=desc.path, index_scale=1.0, nodata=np.nan, crs=crs)
-    codes = raw[C.REFLECTANCE].isel({C.BAND: 0}).astype(np.int64)
+    codes = raw[cube_format.REFLECTANCE].isel({cube_format.BAND: 0}).astype(np.int64)
     if "clear" in spec:
         values = spec["clear"]
         if not isinstance(values, list) or not all(isinstance(v, int) for v in values):
@@ -562,7 +562,7 @@ def _classes(desc: _Description, value) -> tuple[list[str] | None, dict | None]:
 def _table(desc: _Description, spec: dict):
     import pandas as pd
 
-    from sitsbench.data import samples as S
+    from sitsbench.data import samples as samples_format
     from sitsbench.data.readers.tables import read_sample_table, read_table
 
     if "file" not in spec:
@@ -591,31 +591,31 @@ def _table(desc: _Description, spec: dict):
         scale=desc.number("samples.scale", spec.get("scale"), 1.0), header=header, values=pattern,
     )
     if order == "bands*dates":  # the reader took the columns date by date: put them back band by band
-        n, t, b = samples[S.VALUES].shape
-        series = samples[S.VALUES].values.reshape(n, t * b).reshape(n, b, t).transpose(0, 2, 1)
-        samples = samples.assign({S.VALUES: ((S.SAMPLE, S.TIME, S.BAND), np.ascontiguousarray(series)),
-                                  S.VALID: ((S.SAMPLE, S.TIME), np.isfinite(series).all(axis=2))})
+        n, t, b = samples[samples_format.VALUES].shape
+        series = samples[samples_format.VALUES].values.reshape(n, t * b).reshape(n, b, t).transpose(0, 2, 1)
+        samples = samples.assign({samples_format.VALUES: ((samples_format.SAMPLE, samples_format.TIME, samples_format.BAND), np.ascontiguousarray(series)),
+                                  samples_format.VALID: ((samples_format.SAMPLE, samples_format.TIME), np.isfinite(series).all(axis=2))})
     if mapping is not None:
-        ids = np.array([int(float(n)) for n in S.class_names(samples)])
+        ids = np.array([int(float(n)) for n in samples_format.class_names(samples)])
         unknown = sorted(set(ids.tolist()) - set(mapping))
         if unknown:
             desc.fail("samples.classes", f"label id(s) {unknown} of {path.name} are not in the mapping {mapping}")
         order_ids = sorted(mapping)
         remap = np.array([order_ids.index(i) for i in ids])
-        labels = samples[S.LABEL].values
-        samples = samples.assign({S.LABEL: ((S.SAMPLE,), np.where(labels >= 0, remap[labels], labels))})
+        labels = samples[samples_format.LABEL].values
+        samples = samples.assign({samples_format.LABEL: ((samples_format.SAMPLE,), np.where(labels >= 0, remap[labels], labels))})
         samples.attrs["class_names"] = [mapping[i] for i in order_ids]
     if "split" in columns:
         table, _ = read_table(path, header=header)
         if columns["split"] not in table.columns:
             desc.fail("samples.columns.split", f"no column {columns['split']!r} in {path.name}")
         text = table[columns["split"]].astype(str).str.strip().str.lower()
-        codes = text.map({**S.SPLIT_CODES, **{str(v): v for v in S.SPLIT_CODES.values()}})
+        codes = text.map({**samples_format.SPLIT_CODES, **{str(v): v for v in samples_format.SPLIT_CODES.values()}})
         if codes.isna().any():
             bad = sorted(set(text[codes.isna()]))[:5]
             desc.fail("samples.columns.split", f"values {bad} of {path.name}: expected train/val/test or 0/1/2")
-        samples = samples.assign({S.SPLIT: ((S.SAMPLE,), pd.to_numeric(codes).to_numpy(np.int8))})
-    return S.validate_samples(samples)
+        samples = samples.assign({samples_format.SPLIT: ((samples_format.SAMPLE,), pd.to_numeric(codes).to_numpy(np.int8))})
+    return samples_format.validate_samples(samples)
 
 
 DATE_FILE_SUFFIXES = (".rda", ".rdata", ".rds", ".json", ".txt")

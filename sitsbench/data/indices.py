@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 
 
 def normalized_difference(cube: xr.Dataset, band_a: str, band_b: str) -> xr.DataArray:
     """``(a - b) / (a + b)`` for two named bands, ``(time, y, x)``; NaN where the sum is zero."""
-    bands = [str(b) for b in cube[C.BAND].values]
+    bands = [str(b) for b in cube[cube_format.BAND].values]
     for band in (band_a, band_b):
         if band not in bands:
             raise KeyError(f"band {band!r} not in the cube (bands: {bands})")
-    a = cube[C.REFLECTANCE].sel({C.BAND: band_a})
-    b = cube[C.REFLECTANCE].sel({C.BAND: band_b})
+    a = cube[cube_format.REFLECTANCE].sel({cube_format.BAND: band_a})
+    b = cube[cube_format.REFLECTANCE].sel({cube_format.BAND: band_b})
     total = a + b
-    return ((a - b) / total.where(total != 0)).drop_vars(C.BAND, errors="ignore")
+    return ((a - b) / total.where(total != 0)).drop_vars(cube_format.BAND, errors="ignore")
 
 
 def ndvi(cube: xr.Dataset) -> xr.DataArray:

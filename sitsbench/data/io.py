@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from sitsbench.atomic import written
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.georef import SPATIAL_REF
 
 _LIST_ATTRS = ("class_names",)
@@ -41,7 +41,7 @@ EVERY_CHUNK = "sitsbench_every_chunk_written"
 
 def _encode(cube: xr.Dataset) -> xr.Dataset:
     encoded = cube.copy()
-    encoded[C.VALID] = encoded[C.VALID].astype("uint8")
+    encoded[cube_format.VALID] = encoded[cube_format.VALID].astype("uint8")
     encoded.attrs = {k: json.dumps(v) if k in _LIST_ATTRS else v for k, v in cube.attrs.items()}
     encoded.attrs.pop(EVERY_CHUNK, None)
     return encoded
@@ -51,10 +51,10 @@ def _is_cube_file(path: Path) -> bool:
     """True when ``path`` holds a cube written by :func:`save_cube` (a zarr group with a ``reflectance`` array, or
     a NetCDF/HDF5 file with one)."""
     if path.is_dir():
-        return (path / ".zgroup").is_file() and (path / C.REFLECTANCE).is_dir()
+        return (path / ".zgroup").is_file() and (path / cube_format.REFLECTANCE).is_dir()
     try:
         with xr.open_dataset(path, engine=_engine(path)) as existing:
-            return C.REFLECTANCE in existing
+            return cube_format.REFLECTANCE in existing
     except Exception:  # not readable as a cube: not one of ours
         return False
 
@@ -74,7 +74,7 @@ def save_cube(cube: xr.Dataset, path: str | Path, chunks: int | None = None, ove
                               "(choose another path, or overwrite explicitly)")
     encoded = _encode(cube)
     if chunks:
-        encoded = encoded.chunk({C.Y: chunks, C.X: chunks})
+        encoded = encoded.chunk({cube_format.Y: chunks, cube_format.X: chunks})
     with written(path, directory=engine == "zarr") as tmp:
         if engine == "zarr":
             # every chunk is written, even one equal to the fill value: a missing chunk then means damage
@@ -132,7 +132,7 @@ def missing_chunks(path: str | Path) -> dict[str, int]:
     group = zarr.open_group(str(path), mode="r")
     every_chunk = bool(group.attrs.get(EVERY_CHUNK))
     out = {}
-    for name in (C.REFLECTANCE, C.VALID):
+    for name in (cube_format.REFLECTANCE, cube_format.VALID):
         if name in group:
             array = group[name]
             if not every_chunk and _means_no_observation(name, array.fill_value):
@@ -146,7 +146,7 @@ def missing_chunks(path: str | Path) -> dict[str, int]:
 def _means_no_observation(name: str, fill_value) -> bool:
     """True when zarr's ``fill_value`` of variable ``name`` reads as "no clear observation" (``None`` is zarr's
     default, zero)."""
-    if name == C.VALID:
+    if name == cube_format.VALID:
         return fill_value is None or not bool(fill_value)
     return fill_value is not None and bool(np.isnan(fill_value))
 
@@ -158,23 +158,23 @@ def _check_lazy_values(cube: xr.Dataset, path: Path, labels: bool = True) -> Non
     does not grow with the cube (the map inference checks every window it reads)."""
     import dask
 
-    n_bytes = cube[C.REFLECTANCE].size * cube[C.REFLECTANCE].dtype.itemsize
+    n_bytes = cube[cube_format.REFLECTANCE].size * cube[cube_format.REFLECTANCE].dtype.itemsize
     try:
         with dask.config.set(scheduler="synchronous"):
             if n_bytes <= FULL_CHECK_BYTES:
-                C.validate_cube(cube, check_values=True, labels=labels)
+                cube_format.validate_cube(cube, check_values=True, labels=labels)
                 return
-            height, width = cube.sizes[C.Y], cube.sizes[C.X]
-            chunks = cube[C.REFLECTANCE].chunksizes
-            side = max(1, min(chunks[C.Y][0] if C.Y in chunks else 64, chunks[C.X][0] if C.X in chunks else 64,
+            height, width = cube.sizes[cube_format.Y], cube.sizes[cube_format.X]
+            chunks = cube[cube_format.REFLECTANCE].chunksizes
+            side = max(1, min(chunks[cube_format.Y][0] if cube_format.Y in chunks else 64, chunks[cube_format.X][0] if cube_format.X in chunks else 64,
                               height, width))
             for k in range(SAMPLED_WINDOWS):
                 y0 = k * 7919 % max(1, height - side + 1)
                 x0 = k * 104729 % max(1, width - side + 1)
-                window = cube.isel({C.Y: slice(y0, y0 + side), C.X: slice(x0, x0 + side)})
-                read = [C.REFLECTANCE, C.VALID, C.CLASS, C.PARCEL] if labels else [C.REFLECTANCE, C.VALID]
-                C.validate_cube(window[read].compute(), check_values=True, labels=labels)
-    except C.CubeValidationError:
+                window = cube.isel({cube_format.Y: slice(y0, y0 + side), cube_format.X: slice(x0, x0 + side)})
+                read = [cube_format.REFLECTANCE, cube_format.VALID, cube_format.CLASS, cube_format.PARCEL] if labels else [cube_format.REFLECTANCE, cube_format.VALID]
+                cube_format.validate_cube(window[read].compute(), check_values=True, labels=labels)
+    except cube_format.CubeValidationError:
         raise
     except Exception as error:  # decompression and I/O errors of damaged chunk files
         raise ValueError(f"cube {path}: cannot read its values ({type(error).__name__}: {error}); a damaged or "
@@ -197,7 +197,7 @@ def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bo
     if _raster_source(path):
         cube = _open_rasters(path, chunks)
         if validate:
-            C.validate_cube(cube, check_values=False, labels=labels)
+            cube_format.validate_cube(cube, check_values=False, labels=labels)
             _check_lazy_values(cube, path, labels)
         return cube
     engine = _engine(path)
@@ -210,7 +210,7 @@ def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bo
         cube = xr.open_dataset(path, engine=engine, chunks=chunks)
     except Exception as error:  # the backends raise many types for a damaged file
         raise ValueError(f"cannot read cube {path} with {engine}: {error}") from error
-    cube[C.VALID] = cube[C.VALID].astype(bool)
+    cube[cube_format.VALID] = cube[cube_format.VALID].astype(bool)
     if SPATIAL_REF in cube.data_vars:  # the CRS is a coordinate (rioxarray's convention), whatever the backend kept
         cube = cube.set_coords(SPATIAL_REF)
     for key in _LIST_ATTRS:
@@ -221,6 +221,6 @@ def open_cube(path: str | Path, chunks: int | dict | None = "auto", validate: bo
         cube.attrs["origin"] = cube.attrs["source"]
     cube.attrs["source"] = str(path)
     if validate:
-        C.validate_cube(cube, check_values=False, labels=labels)
+        cube_format.validate_cube(cube, check_values=False, labels=labels)
         _check_lazy_values(cube, path, labels)
     return cube

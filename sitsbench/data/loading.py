@@ -90,7 +90,7 @@ class LoadedDataset:
     def describe(self) -> dict:
         """Kind, sizes, dates, bands, classes and CRS (``sitsbench data info PATH``)."""
         from sitsbench.data import georef
-        from sitsbench.data import samples as S
+        from sitsbench.data import samples as samples_format
 
         out = {"dataset": self.name, "layout": self.layout, "kind": self.kind, "source": self.source,
                "checksum": self.checksum}
@@ -109,7 +109,7 @@ class LoadedDataset:
             if georef.has_crs(cube):
                 out["cube"]["pixel size"] = [abs(float(v)) for v in georef.transform_of(cube)[0:5:4]]
         if self.samples is not None:
-            out["samples"] = S.summary(self.samples)
+            out["samples"] = samples_format.summary(self.samples)
         if self.patches is not None:
             out["patches"] = self.patches.describe()
         if self.notes:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 
 
 @dataclass(frozen=True)
@@ -32,28 +32,28 @@ class BandStats:
     ) -> BandStats:
         """Statistics of the clear observations of the pixels where ``where`` (``(y, x)`` bool) is True."""
         where = np.asarray(where, dtype=bool)
-        if where.shape != (cube.sizes[C.Y], cube.sizes[C.X]):
-            raise ValueError(f"mask has shape {where.shape}, expected the cube's (y, x) = {cube[C.PARCEL].shape}")
+        if where.shape != (cube.sizes[cube_format.Y], cube.sizes[cube_format.X]):
+            raise ValueError(f"mask has shape {where.shape}, expected the cube's (y, x) = {cube[cube_format.PARCEL].shape}")
         if not where.any():
             raise ValueError("the mask selects no pixel: cannot compute normalisation statistics")
         rows, cols = np.nonzero(where)
-        values = np.asarray(cube[C.REFLECTANCE].values[:, :, rows, cols])  # (T, C, N)
-        valid = np.asarray(cube[C.VALID].values[:, rows, cols])  # (T, N)
+        values = np.asarray(cube[cube_format.REFLECTANCE].values[:, :, rows, cols])  # (T, C, N)
+        valid = np.asarray(cube[cube_format.VALID].values[:, rows, cols])  # (T, N)
         observations = values.transpose(0, 2, 1)[valid]  # (n_clear, C)
-        return cls._from_observations(observations, tuple(str(b) for b in cube[C.BAND].values), max_samples, seed)
+        return cls._from_observations(observations, tuple(str(b) for b in cube[cube_format.BAND].values), max_samples, seed)
 
     @classmethod
     def from_samples(cls, samples: xr.Dataset, where: np.ndarray, max_samples: int = 500_000, seed: int = 0) -> BandStats:
         """Statistics of the clear observations of the samples where ``where`` (``(sample,)`` bool) is True."""
-        from sitsbench.data import samples as S
+        from sitsbench.data import samples as samples_format
 
         where = np.asarray(where, dtype=bool)
-        if where.shape != (samples.sizes[S.SAMPLE],):
-            raise ValueError(f"mask has shape {where.shape}, expected ({samples.sizes[S.SAMPLE]},) samples")
+        if where.shape != (samples.sizes[samples_format.SAMPLE],):
+            raise ValueError(f"mask has shape {where.shape}, expected ({samples.sizes[samples_format.SAMPLE]},) samples")
         if not where.any():
             raise ValueError("the mask selects no sample: cannot compute normalisation statistics")
-        values = np.asarray(samples[S.VALUES].values[where])[np.asarray(samples[S.VALID].values[where])]
-        return cls._from_observations(values, tuple(str(b) for b in samples[S.BAND].values), max_samples, seed)
+        values = np.asarray(samples[samples_format.VALUES].values[where])[np.asarray(samples[samples_format.VALID].values[where])]
+        return cls._from_observations(values, tuple(str(b) for b in samples[samples_format.BAND].values), max_samples, seed)
 
     @classmethod
     def _from_observations(cls, samples: np.ndarray, bands: tuple[str, ...], max_samples: int, seed: int) -> BandStats:
@@ -136,11 +136,11 @@ class SpectralFingerprint:
     @classmethod
     def from_samples(cls, samples: xr.Dataset, where: np.ndarray, seed: int = 0) -> SpectralFingerprint:
         """The fingerprint of the clear observations of the samples where ``where`` (``(sample,)`` bool) is True."""
-        from sitsbench.data import samples as S
+        from sitsbench.data import samples as samples_format
 
         where = np.asarray(where, dtype=bool)
-        values = np.asarray(samples[S.VALUES].values[where])[np.asarray(samples[S.VALID].values[where])]
-        return cls.from_observations(values, tuple(str(b) for b in samples[S.BAND].values), seed)
+        values = np.asarray(samples[samples_format.VALUES].values[where])[np.asarray(samples[samples_format.VALID].values[where])]
+        return cls.from_observations(values, tuple(str(b) for b in samples[samples_format.BAND].values), seed)
 
     @classmethod
     def from_observations(cls, observations: np.ndarray, bands: tuple[str, ...], seed: int = 0) -> SpectralFingerprint:

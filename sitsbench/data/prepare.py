@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
-from sitsbench.data import samples as S
+from sitsbench.data import cube as cube_format
+from sitsbench.data import samples as samples_format
 from sitsbench.data.datasets import PixelSeriesDataset, SampleSeriesDataset, sample_datasets
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import SPLITS, split_mask, split_parcels
@@ -83,11 +83,11 @@ def prepare_pixels(
     unknown = sorted(set(subsets) - set(SPLITS))
     if unknown:
         raise ValueError(f"subsets {unknown} are not among {SPLITS}")
-    if S.is_samples(data):
+    if samples_format.is_samples(data):
         return _prepare_samples(data, split_policy, tuple(subsets), max_pixels, fill, seed)
     if split not in CUBE_SPLITS:
         raise ValueError(f"split must be one of {CUBE_SPLITS}, got {split!r}")
-    labels = np.asarray(data[C.CLASS].values)
+    labels = np.asarray(data[cube_format.CLASS].values)
     present = set(np.unique(labels[labels >= 0]).tolist())
     kind = {"by": "block", "block_size": block_size} if split == "block" else {}
     for split_seed in range(seed, seed + (SPLIT_ATTEMPTS if every_class else 1)):
@@ -103,15 +103,15 @@ def prepare_pixels(
     pixels = {subset: PixelSeriesDataset(data, split_map, subset, stats, fill=fill, max_pixels=max_pixels.get(subset),
                                          seed=seed) for subset in subsets}
     return PreparedPixels(data, None, split_map, f"{split} ({how}, split seed {split_seed})", split_seed, stats, pixels,
-                          C.class_names(data), [str(b) for b in data[C.BAND].values])
+                          cube_format.class_names(data), [str(b) for b in data[cube_format.BAND].values])
 
 
 def _prepare_samples(samples: xr.Dataset, policy: str, subsets: tuple[str, ...], max_pixels: dict, fill: str,
                      seed: int) -> PreparedPixels:
     if policy not in SPLIT_POLICIES:
         raise ValueError(f"split_policy must be one of {SPLIT_POLICIES}, got {policy!r}")
-    policy, why = S.choose_split_policy(samples) if policy == "auto" else (policy, "chosen by the caller")
-    codes = S.split_samples(samples, policy, seed=seed)
+    policy, why = samples_format.choose_split_policy(samples) if policy == "auto" else (policy, "chosen by the caller")
+    codes = samples_format.split_samples(samples, policy, seed=seed)
     pixels, stats = sample_datasets(samples, codes, subsets=subsets, max_samples=max_pixels, fill=fill, seed=seed)
-    return PreparedPixels(None, samples, codes, f"{policy} ({why})", seed, stats, pixels, S.class_names(samples),
+    return PreparedPixels(None, samples, codes, f"{policy} ({why})", seed, stats, pixels, samples_format.class_names(samples),
                           list(stats.bands))

@@ -38,14 +38,14 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 
 VALUES, VALID, DATE, LABEL, GROUP, SPLIT = "series", "valid", "date", "label", "group", "split"
 PIXELS, PIXEL_MASK, PIXEL = "pixels", "pixel_mask", "pixel"
 SAMPLE = "sample"
-TIME, BAND = C.TIME, C.BAND
+TIME, BAND = cube_format.TIME, cube_format.BAND
 
-IGNORE_INDEX = C.IGNORE_INDEX
+IGNORE_INDEX = cube_format.IGNORE_INDEX
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 NO_SPLIT = -1
 
@@ -181,7 +181,7 @@ def make_samples(
     if values.ndim != 3:
         raise SamplesValidationError(f"values have shape {values.shape}, expected (sample, time, band)")
     n, t, _ = values.shape
-    dates = C.local_times(dates)
+    dates = cube_format.local_times(dates)
     if dates.ndim == 1:
         dates = np.broadcast_to(dates, (n, dates.size)).copy()
     if dates.shape != (n, t):
@@ -266,9 +266,7 @@ def day_of_year(samples: xr.Dataset) -> np.ndarray:
     dates."""
     from sitsbench.data.timeops import day_of_year as days_of_year
 
-    dates = samples[DATE].values
-    padded = np.isnat(dates)
-    return np.where(padded, 0, days_of_year(np.where(padded, np.datetime64("1970-01-01"), dates)))
+    return days_of_year(samples[DATE].values)
 
 
 def relative_days(samples: xr.Dataset) -> np.ndarray:
@@ -459,15 +457,15 @@ def samples_from_cube(
     """
     from sitsbench.data import georef
 
-    times = cube[C.TIME].values
+    times = cube[cube_format.TIME].values
     if points is None:
-        labels_map = np.asarray(cube[C.CLASS].values)
+        labels_map = np.asarray(cube[cube_format.CLASS].values)
         rows, cols = np.nonzero(labels_map >= 0)
         labels = labels_map[rows, cols]
-        parcels = np.asarray(cube[C.PARCEL].values)[rows, cols].astype(np.int64)
-        pixel_ids = rows.astype(np.int64) * cube.sizes[C.X] + cols + 1
+        parcels = np.asarray(cube[cube_format.PARCEL].values)[rows, cols].astype(np.int64)
+        pixel_ids = rows.astype(np.int64) * cube.sizes[cube_format.X] + cols + 1
         groups = np.where(parcels > 0, parcels, pixel_ids + int(parcels.max(initial=0)))
-        names = C.class_names(cube)
+        names = cube_format.class_names(cube)
         intervals = None
     else:
         missing = [c for c in (x, y, label) if c not in points.columns]
@@ -485,14 +483,14 @@ def samples_from_cube(
             _, groups = np.unique(points[group].astype(str).to_numpy(), return_inverse=True)
             groups = groups.ravel() + 1
         else:
-            _, groups = np.unique(rows * cube.sizes[C.X] + cols, return_inverse=True)
+            _, groups = np.unique(rows * cube.sizes[cube_format.X] + cols, return_inverse=True)
             groups = groups.ravel() + 1
         intervals = None
         if start in points.columns and end in points.columns:
             intervals = (table_dates(points[start], start), table_dates(points[end], end))
-    at = {C.Y: xr.DataArray(rows, dims=SAMPLE), C.X: xr.DataArray(cols, dims=SAMPLE)}  # reads only these pixels
-    values = np.asarray(cube[C.REFLECTANCE].isel(at).transpose(SAMPLE, C.TIME, C.BAND).values)  # (N, T, C)
-    valid = np.asarray(cube[C.VALID].isel(at).transpose(SAMPLE, C.TIME).values)
+    at = {cube_format.Y: xr.DataArray(rows, dims=SAMPLE), cube_format.X: xr.DataArray(cols, dims=SAMPLE)}  # reads only these pixels
+    values = np.asarray(cube[cube_format.REFLECTANCE].isel(at).transpose(SAMPLE, cube_format.TIME, cube_format.BAND).values)  # (N, T, C)
+    valid = np.asarray(cube[cube_format.VALID].isel(at).transpose(SAMPLE, cube_format.TIME).values)
     dates = np.broadcast_to(times.astype("datetime64[ns]"), valid.shape).copy()
     if intervals is not None:
         day = times.astype("datetime64[D]")
@@ -510,10 +508,10 @@ def samples_from_cube(
         values, valid, dates = values[:, :width], valid[:, :width], dates[:, :width]
     location, sample_crs = None, None
     if georef.has_crs(cube):
-        location = (np.asarray(cube[C.X].values)[cols], np.asarray(cube[C.Y].values)[rows])
+        location = (np.asarray(cube[cube_format.X].values)[cols], np.asarray(cube[cube_format.Y].values)[rows])
         sample_crs = georef.crs_of(cube).to_wkt()
     return make_samples(
-        values, dates, [str(b) for b in cube[C.BAND].values], labels, names, groups=groups, valid=valid,
+        values, dates, [str(b) for b in cube[cube_format.BAND].values], labels, names, groups=groups, valid=valid,
         location=location, crs=sample_crs, source=f"{cube.attrs.get('source', 'cube')} (pixels)",
     )
 

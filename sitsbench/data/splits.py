@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 
 SPLITS = ("train", "val", "test")
 NO_SPLIT = -1
@@ -35,16 +35,16 @@ def subsample(count: int, limit: int | None, seed: int) -> np.ndarray:
 
 def parcel_table(cube: xr.Dataset) -> dict[str, np.ndarray]:
     """Per-parcel ids, majority class, pixel count and centroid (row, col); parcels with id 0 excluded."""
-    parcels = np.asarray(cube[C.PARCEL].values).ravel()
-    labels = np.asarray(cube[C.CLASS].values).ravel()
+    parcels = np.asarray(cube[cube_format.PARCEL].values).ravel()
+    labels = np.asarray(cube[cube_format.CLASS].values).ravel()
     keep = parcels > 0
     ids, inverse, counts = np.unique(parcels[keep], return_inverse=True, return_counts=True)
-    rows, cols = np.divmod(np.flatnonzero(keep), cube.sizes[C.X])
+    rows, cols = np.divmod(np.flatnonzero(keep), cube.sizes[cube_format.X])
     centroid = np.stack([np.bincount(inverse, rows) / counts, np.bincount(inverse, cols) / counts], axis=1)
-    shifted = labels[keep] - C.IGNORE_INDEX
+    shifted = labels[keep] - cube_format.IGNORE_INDEX
     votes = np.zeros((ids.size, shifted.max() + 1 if shifted.size else 1), dtype=np.int64)
     np.add.at(votes, (inverse, shifted), 1)
-    majority = votes.argmax(axis=1) + C.IGNORE_INDEX
+    majority = votes.argmax(axis=1) + cube_format.IGNORE_INDEX
     return {"id": ids, "label": majority, "n_pixels": counts, "centroid": centroid}
 
 
@@ -67,7 +67,7 @@ def split_parcels(
     table = parcel_table(cube)
     rng = np.random.default_rng(seed)
     assignment = np.full(table["id"].size, NO_SPLIT, dtype=np.int8)
-    labelled = table["label"] != C.IGNORE_INDEX
+    labelled = table["label"] != cube_format.IGNORE_INDEX
     if by == "parcel":
         for label in np.unique(table["label"][labelled]):
             members = rng.permutation(np.flatnonzero(table["label"] == label))
@@ -75,7 +75,7 @@ def split_parcels(
             assignment[members] = np.repeat(np.arange(3), counts)
     elif by == "block":
         block = (table["centroid"] // block_size).astype(int)
-        block_id = block[:, 0] * (cube.sizes[C.X] // block_size + 1) + block[:, 1]
+        block_id = block[:, 0] * (cube.sizes[cube_format.X] // block_size + 1) + block[:, 1]
         unique_blocks = rng.permutation(np.unique(block_id[labelled]))
         counts = allocate(unique_blocks.size, fractions_array)
         block_split = dict(zip(unique_blocks.tolist(), np.repeat(np.arange(3), counts).tolist()))
@@ -83,11 +83,11 @@ def split_parcels(
             assignment[i] = block_split[int(block_id[i])]
     else:
         raise ValueError(f"by must be 'parcel' or 'block', got {by!r}")
-    lookup = np.full(int(np.asarray(cube[C.PARCEL].values).max()) + 1, NO_SPLIT, dtype=np.int8)
+    lookup = np.full(int(np.asarray(cube[cube_format.PARCEL].values).max()) + 1, NO_SPLIT, dtype=np.int8)
     lookup[table["id"]] = assignment
-    split = lookup[np.asarray(cube[C.PARCEL].values)]
-    split[np.asarray(cube[C.CLASS].values) == C.IGNORE_INDEX] = NO_SPLIT
-    return xr.DataArray(split, dims=(C.Y, C.X), coords={C.Y: cube[C.Y], C.X: cube[C.X]}, name="split")
+    split = lookup[np.asarray(cube[cube_format.PARCEL].values)]
+    split[np.asarray(cube[cube_format.CLASS].values) == cube_format.IGNORE_INDEX] = NO_SPLIT
+    return xr.DataArray(split, dims=(cube_format.Y, cube_format.X), coords={cube_format.Y: cube[cube_format.Y], cube_format.X: cube[cube_format.X]}, name="split")
 
 
 def split_mask(split: xr.DataArray, subset: str) -> np.ndarray:
@@ -101,13 +101,13 @@ def labelled_area(cube: xr.Dataset) -> xr.Dataset:
     """``cube`` with its labels kept in the labelled area only (``region`` 1, the rest set to the unlabelled
     value) when it has a ``region`` layer, as the ``hard`` synthetic landscape has (its unlabelled and labelled
     areas differ in phenology); else ``cube`` itself."""
-    if C.REGION not in cube:
+    if cube_format.REGION not in cube:
         return cube
-    labels = cube[C.CLASS].where(cube[C.REGION] == 1, C.IGNORE_INDEX).astype(cube[C.CLASS].dtype)
-    return cube.assign({C.CLASS: labels})
+    labels = cube[cube_format.CLASS].where(cube[cube_format.REGION] == 1, cube_format.IGNORE_INDEX).astype(cube[cube_format.CLASS].dtype)
+    return cube.assign({cube_format.CLASS: labels})
 
 
 def pretraining_columns(cube: xr.Dataset) -> slice:
     """The columns a self-supervised model pretrains on: the west half of a cube with a ``region`` layer (its
     unlabelled area: the parcels whose centre lies there), else every column."""
-    return slice(0, cube.sizes[C.X] // 2 if C.REGION in cube else None)
+    return slice(0, cube.sizes[cube_format.X] // 2 if cube_format.REGION in cube else None)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 
 
 def day_of_year(times: np.ndarray | xr.DataArray) -> np.ndarray:
-    """Day of year (1-366) of each date, the positional encoding used by L-TAE and SITS transformers."""
+    """Day of year (1-366) of each date, the positional encoding used by L-TAE and SITS transformers; 0 where there is
+    no date (``NaT``: the padding of labelled samples)."""
     days = np.asarray(times, dtype="datetime64[D]")
-    return (days - days.astype("datetime64[Y]")).astype(np.int64) + 1
+    padded = np.isnat(days)
+    days = np.where(padded, np.datetime64("1970-01-01", "D"), days)
+    return np.where(padded, 0, (days - days.astype("datetime64[Y]")).astype(np.int64) + 1)
 
 
 def relative_days(times: np.ndarray | xr.DataArray, origin: str | np.datetime64 | None = None) -> np.ndarray:
@@ -63,7 +66,7 @@ def interpolate_series(values: np.ndarray, valid: np.ndarray, t_src: np.ndarray,
 
 
 def _series_days(cube: xr.Dataset) -> np.ndarray:
-    return relative_days(cube[C.TIME].values).astype(np.float64)
+    return relative_days(cube[cube_format.TIME].values).astype(np.float64)
 
 
 def gap_fill(cube: xr.Dataset) -> xr.Dataset:
@@ -72,14 +75,14 @@ def gap_fill(cube: xr.Dataset) -> xr.Dataset:
     Dates outside the first/last clear observation take the nearest clear value; pixels never observed
     clear stay NaN. The ``valid`` mask is kept, so models can still tell filled from observed values.
     """
-    reflectance = cube[C.REFLECTANCE]
+    reflectance = cube[cube_format.REFLECTANCE]
     n_time, n_band, height, width = reflectance.shape
     values = np.asarray(reflectance.values).transpose(0, 2, 3, 1).reshape(n_time, -1, n_band)
-    valid = np.asarray(cube[C.VALID].values).reshape(n_time, -1)
+    valid = np.asarray(cube[cube_format.VALID].values).reshape(n_time, -1)
     days = _series_days(cube)
     filled = interpolate_series(values, valid, days, days)
     filled = filled.reshape(n_time, height, width, n_band).transpose(0, 3, 1, 2)
-    return cube.assign({C.REFLECTANCE: (reflectance.dims, filled)})
+    return cube.assign({cube_format.REFLECTANCE: (reflectance.dims, filled)})
 
 
 def resample_time(cube: xr.Dataset, step_days: int = 10, start=None, end=None) -> xr.Dataset:
@@ -89,23 +92,23 @@ def resample_time(cube: xr.Dataset, step_days: int = 10, start=None, end=None) -
     date), a ``valid`` mask that is True wherever the pixel has at least one clear observation, and keeps
     the label layers. Sentinel-1 variables are dropped (they live on their own time axis).
     """
-    first = np.datetime64(start or cube[C.TIME].values[0], "D")
-    last = np.datetime64(end or cube[C.TIME].values[-1], "D")
+    first = np.datetime64(start or cube[cube_format.TIME].values[0], "D")
+    last = np.datetime64(end or cube[cube_format.TIME].values[-1], "D")
     grid = np.arange(first, last + np.timedelta64(1, "D"), np.timedelta64(step_days, "D"))
-    reflectance = cube[C.REFLECTANCE]
+    reflectance = cube[cube_format.REFLECTANCE]
     n_time, n_band, height, width = reflectance.shape
     values = np.asarray(reflectance.values).transpose(0, 2, 3, 1).reshape(n_time, -1, n_band)
-    valid = np.asarray(cube[C.VALID].values).reshape(n_time, -1)
-    t_src = relative_days(cube[C.TIME].values, first).astype(float)
+    valid = np.asarray(cube[cube_format.VALID].values).reshape(n_time, -1)
+    t_src = relative_days(cube[cube_format.TIME].values, first).astype(float)
     t_dst = relative_days(grid, first).astype(float)
     resampled = interpolate_series(values, valid, t_src, t_dst)
     resampled = resampled.reshape(grid.size, height, width, n_band).transpose(0, 3, 1, 2)
     observed = np.isfinite(resampled).all(axis=1)
-    labels = cube.drop_vars([C.REFLECTANCE, C.VALID, C.BACKSCATTER, C.TIME_S1, C.BAND_S1], errors="ignore")
-    labels = labels.drop_dims([C.TIME], errors="ignore")
+    labels = cube.drop_vars([cube_format.REFLECTANCE, cube_format.VALID, cube_format.BACKSCATTER, cube_format.TIME_S1, cube_format.BAND_S1], errors="ignore")
+    labels = labels.drop_dims([cube_format.TIME], errors="ignore")
     return labels.assign(
         {
-            C.REFLECTANCE: ((C.TIME, C.BAND, C.Y, C.X), resampled),
-            C.VALID: ((C.TIME, C.Y, C.X), observed),
+            cube_format.REFLECTANCE: ((cube_format.TIME, cube_format.BAND, cube_format.Y, cube_format.X), resampled),
+            cube_format.VALID: ((cube_format.TIME, cube_format.Y, cube_format.X), observed),
         }
-    ).assign_coords({C.TIME: grid.astype("datetime64[ns]")})
+    ).assign_coords({cube_format.TIME: grid.astype("datetime64[ns]")})

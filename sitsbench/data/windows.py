@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.normalize import BandStats
 
 
@@ -37,15 +37,15 @@ class DatasetWindows:
     """Windows of a cube held as a dataset (in memory, dask-backed, or lazily opened by any backend)."""
 
     def __init__(self, cube: xr.Dataset):
-        self.cube = cube[[C.REFLECTANCE, C.VALID]]
+        self.cube = cube[[cube_format.REFLECTANCE, cube_format.VALID]]
         self.source = cube.attrs.get("source", "in-memory cube")
-        self.height, self.width = cube.sizes[C.Y], cube.sizes[C.X]
+        self.height, self.width = cube.sizes[cube_format.Y], cube.sizes[cube_format.X]
 
     def read(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
         """Reflectance ``(T, C, h, w)`` float32 and clear mask ``(T, h, w)`` bool of the window ``rows`` x ``cols``."""
-        window = self.cube.isel({C.Y: rows, C.X: cols}).load()
-        return (np.asarray(window[C.REFLECTANCE].values, dtype=np.float32),
-                np.asarray(window[C.VALID].values, dtype=bool))
+        window = self.cube.isel({cube_format.Y: rows, cube_format.X: cols}).load()
+        return (np.asarray(window[cube_format.REFLECTANCE].values, dtype=np.float32),
+                np.asarray(window[cube_format.VALID].values, dtype=bool))
 
 
 class ZarrWindows:
@@ -63,11 +63,11 @@ class ZarrWindows:
 
         self.path = self.source = str(path)
         with zarr.config.set({"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"}):
-            self.reflectance = zarr.open_array(f"{self.path}/{C.REFLECTANCE}", mode="r")
-            self.valid = zarr.open_array(f"{self.path}/{C.VALID}", mode="r")
-        for name, array in ((C.REFLECTANCE, self.reflectance), (C.VALID, self.valid)):  # sliced by position below
+            self.reflectance = zarr.open_array(f"{self.path}/{cube_format.REFLECTANCE}", mode="r")
+            self.valid = zarr.open_array(f"{self.path}/{cube_format.VALID}", mode="r")
+        for name, array in ((cube_format.REFLECTANCE, self.reflectance), (cube_format.VALID, self.valid)):  # sliced by position below
             dims = tuple(array.attrs.get("_ARRAY_DIMENSIONS") or getattr(array.metadata, "dimension_names", None) or ())
-            expected = C.EXPECTED_DIMS[name]
+            expected = cube_format.EXPECTED_DIMS[name]
             if dims != expected:
                 raise ValueError(f"cube {self.path}: array {name!r} has dims {dims}, expected {expected}")
         self.height, self.width = self.reflectance.shape[2], self.reflectance.shape[3]

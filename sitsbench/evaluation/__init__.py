@@ -22,6 +22,7 @@ from sitsbench.evaluation.efficiency import (
 )
 from sitsbench.evaluation.label_fraction import nested_subsets, stratified_fraction
 from sitsbench.evaluation.protocols import (
+    FINE_TUNING,
     PROBE_C_GRID,
     PROBES,
     FineTuneConfig,
@@ -34,7 +35,6 @@ from sitsbench.evaluation.protocols import (
     parcel_probe,
     probe,
     probe_scores,
-    scores,
     to_parcels,
 )
 from sitsbench.evaluation.rows import score_rows
@@ -45,6 +45,7 @@ from sitsbench.intervals import (
     paired_differences,
     plot_paired_differences,
 )
+from sitsbench.metrics import scores
 
 __all__ = [
     "PROBES",
@@ -53,6 +54,7 @@ __all__ = [
     "AreaAccuracy",
     "Bootstrap",
     "EfficiencyMethod",
+    "FINE_TUNING",
     "FineTuneConfig",
     "KNNClassifier",
     "ValidatedLinearProbe",

@@ -16,7 +16,7 @@ trained on the others, so that every sample is predicted once by a model that ne
 * ``predefined``: the data set's own test split, one fold (repeats then only change the model's seed).
 
 A network stops early on a validation part carved from the training folds (:data:`VAL_SHARE` of their units, by
-class); a model without early stopping trains on all of them (:func:`sitsbench.training.map_model.stops_early`).
+class); a model without early stopping trains on all of them (:func:`sitsbench.training.map_training.stops_early`).
 
 Two intervals are reported for each score. **Over folds**: the mean of the per-fold scores with a Student t
 interval whose variance is corrected for the overlap of the training sets, ``(1/J + n_test/n_train) s²`` over the
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import samples as S
+from sitsbench.data import samples as samples_format
 
 POLICIES = ("group", "random", "spatial-blocks", "predefined")
 VAL_SHARE = 0.2
@@ -90,7 +90,7 @@ def metric_coordinates(samples: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def _units(samples: xr.Dataset, policy: str, block_size: float | None) -> tuple[np.ndarray, str, str]:
     """The unit of each sample, what a unit is, and the protocol's units in words."""
-    groups = np.asarray(samples[S.GROUP].values)
+    groups = np.asarray(samples[samples_format.GROUP].values)
     n, n_groups = groups.size, np.unique(groups).size
     grouping = (f"{n_groups} groups (a group is a location, polygon or parcel as the reader of the data set "
                 f"defines it: its samples are correlated; {n / max(n_groups, 1):.1f} samples per group)")
@@ -123,15 +123,15 @@ def make_protocol(samples: xr.Dataset, policy: str = "group", folds: int = 5, re
         raise ValueError(f"split policy must be one of {POLICIES}, got {policy!r}")
     if repeats < 1:
         raise ValueError(f"--repeats must be at least 1, got {repeats}")
-    labels = np.asarray(samples[S.LABEL].values)
-    labelled = labels != S.IGNORE_INDEX
+    labels = np.asarray(samples[samples_format.LABEL].values)
+    labelled = labels != samples_format.IGNORE_INDEX
     where = samples.attrs.get("source", "samples")
     if policy == "predefined":
-        split = S.split_samples(samples, "predefined", seed=seed)  # refuses a split that cuts a group
-        if not (split == S.SPLIT_CODES["test"]).any():
+        split = samples_format.split_samples(samples, "predefined", seed=seed)  # refuses a split that cuts a group
+        if not (split == samples_format.SPLIT_CODES["test"]).any():
             raise ValueError(f"{where}: the predefined split has no test sample")
-        codes = np.where(split == S.SPLIT_CODES["test"], 0, np.where(split == S.NO_SPLIT, UNUSED, TRAINED))
-        groups = np.asarray(samples[S.GROUP].values)
+        codes = np.where(split == samples_format.SPLIT_CODES["test"], 0, np.where(split == samples_format.NO_SPLIT, UNUSED, TRAINED))
+        groups = np.asarray(samples[samples_format.GROUP].values)
         return Protocol(policy, 1, repeats, np.tile(codes, (repeats, 1)), groups, "groups",
                         f"the data set's own split: {int((codes == 0).sum())} test samples in "
                         f"{np.unique(groups[codes == 0]).size} groups, {int((codes == TRAINED).sum())} training "
@@ -162,15 +162,15 @@ def fold_split(protocol: Protocol, samples: xr.Dataset, repeat: int, fold: int, 
     """The split codes of one fold (0 train, 1 val, 2 test, -1 unused): a network's validation part is
     :data:`VAL_SHARE` of the training units, by class."""
     codes = protocol.folds[repeat]
-    split = np.full(codes.size, S.NO_SPLIT, dtype=np.int8)
+    split = np.full(codes.size, samples_format.NO_SPLIT, dtype=np.int8)
     pool = (codes != fold) & (codes != UNUSED)
-    split[pool] = S.SPLIT_CODES["train"]
-    split[codes == fold] = S.SPLIT_CODES["test"]
+    split[pool] = samples_format.SPLIT_CODES["train"]
+    split[codes == fold] = samples_format.SPLIT_CODES["test"]
     if early_stopping:
-        labels = np.where(pool, np.asarray(samples[S.LABEL].values), S.IGNORE_INDEX)
-        inner = S.group_split(labels, protocol.units, np.array([1 - VAL_SHARE, VAL_SHARE, 0.0]),
+        labels = np.where(pool, np.asarray(samples[samples_format.LABEL].values), samples_format.IGNORE_INDEX)
+        inner = samples_format.group_split(labels, protocol.units, np.array([1 - VAL_SHARE, VAL_SHARE, 0.0]),
                               np.random.default_rng([seed, repeat, fold]))
-        split[inner == S.SPLIT_CODES["val"]] = S.SPLIT_CODES["val"]
+        split[inner == samples_format.SPLIT_CODES["val"]] = samples_format.SPLIT_CODES["val"]
     return split
 
 
@@ -193,7 +193,7 @@ def corrected_t_interval(values: np.ndarray, test_share: float, level: float = 0
 
 def cross_validate(samples: xr.Dataset, config, protocol: Protocol, n_boot: int = 1000, level: float = 0.95,
                    progress: bool = True) -> dict:
-    """Train ``config`` (a :class:`~sitsbench.training.map_model.MapTrainingConfig`) on every fold of
+    """Train ``config`` (a :class:`~sitsbench.training.map_training.MapTrainingConfig`) on every fold of
     ``protocol`` (repeat ``r`` with seed ``config.seed + r``); returns the protocol, the per-fold scores, the
     pooled scores and per-class F1 with their bootstrap intervals, the per-fold means with their corrected t
     intervals, the pooled scores of each repeat and the pooled confusion matrix (summed over the repeats)."""
@@ -201,12 +201,12 @@ def cross_validate(samples: xr.Dataset, config, protocol: Protocol, n_boot: int 
 
     from sitsbench.intervals import bootstrap_scores
     from sitsbench.metrics import classification_metrics
-    from sitsbench.training.map_model import predict_samples, stops_early, train_map_model
+    from sitsbench.training.map_training import predict_samples, stops_early, train_map_model
 
-    names = S.class_names(samples)
-    labels = np.asarray(samples[S.LABEL].values)
+    names = samples_format.class_names(samples)
+    labels = np.asarray(samples[samples_format.LABEL].values)
     early = stops_early(config)
-    predicted = np.full(protocol.folds.shape, S.IGNORE_INDEX, dtype=np.int64)
+    predicted = np.full(protocol.folds.shape, samples_format.IGNORE_INDEX, dtype=np.int64)
     rows, start = [], time.perf_counter()
     runs = [(r, k) for r in range(protocol.repeats) for k in range(protocol.n_folds)]
     for repeat, fold in tqdm(runs, desc=f"{protocol.n_folds} folds x {protocol.repeats}", unit="fold",
@@ -214,7 +214,7 @@ def cross_validate(samples: xr.Dataset, config, protocol: Protocol, n_boot: int 
         split = fold_split(protocol, samples, repeat, fold, early, seed=config.seed)
         model, summary = train_map_model(samples, replace(config, seed=config.seed + repeat, progress=False), split)
         # the model was trained on these samples: its classes are theirs, in their order
-        positions, guess, _ = predict_samples(model, samples, split == S.SPLIT_CODES["test"], check_spectra=False)
+        positions, guess, _ = predict_samples(model, samples, split == samples_format.SPLIT_CODES["test"], check_spectra=False)
         predicted[repeat, positions] = guess
         scores = classification_metrics(labels[positions], guess, len(names), names)
         rows.append({"repeat": repeat, "fold": fold, "seed": config.seed + repeat, "n_train": summary["n_train"],
@@ -243,7 +243,7 @@ def cross_validate(samples: xr.Dataset, config, protocol: Protocol, n_boot: int 
     return {
         "protocol": {"policy": protocol.policy, "folds": protocol.n_folds, "repeats": protocol.repeats,
                      "unit": protocol.unit_name, "n_units": int(np.unique(units).size), "n_tested": int(tested.sum()),
-                     "n_groups": int(np.unique(np.asarray(samples[S.GROUP].values)[tested]).size),
+                     "n_groups": int(np.unique(np.asarray(samples[samples_format.GROUP].values)[tested]).size),
                      "words": protocol.words, "level": level, "n_boot": n_boot, "early_stopping": early},
         "class_names": names, "folds": rows, "pooled": pooled, "over_folds": over_folds,
         "pooled_per_repeat": [{"seed": config.seed + r, **{m: scores[m] for m in SCORES}}

@@ -26,8 +26,8 @@ import pandas as pd
 from torch.utils.data import Dataset, Subset
 
 from sitsbench.evaluation.label_fraction import nested_subsets
-from sitsbench.evaluation.protocols import FineTuneConfig, fine_tune, probe, scores
-from sitsbench.metrics import METRIC_TITLES
+from sitsbench.evaluation.protocols import FineTuneConfig, fine_tune, probe
+from sitsbench.metrics import METRIC_TITLES, scores
 from sitsbench.models.base import SITSClassifier
 from sitsbench.planes.dataset import PlaneDataset, predict_parcels
 from sitsbench.records import check_differences, check_intervals, score_row
@@ -72,9 +72,9 @@ def network_method(build: Callable[[int], SITSClassifier], train: Dataset, test:
     labels as ``train.y``."""
 
     def fit_predict(indices: np.ndarray, seed: int) -> np.ndarray:
-        seeded = replace(config, seed=seed)
+        seeded = replace(config, train=replace(config.train, seed=seed))
         model = fine_tune(build(seed), num_classes, Subset(train, indices.tolist()), seeded)
-        return predict(model, test, device=config.device)[1]
+        return predict(model, test, device=config.train.device)[1]
 
     return EfficiencyMethod(np.asarray(train.y), fit_predict, method=PROTOCOL_TITLES["fine-tune"] if encoder else
                             "supervised", encoder=encoder)
@@ -89,9 +89,9 @@ def plane_network_method(build: Callable[[int], SITSClassifier], train: PlaneDat
 
     def fit_predict(indices: np.ndarray, seed: int) -> np.ndarray:
         strs = np.flatnonzero(np.isin(train.planes.parcel, parcel_ids[indices]))
-        seeded = replace(config, seed=seed)
+        seeded = replace(config, train=replace(config.train, seed=seed))
         model = fine_tune(build(seed), num_classes, Subset(train, strs.tolist()), seeded)
-        ids, _, proba = predict_parcels(model, test, device=config.device)
+        ids, _, proba = predict_parcels(model, test, device=config.train.device)
         decision = dict(zip(ids.tolist(), proba.argmax(axis=1).tolist()))
         missing = sorted(set(np.unique(test_parcel).tolist()) - set(decision))
         if missing:

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sitsbench.data import cube as C
-from sitsbench.data import samples as S
+from sitsbench.data import cube as cube_format
+from sitsbench.data import samples as samples_format
 from sitsbench.evaluation.efficiency import EfficiencyMethod, label_efficiency
 from sitsbench.evaluation.protocols import probe
 from sitsbench.intervals import paired_differences
@@ -67,13 +67,13 @@ def write_pools(cube: xr.Dataset, sizes: Sequence[int], workdir: Path, window: i
     actual number of series (whole rows of the west half)."""
     from sitsbench.data.io import save_cube
 
-    half = cube.sizes[C.X] // 2
+    half = cube.sizes[cube_format.X] // 2
     pools = {}
     for size in sizes:
-        rows = min(cube.sizes[C.Y], max(1, math.ceil(size / half)))
+        rows = min(cube.sizes[cube_format.Y], max(1, math.ceil(size / half)))
         if rows * half in pools:
             continue
-        part = cube.isel({C.Y: slice(0, rows), C.X: slice(0, half)})
+        part = cube.isel({cube_format.Y: slice(0, rows), cube_format.X: slice(0, half)})
         pools[rows * half] = save_cube(part, workdir / f"pool_{rows * half}.zarr", chunks=window, overwrite=True)
     return pools
 
@@ -81,18 +81,18 @@ def write_pools(cube: xr.Dataset, sizes: Sequence[int], workdir: Path, window: i
 def labelled_pixels(cube: xr.Dataset, max_train: int, max_test: int, seed: int = 0) -> tuple[xr.Dataset, np.ndarray]:
     """The labelled pixels of the east half of ``cube`` as samples (grouped by parcel) and a split code per sample
     (train/test by parcel, each subsampled to at most ``max_train`` / ``max_test`` pixels; the rest -1)."""
-    east = cube.isel({C.X: slice(cube.sizes[C.X] // 2, None)})
-    if not (np.asarray(east[C.PARCEL].values) > 0).any():
-        rows, cols = np.indices(east[C.PARCEL].shape)
+    east = cube.isel({cube_format.X: slice(cube.sizes[cube_format.X] // 2, None)})
+    if not (np.asarray(east[cube_format.PARCEL].values) > 0).any():
+        rows, cols = np.indices(east[cube_format.PARCEL].shape)
         blocks = (rows // BLOCK) * (-(-cols.shape[1] // BLOCK)) + cols // BLOCK + 1
-        east = east.assign({C.PARCEL: (east[C.PARCEL].dims, blocks.astype(np.int32))})
-    samples = S.samples_from_cube(east)
-    split = S.split_samples(samples, "group", fractions=(0.7, 0.0, 0.3), seed=seed)
+        east = east.assign({cube_format.PARCEL: (east[cube_format.PARCEL].dims, blocks.astype(np.int32))})
+    samples = samples_format.samples_from_cube(east)
+    split = samples_format.split_samples(samples, "group", fractions=(0.7, 0.0, 0.3), seed=seed)
     rng = np.random.default_rng([seed, 17])
-    for code, limit in ((S.SPLIT_CODES["train"], max_train), (S.SPLIT_CODES["test"], max_test)):
+    for code, limit in ((samples_format.SPLIT_CODES["train"], max_train), (samples_format.SPLIT_CODES["test"], max_test)):
         members = np.flatnonzero(split == code)
         if members.size > limit:
-            split[rng.choice(members, members.size - limit, replace=False)] = S.NO_SPLIT
+            split[rng.choice(members, members.size - limit, replace=False)] = samples_format.NO_SPLIT
     return samples, split
 
 
@@ -101,7 +101,7 @@ def _features(folder, encoder, samples: xr.Dataset, device: str) -> np.ndarray:
     from sitsbench.inference.model_folder import MapModel
     from sitsbench.runtime import series_in_batches
 
-    preparation = MapModel(None, folder.name, folder.bands, S.class_names(samples), folder.stats, folder.reference,
+    preparation = MapModel(None, folder.name, folder.bands, samples_format.class_names(samples), folder.stats, folder.reference,
                            folder.date_policy)
     x, mask, doy = preparation.sample_inputs(samples)
     encoder = encoder.eval()
@@ -130,17 +130,17 @@ def pool_size_study(cube: xr.Dataset, workdir: str | Path, config: PoolStudyConf
     from sitsbench.inference.encoder_folder import EncoderFolder
     from sitsbench.models.registry import create_model
     from sitsbench.runtime import seed_everything
-    from sitsbench.ssl.pretrain import PretrainConfig, StreamConfig, pretrain_archive
+    from sitsbench.ssl.pretrain import PRETRAINING, PretrainConfig, StreamConfig, pretrain_archive
 
     config = config or PoolStudyConfig()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     pools = write_pools(cube, config.pool_sizes, workdir, config.window)
     samples, split = labelled_pixels(cube, config.max_train, config.max_test)
-    train, test = S.subset_mask(split, "train"), S.subset_mask(split, "test")
-    labels = np.asarray(samples[S.LABEL].values)
-    groups = np.asarray(samples[S.GROUP].values)[test]
-    train_samples, test_samples = samples.isel({S.SAMPLE: train}), samples.isel({S.SAMPLE: test})
+    train, test = samples_format.subset_mask(split, "train"), samples_format.subset_mask(split, "test")
+    labels = np.asarray(samples[samples_format.LABEL].values)
+    groups = np.asarray(samples[samples_format.GROUP].values)[test]
+    train_samples, test_samples = samples.isel({samples_format.SAMPLE: train}), samples.isel({samples_format.SAMPLE: test})
     features: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = {}
     runs, folder = [], None
     for size, path in pools.items():
@@ -149,8 +149,9 @@ def pool_size_study(cube: xr.Dataset, workdir: str | Path, config: PoolStudyConf
             output = workdir / f"encoder_{size}_seed{seed}"
             summary = pretrain_archive(
                 [str(path)], output, config.method, config.encoder,
-                PretrainConfig(batch_size=config.batch_size, lr=config.lr, seed=seed, device=config.device,
-                               progress=False, backbone_kwargs=dict(config.encoder_kwargs)),
+                PretrainConfig(train=replace(PRETRAINING, batch_size=config.batch_size, lr=config.lr, seed=seed,
+                                             device=config.device, progress=False),
+                               backbone_kwargs=dict(config.encoder_kwargs)),
                 StreamConfig(steps=config.steps, window=config.window, shards=2, buffer=4 * config.window ** 2,
                              log_every=max(1, config.steps // 10), checkpoint_every=config.steps), overwrite=True)
             folder = EncoderFolder.load(output)
@@ -168,7 +169,7 @@ def pool_size_study(cube: xr.Dataset, workdir: str | Path, config: PoolStudyConf
         random = create_model(config.encoder, in_channels=n_bands, num_classes=0, **folder.kwargs)
         for part, chosen in enumerate((train_samples, test_samples)):
             features[RANDOM][part][seed] = _features(folder, random, chosen, config.device)
-    num_classes = len(S.class_names(samples))
+    num_classes = len(samples_format.class_names(samples))
     methods = {name: _probe_method(labels[train], tr, te) for name, (tr, te) in features.items()}
     table = label_efficiency(methods, labels[test], config.fractions, config.seeds, num_classes, log=None)
     pairs = [(ssl_name(size), RANDOM) for size in pools]

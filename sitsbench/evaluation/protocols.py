@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -42,14 +42,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from sitsbench.evaluation.label_fraction import stratified_fraction, validation_part
-from sitsbench.metrics import confusion_matrix, macro_f1, overall_accuracy
+from sitsbench.metrics import scores
 from sitsbench.models import classical
 from sitsbench.models.base import SITSClassifier
 from sitsbench.planes.dataset import PlaneDataset, parcel_average
-from sitsbench.runtime import resolve_device, seed_everything
+from sitsbench.runtime import in_batches, resolve_device, seed_everything
 from sitsbench.training.engine import Supervised, TrainConfig, fit
 
 
@@ -60,19 +60,17 @@ def freeze(encoder: nn.Module) -> nn.Module:
     return encoder
 
 
-@torch.no_grad()
 def _features(model: nn.Module, dataset: Dataset, batch_size: int = 256, device: str = "auto"
               ) -> tuple[np.ndarray, np.ndarray]:
     """``forward_features`` of every item of a labelled dataset (items ``x``, ``y`` and, for series, ``doy`` and
     ``mask``; plane datasets have neither) in eval mode without gradients, and the labels."""
     device = resolve_device(device)
     model = model.to(device).eval()
-    features, labels = [], []
-    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        extra = {key: batch[key].to(device) for key in ("doy", "mask") if key in batch}
-        features.append(model.forward_features(batch["x"].to(device), **extra).cpu().numpy())
-        labels.append(batch["y"].numpy())
-    return np.concatenate(features), np.concatenate(labels)
+
+    def features(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model.forward_features(batch["x"], **{key: batch[key] for key in ("doy", "mask") if key in batch})
+
+    return in_batches(features, dataset, batch_size, device)
 
 
 def embed(
@@ -199,12 +197,6 @@ PROBES: dict[str, Callable[[int], object]] = {"linear": ValidatedLinearProbe, "k
 """Protocols on frozen embeddings: name -> ``factory(seed)`` of an estimator with ``fit`` and ``predict``."""
 
 
-def scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
-    """Overall accuracy and macro-F1."""
-    cm = confusion_matrix(y_true, y_pred, num_classes)
-    return {"oa": overall_accuracy(cm), "macro_f1": macro_f1(cm)}
-
-
 def probe(name: str, train: tuple[np.ndarray, np.ndarray], test_features: np.ndarray, seed: int = 0) -> np.ndarray:
     """Fit the probe ``name`` (see :data:`PROBES`) on ``train = (features, labels)``; predicted test labels."""
     if name not in PROBES:
@@ -269,16 +261,17 @@ class FineTuneConfig:
     (1 = supervised training, 0 = frozen encoder and a linear head trained by SGD). ``probe_init``: start a
     linear head from the linear probe fit on the frozen training embeddings (LP-FT), for pretrained encoders;
     supervised training from scratch sets it to False (a random head on random features: the probe's confident
-    head would only make the first steps harder, as we measured)."""
+    head would only make the first steps harder, as we measured). ``train``: the training loop's knobs (default
+    :data:`FINE_TUNING`; no validation, and a batch no larger than the training set)."""
 
-    steps: int = 300
-    batch_size: int = 64
-    lr: float = 1e-3
     encoder_lr_scale: float = 0.1
-    weight_decay: float = 1e-4
     probe_init: bool = True
-    device: str = "auto"
-    seed: int = 0
+    train: TrainConfig = field(default_factory=lambda: replace(FINE_TUNING))
+
+
+FINE_TUNING = TrainConfig(steps=300, progress=False)
+"""The default training knobs of :class:`FineTuneConfig`: 300 optimiser steps of 64 items; change some with
+``dataclasses.replace(FINE_TUNING, ...)``."""
 
 
 def init_head_from_probe(model: SITSClassifier, train: Dataset, seed: int = 0, device: str = "auto") -> None:
@@ -311,18 +304,16 @@ def fine_tune(
     config = config or FineTuneConfig()
     if config.encoder_lr_scale < 0:
         raise ValueError(f"encoder_lr_scale must be >= 0, got {config.encoder_lr_scale}")
-    generator = seed_everything(config.seed)
-    device = resolve_device(config.device)
+    generator = seed_everything(config.train.seed)
+    device = resolve_device(config.train.device)
     model = copy.deepcopy(encoder)
     model.reset_classifier(num_classes)
     model.requires_grad_(True).to(device)
     if config.probe_init:
-        init_head_from_probe(model, train, config.seed, device)
+        init_head_from_probe(model, train, config.train.seed, device)
     head_ids = {id(p) for p in model.head.parameters()}
     objective = Supervised(slow=lambda m: [p for p in m.parameters() if id(p) not in head_ids],
                            slow_scale=config.encoder_lr_scale, frozen_eval=True)
-    steps = TrainConfig(steps=config.steps, lr=config.lr, weight_decay=config.weight_decay,
-                        batch_size=min(config.batch_size, len(train)), patience=None, device=config.device,
-                        seed=config.seed, progress=False)
+    steps = replace(config.train, batch_size=min(config.train.batch_size, len(train)), patience=None)
     fit(model, train, config=steps, objective=objective, generator=generator)
     return model.eval()

@@ -39,7 +39,7 @@ import zarr
 from tqdm import tqdm
 
 from sitsbench.atomic import exclusive, remove_stale_temporaries, replace_path, written
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data import georef
 from sitsbench.data.io import open_cube
 from sitsbench.data.normalize import SPECTRAL_SAMPLE
@@ -70,14 +70,14 @@ def cube_fingerprint(cube: xr.Dataset, path: Path | None) -> str:
     """SHA-256 of the cube's grid, dates and bands, plus its files' names, sizes and modification times (a path)
     or its values (an in-memory cube)."""
     digest = hashlib.sha256()
-    for name in (C.TIME, C.BAND, C.Y, C.X):
+    for name in (cube_format.TIME, cube_format.BAND, cube_format.Y, cube_format.X):
         digest.update(np.asarray(cube[name].values).astype(str).tobytes())
     if georef.has_crs(cube):
         digest.update(str(cube[georef.SPATIAL_REF].attrs.get("crs_wkt")).encode())
     if path is not None:
         digest.update(json.dumps([str(path.resolve()), _file_stats(path)]).encode())
-    elif not any(cube[v].chunks for v in (C.REFLECTANCE, C.VALID)):
-        for name in (C.REFLECTANCE, C.VALID):
+    elif not any(cube[v].chunks for v in (cube_format.REFLECTANCE, cube_format.VALID)):
+        for name in (cube_format.REFLECTANCE, cube_format.VALID):
             digest.update(np.ascontiguousarray(cube[name].values).tobytes())
     else:
         digest.update(str(cube.attrs.get("source", "")).encode())
@@ -100,7 +100,7 @@ def _work_path(output: Path) -> Path:
 
 
 def _create_store(path: Path, cube: xr.Dataset, chunk: int, attrs: dict, layers: dict, n_classes: int) -> zarr.Group:
-    height, width = cube.sizes[C.Y], cube.sizes[C.X]
+    height, width = cube.sizes[cube_format.Y], cube.sizes[cube_format.X]
     group = zarr.open_group(str(path), mode="w", zarr_format=2)
     group.attrs.update(attrs)
     coordinates = georef.SPATIAL_REF if georef.has_crs(cube) else None
@@ -115,7 +115,7 @@ def _create_store(path: Path, cube: xr.Dataset, chunk: int, attrs: dict, layers:
     n_cy, n_cx = -(-height // chunk), -(-width // chunk)
     done = group.create_array("done", shape=(n_cy, n_cx), chunks=(1, 1), dtype="bool", fill_value=False)
     done.attrs["_ARRAY_DIMENSIONS"] = ["window_y", "window_x"]
-    for axis in (C.Y, C.X):
+    for axis in (cube_format.Y, cube_format.X):
         values = np.asarray(cube[axis].values, dtype=np.float64)
         array = group.create_array(axis, shape=values.shape, chunks=values.shape, dtype="float64")
         array[:] = values
@@ -195,7 +195,7 @@ def _check_spectra(dataset: xr.Dataset, path: Path | None, model: MapModel, orde
     if model.spectral is None:
         return
     reader = window_source(path if path is not None else dataset, opened=dataset)
-    grid = window_grid(dataset.sizes[C.Y], dataset.sizes[C.X], chunk)
+    grid = window_grid(dataset.sizes[cube_format.Y], dataset.sizes[cube_format.X], chunk)
     picks = grid if len(grid) <= SPECTRAL_WINDOWS else [grid[k * len(grid) // SPECTRAL_WINDOWS]
                                                           for k in range(SPECTRAL_WINDOWS)]
     rng, share = np.random.default_rng(0), -(-SPECTRAL_SAMPLE // len(picks))
@@ -232,10 +232,10 @@ def _prepare(cube, model: MapModel) -> tuple[xr.Dataset, Path | None, DatePlan, 
         # what a map reads (labels are not): dims, missing zarr chunks, values (sampled on large cubes)
         dataset = open_cube(path, chunks={}, labels=False)
     else:
-        dataset = C.validate_cube(cube, check_values=False, labels=False)
+        dataset = cube_format.validate_cube(cube, check_values=False, labels=False)
     source = dataset.attrs.get("source", str(path) if path else "in-memory cube")
-    order = model.band_order(dataset[C.BAND].values, f"cube {source}")
-    plan = model.plan(dataset[C.TIME].values, f"cube {source}")
+    order = model.band_order(dataset[cube_format.BAND].values, f"cube {source}")
+    plan = model.plan(dataset[cube_format.TIME].values, f"cube {source}")
     return dataset, path, plan, order
 
 
@@ -307,7 +307,7 @@ def _run_windows(dataset, path, model, plan, order, output, chunk, attrs, option
     layers = options["layers"]
     work = _work_path(output)
     group = _open_work_store(work, dataset, chunk, attrs, layers, len(model.class_names), overwrite)
-    height, width = dataset.sizes[C.Y], dataset.sizes[C.X]
+    height, width = dataset.sizes[cube_format.Y], dataset.sizes[cube_format.X]
     done = np.asarray(group["done"][:])
     todo = [(cy, cx) for cy, cx in window_grid(height, width, chunk) if not done[cy, cx]]
     bar = tqdm(total=len(todo), desc="predict-map", unit="window", disable=not progress)
@@ -366,7 +366,7 @@ def write_geotiffs(store: str | Path, output: str | Path, cube: xr.Dataset) -> d
     group = zarr.open_group(str(store), mode="r")
     names = list(group.attrs["class_names"])
     chunk = int(group.attrs["chunk"])
-    height, width = cube.sizes[C.Y], cube.sizes[C.X]
+    height, width = cube.sizes[cube_format.Y], cube.sizes[cube_format.X]
     crs = georef.crs_of(cube).to_wkt() if georef.has_crs(cube) else None
     transform = georef.transform_of(cube) if georef.has_crs(cube) else Affine.identity()
     small = len(names) < TIF_NODATA_CLASS

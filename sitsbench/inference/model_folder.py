@@ -41,7 +41,7 @@ import numpy as np
 import xarray as xr
 
 from sitsbench.atomic import exclusive, remove_stale_temporaries, written
-from sitsbench.data import samples as S
+from sitsbench.data import samples as samples_format
 from sitsbench.data.loading import content_checksum
 from sitsbench.data.normalize import BandStats, SpectralFingerprint
 from sitsbench.inference.dates import DATE_POLICIES, DatePlan, DateReference, plan_dates
@@ -188,10 +188,10 @@ class MapModel:
         parts of the very samples the fingerprint was computed on (a test split, a cross-validation fold): their
         bands cannot be mislabelled relative to training, and a small part of few land covers may look foreign."""
         where = samples.attrs.get("source", "samples")
-        order = self.band_order(samples[S.BAND].values, where)
-        values = np.asarray(samples[S.VALUES].values, dtype=np.float32)[:, :, order]
-        valid = np.asarray(samples[S.VALID].values)
-        dates = np.asarray(samples[S.DATE].values, dtype="datetime64[D]")
+        order = self.band_order(samples[samples_format.BAND].values, where)
+        values = np.asarray(samples[samples_format.VALUES].values, dtype=np.float32)[:, :, order]
+        valid = np.asarray(samples[samples_format.VALID].values)
+        dates = np.asarray(samples[samples_format.DATE].values, dtype="datetime64[D]")
         self.check_values(values, valid, where)
         if check_spectra:
             self.check_spectra(values[valid], where)

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import interpolate_series, relative_days
-from sitsbench.planes import curves as K
+from sitsbench.planes import curves
 
 
 @dataclass
@@ -81,14 +81,14 @@ class _Source:
 
     @classmethod
     def from_cube(cls, cube: xr.Dataset, bands: list[str] | None, stats: BandStats | None) -> _Source:
-        reflectance = cube[C.REFLECTANCE] if bands is None else cube[C.REFLECTANCE].sel({C.BAND: list(bands)})
+        reflectance = cube[cube_format.REFLECTANCE] if bands is None else cube[cube_format.REFLECTANCE].sel({cube_format.BAND: list(bands)})
         if stats is not None and bands is not None:
             stats = _select_bands(stats, bands)
         return cls(
             reflectance=reflectance.data,
-            valid=cube[C.VALID].data,
-            parcel=np.asarray(cube[C.PARCEL].values),
-            days=relative_days(cube[C.TIME].values).astype(np.float64),
+            valid=cube[cube_format.VALID].data,
+            parcel=np.asarray(cube[cube_format.PARCEL].values),
+            days=relative_days(cube[cube_format.TIME].values).astype(np.float64),
             stats=stats,
         )
 
@@ -148,18 +148,18 @@ def draw_curves(
     the multi-scale MS-STR of the paper (short walks are repeated, long ones cut to ``width``).
     Global curves: one curve per dihedral transform in ``transforms``.
     """
-    if kind in K.LOCAL_CURVES:
+    if kind in curves.LOCAL_CURVES:
         if not 0 < walk_fraction:
             raise ValueError(f"walk_fraction must be > 0, got {walk_fraction}")
         n = max(1, int(round(walk_fraction * int(mask.sum()))))
-        draw = K.random_walks if kind == "random_walk" else K.random_sequences
+        draw = curves.random_walks if kind == "random_walk" else curves.random_sequences
         lengths = np.atleast_1d(walk_length or width)
         lines = [walk for length in lengths for walk in draw(mask, n, int(length), rng)]
-    elif kind in K.GLOBAL_CURVES:
-        lines = [K.global_curve(mask, kind, t) for t in transforms]
+    elif kind in curves.GLOBAL_CURVES:
+        lines = [curves.global_curve(mask, kind, t) for t in transforms]
     else:
-        raise ValueError(f"kind must be one of {K.CURVES}, got {kind!r}")
-    return np.concatenate([K.fit_width(line, width) for line in lines])
+        raise ValueError(f"kind must be one of {curves.CURVES}, got {kind!r}")
+    return np.concatenate([curves.fit_width(line, width) for line in lines])
 
 
 def extract_planes(
@@ -241,5 +241,5 @@ def random_walk_planes(
         raise ValueError(f"parcel id {parcel_id} is not in the cube's parcel layer")
     box = boxes[int(parcel_id)]
     mask, grid = _parcel_grid(source, box, int(parcel_id), height)
-    lines = K.random_walks(mask, n, length, np.random.default_rng([seed, int(parcel_id)]))
+    lines = curves.random_walks(mask, n, length, np.random.default_rng([seed, int(parcel_id)]))
     return _gather(grid, lines, box, int(parcel_id), "random_walk")

@@ -35,7 +35,7 @@ from sitsbench.ssl.methods import (
 )
 from sitsbench.ssl.monitor import collapse_metrics
 from sitsbench.ssl.planes import UnlabeledPlaneDataset
-from sitsbench.ssl.pretrain import PretrainConfig, load_encoder, pretrain
+from sitsbench.ssl.pretrain import PRETRAINING, PretrainConfig, load_encoder, pretrain
 
 __all__ = [
     "BYOL",
@@ -56,6 +56,7 @@ __all__ = [
     "GaussianNoise",
     "HideDates",
     "MultiView",
+    "PRETRAINING",
     "PretrainConfig",
     "SimCLR",
     "SpatialCrop",

@@ -34,8 +34,8 @@ import torch
 import xarray as xr
 from torch.utils.data import IterableDataset
 
-from sitsbench.data import cube as C
-from sitsbench.data import samples as S
+from sitsbench.data import cube as cube_format
+from sitsbench.data import samples as samples_format
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year
 from sitsbench.data.windows import window_grid, window_series, window_slices, window_source
@@ -124,7 +124,7 @@ def _saved_cube(spec: str) -> tuple[xr.Dataset, str, str] | None:
     path = Path(spec)
     if path.suffix.lower() not in CUBE_SUFFIXES or not path.exists():
         return None
-    cube = C.validate_cube(open_cube(path, chunks={}, validate=False), check_values=False)
+    cube = cube_format.validate_cube(open_cube(path, chunks={}, validate=False), check_values=False)
     return cube, path.stem, content_checksum(path)
 
 
@@ -139,22 +139,22 @@ def _open_source(spec: str, chunk: int, seed: int) -> ArchiveSource:
         cube, name, checksum = saved
     if cube is not None:
         path = Path(str(spec))
-        source = ArchiveSource(name, str(spec), tuple(str(b) for b in cube[C.BAND].values), cube.sizes[C.TIME],
+        source = ArchiveSource(name, str(spec), tuple(str(b) for b in cube[cube_format.BAND].values), cube.sizes[cube_format.TIME],
                                checksum)
         source._reader = window_source(path if path.suffix == ".zarr" and path.is_dir() else cube, opened=cube)
-        source._doy = day_of_year(cube[C.TIME].values).astype(np.int64)
-        source.dates = np.asarray(cube[C.TIME].values, dtype="datetime64[D]")[None]
-        height, width = cube.sizes[C.Y], cube.sizes[C.X]
+        source._doy = day_of_year(cube[cube_format.TIME].values).astype(np.int64)
+        source.dates = np.asarray(cube[cube_format.TIME].values, dtype="datetime64[D]")[None]
+        height, width = cube.sizes[cube_format.Y], cube.sizes[cube_format.X]
         source.windows = [window_slices(cy, cx, chunk) for cy, cx in window_grid(height, width, chunk)]
         source.n_series = height * width
         return source
     samples = loaded.samples
-    dates = np.asarray(samples[S.DATE].values, dtype="datetime64[D]")
+    dates = np.asarray(samples[samples_format.DATE].values, dtype="datetime64[D]")
     real = ~np.isnat(dates)
-    doy = np.where(real, day_of_year(np.where(real, dates, np.datetime64("2000-01-01"))), 0).astype(np.int64)
-    values = np.asarray(samples[S.VALUES].values, dtype=np.float32)
-    valid = np.asarray(samples[S.VALID].values, dtype=bool) & real
-    source = ArchiveSource(name, str(spec), tuple(str(b) for b in samples[S.BAND].values), values.shape[1],
+    doy = day_of_year(dates)
+    values = np.asarray(samples[samples_format.VALUES].values, dtype=np.float32)
+    valid = np.asarray(samples[samples_format.VALID].values, dtype=bool) & real
+    source = ArchiveSource(name, str(spec), tuple(str(b) for b in samples[samples_format.BAND].values), values.shape[1],
                            checksum)
     source._samples = (values, valid, doy)
     source.dates = dates

@@ -13,8 +13,8 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
-from sitsbench.data import cube as C
-from sitsbench.data import samples as S
+from sitsbench.data import cube as cube_format
+from sitsbench.data import samples as samples_format
 from sitsbench.data.datasets import SampleSeriesDataset, check_dates, pixel_series
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import subsample
@@ -39,10 +39,10 @@ class UnlabeledPixelDataset(Dataset):
     ):
         self.transform, self.seed, self.epoch = transform, seed, 0
         check_dates(cube)
-        if S.is_samples(cube):
+        if samples_format.is_samples(cube):
             self._from_samples(cube, where, stats, max_pixels, seed)
             return
-        shape = (cube.sizes[C.Y], cube.sizes[C.X])
+        shape = (cube.sizes[cube_format.Y], cube.sizes[cube_format.X])
         where = np.ones(shape, dtype=bool) if where is None else np.asarray(where, dtype=bool)
         if where.shape != shape:
             raise ValueError(f"where has shape {where.shape}, expected the cube's (y, x) = {shape}")
@@ -51,14 +51,14 @@ class UnlabeledPixelDataset(Dataset):
         rows, cols = rows[keep], cols[keep]
         self.stats = stats if stats is not None else BandStats.from_cube(cube, where)
         self.x, self.mask = pixel_series(cube, rows, cols, self.stats)
-        self.doy = day_of_year(cube[C.TIME].values).astype(np.int64)  # (T,): shared by every pixel
+        self.doy = day_of_year(cube[cube_format.TIME].values).astype(np.int64)  # (T,): shared by every pixel
 
     def _from_samples(self, samples: xr.Dataset, where, stats, max_pixels, seed) -> None:
-        where = np.ones(samples.sizes[S.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
+        where = np.ones(samples.sizes[samples_format.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
         index = np.flatnonzero(where)
         index = index[subsample(index.size, max_pixels, seed)]
         self.stats = stats if stats is not None else BandStats.from_samples(samples, where)
-        split = np.where(np.isin(np.arange(samples.sizes[S.SAMPLE]), index), 0, -1)
+        split = np.where(np.isin(np.arange(samples.sizes[samples_format.SAMPLE]), index), 0, -1)
         data = SampleSeriesDataset(samples, split, "train", self.stats)
         self.x, self.mask, self.doy = data.x, data.mask, data.doy  # doy (N, T): each sample's own dates
 

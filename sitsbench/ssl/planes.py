@@ -19,9 +19,9 @@ import torch
 import xarray as xr
 from torch.utils.data import Dataset
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.normalize import BandStats
-from sitsbench.planes import curves as K
+from sitsbench.planes import curves
 from sitsbench.planes.extract import gather_curves, parcel_grids
 
 
@@ -49,7 +49,7 @@ class UnlabeledPlaneDataset(Dataset):
         if n_local and local_width < 1:
             raise ValueError(f"local_width must be >= 1 when n_local > 0, got {local_width}")
         if stats is None:
-            stats = BandStats.from_cube(cube, np.asarray(cube[C.PARCEL].values) > 0)
+            stats = BandStats.from_cube(cube, np.asarray(cube[cube_format.PARCEL].values) > 0)
         self.stats = stats
         grids = parcel_grids(cube, height=height, bands=bands, stats=stats)
         if not grids:
@@ -79,4 +79,4 @@ class UnlabeledPlaneDataset(Dataset):
         state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(2)
         rng = np.random.default_rng(state)
         generator = torch.Generator().manual_seed(int(state[0]))
-        return [self._view(gather_curves(grid, K.random_walks(mask, 1, w, rng))[0], generator) for w in self.widths]
+        return [self._view(gather_curves(grid, curves.random_walks(mask, 1, w, rng))[0], generator) for w in self.widths]

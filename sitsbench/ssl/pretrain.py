@@ -20,7 +20,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.samples import is_samples
 from sitsbench.models.checkpoint import load_checkpoint, save_checkpoint
 from sitsbench.models.registry import check_model_options, create_model, length_options, model_entry
@@ -41,7 +41,7 @@ from sitsbench.ssl.data import UnlabeledPixelDataset
 from sitsbench.ssl.methods import METHODS, Method
 from sitsbench.ssl.monitor import collapse_metrics, warn_if_collapsed
 from sitsbench.ssl.planes import UnlabeledPlaneDataset
-from sitsbench.training.engine import History, Objective, TrainConfig, fit
+from sitsbench.training.engine import RECIPE_KNOBS, History, Objective, TrainConfig, fit
 
 
 @dataclass
@@ -55,18 +55,17 @@ class PretrainConfig:
     keeps a gain of 1 (``norm_last_layer``), the teacher temperature warms up from ``teacher_temp_start`` to
     ``teacher_temp`` over the first ``teacher_warmup`` share of the steps, the teacher's batch normalisation uses
     the batch statistics (``teacher_mode="train"``). ``benchmarks/bench_dino_ablation.py`` measures each of these
-    choices against the earlier settings. The training loop's ``schedule``, ``warmup``, ``min_lr``,
-    ``weight_decay`` and ``weight_decay_end`` (:class:`~sitsbench.training.engine.TrainConfig`) left at ``None``
-    take the method's recipe (``Method.recipe``), as does ``lr``: a constant rate and a small weight decay for
-    SimCLR; a linear warm-up, a cosine decay and a weight decay rising from 0.04 to 0.4 for DINO. (To keep DINO's
-    weight decay constant, set ``weight_decay_end`` equal to ``weight_decay``.)
+    choices against the earlier settings.
+
+    ``train`` holds the training loop's knobs (:class:`~sitsbench.training.engine.TrainConfig`; default
+    :data:`PRETRAINING`: 10 epochs of 128 series). Its ``lr``, ``weight_decay``, ``schedule``, ``warmup``, ``min_lr``
+    and ``weight_decay_end`` left at ``None`` take the method's recipe (``Method.recipe``): a constant rate and a
+    small weight decay for SimCLR; a linear warm-up, a cosine decay and a weight decay rising from 0.04 to 0.4 for
+    DINO. (To keep DINO's weight decay constant, set ``weight_decay_end`` equal to ``weight_decay``.) Pretraining
+    never validates (``patience`` is ignored); ``train.seed`` also draws the pixels and the views.
     ``method_args`` are keyword arguments of the method's constructor (e.g. ``{"lambd": 0.01}`` for Barlow Twins,
     ``{"mask_ratio": 0.3}`` for masked-series modelling)."""
 
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float | None = None
-    weight_decay: float | None = None
     max_pixels: int | None = 2000
     global_dates: int | None = None
     local_dates: int = 8
@@ -83,10 +82,6 @@ class PretrainConfig:
     teacher_temp_start: float | None = 0.04
     teacher_warmup: float = 0.3
     teacher_mode: str = "train"
-    schedule: str | None = None
-    warmup: float | None = None
-    min_lr: float | None = None
-    weight_decay_end: float | None = None
     head_dim: int = 64
     plane_width: int = 32
     plane_local_width: int = 16
@@ -95,25 +90,24 @@ class PretrainConfig:
     plane_repeats: int = 4
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
     method_args: dict[str, Any] = field(default_factory=dict)
-    precision: str = "fp32"
-    device: str = "auto"
-    seed: int = 0
-    progress: bool = True
+    train: TrainConfig = field(default_factory=lambda: replace(PRETRAINING))
+
+
+PRETRAINING = TrainConfig(epochs=10, batch_size=128, patience=None, **dict.fromkeys(RECIPE_KNOBS))
+"""The default training knobs of :class:`PretrainConfig`: the optimiser and its schedules left to the method's
+recipe. Change some with ``dataclasses.replace(PRETRAINING, epochs=..., ...)``."""
 
 
 def with_recipe(config: PretrainConfig, method: str) -> PretrainConfig:
-    """``config`` with the fields left at ``None`` set from ``method``'s recipe
-    (:attr:`~sitsbench.ssl.methods.base.Method.recipe`)."""
-    recipe = METHODS[method].recipe
-    return replace(config, **{key: value for key, value in recipe.items() if getattr(config, key) is None})
+    """``config`` with the training knobs left at ``None`` set from ``method``'s recipe
+    (:attr:`~sitsbench.ssl.methods.base.Method.recipe`, :meth:`~sitsbench.training.engine.TrainConfig.with_recipe`)."""
+    return replace(config, train=config.train.with_recipe(METHODS[method].recipe))
 
 
 def loop_config(config: PretrainConfig, **run) -> TrainConfig:
-    """The training-loop settings of a pretraining run: the method's optimiser and schedules from ``config`` (after
-    :func:`with_recipe`), no validation, and ``run``'s length, batch, device and checkpoints."""
-    return TrainConfig(lr=config.lr, weight_decay=config.weight_decay, patience=None, seed=config.seed,
-                       progress=config.progress, schedule=config.schedule, warmup=config.warmup, min_lr=config.min_lr,
-                       weight_decay_end=config.weight_decay_end, precision=config.precision, **run)
+    """The training-loop settings of a pretraining run: ``config.train`` (after :func:`with_recipe`) without
+    validation, with ``run``'s length, batch, device and checkpoints where given."""
+    return replace(config.train, patience=None, **run)
 
 
 def _common_augment(config: PretrainConfig) -> list:
@@ -141,7 +135,7 @@ def method_views(config: PretrainConfig, method: Method) -> MultiView:
 
 
 def _pixel_views(cube: xr.Dataset, config: PretrainConfig, method: Method) -> UnlabeledPixelDataset:
-    return UnlabeledPixelDataset(cube, method_views(config, method), max_pixels=config.max_pixels, seed=config.seed)
+    return UnlabeledPixelDataset(cube, method_views(config, method), max_pixels=config.max_pixels, seed=config.train.seed)
 
 
 def _plane_views(cube: xr.Dataset, config: PretrainConfig, method: Method) -> UnlabeledPlaneDataset:
@@ -152,7 +146,7 @@ def _plane_views(cube: xr.Dataset, config: PretrainConfig, method: Method) -> Un
         cube, width=config.plane_width, local_width=config.plane_local_width, n_global=method.n_views,
         n_local=method.n_local,
         height=config.plane_height, bands=config.plane_bands, augment=spectral, repeats=config.plane_repeats,
-        seed=config.seed,
+        seed=config.train.seed,
     )
 
 
@@ -219,8 +213,8 @@ def pretrain(
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     config = with_recipe(config or PretrainConfig(), method)
-    generator = seed_everything(config.seed)
-    device = resolve_device(config.device)
+    generator = seed_everything(config.train.seed)
+    device = resolve_device(config.train.device)
     entry = model_entry(backbone)
     kind = entry.input_kind
     if entry.role != "classifier":
@@ -231,15 +225,13 @@ def pretrain(
     if kind == "plane" and is_samples(cube):
         raise ValueError(f"backbone {backbone!r} reads plane views of parcels, which need a cube with parcels; "
                          "labelled samples have no parcel geometry")
-    n_bands = cube.sizes[C.BAND] if kind != "plane" or config.plane_bands is None else len(config.plane_bands)
+    n_bands = cube.sizes[cube_format.BAND] if kind != "plane" or config.plane_bands is None else len(config.plane_bands)
     encoder = create_model(backbone, in_channels=n_bands, num_classes=0, **config.backbone_kwargs)
     model = METHODS[method].from_config(encoder, config, n_bands).to(device)
     dataset = VIEW_DATASETS[kind](cube, config, model)
-    if len(dataset) < config.batch_size:
-        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(dataset)} pretraining samples")
-    train = loop_config(config, epochs=config.epochs, batch_size=config.batch_size, drop_last=True,
-                        device=config.device)
-    history = fit(model, dataset, config=train, objective=SelfSupervised(model, dataset), generator=generator,
+    if len(dataset) < config.train.batch_size:
+        raise ValueError(f"batch_size {config.train.batch_size} exceeds the {len(dataset)} pretraining samples")
+    history = fit(model, dataset, config=loop_config(config, drop_last=True), objective=SelfSupervised(model, dataset), generator=generator,
                   desc=f"{method} pretraining")
     encoder = model.encoder.eval()
     if output_dir is not None:
@@ -254,7 +246,7 @@ def _save(output_dir: Path, encoder, method, backbone, config, history, device) 
         name=f"ssl_{method}_{backbone}",
         parameters={"method": method, "backbone": backbone, **asdict(config)},
         metrics={"final_loss": history.train_loss[-1], "history": history.to_dict()},
-        seed=config.seed,
+        seed=config.train.seed,
         device=str(device),
         duration_s=history.duration_s,
     )
@@ -306,9 +298,10 @@ def run_parameters(datasets: list[str], method: str, backbone: str, config: Pret
                    stream: StreamConfig) -> dict:
     """What defines a pretraining run (a resumed run must have the same): everything but the device and the
     progress bar, as JSON values."""
+    chosen = asdict(config)
+    chosen["train"] = {k: v for k, v in chosen["train"].items() if k not in ("device", "progress")}
     return json.loads(json.dumps({
-        "datasets": [str(d) for d in datasets], "method": method, "backbone": backbone,
-        **{k: v for k, v in asdict(config).items() if k not in ("device", "progress")},
+        "datasets": [str(d) for d in datasets], "method": method, "backbone": backbone, **chosen,
         **{f"stream_{k}": v for k, v in asdict(stream).items()}}, default=str))
 
 
@@ -344,7 +337,7 @@ def pretrain_archive(
     from sitsbench.inference.encoder_folder import EncoderFolder
     from sitsbench.records import make_run_record
     from sitsbench.ssl.archive import Archive
-    from sitsbench.training.map_model import default_date_policy
+    from sitsbench.training.map_training import default_date_policy
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
@@ -372,19 +365,19 @@ def pretrain_archive(
         changed = {k: (before.get(k), v) for k, v in parameters.items() if before.get(k) != v}
         if changed:
             raise ValueError(f"--resume with other parameters than the interrupted run ({partial}): {changed}")
-    world, device = distributed.start(config.device)
+    world, device = distributed.start(config.train.device)
     try:
-        generator = seed_everything(config.seed)  # same initial weights on every rank
+        generator = seed_everything(config.train.seed)  # same initial weights on every rank
         archive = Archive.open(list(datasets), chunk=stream.window, stats_windows=stream.stats_windows,
-                               seed=config.seed)
+                               seed=config.train.seed)
         kwargs = {**length_options(backbone, archive.n_dates), **config.backbone_kwargs}
         encoder = create_model(backbone, in_channels=len(archive.bands), num_classes=0, **kwargs)
         model = METHODS[method].from_config(encoder, config, len(archive.bands))
         model = distributed.sync_batchnorm(model, device).to(device)
-        data = ArchiveStream(archive, method_views(config, model), batch_size=config.batch_size,
+        data = ArchiveStream(archive, method_views(config, model), batch_size=config.train.batch_size,
                              shards=stream.shards, buffer=stream.buffer, steps_per_iter=stream.log_every,
-                             seed=config.seed, rank=world.rank, world=world.size)
-        total = _total_steps(stream, archive.n_series, config.batch_size)
+                             seed=config.train.seed, rank=world.rank, world=world.size)
+        total = _total_steps(stream, archive.n_series, config.train.batch_size)
         if world.main:
             partial.mkdir(parents=True, exist_ok=True)
             if not resume:
@@ -399,8 +392,8 @@ def pretrain_archive(
         history = fit(wrapped, data, config=train, objective=SelfSupervised(model, data), generator=generator,
                       desc=f"{method} pretraining ({world.size} process{'es' if world.size > 1 else ''})")
         summary = {
-            "steps": total, "series_seen": total * config.batch_size, "world_size": world.size, "rank": world.rank,
-            "final_loss": history.train_loss[-1], "series_per_s": total * config.batch_size / history.duration_s,
+            "steps": total, "series_seen": total * config.train.batch_size, "world_size": world.size, "rank": world.rank,
+            "final_loss": history.train_loss[-1], "series_per_s": total * config.train.batch_size / history.duration_s,
             "history": history.to_dict(), "log_every": stream.log_every,
         }
         if world.main:
@@ -409,7 +402,7 @@ def pretrain_archive(
             reference = DateReference.from_dates(archive.sources[0].dates)
             policy = default_date_policy(backbone)
             record = make_run_record(name=f"pretrain-{method}-{backbone}", parameters=parameters, metrics=summary,
-                                     seed=config.seed, device=str(device), duration_s=history.duration_s,
+                                     seed=config.train.seed, device=str(device), duration_s=history.duration_s,
                                      dataset={"name": "+".join(s.name for s in archive.sources), "archive": archive_info})
             folder = EncoderFolder(encoder, archive.bands, archive.stats, reference, policy, method,
                                    config=parameters, pretraining={"archive": archive_info, **{

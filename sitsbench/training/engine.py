@@ -33,7 +33,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +43,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 from tqdm import tqdm
 
-from sitsbench.metrics import IGNORE_INDEX, confusion_matrix, macro_f1, overall_accuracy
+from sitsbench.metrics import IGNORE_INDEX, scores
 from sitsbench.records import write_run_record
-from sitsbench.runtime import resolve_device, seed_everything
+from sitsbench.runtime import in_batches, resolve_device, seed_everything, to_device
 
 MONITORS = ("val_loss", "val_macro_f1")
 CHECKPOINT_FORMAT = "sitsbench-fit-checkpoint/1"
 SCHEDULES = ("constant", "warmup_cosine")
 PRECISIONS = ("fp32", "bf16")
+RECIPE_KNOBS = ("lr", "weight_decay", "schedule", "warmup", "min_lr", "weight_decay_end")
+"""The knobs of :class:`TrainConfig` that a recipe may fill (:meth:`TrainConfig.with_recipe`)."""
 
 
 @dataclass
@@ -61,21 +63,27 @@ class TrainConfig:
     the weights of the best validation epoch (else those of the last one). ``schedule="warmup_cosine"`` sets the
     learning rate at each step as DINO's reference code does: linear from 0 over the first ``warmup`` share of the
     steps, then a cosine down to ``min_lr``; ``weight_decay_end`` (when set) moves the weight decay along a cosine
-    from ``weight_decay`` to it."""
+    from ``weight_decay`` to it.
+
+    The training knobs of every wrapper (auto-encoders, pretraining, fine-tuning, segmentation) are one
+    ``TrainConfig`` that the wrapper's config holds (its ``train`` field, whose default carries the wrapper's
+    defaults). A knob of :data:`RECIPE_KNOBS` left at ``None`` is taken from a recipe (:meth:`with_recipe`, e.g.
+    a pretraining method's); :func:`fit` refuses ``lr``, ``weight_decay``, ``schedule``, ``warmup`` or ``min_lr``
+    left unset."""
 
     epochs: int = 20
     steps: int | None = None
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
+    lr: float | None = 1e-3
+    weight_decay: float | None = 1e-4
     batch_size: int = 64
     eval_batch_size: int = 256
     patience: int | None = 5
     monitor: str = "val_loss"
     restore_best: bool = True
     drop_last: bool | None = None
-    schedule: str = "constant"
-    warmup: float = 0.0
-    min_lr: float = 0.0
+    schedule: str | None = "constant"
+    warmup: float | None = 0.0
+    min_lr: float | None = 0.0
     weight_decay_end: float | None = None
     class_weighted: bool = False
     device: str = "auto"
@@ -95,10 +103,17 @@ class TrainConfig:
                              f"and {self.checkpoint!r}")
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
-        if self.schedule not in SCHEDULES:
+        if self.schedule not in (*SCHEDULES, None):
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.steps is not None and self.steps < 0:
             raise ValueError(f"steps must be a number of optimiser steps >= 0, got {self.steps}")
+
+    def with_recipe(self, recipe: dict[str, Any]) -> TrainConfig:
+        """This config with the knobs of :data:`RECIPE_KNOBS` left at ``None`` set from ``recipe``."""
+        unknown = sorted(set(recipe) - set(RECIPE_KNOBS))
+        if unknown:
+            raise ValueError(f"a recipe sets {list(RECIPE_KNOBS)}, got {unknown}")
+        return replace(self, **{key: value for key, value in recipe.items() if getattr(self, key) is None})
 
 
 @dataclass
@@ -164,17 +179,6 @@ def _check_targets(model: nn.Module, dataset: Dataset, role: str) -> None:
                          f"{num_classes} classes (0..{num_classes - 1}): a class unseen when the model was built?")
 
 
-def to_device(batch: Any, device: torch.device) -> Any:
-    """``batch`` with every tensor moved to ``device``: a tensor, or dicts and lists of them (other values kept)."""
-    if torch.is_tensor(batch):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {key: to_device(value, device) for key, value in batch.items()}
-    if isinstance(batch, list | tuple):
-        return type(batch)(to_device(value, device) for value in batch)
-    return batch
-
-
 def _forward(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return model(batch["x"], doy=batch.get("doy"), mask=batch.get("mask"))
 
@@ -198,18 +202,24 @@ def _infer(
     if len(loader.dataset) == 0:
         raise ValueError(f"{_name(loader.dataset)} is empty: nothing to predict or evaluate (an empty split?)")
     model.eval()
-    targets, probabilities = [], []
-    total_loss, total_count = 0.0, 0
-    for batch in loader:
-        batch = to_device(batch, device)
+    total = {"loss": 0.0, "count": 0}
+
+    def probabilities(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = _forward(model, batch)
         if criterion is not None:
             count = int((batch["y"] != IGNORE_INDEX).sum())
-            total_loss += float(criterion(logits, batch["y"])) * count
-            total_count += count
-        targets.append(batch["y"].cpu().numpy())
-        probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    return np.concatenate(targets), np.concatenate(probabilities), total_loss / max(total_count, 1)
+            total["loss"] += float(criterion(logits, batch["y"])) * count
+            total["count"] += count
+        return torch.softmax(logits.float(), dim=1)
+
+    proba, targets = in_batches(probabilities, loader, loader.batch_size, device)
+    return targets, proba, total["loss"] / max(total["count"], 1)
+
+
+def _scored(model: nn.Module, loader: DataLoader, device: torch.device, criterion: nn.Module) -> dict[str, float]:
+    """Mean loss, overall accuracy and macro-F1 over ``loader``."""
+    y_true, proba, loss = _infer(model, loader, device, criterion)
+    return {"loss": loss, **scores(y_true, proba.argmax(axis=1), proba.shape[1])}
 
 
 def predict(
@@ -241,10 +251,7 @@ def evaluate(
     device = resolve_device(device)
     model.to(device)
     criterion = criterion or nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn)
-    y_true, proba, loss = _infer(model, loader, device, criterion)
-    cm = confusion_matrix(y_true, proba.argmax(axis=1), proba.shape[1])
-    return {"loss": loss, "oa": overall_accuracy(cm), "macro_f1": macro_f1(cm)}
+    return _scored(model, DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn), device, criterion)
 
 
 def lr_groups(fast: list[nn.Parameter], slow: list[nn.Parameter], lr: float, slow_scale: float) -> list[dict]:
@@ -361,10 +368,7 @@ class Supervised(Objective):
         _check_targets(model, dataset, role)
 
     def validate(self, model, dataset, config, device, collate_fn) -> dict[str, float]:
-        loader = _loader(dataset, config.eval_batch_size, config, collate_fn)
-        y_true, proba, loss = _infer(model, loader, device, self.criterion)
-        cm = confusion_matrix(y_true, proba.argmax(axis=1), proba.shape[1])
-        return {"loss": loss, "oa": overall_accuracy(cm), "macro_f1": macro_f1(cm)}
+        return _scored(model, _loader(dataset, config.eval_batch_size, config, collate_fn), device, self.criterion)
 
 
 def _supervised(model: nn.Module, train_dataset: Dataset, config: TrainConfig, device: torch.device) -> Supervised:
@@ -449,6 +453,10 @@ def fit(
     from sitsbench.distributed import all_mean, rank, world_size
 
     config = config or TrainConfig()
+    unset = [knob for knob in RECIPE_KNOBS if knob != "weight_decay_end" and getattr(config, knob) is None]
+    if unset:
+        raise ValueError(f"TrainConfig knobs {unset} are unset (None): set them, or fill them from a recipe "
+                         "(TrainConfig.with_recipe)")
     if generator is None:
         generator = seed_everything(config.seed)
     device = resolve_device(config.device)

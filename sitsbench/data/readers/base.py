@@ -124,26 +124,26 @@ def assemble_cube(
     """
     import xarray as xr
 
-    from sitsbench.data import cube as C
+    from sitsbench.data import cube as cube_format
 
     n_time, _, height, width = reflectance.shape
     extra = dict(extra or {})
     attrs = {"class_names": [str(c) for c in class_names], "source": str(source), **extra.pop("attrs", {})}
     data_vars = {
-        C.REFLECTANCE: ((C.TIME, C.BAND, C.Y, C.X), reflectance),
-        C.VALID: ((C.TIME, C.Y, C.X), valid),
-        C.CLASS: ((C.Y, C.X), np.asarray(labels)),
-        C.PARCEL: ((C.Y, C.X), np.asarray(parcels)),
+        cube_format.REFLECTANCE: ((cube_format.TIME, cube_format.BAND, cube_format.Y, cube_format.X), reflectance),
+        cube_format.VALID: ((cube_format.TIME, cube_format.Y, cube_format.X), valid),
+        cube_format.CLASS: ((cube_format.Y, cube_format.X), np.asarray(labels)),
+        cube_format.PARCEL: ((cube_format.Y, cube_format.X), np.asarray(parcels)),
         **extra,
     }
     coords = {
-        C.TIME: C.local_times(times),
-        C.BAND: [str(b) for b in bands],
-        C.Y: np.arange(height),
-        C.X: np.arange(width),
+        cube_format.TIME: cube_format.local_times(times),
+        cube_format.BAND: [str(b) for b in bands],
+        cube_format.Y: np.arange(height),
+        cube_format.X: np.arange(width),
     }
-    if len(coords[C.TIME]) != n_time:
-        raise DatasetFormatError(f"{source}: {len(coords[C.TIME])} dates for a series of {n_time} dates")
+    if len(coords[cube_format.TIME]) != n_time:
+        raise DatasetFormatError(f"{source}: {len(coords[cube_format.TIME])} dates for a series of {n_time} dates")
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 

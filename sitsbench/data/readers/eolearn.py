@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.readers.base import (
     DatasetFormatError,
     assemble_cube,
@@ -72,7 +72,7 @@ def read_eolearn_ndvi(path: str | Path, duplicates: str = "merge") -> xr.Dataset
     unknown = np.setdiff1d(np.unique(lulc), known)
     if unknown.size:
         raise DatasetFormatError(f"{lulc_path}: unknown class id(s) {unknown.tolist()} (expected one of {list(known)})")
-    lookup = np.full(max(known) + 1, C.IGNORE_INDEX, dtype=np.int16)
+    lookup = np.full(max(known) + 1, cube_format.IGNORE_INDEX, dtype=np.int16)
     lookup[list(LULC_CODES)] = np.arange(len(LULC_CODES))
     labels = lookup[lulc[..., 0]]
     values = ndvi[..., 0][:, None].astype(np.float32)  # (T, 1, H, W)
@@ -106,5 +106,5 @@ def _georeferenced(cube: xr.Dataset, bbox_path: Path) -> xr.Dataset:
         raise DatasetFormatError(f"{bbox_path}: the polygon's ring has shape {ring.shape}, expected (n, 2)")
     crs = crs.replace("urn:ogc:def:crs:EPSG::", "EPSG:")
     (west, south), (east, north) = ring.min(axis=0), ring.max(axis=0)
-    transform = from_bounds(west, south, east, north, cube.sizes[C.X], cube.sizes[C.Y])
+    transform = from_bounds(west, south, east, north, cube.sizes[cube_format.X], cube.sizes[cube_format.Y])
     return georef.georeference(cube, crs, transform)

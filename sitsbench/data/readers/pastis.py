@@ -48,7 +48,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.readers.base import (
     DatasetFormatError,
     assemble_cube,
@@ -66,7 +66,7 @@ CLASS_NAMES = (
     "Potatoes", "Leguminous fodder", "Soybeans", "Orchard", "Mixed cereal", "Sorghum",
 )
 VOID_LABEL = 19
-BANDS = C.S2_BANDS
+BANDS = cube_format.S2_BANDS
 S1_ORBITS = ("S1A", "S1D")
 SCALE = 1e-4
 FOLD_ROTATIONS = (
@@ -178,7 +178,7 @@ def read_patch(
     check_shape(target_path, target, (3, height, width), "3 x H x W like the S2 series")
     check_class_ids(target_path, target[0], len(CLASS_NAMES), allowed_extra=(VOID_LABEL,))
     semantic = target[0].astype(np.int16)
-    labels = np.where(semantic == VOID_LABEL, np.int16(C.IGNORE_INDEX), semantic)
+    labels = np.where(semantic == VOID_LABEL, np.int16(cube_format.IGNORE_INDEX), semantic)
     parcels, parcel_source = _parcel_layer(root, patch_id, semantic, (height, width))
     cube = assemble_cube(
         reflectance, times, list(BANDS), valid, labels, parcels, list(CLASS_NAMES), source=str(s2_path),
@@ -227,10 +227,10 @@ def _with_s1(root: Path, patch_id: int, meta: dict, orbit: str, names, size: tup
     if len(names) != array.shape[1]:
         raise DatasetFormatError(f"{path}: {array.shape[1]} channels but {len(names)} names given in s1_bands")
     backscatter = xr.DataArray(
-        array.astype(np.float32), dims=(C.TIME_S1, C.BAND_S1, C.Y, C.X),
-        coords={C.TIME_S1: times.astype("datetime64[ns]"), C.BAND_S1: names},
+        array.astype(np.float32), dims=(cube_format.TIME_S1, cube_format.BAND_S1, cube_format.Y, cube_format.X),
+        coords={cube_format.TIME_S1: times.astype("datetime64[ns]"), cube_format.BAND_S1: names},
     )
-    return cube.assign({C.BACKSCATTER: backscatter}).assign_attrs(s1_orbit=orbit)
+    return cube.assign({cube_format.BACKSCATTER: backscatter}).assign_attrs(s1_orbit=orbit)
 
 
 def read_pastis(root: str | Path, folds: tuple[int, ...] | None = None, lazy: bool = True) -> dict[int, xr.Dataset]:
@@ -312,9 +312,9 @@ class PatchCollection:
         arrays, dates, labels, parcel_ids, patch_ids, folds = [], [], [], [], [], []
         for pid in self.ids:
             cube = self.patch(pid, background=False)
-            values = np.asarray(cube[C.REFLECTANCE].values)  # (T, C, H, W)
-            classes = np.asarray(cube[C.CLASS].values)
-            parcels = np.asarray(cube[C.PARCEL].values)
+            values = np.asarray(cube[cube_format.REFLECTANCE].values)  # (T, C, H, W)
+            classes = np.asarray(cube[cube_format.CLASS].values)
+            parcels = np.asarray(cube[cube_format.PARCEL].values)
             for parcel in np.unique(parcels[parcels > 0]):
                 rows, cols = np.nonzero(parcels == parcel)
                 known = classes[rows, cols][classes[rows, cols] >= 0]
@@ -365,6 +365,6 @@ class PatchCollection:
 def crop_types(cube: xr.Dataset) -> xr.Dataset:
     """A patch cube with crop-type classes only: background (0) becomes ``-1`` (ignored), class ``k`` becomes
     ``k - 1`` (:data:`CROP_CLASS_NAMES`)."""
-    classes = cube[C.CLASS]
-    shifted = xr.where(classes > 0, classes - 1, C.IGNORE_INDEX).astype(classes.dtype)
-    return cube.assign({C.CLASS: shifted}).assign_attrs(class_names=list(CROP_CLASS_NAMES))
+    classes = cube[cube_format.CLASS]
+    shifted = xr.where(classes > 0, classes - 1, cube_format.IGNORE_INDEX).astype(classes.dtype)
+    return cube.assign({cube_format.CLASS: shifted}).assign_attrs(class_names=list(CROP_CLASS_NAMES))

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.readers.base import DatasetFormatError, parse_iso_dates
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
@@ -130,35 +130,35 @@ def _index_scale(values: xr.DataArray, bands: list[str], dtype, index_scale) -> 
         return float(index_scale)
     if not np.issubdtype(dtype, np.integer) or not all(b.upper() in INDEX_BANDS for b in bands):
         return 1.0
-    for t in range(values.sizes[C.TIME]):  # the first date with data decides: a date may be all nodata
-        sample = np.abs(values.isel({C.TIME: t}).values)
+    for t in range(values.sizes[cube_format.TIME]):  # the first date with data decides: a date may be all nodata
+        sample = np.abs(values.isel({cube_format.TIME: t}).values)
         if np.isfinite(sample).any():
             return INDEX_SCALE if np.nanmax(sample) > 1 else 1.0
     return 1.0
 
 
 def _assemble(values: xr.DataArray, first: xr.DataArray, times, bands, source, scale, attrs) -> xr.Dataset:
-    values = values.transpose(C.TIME, C.BAND, C.Y, C.X)
+    values = values.transpose(cube_format.TIME, cube_format.BAND, cube_format.Y, cube_format.X)
     if scale != 1.0:
         values = values * np.float32(scale)
-    valid = np.isfinite(values).all(C.BAND)
-    height, width = values.sizes[C.Y], values.sizes[C.X]
+    valid = np.isfinite(values).all(cube_format.BAND)
+    height, width = values.sizes[cube_format.Y], values.sizes[cube_format.X]
     cube = xr.Dataset(
         {
-            C.REFLECTANCE: values.fillna(0.0).astype(np.float32),
-            C.VALID: valid,
-            C.CLASS: ((C.Y, C.X), np.full((height, width), C.IGNORE_INDEX, dtype=np.int16)),
-            C.PARCEL: ((C.Y, C.X), np.zeros((height, width), dtype=np.int32)),
+            cube_format.REFLECTANCE: values.fillna(0.0).astype(np.float32),
+            cube_format.VALID: valid,
+            cube_format.CLASS: ((cube_format.Y, cube_format.X), np.full((height, width), cube_format.IGNORE_INDEX, dtype=np.int16)),
+            cube_format.PARCEL: ((cube_format.Y, cube_format.X), np.zeros((height, width), dtype=np.int32)),
         },
-        coords={C.TIME: np.asarray(times, dtype="datetime64[ns]"), C.BAND: list(bands)},
+        coords={cube_format.TIME: np.asarray(times, dtype="datetime64[ns]"), cube_format.BAND: list(bands)},
         attrs={"class_names": [], "source": str(source), "scale": scale, **attrs},
     )
-    cube = cube.assign_coords({C.X: first[C.X], C.Y: first[C.Y], "spatial_ref": first["spatial_ref"]})
+    cube = cube.assign_coords({cube_format.X: first[cube_format.X], cube_format.Y: first[cube_format.Y], "spatial_ref": first["spatial_ref"]})
     for name in cube.data_vars:
         # the files' encoding (nodata, scale) is applied above: kept, save_cube would re-apply it on reopening
         for key in ("grid_mapping", "_FillValue", "scale_factor", "add_offset", "missing_value"):
             cube[name].attrs.pop(key, None)
-    C.validate_cube(cube, check_values=False)
+    cube_format.validate_cube(cube, check_values=False)
     return cube
 
 
@@ -196,11 +196,11 @@ def read_raster_folder(
     for date in unique_dates:
         members = [i for i in np.flatnonzero(file_dates == date)]
         members.sort(key=lambda i: band_names[i][0])
-        layers.append(xr.concat([_values(arrays[i]) for i in members], dim=C.BAND, coords="minimal",
+        layers.append(xr.concat([_values(arrays[i]) for i in members], dim=cube_format.BAND, coords="minimal",
                                 compat="override"))
     names = [name for i in sorted(np.flatnonzero(file_dates == unique_dates[0]), key=lambda i: band_names[i][0])
              for name in band_names[i][1]]
-    values = xr.concat(layers, dim=C.TIME, coords="minimal", compat="override").assign_coords(band=names)
+    values = xr.concat(layers, dim=cube_format.TIME, coords="minimal", compat="override").assign_coords(band=names)
     values = values.assign_coords(time=unique_dates.astype("datetime64[ns]"))
     scale = _index_scale(values, names, arrays[0].dtype, index_scale)
     return _assemble(values, arrays[0], unique_dates, names, path, scale,
@@ -320,12 +320,12 @@ def read_raster_layers(
             raise DatasetFormatError(f"{f}: has {arrays[Path(f)].sizes['band']} layer(s), no layer {layer + 1} "
                                      f"for date {d}, band {b!r}")
     per_date = [
-        xr.concat([_values(arrays[Path(keyed[(d, b)][0])].isel(band=[keyed[(d, b)][1]]), nodata).drop_vars(C.BAND)
-                   for b in bands], dim=C.BAND, coords="minimal", compat="override")
+        xr.concat([_values(arrays[Path(keyed[(d, b)][0])].isel(band=[keyed[(d, b)][1]]), nodata).drop_vars(cube_format.BAND)
+                   for b in bands], dim=cube_format.BAND, coords="minimal", compat="override")
         for d in dates
     ]
-    values = xr.concat(per_date, dim=C.TIME, coords="minimal", compat="override")
-    values = values.assign_coords({C.BAND: bands, C.TIME: dates.astype("datetime64[ns]")})
+    values = xr.concat(per_date, dim=cube_format.TIME, coords="minimal", compat="override")
+    values = values.assign_coords({cube_format.BAND: bands, cube_format.TIME: dates.astype("datetime64[ns]")})
     first = arrays[files[0]]
     scale = _index_scale(values, bands, first.dtype, index_scale)
     return _assemble(values, first, dates, bands, source, scale, {"files": len(files)})

@@ -8,16 +8,16 @@ from functools import partial
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 
 DIMS: dict[str, tuple[str, ...]] = {
-    C.REFLECTANCE: (C.TIME, C.BAND, C.Y, C.X),
-    C.VALID: (C.TIME, C.Y, C.X),
-    C.CLASS: (C.Y, C.X),
-    C.PARCEL: (C.Y, C.X),
-    C.CHANGE: (C.Y, C.X),
-    C.REGION: (C.Y, C.X),
-    C.BACKSCATTER: (C.TIME_S1, C.BAND_S1, C.Y, C.X),
+    cube_format.REFLECTANCE: (cube_format.TIME, cube_format.BAND, cube_format.Y, cube_format.X),
+    cube_format.VALID: (cube_format.TIME, cube_format.Y, cube_format.X),
+    cube_format.CLASS: (cube_format.Y, cube_format.X),
+    cube_format.PARCEL: (cube_format.Y, cube_format.X),
+    cube_format.CHANGE: (cube_format.Y, cube_format.X),
+    cube_format.REGION: (cube_format.Y, cube_format.X),
+    cube_format.BACKSCATTER: (cube_format.TIME_S1, cube_format.BAND_S1, cube_format.Y, cube_format.X),
 }
 """The dimensions of each variable a landscape renders."""
 
@@ -25,14 +25,14 @@ DIMS: dict[str, tuple[str, ...]] = {
 def _coords(landscape) -> dict:
     cfg = landscape.config
     coords = {
-        C.TIME: landscape.dates,
-        C.BAND: list(C.S2_BANDS),
-        C.Y: np.arange(cfg.height),
-        C.X: np.arange(cfg.width),
+        cube_format.TIME: landscape.dates,
+        cube_format.BAND: list(cube_format.S2_BANDS),
+        cube_format.Y: np.arange(cfg.height),
+        cube_format.X: np.arange(cfg.width),
     }
     if landscape.dates_s1 is not None:
-        coords[C.TIME_S1] = landscape.dates_s1
-        coords[C.BAND_S1] = list(C.S1_BANDS)
+        coords[cube_format.TIME_S1] = landscape.dates_s1
+        coords[cube_format.BAND_S1] = list(cube_format.S1_BANDS)
     return coords
 
 
@@ -70,8 +70,8 @@ def eager_cube(landscape) -> xr.Dataset:
 def _assemble(landscape, data: dict) -> xr.Dataset:
     variables = {name: (DIMS[name], array) for name, array in data.items()}
     dataset = xr.Dataset(variables, coords=_coords(landscape), attrs=_attrs(landscape))
-    if C.CHANGE in dataset:
-        dataset["change_date"] = xr.apply_ufunc(partial(_change_dates, landscape), dataset[C.PARCEL], dask="parallelized",
+    if cube_format.CHANGE in dataset:
+        dataset["change_date"] = xr.apply_ufunc(partial(_change_dates, landscape), dataset[cube_format.PARCEL], dask="parallelized",
                                                 output_dtypes=["datetime64[ns]"])
     return dataset
 
@@ -87,7 +87,7 @@ def lazy_cube(landscape, chunks: int) -> xr.Dataset:
     per_chunk = chunks // size
     rows, cols = _blocks(landscape)
     cfg = landscape.config
-    n_t, n_b = landscape.dates.size, len(C.S2_BANDS)
+    n_t, n_b = landscape.dates.size, len(cube_format.S2_BANDS)
 
     def render_chunk(cy: int, cx: int) -> dict[str, np.ndarray]:
         blocks = [
@@ -97,17 +97,17 @@ def lazy_cube(landscape, chunks: int) -> xr.Dataset:
         return {name: np.block([[b[name] for b in row] for row in blocks]) for name in blocks[0][0]}
 
     shapes = {
-        C.REFLECTANCE: ((n_t, n_b), np.float32),
-        C.VALID: ((n_t,), bool),
-        C.PARCEL: ((), np.int32),
-        C.CLASS: ((), np.int16),
+        cube_format.REFLECTANCE: ((n_t, n_b), np.float32),
+        cube_format.VALID: ((n_t,), bool),
+        cube_format.PARCEL: ((), np.int32),
+        cube_format.CLASS: ((), np.int16),
     }
     if cfg.change_fraction > 0:
-        shapes[C.CHANGE] = ((), np.int8)
+        shapes[cube_format.CHANGE] = ((), np.int8)
     if cfg.region_shift:
-        shapes[C.REGION] = ((), np.int8)
+        shapes[cube_format.REGION] = ((), np.int8)
     if landscape.dates_s1 is not None:
-        shapes[C.BACKSCATTER] = ((landscape.dates_s1.size, 2), np.float32)
+        shapes[cube_format.BACKSCATTER] = ((landscape.dates_s1.size, 2), np.float32)
     n_cy, n_cx = -(-cfg.height // chunks), -(-cfg.width // chunks)
     grids = {name: [[None] * n_cx for _ in range(n_cy)] for name in shapes}
     for cy in range(n_cy):

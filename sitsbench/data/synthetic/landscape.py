@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 from scipy.ndimage import gaussian_filter
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.phenology import (
     CLOUD_SPECTRUM,
     ENDMEMBERS,
@@ -63,7 +63,7 @@ class SyntheticLandscape:
         self._fertility = gaussian_filter(rng.normal(0, 1, grid_shape), 1.0)
         self._fertility /= self._fertility.std() + 1e-9
         self.clouds = CloudField.draw(config, self.doy, rng)
-        self._date_gain = 1 + rng.normal(0, 0.02, (self.dates.size, len(C.S2_BANDS)))
+        self._date_gain = 1 + rng.normal(0, 0.02, (self.dates.size, len(cube_format.S2_BANDS)))
         if self.dates_s1 is not None:
             self._s1_moisture = rng.normal(0, 0.8, self.dates_s1.size)
 
@@ -143,7 +143,7 @@ class SyntheticLandscape:
         reflectance += bloom[..., None] * FLOWER_YELLOW
         reflectance *= self._date_gain[:, None, :]
         reflectance += rng.normal(0, cfg.noise, reflectance.shape)
-        reflectance = np.clip(reflectance, 0.0005, 1.0).transpose(0, 2, 1).reshape(-1, len(C.S2_BANDS), h, w)
+        reflectance = np.clip(reflectance, 0.0005, 1.0).transpose(0, 2, 1).reshape(-1, len(cube_format.S2_BANDS), h, w)
 
         opacity, shadow = self.clouds.window(y0, y1, x0, x1)
         cloud = CLOUD_SPECTRUM[None, :, None, None] * self.clouds.brightness[:, None, None, None]
@@ -152,17 +152,17 @@ class SyntheticLandscape:
         reflectance = (1 - op) * reflectance + op * cloud
         reflectance = np.where(shadow[:, None], reflectance * 0.4, reflectance)
         out = {
-            C.REFLECTANCE: reflectance.astype(np.float32),
-            C.VALID: (opacity == 0) & ~shadow,
-            C.PARCEL: pid,
-            C.CLASS: self.parcels.new_label[pid].astype(np.int16),
+            cube_format.REFLECTANCE: reflectance.astype(np.float32),
+            cube_format.VALID: (opacity == 0) & ~shadow,
+            cube_format.PARCEL: pid,
+            cube_format.CLASS: self.parcels.new_label[pid].astype(np.int16),
         }
         if cfg.change_fraction > 0:
-            out[C.CHANGE] = self.parcels.changes[pid].astype(np.int8)
+            out[cube_format.CHANGE] = self.parcels.changes[pid].astype(np.int8)
         if cfg.region_shift:
-            out[C.REGION] = self.parcels.region[pid]
+            out[cube_format.REGION] = self.parcels.region[pid]
         if self.dates_s1 is not None:
-            out[C.BACKSCATTER] = self._backscatter(surface, h, w, self._block_rng(by, bx, 1))
+            out[cube_format.BACKSCATTER] = self._backscatter(surface, h, w, self._block_rng(by, bx, 1))
         return out
 
     def _backscatter(self, surface, h: int, w: int, rng: np.random.Generator) -> np.ndarray:

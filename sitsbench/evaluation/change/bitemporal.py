@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year, relative_days
 from sitsbench.evaluation.change.common import (
@@ -37,7 +37,7 @@ def bitemporal_targets(cube: xr.Dataset, before: Sequence[int], after: Sequence[
     before, after = np.sort(np.asarray(before)), np.sort(np.asarray(after))
     if before.size == 0 or after.size == 0 or before[-1] >= after[0]:
         raise ValueError(f"the 'before' dates {before.tolist()} must all precede the 'after' dates {after.tolist()}")
-    days = relative_days(cube[C.TIME].values).astype(float)
+    days = relative_days(cube[cube_format.TIME].values).astype(float)
     changed, day = change_targets(cube)
     with np.errstate(invalid="ignore"):
         between = (changed == 1) & (day > days[before[-1]]) & (day <= days[after[0]])
@@ -93,7 +93,7 @@ def bitemporal_change(
         raise ValueError(f"method must be one of {BITEMPORAL_METHODS}, got {method!r}")
     if method == "embedding" and encoder is None:
         raise ValueError("method='embedding' needs a (pretrained) series encoder: encoder=...")
-    n_time = cube.sizes[C.TIME]
+    n_time = cube.sizes[cube_format.TIME]
     before = np.arange(window) if before is None else np.asarray(before)
     after = np.arange(n_time - window, n_time) if after is None else np.asarray(after)
     target = bitemporal_targets(cube, before, after)
@@ -103,7 +103,7 @@ def bitemporal_change(
     test = change_pixels(cube, test_mask, stats, None, seed)
     y_train = target[train.rows, train.cols]
     kept = stratified_fraction(y_train, label_fraction, seed)
-    doy = day_of_year(cube[C.TIME].values)
+    doy = day_of_year(cube[cube_format.TIME].values)
     x_train = _bitemporal_features(method, train, before, after, doy, encoder, device)[kept]
     x_test = _bitemporal_features(method, test, before, after, doy, encoder, device)
     if method == "cva":

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import pixel_series
 from sitsbench.data.indices import ndvi_values
 from sitsbench.data.normalize import BandStats
@@ -37,13 +37,13 @@ class ChangeConfig:
 def change_targets(cube: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """``(y, x)`` arrays: 1 where the land cover changes, and the change day counted from the cube's first date
     (float, NaN where nothing changes)."""
-    missing = [name for name in (C.CHANGE, CHANGE_DATE) if name not in cube]
+    missing = [name for name in (cube_format.CHANGE, CHANGE_DATE) if name not in cube]
     if missing:
         raise ValueError(f"the cube has no {missing} layer(s): change detection needs a cube with change events, "
                          "e.g. generate_cube(..., change_fraction=0.3)")
-    changed = np.asarray(cube[C.CHANGE].values).astype(np.int64)
+    changed = np.asarray(cube[cube_format.CHANGE].values).astype(np.int64)
     dates = np.asarray(cube[CHANGE_DATE].values, dtype="datetime64[D]")
-    start = np.asarray(cube[C.TIME].values[0], dtype="datetime64[D]")
+    start = np.asarray(cube[cube_format.TIME].values[0], dtype="datetime64[D]")
     days = np.where(np.isnat(dates), np.nan, (dates - start).astype("timedelta64[D]").astype(float))
     return changed, days
 
@@ -109,8 +109,8 @@ def change_pixels(cube: xr.Dataset, where: np.ndarray, stats: BandStats, max_pix
     rows, cols = rows[keep], cols[keep]
     raw, _ = pixel_series(cube, rows, cols, None)
     changed, day = change_targets(cube)
-    return ChangePixels(rows, cols, np.asarray(cube[C.PARCEL].values[rows, cols], dtype=np.int64),
-                   stats.standardize(raw), ndvi_values(raw, [str(b) for b in cube[C.BAND].values]),
+    return ChangePixels(rows, cols, np.asarray(cube[cube_format.PARCEL].values[rows, cols], dtype=np.int64),
+                   stats.standardize(raw), ndvi_values(raw, [str(b) for b in cube[cube_format.BAND].values]),
                    changed[rows, cols], day[rows, cols])
 
 

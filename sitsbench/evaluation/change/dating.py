@@ -11,7 +11,7 @@ import torch
 import xarray as xr
 from sklearn.ensemble import RandomForestRegressor
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.timeops import day_of_year, relative_days
 from sitsbench.evaluation.change.common import (
@@ -137,13 +137,13 @@ def detect_changes(
     train = change_pixels(cube, train_mask, stats, max_train_pixels, seed)
     test = change_pixels(cube, test_mask, stats, None, seed)
     kept = stratified_fraction(train.changed, label_fraction, seed)
-    doy = day_of_year(cube[C.TIME].values)
+    doy = day_of_year(cube[cube_format.TIME].values)
     x_train, train_profile = _features(features, train, doy, window, encoder, device)
     x_test, test_profile = _features(features, test, doy, window, encoder, device)
     x_train = x_train[kept]
     y_train = train.changed[kept]
     proba = forest_change_proba(x_train, y_train, x_test, n_estimators, seed)
-    days = relative_days(cube[C.TIME].values).astype(float)
+    days = relative_days(cube[cube_format.TIME].values).astype(float)
     if date_method == "regression":
         moved = y_train == 1
         if not moved.any():

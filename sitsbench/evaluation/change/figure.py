@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.indices import ndvi_values
 from sitsbench.data.timeops import relative_days
 from sitsbench.evaluation.change.dating import ChangeRun
@@ -19,14 +19,14 @@ def plot_change_dates(run: ChangeRun, cube: xr.Dataset, n_parcels: int = 4, seed
     if changed.empty:
         raise ValueError("the run's test set has no changed parcel to plot")
     picks = changed.sample(min(n_parcels, len(changed)), random_state=seed).sort_values("parcel")
-    days = relative_days(cube[C.TIME].values)
-    parcel_map = np.asarray(cube[C.PARCEL].values)
-    bands = [str(b) for b in cube[C.BAND].values]
+    days = relative_days(cube[cube_format.TIME].values)
+    parcel_map = np.asarray(cube[cube_format.PARCEL].values)
+    bands = [str(b) for b in cube[cube_format.BAND].values]
     fig, axes = plt.subplots(1, len(picks), figsize=(3.6 * len(picks), 3), squeeze=False, sharey=True)
     for ax, (_, parcel) in zip(axes[0], picks.iterrows()):
         rows, cols = np.nonzero(parcel_map == parcel["parcel"])
-        values = np.moveaxis(np.asarray(cube[C.REFLECTANCE].values[:, :, rows, cols]), 1, -1)  # (T, P, C)
-        clear = np.asarray(cube[C.VALID].values[:, rows, cols])
+        values = np.moveaxis(np.asarray(cube[cube_format.REFLECTANCE].values[:, :, rows, cols]), 1, -1)  # (T, P, C)
+        clear = np.asarray(cube[cube_format.VALID].values[:, rows, cols])
         ndvi = np.where(clear, ndvi_values(values, bands), np.nan)
         observed = clear.any(axis=1)
         ax.plot(days[observed], np.nanmean(ndvi[observed], axis=1), "o-", color="tab:green", ms=3, label="NDVI")

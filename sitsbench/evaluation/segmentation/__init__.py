@@ -34,7 +34,8 @@ split; labels of pixels from the other split are ignored (:class:`~sitsbench.dat
 (:func:`sitsbench.evaluation.label_fraction.stratified_fraction`: at least one patch per majority class, so very small
 fractions of a small cube round up).
 
->>> run = segment(cube, "frozen", encoder=pretrained, label_fraction=0.1, config=SegmentationConfig(epochs=20))
+>>> run = segment(cube, "frozen", encoder=pretrained, label_fraction=0.1,
+...               config=SegmentationConfig(train=replace(SEGMENTATION_TRAINING, epochs=20)))
 >>> run.scores["miou"], run.scores["iou_per_class"]          # tidy, JSON-friendly
 >>> fig = plot_segmentation(run, cube)                       # RGB, NDVI, reference, prediction
 >>> table = segmentation_table(cube, METHODS, pretrained, label_fractions=(0.1, 1.0), seeds=(0, 1))
@@ -44,6 +45,7 @@ from sitsbench.evaluation.segmentation.figure import plot_segmentation
 from sitsbench.evaluation.segmentation.patches import EmbeddedPatches, patch_majority
 from sitsbench.evaluation.segmentation.protocol import (
     METHODS,
+    SEGMENTATION_TRAINING,
     SegmentationConfig,
     SegmentationRun,
     build_segmenter,
@@ -61,6 +63,7 @@ __all__ = [
     "DecoderOnly",
     "EmbeddedPatches",
     "PixelEncoderSegmenter",
+    "SEGMENTATION_TRAINING",
     "SegmentationConfig",
     "SegmentationRun",
     "build_segmenter",

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from sitsbench.data.datasets import PatchDataset
 from sitsbench.metrics import IGNORE_INDEX
 from sitsbench.models.pixel_segmenter import PixelEncoderSegmenter
+from sitsbench.runtime import in_batches
 
 
 def patch_majority(dataset: PatchDataset) -> np.ndarray:
@@ -28,15 +29,11 @@ class EmbeddedPatches(Dataset):
     ``x`` ``(D, P, P)`` and ``y`` ``(P, P)``. Training a decoder on them gives the same result as running the frozen
     encoder at every step, for a fraction of the cost."""
 
-    @torch.no_grad()
     def __init__(self, model: PixelEncoderSegmenter, dataset: Dataset, batch_size: int = 8):
         model.eval()
-        device = model.feature_mean.device
-        maps, labels = [], []
-        for batch in DataLoader(dataset, batch_size=batch_size):
-            maps.append(model.pixel_features(*(batch[key].to(device) for key in ("x", "doy", "mask"))).cpu())
-            labels.append(batch["y"])
-        self.x, self.y = torch.cat(maps), torch.cat(labels)
+        maps, labels = in_batches(lambda b: model.pixel_features(b["x"], b["doy"], b["mask"]), dataset, batch_size,
+                                  model.feature_mean.device)
+        self.x, self.y = torch.from_numpy(maps), torch.from_numpy(labels)
 
     def __len__(self) -> int:
         return len(self.y)

@@ -6,16 +6,15 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import torch
 import xarray as xr
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
-from sitsbench.data import cube as C
+from sitsbench.data import cube as cube_format
 from sitsbench.data.datasets import PatchDataset
 from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
@@ -26,25 +25,26 @@ from sitsbench.models.base import SITSClassifier
 from sitsbench.models.pixel_segmenter import DecoderOnly, PixelEncoderSegmenter
 from sitsbench.models.registry import create_model
 from sitsbench.records import score_row
-from sitsbench.runtime import resolve_device, seed_everything
+from sitsbench.runtime import in_batches, resolve_device, seed_everything
 from sitsbench.training.engine import Supervised, TrainConfig, fit
 
 METHODS = ("utae", "frozen", "finetune")
 
 
+SEGMENTATION_TRAINING = TrainConfig(batch_size=4, lr=5e-3, progress=False)
+"""The default training knobs of :class:`SegmentationConfig` (a small cube has few patches: small batches give more
+optimiser steps per epoch); change some with ``dataclasses.replace(SEGMENTATION_TRAINING, ...)``."""
+
+
 @dataclass
 class SegmentationConfig:
-    """Training knobs shared by the three protocols: AdamW for ``epochs`` passes over the training patches;
-    the encoder of ``"finetune"`` learns at ``lr * encoder_lr_scale``. A small cube has few patches: small batches
-    give more optimiser steps per epoch."""
+    """Knobs shared by the three protocols: the decoder, the encoder's learning rate ``lr * encoder_lr_scale`` in
+    ``"finetune"``, and the training loop's ``train`` (default :data:`SEGMENTATION_TRAINING`: AdamW for ``epochs``
+    passes over the training patches, no validation; the run's ``seed`` replaces ``train.seed``)."""
 
-    epochs: int = 20
-    batch_size: int = 4
-    lr: float = 5e-3
     encoder_lr_scale: float = 0.1
-    weight_decay: float = 1e-4
     decoder: str = "conv"
-    device: str = "auto"
+    train: TrainConfig = field(default_factory=lambda: replace(SEGMENTATION_TRAINING))
 
 
 def train_segmenter(model: SITSClassifier, train: Dataset, config: SegmentationConfig, seed: int = 0) -> list[float]:
@@ -57,24 +57,18 @@ def train_segmenter(model: SITSClassifier, train: Dataset, config: SegmentationC
     encoder = getattr(model, "encoder", None)
     objective = Supervised(per_batch=True, slow_scale=config.encoder_lr_scale,
                            slow=lambda m: [] if encoder is None else [p for p in encoder.parameters() if p.requires_grad])
-    epochs = TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
-                         batch_size=config.batch_size, patience=None, drop_last=False, device=config.device,
-                         seed=seed, progress=False)
+    epochs = replace(config.train, patience=None, drop_last=False, seed=seed)
     return fit(model, train, config=epochs, objective=objective, generator=generator).train_loss
 
 
-@torch.no_grad()
 def predict_patches(model: nn.Module, dataset: Dataset, batch_size: int = 8,
                     device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Reference ``(N, P, P)`` (``-1`` = ignored) and predicted ``(N, P, P)`` label maps of ``dataset``."""
     device = resolve_device(device)
     model.to(device).eval()
-    truth, predicted = [], []
-    for batch in DataLoader(dataset, batch_size=batch_size):
-        logits = model(batch["x"].to(device), doy=batch["doy"].to(device), mask=batch["mask"].to(device))
-        truth.append(batch["y"].numpy())
-        predicted.append(logits.argmax(dim=1).cpu().numpy())
-    return np.concatenate(truth), np.concatenate(predicted)
+    predicted, truth = in_batches(lambda b: model(b["x"], doy=b["doy"], mask=b["mask"]).argmax(dim=1), dataset,
+                                  batch_size, device)
+    return truth, predicted
 
 
 def build_segmenter(method: str, in_channels: int, num_classes: int, encoder: SITSClassifier | None = None,
@@ -136,19 +130,19 @@ def segment(
     train = PatchDataset(cube, split, "train", stats, patch_size)
     test = PatchDataset(cube, split, "test", stats, patch_size)  # each refuses a split without a patch
     kept = stratified_fraction(patch_majority(train), label_fraction, seed)
-    names = C.class_names(cube)
+    names = cube_format.class_names(cube)
     seed_everything(seed)
-    model = build_segmenter(method, cube.sizes[C.BAND], len(names), encoder, config.decoder, utae)
+    model = build_segmenter(method, cube.sizes[cube_format.BAND], len(names), encoder, config.decoder, utae)
     labelled = Subset(train, kept.tolist())
     start = time.perf_counter()
     if isinstance(model, PixelEncoderSegmenter):
-        model.to(resolve_device(config.device)).fit_feature_scaling(labelled, config.batch_size)
+        model.to(resolve_device(config.train.device)).fit_feature_scaling(labelled, config.train.batch_size)
     if method == "frozen":  # the encoder never changes: embed the training patches once, train the decoder on them
-        losses = train_segmenter(DecoderOnly(model), EmbeddedPatches(model, labelled, config.batch_size), config, seed)
+        losses = train_segmenter(DecoderOnly(model), EmbeddedPatches(model, labelled, config.train.batch_size), config, seed)
     else:
         losses = train_segmenter(model, labelled, config, seed)
     train_time = time.perf_counter() - start
-    y_true, y_pred = predict_patches(model, test, config.batch_size, config.device)
+    y_true, y_pred = predict_patches(model, test, config.train.batch_size, config.train.device)
     scores = {
         "method": method,
         "label_fraction": float(label_fraction),

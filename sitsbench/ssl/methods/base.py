@@ -12,7 +12,7 @@ with ``num_classes=0``; views are encoded with ``encoder.forward_features(x, doy
 * :meth:`Method.monitors` — the method's own monitors since the last call (DINO's teacher entropy);
 * ``encoder`` — the encoder kept for downstream tasks;
 * ``recipe`` — its defaults: the training loop's (``lr``, ``schedule``, ``warmup``, ``min_lr``, ``weight_decay``,
-  ``weight_decay_end``) for the :class:`~sitsbench.ssl.pretrain.PretrainConfig` fields left at ``None``, from its
+  ``weight_decay_end``) for the training knobs of a :class:`~sitsbench.ssl.pretrain.PretrainConfig` left at ``None``, from its
   paper and scaled for short CPU runs; its own hyper-parameters are the defaults of its constructor.
 
 :meth:`Method.from_config` builds it from a :class:`~sitsbench.ssl.pretrain.PretrainConfig` and the number of
@@ -23,11 +23,12 @@ method is one module (its class, with its loss and heads) and one line of :data:
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
+
+from sitsbench.training.engine import cosine_schedule
 
 
 def encode_view(encoder: nn.Module, view: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -36,10 +37,8 @@ def encode_view(encoder: nn.Module, view: dict[str, torch.Tensor]) -> torch.Tens
 
 def cosine_momentum(step: int, total_steps: int, base: float = 0.996) -> float:
     """The EMA momentum of a teacher (BYOL, Grill et al. 2020; DINO, Caron et al. 2021): from ``base`` at step 0 to
-    1 at the last step along a cosine."""
-    if total_steps <= 1:
-        return base
-    return 1.0 - (1.0 - base) * (math.cos(math.pi * step / (total_steps - 1)) + 1.0) / 2.0
+    1 at the last step along a cosine (:func:`~sitsbench.training.engine.cosine_schedule`)."""
+    return base if total_steps <= 1 else cosine_schedule(base, 1.0, step, total_steps - 1)
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

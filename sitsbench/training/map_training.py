@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from sitsbench.data import samples as S
+from sitsbench.data import samples as samples_format
 from sitsbench.data.datasets import ArraySeriesDataset
 from sitsbench.data.normalize import BandStats, SpectralFingerprint
 from sitsbench.inference.dates import DateReference
@@ -200,20 +200,20 @@ def check_config(config: MapTrainingConfig) -> tuple[EncoderFolder | None, str]:
 def usable_samples(samples: xr.Dataset, strict: bool = False) -> tuple[xr.Dataset, int]:
     """``samples`` without those that have no clear observation (every date cloudy, no data or NaN: nothing to learn
     from or to predict from), and how many were dropped; ``strict`` refuses them instead, naming the first."""
-    empty = ~np.asarray(samples[S.VALID].values).any(axis=1)
+    empty = ~np.asarray(samples[samples_format.VALID].values).any(axis=1)
     if empty.any() and strict:
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: {int(empty.sum())} of {empty.size} samples have "
                          f"no clear observation (first: sample {int(np.flatnonzero(empty)[0])}): remove them from the "
                          "data, or train without --strict to have them dropped")
-    return (samples.isel({S.SAMPLE: np.flatnonzero(~empty)}) if empty.any() else samples), int(empty.sum())
+    return (samples.isel({samples_format.SAMPLE: np.flatnonzero(~empty)}) if empty.any() else samples), int(empty.sum())
 
 
 def check_classes(samples: xr.Dataset, train: np.ndarray, held_out: np.ndarray) -> list[str]:
     """Refuse a training part with fewer than two classes (a classifier of one class scores 1.0 on anything);
     returns warnings naming the classes of the ``held_out`` samples (validation, test) that training never sees (the
     model cannot predict them: their recall is 0)."""
-    names = S.class_names(samples)
-    labels = np.asarray(samples[S.LABEL].values)
+    names = samples_format.class_names(samples)
+    labels = np.asarray(samples[samples_format.LABEL].values)
     seen = np.unique(labels[train])
     if seen.size < 2:
         counts = {names[k]: int((labels[train] == k).sum()) for k in seen}
@@ -233,10 +233,10 @@ def predict_samples(model: MapModel, samples: xr.Dataset, where: np.ndarray | No
     and date policy. Classes are matched by name (the samples' class ids are mapped to the model's); a sample of a
     class the model does not know is an error. ``check_spectra=False`` for held-out parts of the training samples
     (:meth:`~sitsbench.inference.model_folder.MapModel.sample_inputs`)."""
-    names, known = S.class_names(samples), list(model.class_names)
+    names, known = samples_format.class_names(samples), list(model.class_names)
     source = samples.attrs.get("source", "samples")
-    chosen = np.ones(samples.sizes[S.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
-    labels = np.asarray(samples[S.LABEL].values)
+    chosen = np.ones(samples.sizes[samples_format.SAMPLE], dtype=bool) if where is None else np.asarray(where, dtype=bool)
+    labels = np.asarray(samples[samples_format.LABEL].values)
     positions = np.flatnonzero(chosen & (labels >= 0))
     if positions.size == 0:
         raise ValueError(f"{source}: no labelled sample to evaluate on")
@@ -245,7 +245,7 @@ def predict_samples(model: MapModel, samples: xr.Dataset, where: np.ndarray | No
         raise ValueError(f"{source} has samples of classes {unknown} that the model ({model.source}) does not "
                          f"predict (its classes: {known})")
     to_model = np.asarray([known.index(name) if name in known else -1 for name in names])
-    x, mask, doy = model.sample_inputs(samples.isel({S.SAMPLE: positions}), check_spectra)
+    x, mask, doy = model.sample_inputs(samples.isel({samples_format.SAMPLE: positions}), check_spectra)
     return positions, model.predict_proba(x, doy, mask).argmax(axis=1), to_model[labels[positions]]
 
 
@@ -261,7 +261,7 @@ def evaluate_map_model(model: MapModel, samples: xr.Dataset, where: np.ndarray |
     positions, predicted, truth = predict_samples(model, samples, where, check_spectra)
     names = list(model.class_names)
     metrics = classification_metrics(truth, predicted, len(names), names)
-    groups = np.asarray(samples[S.GROUP].values)[positions] if by_group else None
+    groups = np.asarray(samples[samples_format.GROUP].values)[positions] if by_group else None
     metrics["interval"] = score_intervals(truth, predicted, len(names), groups, seed=seed)
     units = np.unique(groups).size if by_group else positions.size
     metrics["interval_unit"] = f"{units} {'groups' if by_group else 'samples'}"
@@ -281,19 +281,19 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
 
     config = config or MapTrainingConfig()
     folder, policy = check_config(config)
-    S.validate_samples(samples)
-    clear = np.asarray(samples[S.VALID].values).any(axis=1)
+    samples_format.validate_samples(samples)
+    clear = np.asarray(samples[samples_format.VALID].values).any(axis=1)
     samples, n_dropped = usable_samples(samples, config.strict)
     if split is not None and n_dropped:  # a given split names the samples before the empty ones were dropped
         split = np.asarray(split)[clear]
-    split_policy, why = (config.split_policy, "chosen") if config.split_policy != "auto" else S.choose_split_policy(samples)
+    split_policy, why = (config.split_policy, "chosen") if config.split_policy != "auto" else samples_format.choose_split_policy(samples)
     if split is not None:
         split_policy, why = "given", "a split given by the caller (e.g. a cross-validation fold)"
     elif split_policy == "none":  # a production model: every labelled sample trains it, nothing is held out
-        split = np.where(np.asarray(samples[S.LABEL].values) >= 0, S.SPLIT_CODES["train"], S.NO_SPLIT).astype(np.int8)
+        split = np.where(np.asarray(samples[samples_format.LABEL].values) >= 0, samples_format.SPLIT_CODES["train"], samples_format.NO_SPLIT).astype(np.int8)
     else:
-        split = S.split_samples(samples, split_policy, fractions=config.fractions, seed=config.seed)
-    train, val, test = (S.subset_mask(split, name) for name in ("train", "val", "test"))
+        split = samples_format.split_samples(samples, split_policy, fractions=config.fractions, seed=config.seed)
+    train, val, test = (samples_format.subset_mask(split, name) for name in ("train", "val", "test"))
     joined = bool(config.refit_on_val and val.any() and not stops_early(config))
     if joined:  # no early stopping: the validation part would go unused
         train, val = train | val, np.zeros_like(val)
@@ -304,19 +304,19 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
     if not train.any():
         raise ValueError(f"{samples.attrs.get('source', 'samples')}: the split leaves no training sample")
     class_warnings = check_classes(samples, train, val | test)
-    names = S.class_names(samples)
+    names = samples_format.class_names(samples)
     if folder is not None:  # the encoder prepares the data as it was prepared for its pretraining
         bands, stats, reference = folder.bands, folder.stats, folder.reference
     else:
-        bands = tuple(str(b) for b in samples[S.BAND].values)
+        bands = tuple(str(b) for b in samples[samples_format.BAND].values)
         stats = BandStats.from_samples(samples, train, seed=config.seed)
-        reference = DateReference.from_dates(samples[S.DATE].values[train])
-    spectral = SpectralFingerprint.from_samples(samples.sel({S.BAND: list(bands)}), train, seed=config.seed)
+        reference = DateReference.from_dates(samples[samples_format.DATE].values[train])
+    spectral = SpectralFingerprint.from_samples(samples.sel({samples_format.BAND: list(bands)}), train, seed=config.seed)
     model = MapModel(None, folder.name if folder else config.model, bands, names, stats, reference, policy,
                      spectral=spectral)
     x, mask, doy = model.sample_inputs(samples, check_spectra=False)  # the samples the fingerprint was made from
-    y = np.asarray(samples[S.LABEL].values)
-    groups = np.asarray(samples[S.GROUP].values)
+    y = np.asarray(samples[samples_format.LABEL].values)
+    groups = np.asarray(samples[samples_format.GROUP].values)
     start = time.perf_counter()
     history = recipe = None
     if folder is None and config.model in CLASSICAL:
@@ -363,7 +363,7 @@ def train_map_model(samples: xr.Dataset, config: MapTrainingConfig | None = None
                                              check_spectra=False)  # the test split of the training samples
     model.training = {k: summary[k] for k in ("split_policy", "fractions", "validation_joined", "n_train", "n_val",
                                               "n_test", "n_dropped_no_clear", "warnings", "train_time_s")}
-    model.trained_on = S.content_hashes(samples)[train | val]
+    model.trained_on = samples_format.content_hashes(samples)[train | val]
     model.training["seed"] = config.seed
     if recipe is not None:
         model.training["recipe"] = recipe

@@ -72,17 +72,17 @@ def pixel_runs(cube, seed: int, epochs: int) -> list[dict]:
         encoders[name], histories[name] = pretrain(unlabelled, "dino", "transformer_tiny", config)
     features = {name: tuple(embed(encoder, probe_sets[s])[0] for s in ("train", "test"))
                 for name, encoder in encoders.items()}
-    scores = pd.DataFrame(probe_scores(features, probe_sets["train"].y, probe_sets["test"].y, fractions=(0.1, 1.0),
-                                       probes=("linear",), seed=seed))
+    rows, _ = probe_scores(features, probe_sets["train"].y, probe_sets["test"].y, "synthetic", fractions=(0.1, 1.0),
+                           probes=("linear",), seed=seed)
+    macro_f1 = pd.DataFrame(rows).query("metric == 'macro_f1'").set_index(["label_fraction", "encoder"])["value"]
     rows = []
     for name, history in histories.items():
         row = {"views": "pixel series", "variant": name, "seed": seed,
                "teacher_entropy": history.monitors["teacher_entropy"][-1], "loss": history.train_loss[-1]}
         for fraction in (0.1, 1.0):
-            pick = scores[(scores.fraction == fraction)]
-            value = float(pick[pick.features == name].macro_f1.iloc[0])
+            value = float(macro_f1[fraction, name])
             row[f"probe_f1_{fraction:g}"] = value
-            row[f"gain_vs_random_{fraction:g}"] = value - float(pick[pick.features == "random init"].macro_f1.iloc[0])
+            row[f"gain_vs_random_{fraction:g}"] = value - float(macro_f1[fraction, "random init"])
         rows.append(row)
     return rows
 

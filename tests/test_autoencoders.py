@@ -21,7 +21,9 @@ from sitsbench.data.normalize import BandStats
 from sitsbench.data.splits import split_mask, split_parcels
 from sitsbench.data.synthetic import generate_cube
 from sitsbench.evaluation import probe_scores
+from sitsbench.evaluation.label_fraction import stratified_fraction
 from sitsbench.models import create_model, list_models
+from sitsbench.records import check_scores
 
 SERIES_AES = ("ae_tempconv", "ae_gru", "ae_mae")
 
@@ -216,16 +218,19 @@ def test_probe_on_codes_beats_chance_and_encoder_classifier_wraps_the_encoder(to
     fit_autoencoder(model, train, config=AETrainConfig(train=replace(AE_TRAINING, epochs=4, batch_size=64, device="cpu")))
     codes = {name: encode_series(model, d.x, d.doy, d.mask, device="cpu") for name, d in (("train", train),
                                                                                             ("test", test))}
-    rows = probe_scores({"ae": (codes["train"], codes["test"])}, train.y, test.y, fractions=(0.1, 1.0),
-                        probes=("linear",))
+    rows, predicted = probe_scores({"ae": (codes["train"], codes["test"])}, train.y, test.y, "synthetic/toy",
+                                   unit="sample", fractions=(0.1, 1.0), probes=("linear",))
     chance = np.bincount(test.y).max() / test.y.size
-    assert [row["fraction"] for row in rows] == [0.1, 1.0]
-    assert rows[-1]["oa"] > chance + 0.15, (rows, chance)
-    assert "predicted" not in rows[0]
-    kept = probe_scores({"ae": (codes["train"], codes["test"])}, train.y, test.y, fractions=(0.1, 1.0),
-                        probes=("linear",), keep_predictions=True)
-    assert kept[-1]["predicted"].shape == test.y.shape
-    assert np.mean(kept[-1]["predicted"] == test.y) == pytest.approx(rows[-1]["oa"])
+    assert check_scores(rows) == rows  # score rows of the records' schema, straight from the protocol
+    assert [(row["label_fraction"], row["metric"]) for row in rows] == [(0.1, "oa"), (0.1, "macro_f1"),
+                                                                         (1.0, "oa"), (1.0, "macro_f1")]
+    assert {(row["method"], row["encoder"], row["unit"]) for row in rows} == {("linear probe", "ae", "sample")}
+    assert [row["n_labels"] for row in rows[::2]] == [stratified_fraction(train.y, f, 0).size for f in (0.1, 1.0)]
+    oa = rows[2]["value"]
+    assert oa > chance + 0.15, (rows, chance)
+    assert sorted(predicted) == [("ae", "linear probe", 0.1), ("ae", "linear probe", 1.0)]
+    assert predicted["ae", "linear probe", 1.0].shape == test.y.shape
+    assert np.mean(predicted["ae", "linear probe", 1.0] == test.y) == pytest.approx(oa)
     classifier = EncoderClassifier(model, num_classes=5)
     batch = torch.from_numpy(train.x[:3])
     assert classifier(batch).shape == (3, 5)

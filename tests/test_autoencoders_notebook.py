@@ -22,10 +22,14 @@ def test_autoencoder_chapter_learns_fills_gaps_and_streams(chapter_run):
     for name in record["parameters"]["series_models"]:
         assert rmse[name] < 0.9 * rmse["constant"], name
     assert rmse["linear interpolation"] < rmse["constant"]
-    full_labels = [row for row in metrics["probes"] if row["fraction"] == 1.0]
-    assert {row["features"] for row in full_labels} == {"raw", *record["parameters"]["series_models"]}
+    full_labels = [row for row in record["scores"]
+                   if row["method"].endswith(" probe") and row["label_fraction"] == 1.0 and row["metric"] == "oa"]
+    assert {row["method"] for row in full_labels} == {"linear probe", "random_forest probe"}
+    assert {row["encoder"] for row in full_labels} == {"raw", *record["parameters"]["series_models"]}
+    (majority,) = [row["value"] for row in record["scores"] if row["method"] == "majority class"]
+    assert majority == metrics["majority_class_oa"]
     for row in full_labels:
-        assert row["oa"] > metrics["majority_class_oa"] + 0.3, row
+        assert row["value"] > majority + 0.3, row
     scaling = metrics["encode_scaling"]
     assert scaling[-1]["pixel_ratio"] == 16
     assert scaling[-1]["memory_ratio"] < 3  # memory does not follow the x16 cube

@@ -11,7 +11,6 @@ import yaml
 
 from sitsbench.cli import main
 from sitsbench.evaluation.efficiency import plot_label_efficiency
-from sitsbench.evaluation.rows import score_rows
 from sitsbench.records import (
     SCORE_FIELDS,
     check_differences,
@@ -31,25 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_score_rows_follow_one_schema_and_bad_rows_name_the_field():
-    rows = score_rows(
-        [{"method": "SimCLR + linear", "fraction": 0.1, "seed": seed, "oa": 0.6 + seed, "macro_f1": None,
-          "time_s": 2.0} for seed in (0, 1)],
-        "synthetic/hard", ("oa", "macro_f1"), unit="parcel",
-        columns={"encoder": "method", "label_fraction": "fraction", "seed": "seed", "train_time_s": "time_s"},
-        method="linear probe")
-    assert rows == [{"dataset": "synthetic/hard", "method": "linear probe", "encoder": "SimCLR + linear",
-                     "unit": "parcel", "label_fraction": 0.1, "seed": seed, "metric": "oa", "value": 0.6 + seed,
-                     "train_time_s": 2.0} for seed in (0, 1)]  # a None score is left out
-    assert list(rows[0])[:8] == list(SCORE_FIELDS)
-    import pandas as pd
-
-    table = pd.DataFrame({"method": ["RF", "SimCLR"], "oa": [0.5, 0.6]}).assign(encoder=[None, "SimCLR"])
-    assert [row["encoder"] for row in score_rows(table, "d", ("oa",), columns={"encoder": "encoder"},
-                                                 method="x")] == [None, "SimCLR"]  # NaN in a table: no encoder
-    with pytest.raises(ValueError, match="no column"):
-        score_rows([{"oa": 0.5}], "d", ("oa",), columns={"seed": "seed"})
-    with pytest.raises(ValueError, match="unknown score fields"):
-        score_rows([{"oa": 0.5}], "d", ("oa",), fraction=0.1)
+    timed = score_row("synthetic/hard", "linear probe", "oa", 0.6, encoder="SimCLR", unit="parcel",
+                      label_fraction=0.1, seed=1, train_time_s=2.0)
+    assert timed == {"dataset": "synthetic/hard", "method": "linear probe", "encoder": "SimCLR", "unit": "parcel",
+                     "label_fraction": 0.1, "seed": 1, "metric": "oa", "value": 0.6, "train_time_s": 2.0}
+    assert list(timed)[:8] == list(SCORE_FIELDS)
     good = score_row("d", "RF", "oa", 0.5)
     assert good == {"dataset": "d", "method": "RF", "encoder": None, "unit": "pixel", "label_fraction": 1.0,
                     "seed": 0, "metric": "oa", "value": 0.5}
@@ -300,10 +285,8 @@ def test_book_build_writes_the_leaderboard_after_the_notebooks_ran(tmp_path, mon
 
 
 def test_seeds_repeated_inside_one_run_are_averaged_like_runs(tmp_path):
-    rows = [{"method": "simclr", "fraction": 0.1, "seed": seed, "macro_f1": value}
-            for seed, value in [(0, 0.4), (1, 0.5), (2, 0.9)]]
-    scores = score_rows(rows, "synthetic/toy", ("macro_f1",), method="linear probe",
-                        columns={"encoder": "method", "label_fraction": "fraction", "seed": "seed"})
+    scores = [score_row("synthetic/toy", "linear probe", "macro_f1", value, encoder="simclr", label_fraction=0.1,
+                        seed=seed) for seed, value in [(0, 0.4), (1, 0.5), (2, 0.9)]]
     write_record(tmp_path, name="06_downstream", seed=7, scores=scores)
     table = leaderboard_table(collect(tmp_path).scores)
     (row,) = table.to_dict("records")

@@ -37,7 +37,6 @@ from sitsbench.evaluation.protocols import (
     probe_scores,
     to_parcels,
 )
-from sitsbench.evaluation.rows import score_rows
 from sitsbench.intervals import (
     Bootstrap,
     bootstrap_scores,
@@ -81,7 +80,6 @@ __all__ = [
     "probe_method",
     "probe_scores",
     "sample_size",
-    "score_rows",
     "scores",
     "stratified_fraction",
     "summarize",

@@ -49,6 +49,7 @@ from sitsbench.metrics import scores
 from sitsbench.models import classical
 from sitsbench.models.base import SITSClassifier
 from sitsbench.planes.dataset import PlaneDataset, parcel_average
+from sitsbench.records import score_row
 from sitsbench.runtime import in_batches, resolve_device, seed_everything
 from sitsbench.training.engine import Supervised, TrainConfig, fit
 
@@ -216,28 +217,31 @@ def to_parcels(values: np.ndarray, labels: np.ndarray, parcel: np.ndarray) -> tu
 
 
 def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np.ndarray, y_test: np.ndarray,
-                 fractions=(0.01, 0.1, 1.0), probes=("linear", "random_forest"), seed: int = 0,
-                 keep_predictions: bool = False) -> list[dict]:
-    """One row per (features, probe, label fraction): overall accuracy and macro-F1 on the test items, and with
-    ``keep_predictions`` the predicted class of every test item (``predicted``, for
-    :mod:`~sitsbench.intervals`).
+                 dataset: str, *, unit: str = "pixel", fractions=(0.01, 0.1, 1.0), probes=("linear", "random_forest"),
+                 seed: int = 0) -> tuple[list[dict], dict[tuple[str, str, float], np.ndarray]]:
+    """Score rows (:data:`~sitsbench.records.SCORE_FIELDS`) of every (features, probe, label fraction) and the
+    predicted class of every test item of each, for :mod:`~sitsbench.intervals`.
 
-    ``features`` maps a name (``"raw"``, ``"ae_tempconv"``, ``"simclr"``...) to its ``(train, test)`` feature
-    arrays, rows aligned with ``y_train`` / ``y_test``; every feature set sees the same stratified labelled subsets
-    (:func:`~sitsbench.evaluation.label_fraction.stratified_fraction`).
+    ``features`` maps an encoder name (``"raw"``, ``"ae_tempconv"``, ``"simclr"``...) to its ``(train, test)``
+    feature arrays, rows aligned with ``y_train`` / ``y_test``; every feature set sees the same stratified labelled
+    subsets (:func:`~sitsbench.evaluation.label_fraction.stratified_fraction`). A row's method is ``"<probe> probe"``
+    (``"linear probe"``...), its encoder the feature set's name, its metrics ``oa`` and ``macro_f1`` of the test
+    ``unit`` s; ``n_labels`` counts the labelled training items. The predictions are keyed
+    ``(encoder, method, label_fraction)``.
     """
     num_classes = int(max(y_train.max(), y_test.max())) + 1
-    rows = []
+    rows, predictions = [], {}
     for fraction in fractions:
         subset = stratified_fraction(y_train, fraction, seed)
         for name, (train, test) in features.items():
             for name_of_probe in probes:
-                predicted = probe(name_of_probe, (train[subset], y_train[subset]), test, seed)
-                rows.append({"features": name, "probe": name_of_probe, "fraction": fraction,
-                             "n_labels": int(subset.size), **scores(y_test, predicted, num_classes)})
-                if keep_predictions:
-                    rows[-1]["predicted"] = np.asarray(predicted)
-    return rows
+                method = f"{name_of_probe} probe"
+                predicted = np.asarray(probe(name_of_probe, (train[subset], y_train[subset]), test, seed))
+                predictions[name, method, fraction] = predicted
+                rows += [score_row(dataset, method, metric, value, encoder=name, unit=unit, label_fraction=fraction,
+                                   seed=seed, n_labels=int(subset.size))
+                         for metric, value in scores(y_test, predicted, num_classes).items()]
+    return rows, predictions
 
 
 def parcel_probe(encoder: nn.Module, train: PlaneDataset, test: PlaneDataset, probe_name: str = "linear",

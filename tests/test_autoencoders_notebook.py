@@ -24,7 +24,7 @@ def test_autoencoder_chapter_learns_fills_gaps_and_streams(chapter_run):
     assert rmse["linear interpolation"] < rmse["constant"]
     full_labels = [row for row in record["scores"]
                    if row["method"].endswith(" probe") and row["label_fraction"] == 1.0 and row["metric"] == "oa"]
-    assert {row["method"] for row in full_labels} == {"linear probe", "random_forest probe"}
+    assert {row["method"] for row in full_labels} == {"linear probe", "random forest probe"}
     assert {row["encoder"] for row in full_labels} == {"raw", *record["parameters"]["series_models"]}
     (majority,) = [row["value"] for row in record["scores"] if row["method"] == "majority class"]
     assert majority == metrics["majority_class_oa"]

@@ -10,7 +10,6 @@ from sitsbench.evaluation.area import (
     sample_size,
 )
 from sitsbench.evaluation.efficiency import (
-    PROTOCOL_TITLES,
     EfficiencyMethod,
     efficiency_rows,
     label_efficiency,
@@ -25,6 +24,7 @@ from sitsbench.evaluation.protocols import (
     FINE_TUNING,
     PROBE_C_GRID,
     PROBES,
+    PROTOCOL_TITLES,
     FineTuneConfig,
     KNNClassifier,
     ValidatedLinearProbe,

@@ -26,17 +26,12 @@ import pandas as pd
 from torch.utils.data import Dataset, Subset
 
 from sitsbench.evaluation.label_fraction import nested_subsets
-from sitsbench.evaluation.protocols import FineTuneConfig, fine_tune, probe
+from sitsbench.evaluation.protocols import PROTOCOL_TITLES, FineTuneConfig, fine_tune, probe
 from sitsbench.metrics import METRIC_TITLES, scores
 from sitsbench.models.base import SITSClassifier
 from sitsbench.planes.dataset import PlaneDataset, predict_parcels
 from sitsbench.records import check_differences, check_intervals, score_row
 from sitsbench.training.engine import predict
-
-PROTOCOL_TITLES = {"linear": "linear probe", "knn": "k-NN probe", "random_forest": "random forest probe",
-                   "fine-tune": "fine-tuned"}
-"""The ``method`` of the score rows of each protocol (the probes of :func:`~sitsbench.evaluation.protocols.probe`,
-:func:`~sitsbench.evaluation.protocols.fine_tune`)."""
 
 
 @dataclass

@@ -197,6 +197,10 @@ PROBES: dict[str, Callable[[int], object]] = {"linear": ValidatedLinearProbe, "k
                                               "random_forest": random_forest}
 """Protocols on frozen embeddings: name -> ``factory(seed)`` of an estimator with ``fit`` and ``predict``."""
 
+PROTOCOL_TITLES = {"linear": "linear probe", "knn": "k-NN probe", "random_forest": "random forest probe",
+                   "fine-tune": "fine-tuned"}
+"""The ``method`` of the score rows of each protocol (the probes of :data:`PROBES`, :func:`fine_tune`)."""
+
 
 def probe(name: str, train: tuple[np.ndarray, np.ndarray], test_features: np.ndarray, seed: int = 0) -> np.ndarray:
     """Fit the probe ``name`` (see :data:`PROBES`) on ``train = (features, labels)``; predicted test labels."""
@@ -224,9 +228,9 @@ def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np
 
     ``features`` maps an encoder name (``"raw"``, ``"ae_tempconv"``, ``"simclr"``...) to its ``(train, test)``
     feature arrays, rows aligned with ``y_train`` / ``y_test``; every feature set sees the same stratified labelled
-    subsets (:func:`~sitsbench.evaluation.label_fraction.stratified_fraction`). A row's method is ``"<probe> probe"``
-    (``"linear probe"``...), its encoder the feature set's name, its metrics ``oa`` and ``macro_f1`` of the test
-    ``unit`` s; ``n_labels`` counts the labelled training items. The predictions are keyed
+    subsets (:func:`~sitsbench.evaluation.label_fraction.stratified_fraction`). A row's method is the probe's
+    :data:`PROTOCOL_TITLES` (``"linear probe"``...), its encoder the feature set's name, its metrics ``oa`` and
+    ``macro_f1`` of the test ``unit`` s; ``n_labels`` counts the labelled training items. The predictions are keyed
     ``(encoder, method, label_fraction)``.
     """
     num_classes = int(max(y_train.max(), y_test.max())) + 1
@@ -235,7 +239,7 @@ def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np
         subset = stratified_fraction(y_train, fraction, seed)
         for name, (train, test) in features.items():
             for name_of_probe in probes:
-                method = f"{name_of_probe} probe"
+                method = PROTOCOL_TITLES[name_of_probe]
                 predicted = np.asarray(probe(name_of_probe, (train[subset], y_train[subset]), test, seed))
                 predictions[name, method, fraction] = predicted
                 rows += [score_row(dataset, method, metric, value, encoder=name, unit=unit, label_fraction=fraction,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sitsbench.evaluation.efficiency import PROTOCOL_TITLES
+from sitsbench.evaluation.protocols import PROTOCOL_TITLES
 from sitsbench.records import read_run_record
 from sitsbench.results.collect import (
     DATA_ROOT,
@@ -155,7 +155,7 @@ def _supervised_table(record: dict) -> tuple[pd.DataFrame, int | None]:
 
 def _protocol_table(record: dict) -> pd.DataFrame:
     """Chapter 6's protocols with all the training labels: one row per encoder, one column per protocol
-    (:data:`~sitsbench.evaluation.efficiency.PROTOCOL_TITLES`), macro-F1 (OA) of the run's seed on its test
+    (:data:`~sitsbench.evaluation.protocols.PROTOCOL_TITLES`), macro-F1 (OA) of the run's seed on its test
     items."""
     cells: dict[str, dict[str, dict[str, float]]] = {}
     for row in record["scores"]:

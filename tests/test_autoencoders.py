@@ -231,6 +231,8 @@ def test_probe_on_codes_beats_chance_and_encoder_classifier_wraps_the_encoder(to
     assert sorted(predicted) == [("ae", "linear probe", 0.1), ("ae", "linear probe", 1.0)]
     assert predicted["ae", "linear probe", 1.0].shape == test.y.shape
     assert np.mean(predicted["ae", "linear probe", 1.0] == test.y) == pytest.approx(oa)
+    with pytest.raises(ValueError, match="probe must be one of"):
+        probe_scores({"ae": (codes["train"], codes["test"])}, train.y, test.y, "synthetic/toy", probes=("lasso",))
     classifier = EncoderClassifier(model, num_classes=5)
     batch = torch.from_numpy(train.x[:3])
     assert classifier(batch).shape == (3, 5)

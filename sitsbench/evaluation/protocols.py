@@ -239,8 +239,8 @@ def probe_scores(features: dict[str, tuple[np.ndarray, np.ndarray]], y_train: np
         subset = stratified_fraction(y_train, fraction, seed)
         for name, (train, test) in features.items():
             for name_of_probe in probes:
+                predicted = probe(name_of_probe, (train[subset], y_train[subset]), test, seed)
                 method = PROTOCOL_TITLES[name_of_probe]
-                predicted = np.asarray(probe(name_of_probe, (train[subset], y_train[subset]), test, seed))
                 predictions[name, method, fraction] = predicted
                 rows += [score_row(dataset, method, metric, value, encoder=name, unit=unit, label_fraction=fraction,
                                    seed=seed, n_labels=int(subset.size))
